@@ -1,0 +1,218 @@
+"""Architectures of the SNASNet/NeuroNAS cell space and their canonical string form.
+
+An architecture is the macro-architecture of DESIGN §3 (stem, cell at C channels, reduction, the
+same cell at 2C channels, final pool, classifier) with one cell of 4 nodes (0 = input, 3 = output)
+and one edge for each of the 6 pairs i < j. An edge carries an operation and a direction:
+
+* forward: node i → node j at the same timestep;
+* backward: node j at timestep t−1 → node i at timestep t (temporal feedback).
+
+Canonical string (SNASNet's connection matrix, Kim et al., ECCV 2022)::
+
+    0303-0030-2002-0200_c256_t5_w4_p4_h1024
+
+The first field holds the 4 rows of the 4×4 connection matrix; entry ``[i][j]`` is the op code of
+the edge i → j: above the diagonal a forward edge, below it a backward edge (from node i at t−1 to
+node j). Op codes: 0 zero, 1 skip, 2 conv1x1, 3 conv3x3, 4 avgpool3x3. Then ``c`` channels C,
+``t`` timesteps T, ``w`` weight bits, ``p`` final pool side s, ``h`` classifier hidden width
+(0: a single linear layer) and, only where the search co-designs the accelerator, ``x`` crossbar
+size, ``b`` bits per memory cell, ``a`` ADC bits. :meth:`Architecture.parse` reads fields in any
+order; :func:`str` writes them in this order.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from moo_snn.errors import ArchitectureError
+
+OPS: tuple[str, ...] = ("zero", "skip", "conv1x1", "conv3x3", "avgpool3x3")
+"""Every operation an edge can carry; the index is the SNASNet op code."""
+CONV_KERNEL = {"conv1x1": 1, "conv3x3": 3}
+"""Operations that hold a crossbar layer, with their kernel side."""
+EDGE_PAIRS: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3))
+"""The 6 node pairs of a cell, in genome order."""
+N_NODES = 4
+
+_INT_FIELDS = (
+    ("c", "channels"),
+    ("t", "timesteps"),
+    ("w", "weight_bits"),
+    ("p", "final_pool"),
+    ("h", "hidden"),
+)
+HARDWARE_FIELDS = (("x", "crossbar_size"), ("b", "cell_bits"), ("a", "adc_bits"))
+"""Hardware settings that an architecture may carry (co-design genes)."""
+_KEYS = dict(_INT_FIELDS + HARDWARE_FIELDS)
+_MATRIX = re.compile(r"^[0-9]{4}(-[0-9]{4}){3}$")
+
+
+@dataclass(frozen=True)
+class Edge:
+    """One edge of a cell: ``op`` on the pair ``(i, j)``, i < j, forward or backward."""
+
+    i: int
+    j: int
+    op: str
+    backward: bool = False
+
+    @property
+    def source(self) -> int:
+        """The node the edge reads (at t−1 for a backward edge)."""
+        return self.j if self.backward else self.i
+
+    @property
+    def target(self) -> int:
+        """The node the edge adds into."""
+        return self.i if self.backward else self.j
+
+    @property
+    def name(self) -> str:
+        """``fwd0-1`` or ``bwd2-0``: direction, source node, target node."""
+        return f"{'bwd' if self.backward else 'fwd'}{self.source}-{self.target}"
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """One candidate network (values, not gene indices).
+
+    Parameters
+    ----------
+    edges : tuple of 6 (op, backward) pairs, in the order of :data:`EDGE_PAIRS`.
+    channels : C, the channels of the first cell (the second has 2C).
+    timesteps : T, simulation timesteps.
+    weight_bits : bits of every weight (symmetric per-tensor quantisation).
+    final_pool : side s of the average pool before the classifier.
+    hidden : width of the classifier's hidden layer (0: a single linear layer).
+    crossbar_size, cell_bits, adc_bits : hardware co-design settings; None where the
+        problem's ``[hardware]`` table fixes them.
+    """
+
+    edges: tuple[tuple[str, bool], ...]
+    channels: int
+    timesteps: int
+    weight_bits: int
+    final_pool: int
+    hidden: int
+    crossbar_size: int | None = None
+    cell_bits: int | None = None
+    adc_bits: int | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.edges) != len(EDGE_PAIRS):
+            raise ArchitectureError(f"an architecture has 6 edges, found {len(self.edges)}")
+        edges = []
+        for op, backward in self.edges:
+            if op not in OPS:
+                raise ArchitectureError(f"unknown operation {op!r}; valid: {', '.join(OPS)}")
+            edges.append((op, bool(backward) and op != "zero"))
+        object.__setattr__(self, "edges", tuple(edges))
+        for key, name in _INT_FIELDS:
+            value = getattr(self, name)
+            low = 0 if name == "hidden" else 1
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ArchitectureError(f"{name} ({key}) must be an integer >= {low}, found {value!r}")
+        for key, name in HARDWARE_FIELDS:
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ArchitectureError(f"{name} ({key}) must be a positive integer, found {value!r}")
+
+    # --- string form -------------------------------------------------------------------------
+    @classmethod
+    def parse(cls, text: str) -> Architecture:
+        """Read the canonical string form (see the module docstring)."""
+        if not isinstance(text, str) or not text.strip():
+            raise ArchitectureError("empty architecture string; expected e.g. '0303-0030-2002-0200_c16_t4_w4_p2_h0'")
+        fields = text.strip().split("_")
+        matrix = fields[0]
+        if not _MATRIX.match(matrix):
+            raise ArchitectureError(
+                f"architecture {text!r}: the cell must be 4 rows of 4 op codes (0-4) separated by '-', "
+                f"e.g. '0303-0030-2002-0200', found {matrix!r}"
+            )
+        rows = [[int(ch) for ch in row] for row in matrix.split("-")]
+        for i in range(N_NODES):
+            for j in range(N_NODES):
+                if rows[i][j] >= len(OPS):
+                    raise ArchitectureError(
+                        f"architecture {text!r}: op code {rows[i][j]} at row {i}, column {j}; "
+                        f"valid codes: {', '.join(f'{c} {o}' for c, o in enumerate(OPS))}"
+                    )
+            if rows[i][i]:
+                raise ArchitectureError(f"architecture {text!r}: the diagonal entry [{i}][{i}] must be 0")
+        edges = []
+        for i, j in EDGE_PAIRS:
+            fwd, bwd = rows[i][j], rows[j][i]
+            if fwd and bwd:
+                raise ArchitectureError(
+                    f"architecture {text!r}: pair {i}-{j} has both a forward ([{i}][{j}]) and a "
+                    f"backward ([{j}][{i}]) edge; a pair carries at most one"
+                )
+            edges.append((OPS[bwd], True) if bwd else (OPS[fwd], False))
+        values: dict[str, int] = {}
+        for field in fields[1:]:
+            m = re.fullmatch(r"([a-z])(\d+)", field)
+            if not m or m.group(1) not in _KEYS:
+                raise ArchitectureError(
+                    f"architecture {text!r}: cannot read field {field!r}; expected a letter and a number, "
+                    f"letters: " + ", ".join(f"{k} ({n})" for k, n in _KEYS.items())
+                )
+            name = _KEYS[m.group(1)]
+            if name in values:
+                raise ArchitectureError(f"architecture {text!r}: field {m.group(1)} ({name}) given twice")
+            values[name] = int(m.group(2))
+        missing = [f"{k} ({n})" for k, n in _INT_FIELDS if n not in values]
+        if missing:
+            raise ArchitectureError(f"architecture {text!r}: missing field(s) {', '.join(missing)}")
+        return cls(edges=tuple(edges), **values)
+
+    def __str__(self) -> str:
+        rows = [[0] * N_NODES for _ in range(N_NODES)]
+        for (i, j), (op, backward) in zip(EDGE_PAIRS, self.edges):
+            if backward:
+                rows[j][i] = OPS.index(op)
+            else:
+                rows[i][j] = OPS.index(op)
+        text = "-".join("".join(str(c) for c in row) for row in rows)
+        text += "".join(f"_{key}{getattr(self, name)}" for key, name in _INT_FIELDS)
+        for key, name in HARDWARE_FIELDS:
+            if getattr(self, name) is not None:
+                text += f"_{key}{getattr(self, name)}"
+        return text
+
+    # --- structure ---------------------------------------------------------------------------
+    def edge_list(self) -> list[Edge]:
+        """All 6 edges as :class:`Edge` objects (zero edges included)."""
+        return [Edge(i, j, op, backward) for (i, j), (op, backward) in zip(EDGE_PAIRS, self.edges)]
+
+    def nodes_on_path(self) -> tuple[bool, ...]:
+        """Whether each node lies on a forward path from node 0 to node 3."""
+        fwd = {(e.i, e.j) for e in self.edge_list() if e.op != "zero" and not e.backward}
+        from_input = [True, False, False, False]
+        for j in range(1, N_NODES):
+            from_input[j] = any(from_input[i] and (i, j) in fwd for i in range(j))
+        to_output = [False, False, False, True]
+        for i in range(N_NODES - 2, -1, -1):
+            to_output[i] = any(to_output[j] and (i, j) in fwd for j in range(i + 1, N_NODES))
+        return tuple(a and b for a, b in zip(from_input, to_output))
+
+    @property
+    def is_valid(self) -> bool:
+        """True when the cell has a forward path from node 0 to node 3."""
+        return self.nodes_on_path()[3]
+
+    def active_edges(self) -> list[Edge]:
+        """Non-zero edges whose both nodes lie on a forward 0 → 3 path, in genome order."""
+        on_path = self.nodes_on_path()
+        return [e for e in self.edge_list() if e.op != "zero" and on_path[e.i] and on_path[e.j]]
+
+    def pruned(self) -> Architecture:
+        """The same network with every inactive edge set to ``zero`` (its canonical form)."""
+        active = {(e.i, e.j) for e in self.active_edges()}
+        edges = tuple(e if pair in active else ("zero", False) for pair, e in zip(EDGE_PAIRS, self.edges))
+        return replace(self, edges=edges)
+
+    @property
+    def has_backward_edges(self) -> bool:
+        return any(e.backward for e in self.active_edges())

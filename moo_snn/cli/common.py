@@ -1,0 +1,56 @@
+"""What every command shares: the error boundary, the ``--json`` output, the consoles, options."""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from moo_snn.errors import MooSnnError
+
+stdout = Console(highlight=False)
+stderr = Console(stderr=True, highlight=False)
+
+ProblemArg = Annotated[str, typer.Argument(help="problem file, or the name of a shipped problem (see `moo-snn problems`)")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object on stdout instead of tables")]
+SeedOpt = Annotated[int, typer.Option(help="random seed")]
+DeviceOpt = Annotated[str, typer.Option(help="torch device for training: cpu, cuda or cuda:N")]
+
+
+def user_errors(command):
+    """Turn a :class:`MooSnnError` into one line on stderr and its exit code (no traceback)."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except MooSnnError as exc:
+            stderr.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            stderr.print("[yellow]interrupted[/]")
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def _clean(value):
+    """JSON-safe values: NaN → null, numpy scalars → Python numbers."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def print_json(obj) -> None:
+    """One JSON object on stdout (plain print: no rich markup or wrapping)."""
+    print(json.dumps(_clean(obj), indent=None))

@@ -1,0 +1,50 @@
+"""``moo-snn problems``: the shipped problem files, and every key a problem file may hold."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from moo_snn.cli.common import JsonOpt, print_json, stdout, user_errors
+
+
+@user_errors
+def problems(
+    keys: Annotated[bool, typer.Option("--keys", help="list every key of every table with its default and meaning")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """List the shipped problems (or, with --keys, the problem-file reference)."""
+    from moo_snn.config.problem import SECTIONS, load_problem, problems_dir
+    from moo_snn.config.schema import describe
+
+    if keys:
+        rows = {section: describe(cls) for section, cls in SECTIONS.items()}
+        if json_out:
+            print_json({s: [dict(key=k, default=d, doc=doc) for k, d, doc in r] for s, r in rows.items()})
+            return
+        for section, items in rows.items():
+            table = Table(title=f"[{section}]", title_justify="left")
+            for col in ("key", "default", "meaning"):
+                table.add_column(col, overflow="fold")
+            for row in items:
+                table.add_row(*row)
+            stdout.print(table)
+        stdout.print("[constraints]: metric = upper limit, or metric = {min = x} / {max = x}; metrics: accuracy, params, memory_kB, area_mm2, latency_ms, energy_uJ")
+        return
+    found = []
+    for path in sorted(problems_dir().glob("*.toml")):
+        spec = load_problem(path)
+        limits = ", ".join(f"{c.name} {'<=' if c.kind == 'max' else '>='} {c.limit:g}" for c in spec.constraints)
+        found.append(dict(name=path.stem, path=str(path), dataset=spec.data.dataset, objectives=list(spec.objectives.names),
+                          limits=limits, description=spec.description))
+    if json_out:
+        print_json({"problems": found})
+        return
+    table = Table(title="shipped problems")
+    for col in ("name", "dataset", "objectives", "limits", "description"):
+        table.add_column(col, overflow="fold")
+    for p in found:
+        table.add_row(p["name"], p["dataset"], ", ".join(p["objectives"]), p["limits"], p["description"])
+    stdout.print(table)

@@ -1,0 +1,274 @@
+"""Problem files: TOML → frozen, validated :class:`ProblemSpec`.
+
+A problem file has top-level ``name``, ``description``, ``reference_arch`` and the tables
+``[data]``, ``[space]``, ``[training]``, ``[hardware]``, ``[objectives]``, ``[constraints]``,
+``[search]``. ``moo-snn problems --keys`` lists every key with its default and meaning.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from moo_snn.architecture import OPS, Architecture
+from moo_snn.config.schema import parse_table
+from moo_snn.cost.hardware import HardwareConfig
+from moo_snn.errors import ArchitectureError, ProblemError, did_you_mean
+from moo_snn.layers import NetworkInput
+
+DATASETS = {
+    # name: (channels, side, classes) of the images as stored
+    "digits": (1, 8, 10),
+    "cifar10": (3, 32, 10),
+    "cifar100": (3, 32, 100),
+    "tinyimagenet": (3, 64, 200),
+    "npz": None,
+}
+METRICS = {
+    # name: (units, direction) of the built-in objectives and constraints
+    "accuracy": ("1", "maximize"),
+    "params": ("1", "minimize"),
+    "memory_kB": ("kB", "minimize"),
+    "area_mm2": ("mm2", "minimize"),
+    "latency_ms": ("ms", "minimize"),
+    "energy_uJ": ("uJ", "minimize"),
+}
+SURROGATES = ("super", "tanh", "circ", "triangle", "heavi_erfc")
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    dataset: str = field(metadata={"doc": "data set", "choices": tuple(DATASETS)})
+    path: str = field(default="", metadata={"doc": "folder (cifar10, cifar100, tinyimagenet) or .npz file; relative paths are read from the problem file's folder"})
+    val_fraction: float = field(default=0.15, metadata={"doc": "fraction held out of the training data for validation (selection uses it)", "min": 0.01, "max": 0.5})
+    test_fraction: float = field(default=0.2, metadata={"doc": "fraction held out for test where the data set has no test split (digits, npz)", "min": 0.01, "max": 0.5})
+    split_seed: int = field(default=0, metadata={"doc": "seed of the train/validation/test split", "min": 0})
+    max_train: int = field(default=0, metadata={"doc": "keep at most this many training samples (0: all)", "min": 0})
+    channels: int = field(default=0, metadata={"doc": "npz only: image channels", "min": 0})
+    side: int = field(default=0, metadata={"doc": "npz only: image side", "min": 0})
+    classes: int = field(default=0, metadata={"doc": "npz only: number of classes", "min": 0})
+
+
+@dataclass(frozen=True)
+class SpaceSpec:
+    ops: tuple[str, ...] = field(default=("zero", "skip", "conv1x1", "conv3x3"), metadata={"doc": "operations an edge may carry", "choices": OPS, "nonempty": True})
+    backward: bool = field(default=True, metadata={"doc": "allow backward (temporal feedback) edges"})
+    channels: tuple[int, ...] = field(default=(8, 16, 32), metadata={"doc": "choices of C, the first cell's channels", "min": 1, "max": 4096, "nonempty": True})
+    timesteps: tuple[int, ...] = field(default=(2, 4), metadata={"doc": "choices of T", "min": 1, "max": 256, "nonempty": True})
+    weight_bits: tuple[int, ...] = field(default=(4, 8), metadata={"doc": "choices of weight precision [bits]", "min": 1, "max": 16, "nonempty": True})
+    final_pool: tuple[int, ...] = field(default=(1, 2), metadata={"doc": "choices of the final average-pool side s", "min": 1, "nonempty": True})
+    hidden: tuple[int, ...] = field(default=(0,), metadata={"doc": "choices of the classifier hidden width (0: one linear layer)", "min": 0, "max": 65536, "nonempty": True})
+    stem_stride: int = field(default=1, metadata={"doc": "stride of the stem conv (2 for 64x64 inputs, as SNASNet)", "min": 1, "max": 8})
+    crossbar_size: tuple[int, ...] = field(default=(), metadata={"doc": "co-design gene: crossbar sizes to search (empty: fixed by [hardware])", "min": 8, "max": 1024})
+    cell_bits: tuple[int, ...] = field(default=(), metadata={"doc": "co-design gene: bits per RRAM cell (empty: fixed by [hardware])", "min": 1, "max": 8})
+    adc_bits: tuple[int, ...] = field(default=(), metadata={"doc": "co-design gene: ADC bits (empty: fixed by [hardware])", "min": 1, "max": 12})
+
+
+@dataclass(frozen=True)
+class TrainingSpec:
+    epochs: int = field(default=10, metadata={"doc": "training epochs", "min": 1, "max": 10000})
+    batch_size: int = field(default=64, metadata={"doc": "mini-batch size", "min": 1, "max": 65536})
+    eval_batch_size: int = field(default=256, metadata={"doc": "batch size for validation and test", "min": 1, "max": 65536})
+    optimizer: str = field(default="sgd", metadata={"doc": "optimiser", "choices": ("sgd", "adam", "adamw")})
+    lr: float = field(default=0.1, metadata={"doc": "initial learning rate", "min": 1e-9, "max": 10.0})
+    momentum: float = field(default=0.9, metadata={"doc": "SGD momentum", "min": 0.0, "max": 0.999})
+    nesterov: bool = field(default=False, metadata={"doc": "SGD Nesterov momentum"})
+    weight_decay: float = field(default=5e-4, metadata={"doc": "weight decay", "min": 0.0, "max": 1.0})
+    schedule: str = field(default="cosine", metadata={"doc": "learning-rate schedule over all steps", "choices": ("cosine", "constant")})
+    min_lr_factor: float = field(default=0.01, metadata={"doc": "cosine schedule ends at this fraction of lr", "min": 0.0, "max": 1.0})
+    augment: str = field(default="none", metadata={"doc": "data augmentation", "choices": ("none", "crop_flip")})
+    crop_padding: int = field(default=4, metadata={"doc": "crop_flip: zero padding before the random crop [pixels]", "min": 0, "max": 64})
+    dropout: float = field(default=0.0, metadata={"doc": "dropout before the classifier", "min": 0.0, "max": 0.95})
+    label_smoothing: float = field(default=0.0, metadata={"doc": "cross-entropy label smoothing", "min": 0.0, "max": 0.5})
+    grad_clip: float = field(default=0.0, metadata={"doc": "clip the gradient norm to this (0: off)", "min": 0.0})
+    surrogate: str = field(default="super", metadata={"doc": "norse surrogate-gradient method", "choices": SURROGATES})
+    surrogate_alpha: float = field(default=100.0, metadata={"doc": "surrogate-gradient sharpness (norse alpha)", "min": 1e-6})
+    tau_mem_inv: float = field(default=750.0, metadata={"doc": "LIF inverse membrane time constant [1/s]; with dt = 1 ms, 750 gives v <- v + 0.75 (x - v)", "min": 1e-6, "max": 1000.0})
+    v_th: float = field(default=1.0, metadata={"doc": "LIF threshold", "min": 1e-6})
+
+
+@dataclass(frozen=True)
+class ObjectivesSpec:
+    names: tuple[str, ...] = field(default=("accuracy", "energy_uJ"), metadata={"doc": "objectives: built-ins (" + ", ".join(METRICS) + ") or 'module:function'", "nonempty": True})
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """``name`` must stay at most (``kind='max'``) or at least (``kind='min'``) ``limit``."""
+
+    name: str
+    limit: float
+    kind: str = "max"
+
+    def violation(self, value):
+        """pymoo's G: ``value - limit`` for an upper bound, ``limit - value`` for a lower one (≤ 0 is met)."""
+        return value - self.limit if self.kind == "max" else self.limit - value
+
+
+@dataclass(frozen=True)
+class SearchSpec:
+    seed: int = field(default=0, metadata={"doc": "seed of the search (NSGA-II, survivor selection, training)", "min": 0})
+    rounds: int = field(default=3, metadata={"doc": "search rounds (NSGA-II, then full training of survivors)", "min": 1, "max": 1000})
+    generations: int = field(default=40, metadata={"doc": "NSGA-II generations per round", "min": 1, "max": 100000})
+    pop_size: int = field(default=64, metadata={"doc": "NSGA-II population size", "min": 4, "max": 100000})
+    survivors: int = field(default=4, metadata={"doc": "candidates fully trained per round", "min": 1, "max": 10000})
+    bootstrap: int = field(default=16, metadata={"doc": "feasible samples trained first when no archive matches", "min": 2, "max": 100000})
+    uncertainty_weight: float = field(default=1.0, metadata={"doc": "weight of the predictor's uncertainty when picking survivors", "min": 0.0})
+
+
+SECTIONS = {
+    "data": DataSpec,
+    "space": SpaceSpec,
+    "training": TrainingSpec,
+    "hardware": HardwareConfig,
+    "objectives": ObjectivesSpec,
+    "search": SearchSpec,
+}
+TOP_LEVEL = ("name", "description", "reference_arch", *SECTIONS, "constraints")
+
+
+@dataclass(frozen=True)
+class ProblemSpec:
+    """A whole problem: what to search, on what data, trained how, for which accelerator."""
+
+    name: str
+    description: str
+    reference_arch: Architecture
+    data: DataSpec
+    space: SpaceSpec
+    training: TrainingSpec
+    hardware: HardwareConfig
+    objectives: ObjectivesSpec
+    constraints: tuple[Constraint, ...]
+    search: SearchSpec
+    source: str = ""
+    """The problem file's text (saved next to every result)."""
+    base_dir: str = "."
+    """The folder of the problem file: relative data paths are read from there."""
+
+    @property
+    def network_input(self) -> NetworkInput:
+        shape = DATASETS[self.data.dataset] or (self.data.channels, self.data.side, self.data.classes)
+        return NetworkInput(*shape, stem_stride=self.space.stem_stride)
+
+    @property
+    def data_path(self) -> Path | None:
+        if not self.data.path:
+            return None
+        path = Path(self.data.path).expanduser()
+        return path if path.is_absolute() else Path(self.base_dir) / path
+
+
+def _parse_constraints(table, where: str) -> tuple[Constraint, ...]:
+    if not isinstance(table, dict):
+        raise ProblemError(f"{where}: expected a table, found {table!r}")
+    constraints = []
+    for name, value in table.items():
+        key = f"{where} {name}"
+        if name not in METRICS and ":" not in name:
+            raise ProblemError(f"{key}: unknown metric{did_you_mean(name, METRICS)} (or 'module:function')")
+        if isinstance(value, dict):
+            extra = set(value) - {"max", "min"}
+            if extra or len(value) != 1:
+                raise ProblemError(f"{key}: expected a number (an upper limit) or a table with one key, 'max' or 'min'; found {value!r}")
+            kind, limit = next(iter(value.items()))
+        else:
+            kind, limit = ("min" if name == "accuracy" else "max"), value
+        if isinstance(limit, bool) or not isinstance(limit, (int, float)) or limit != limit or abs(limit) == float("inf"):
+            raise ProblemError(f"{key}: expected a finite number as limit, found {limit!r}")
+        if limit < 0 or (name == "accuracy" and limit > 1):
+            raise ProblemError(f"{key}: impossible limit {limit!r} (must be >= 0{', <= 1' if name == 'accuracy' else ''})")
+        constraints.append(Constraint(name, float(limit), kind))
+    return tuple(constraints)
+
+
+def _check_problem(spec: ProblemSpec, where: str) -> None:
+    if spec.data.dataset == "npz" and min(spec.data.channels, spec.data.side, spec.data.classes) < 1:
+        raise ProblemError(f"{where}: [data] dataset 'npz' needs channels, side and classes (positive integers)")
+    if spec.data.dataset != "digits" and not spec.data.path and spec.data.dataset != "npz":
+        raise ProblemError(f"{where}: [data] path is required for dataset {spec.data.dataset!r}: the folder that holds its files")
+    net = spec.network_input
+    if net.side % spec.space.stem_stride:
+        raise ProblemError(f"{where}: [space] stem_stride {spec.space.stem_stride} does not divide the image side {net.side}")
+    reduced = net.cell_side // 2
+    if net.cell_side % 2 or reduced < 1:
+        raise ProblemError(f"{where}: the image side after the stem ({net.cell_side}) must be even for the reduction")
+    for pool in spec.space.final_pool:
+        if reduced % pool:
+            valid = [p for p in range(1, reduced + 1) if reduced % p == 0]
+            raise ProblemError(f"{where}: [space] final_pool {pool} does not divide the side after reduction ({reduced}); valid: {valid}")
+    if not any(op != "zero" for op in spec.space.ops):
+        raise ProblemError(f"{where}: [space] ops must hold at least one operation other than 'zero'")
+    for name in spec.objectives.names:
+        if name not in METRICS and ":" not in name:
+            raise ProblemError(f"{where}: [objectives] names: unknown objective {name!r}{did_you_mean(name, METRICS)} (or 'module:function')")
+    if len(set(spec.objectives.names)) != len(spec.objectives.names):
+        raise ProblemError(f"{where}: [objectives] names holds duplicates")
+    for pool in (spec.reference_arch.final_pool,):
+        if reduced % pool:
+            raise ProblemError(f"{where}: reference_arch final pool {pool} does not divide the side after reduction ({reduced})")
+
+
+def parse_problem(text: str, source: str = "<string>", base_dir: str | Path = ".") -> ProblemSpec:
+    """Parse the TOML ``text`` of a problem file; ``source`` names it in errors."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProblemError(f"{source}: not valid TOML: {exc}") from None
+    for key in doc:
+        if key not in TOP_LEVEL:
+            raise ProblemError(f"{source}: unknown top-level key {key!r}{did_you_mean(key, TOP_LEVEL)}")
+    for key in ("name", "reference_arch"):
+        if key not in doc:
+            raise ProblemError(f"{source}: missing top-level key {key!r}")
+    for key in ("name", "description", "reference_arch"):
+        if key in doc and not isinstance(doc[key], str):
+            raise ProblemError(f"{source}: {key}: expected a string, found {doc[key]!r}")
+    if "data" not in doc:
+        raise ProblemError(f"{source}: missing table [data] (at least: dataset = one of {', '.join(DATASETS)})")
+    sections = {name: parse_table(cls, doc.get(name), name, source) for name, cls in SECTIONS.items()}
+    try:
+        reference = Architecture.parse(doc["reference_arch"])
+    except ArchitectureError as exc:
+        raise ProblemError(f"{source}: reference_arch: {exc}") from None
+    spec = ProblemSpec(
+        name=doc["name"],
+        description=doc.get("description", ""),
+        reference_arch=reference,
+        constraints=_parse_constraints(doc.get("constraints", {}), f"{source}: [constraints]"),
+        source=text,
+        base_dir=str(base_dir),
+        **sections,
+    )
+    _check_problem(spec, source)
+    return spec
+
+
+def problems_dir() -> Path:
+    """The folder of the shipped problem files."""
+    return Path(__file__).resolve().parents[2] / "problems"
+
+
+def resolve_problem_path(name: str | Path | None) -> Path:
+    """A path, or the name of a shipped problem (``digits``, ``cifar10-hasnas``); None → digits."""
+    if name is None:
+        return problems_dir() / "digits.toml"
+    path = Path(name)
+    if path.exists():
+        return path
+    shipped = problems_dir() / f"{path.name.removesuffix('.toml')}.toml"
+    if shipped.exists() and path.parent == Path("."):
+        return shipped
+    valid = sorted(p.stem for p in problems_dir().glob("*.toml"))
+    raise ProblemError(f"problem file {str(name)!r} not found; give a path or a shipped problem: {', '.join(valid)}")
+
+
+def load_problem(name: str | Path | None = None) -> ProblemSpec:
+    """Load and validate a problem file (a path or a shipped problem's name)."""
+    path = resolve_problem_path(name)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProblemError(f"{path}: cannot read the problem file: {exc}") from None
+    return parse_problem(text, source=str(path), base_dir=path.resolve().parent)

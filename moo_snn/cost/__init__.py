@@ -1,0 +1,7 @@
+"""IMC cost model: the accelerator's constants and the costs of a population (DESIGN §4)."""
+
+from moo_snn.cost.hardware import HardwareConfig
+from moo_snn.cost.model import evaluate_costs
+from moo_snn.cost.report import CostReport
+
+__all__ = ["CostReport", "HardwareConfig", "evaluate_costs"]

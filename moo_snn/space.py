@@ -1,0 +1,185 @@
+"""The search space: integer genomes ⇄ architectures, bounds, repair and vectorised layer tables.
+
+Genome (one integer per gene, all bounds from the problem's ``[space]``):
+
+* 6 edge genes, one per node pair of :data:`~moo_snn.architecture.EDGE_PAIRS`; the value indexes
+  :attr:`SearchSpace.edge_choices`: ``zero`` (if in the op set), then every other op forward, then
+  (if backward edges are allowed) every other op backward;
+* index genes into the choice lists ``channels``, ``timesteps``, ``weight_bits``, ``final_pool``,
+  ``hidden``;
+* optional hardware genes ``crossbar_size``, ``cell_bits``, ``adc_bits`` where ``[space]`` lists
+  choices for them (the search then co-designs the accelerator).
+
+The repair is deterministic: values are rounded and clipped to the bounds; a cell with no forward
+path from node 0 to node 3 gets the edge 0→3 set to the first non-zero op of the op set, forward;
+then every edge on a pruned node is set to ``zero``, so that one network has one genome.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from moo_snn.architecture import CONV_KERNEL, EDGE_PAIRS, HARDWARE_FIELDS, Architecture
+from moo_snn.config.problem import SpaceSpec
+from moo_snn.errors import ArchitectureError
+from moo_snn.layers import LayerTable, NetworkInput, classifier_features
+
+VALUE_GENES = ("channels", "timesteps", "weight_bits", "final_pool", "hidden")
+HARDWARE_GENES = tuple(name for _, name in HARDWARE_FIELDS)
+EDGE_GENES = tuple(f"edge{i}-{j}" for i, j in EDGE_PAIRS)
+SLOT_NAMES = (
+    ("stem",)
+    + tuple(f"cell1.{i}-{j}" for i, j in EDGE_PAIRS)
+    + ("reduction",)
+    + tuple(f"cell2.{i}-{j}" for i, j in EDGE_PAIRS)
+    + ("fc1", "fc2")
+)
+"""Slots of a :class:`LayerTable` made from genomes; cell slots are named by node pair."""
+
+
+def slot_for(layer_name: str) -> int:
+    """The slot of a crossbar layer name (``cell1.bwd2-0`` → the slot of pair 0-2 of cell 1)."""
+    if layer_name.startswith(("cell1.", "cell2.")):
+        cell, edge = layer_name.split(".", 1)
+        a, b = sorted(int(n) for n in edge[3:].split("-"))
+        layer_name = f"{cell}.{a}-{b}"
+    return SLOT_NAMES.index(layer_name)
+
+
+class SearchSpace:
+    """The integer genome of a problem's ``[space]`` table.
+
+    Parameters
+    ----------
+    spec : SpaceSpec
+        The problem's ``[space]`` table.
+    """
+
+    def __init__(self, spec: SpaceSpec):
+        self.spec = spec
+        others = [op for op in spec.ops if op != "zero"]
+        self.edge_choices: list[tuple[str, bool]] = [("zero", False)] if "zero" in spec.ops else []
+        self.edge_choices += [(op, False) for op in others]
+        if spec.backward:
+            self.edge_choices += [(op, True) for op in others]
+        self.choices: dict[str, tuple[int, ...]] = {name: getattr(spec, name) for name in VALUE_GENES}
+        self.choices.update({name: getattr(spec, name) for name in HARDWARE_GENES if getattr(spec, name)})
+        self.gene_names: tuple[str, ...] = EDGE_GENES + tuple(self.choices)
+        self.xl = np.zeros(len(self.gene_names), dtype=np.int64)
+        self.xu = np.array([len(self.edge_choices) - 1] * 6 + [len(v) - 1 for v in self.choices.values()], dtype=np.int64)
+        ops = [op for op, _ in self.edge_choices]
+        self._nonzero = np.array([op != "zero" for op in ops])
+        self._forward = np.array([op != "zero" and not bwd for op, bwd in self.edge_choices])
+        self._kernel = np.array([CONV_KERNEL.get(op, 0) for op in ops], dtype=np.int64)
+        self._zero_gene = ops.index("zero") if "zero" in ops else None
+        self._repair_gene = self.edge_choices.index((others[0], False))
+        self._values = {name: np.asarray(v, dtype=np.int64) for name, v in self.choices.items()}
+
+    @property
+    def n_var(self) -> int:
+        return len(self.gene_names)
+
+    # --- genome ⇄ architecture ---------------------------------------------------------------
+    def decode(self, x) -> Architecture:
+        """The architecture of one genome (not repaired: see :meth:`repair`)."""
+        x = np.asarray(x)
+        if x.shape != (self.n_var,) or np.any(x < self.xl) or np.any(x > self.xu) or np.any(x != np.round(x)):
+            raise ArchitectureError(f"genome {x.tolist()} is outside the bounds {self.xl.tolist()}..{self.xu.tolist()}")
+        x = x.astype(np.int64)
+        values = {name: int(self._values[name][x[6 + k]]) for k, name in enumerate(self.choices)}
+        return Architecture(edges=tuple(self.edge_choices[g] for g in x[:6]), **values)
+
+    def encode(self, arch: Architecture) -> np.ndarray:
+        """The genome of ``arch``; an error names every value the space does not hold."""
+        genes = []
+        for pair, edge in zip(EDGE_PAIRS, arch.edges):
+            if edge not in self.edge_choices:
+                valid = ", ".join(f"{op}{' (backward)' if b else ''}" for op, b in self.edge_choices)
+                raise ArchitectureError(f"edge {pair[0]}-{pair[1]} {edge[0]}{' (backward)' if edge[1] else ''} is not in this space; valid: {valid}")
+            genes.append(self.edge_choices.index(edge))
+        for name, values in self.choices.items():
+            value = getattr(arch, name)
+            if value not in values:
+                raise ArchitectureError(f"{name} {value} is not in this space; valid: {', '.join(map(str, values))}")
+            genes.append(values.index(value))
+        for name in HARDWARE_GENES:
+            if name not in self.choices and getattr(arch, name) is not None:
+                raise ArchitectureError(f"{name} is fixed by the problem's [hardware] table; remove it from the architecture string")
+        return np.array(genes, dtype=np.int64)
+
+    def parse(self, text: str) -> np.ndarray:
+        """The genome of an architecture string."""
+        return self.encode(Architecture.parse(text))
+
+    # --- repair -------------------------------------------------------------------------------
+    def _on_path(self, edges: np.ndarray) -> np.ndarray:
+        """Whether each node of each row lies on a forward 0 → 3 path, shape ``(n, 4)``."""
+        f = self._forward[edges]  # (n, 6), columns in EDGE_PAIRS order
+        f01, f02, f03, f12, f13, f23 = f.T
+        from1 = f01
+        from2 = f02 | (from1 & f12)
+        from3 = f03 | (from1 & f13) | (from2 & f23)
+        to2 = f23
+        to1 = f13 | (f12 & to2)
+        to0 = f03 | (f01 & to1) | (f02 & to2)
+        return np.stack([to0, from1 & to1, from2 & to2, from3], axis=1)
+
+    def edge_active(self, X) -> np.ndarray:
+        """Whether each edge of each genome is active (non-zero, on a 0 → 3 path), ``(n, 6)``."""
+        edges = np.asarray(X, dtype=np.int64)[:, :6]
+        on = self._on_path(edges)
+        i, j = np.array(EDGE_PAIRS).T
+        return self._nonzero[edges] & on[:, i] & on[:, j]
+
+    def repair(self, X) -> np.ndarray:
+        """Round, clip, give every cell a forward 0 → 3 path and zero its pruned edges.
+
+        Deterministic and idempotent; returns a new int64 array of shape ``(n, n_var)``.
+        """
+        X = np.clip(np.rint(np.atleast_2d(np.asarray(X, dtype=float))), self.xl, self.xu).astype(np.int64)
+        no_path = ~self._on_path(X[:, :6])[:, 3]
+        X[no_path, 2] = self._repair_gene  # pair (0, 3), forward, first non-zero op
+        if self._zero_gene is not None:
+            active = self.edge_active(X)
+            X[:, :6] = np.where(active, X[:, :6], self._zero_gene)
+        return X
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` uniformly drawn genomes, repaired."""
+        return self.repair(rng.integers(self.xl, self.xu + 1, size=(n, self.n_var)))
+
+    # --- values and layers --------------------------------------------------------------------
+    def values(self, X, name: str) -> np.ndarray | None:
+        """The value of gene ``name`` (``channels``, ``crossbar_size``…) per genome; None if not a gene."""
+        if name not in self.choices:
+            return None
+        column = self.gene_names.index(name)
+        return self._values[name][np.asarray(X, dtype=np.int64)[:, column]]
+
+    def layer_table(self, X, net_input: NetworkInput) -> LayerTable:
+        """Crossbar layers of a population of genomes, vectorised (slots: :data:`SLOT_NAMES`)."""
+        X = np.atleast_2d(np.asarray(X, dtype=np.int64))
+        n = X.shape[0]
+        c, hidden, pool = (self.values(X, k) for k in ("channels", "hidden", "final_pool"))
+        side = net_input.cell_side
+        conv = self.edge_active(X) & (self._kernel[X[:, :6]] > 0)
+        kernel = np.where(conv, self._kernel[X[:, :6]], 0)
+        features = 2 * c * (side // 2 // pool) ** 2
+        ones = np.ones(n, np.int64)
+
+        def cell(width, d):
+            w = np.where(conv, width[:, None], 0)
+            return w, w, kernel, np.where(conv, d, 0), np.where(conv, d, 0), conv
+
+        stem = (ones * net_input.channels, c, ones * 3, ones * net_input.side, ones * side, ones > 0)
+        reduction = (c, 2 * c, ones * 3, ones * side, ones * side, ones > 0)
+        has_hidden = hidden > 0
+        fc1 = tuple(np.where(has_hidden, v, 0) for v in (features, hidden, ones, ones, ones)) + (has_hidden,)
+        fc2 = (np.where(has_hidden, hidden, features), ones * net_input.n_classes, ones, ones, ones, ones > 0)
+        # slots: stem | cell1 (6) | reduction | cell2 (6) | fc1 | fc2; each block holds
+        # (c_in, c_out, kernel, d_in, d_out, active), as (n,) or (n, 6) arrays
+        blocks = [stem, cell(c, side), reduction, cell(2 * c, side // 2), fc1, fc2]
+        c_in, c_out, k_, d_in, d_out, active = (
+            np.column_stack([b[k] if b[k].ndim == 2 else b[k][:, None] for b in blocks]) for k in range(6)
+        )
+        return LayerTable(SLOT_NAMES, c_in, c_out, k_, d_in, d_out, active.astype(bool))

@@ -1,0 +1,210 @@
+"""The spiking network of an architecture (DESIGN §3), built on norse's ``LIFBoxCell``.
+
+Layout, time-first tensors ``(T, B, ...)``:
+
+1. stem: conv3×3 (in → C) + BatchNorm, computed once; its real-valued output is the input at
+   every timestep (direct encoding);
+2. cell at C channels; 3. reduction: BN → LIF → conv3×3 (C → 2C) → BN → avg-pool 2×2;
+4. the same cell at 2C channels; 5. BN → LIF → avg-pool s×s;
+6. classifier: dropout → linear (→ hidden) → LIF → linear (→ classes), or one linear;
+7. output: the classifier output averaged over the T timesteps.
+
+Neuron: LIF without synaptic current, ``v ← v + dt·τ⁻¹·(x − v)`` (0.75 with the defaults), threshold
+1, hard reset to 0, surrogate gradient (norse, SuperSpike by default). Cell ops: ``skip``,
+``conv1x1`` / ``conv3x3`` (LIF → conv → BN, each edge with its own LIF), ``avgpool3x3``.
+
+A cell without backward edges runs layer by layer over all timesteps at once (convs and BatchNorm
+on ``T·B`` samples, the LIF loops over T). A cell with backward edges runs timestep by timestep:
+node j at t sums its forward inputs at t and its backward inputs, the ops on nodes k > j at t − 1;
+at t = 0 backward edges contribute nothing. BatchNorm statistics in training are therefore taken
+over ``T·B`` samples in the first case and over ``B`` samples per timestep in the second; running
+statistics (used at evaluation) are the same kind of average in both.
+
+Spike rates: ``forward(x, rates=dict)`` adds, for every crossbar layer, the sum and the count of
+its input spikes under the layer's name (:mod:`moo_snn.layers`), so the energy model gets measured
+activity from the tensors themselves.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from norse.torch import LIFBoxCell, LIFBoxParameters
+from torch import nn
+
+from moo_snn.architecture import CONV_KERNEL, Architecture, Edge
+from moo_snn.config.problem import TrainingSpec
+from moo_snn.layers import NetworkInput, classifier_features
+from moo_snn.training.quant import QuantConv2d, QuantLinear
+
+RateRecord = dict[str, list[float]]
+
+
+def _record(rates: RateRecord | None, name: str, spikes: torch.Tensor) -> None:
+    if rates is not None and name:
+        entry = rates.setdefault(name, [0.0, 0.0])
+        entry[0] += float(spikes.detach().sum())
+        entry[1] += spikes.numel()
+
+
+class LIF(nn.Module):
+    """A layer of LIF neurons (norse ``LIFBoxCell``): ``step`` for one timestep, ``forward`` for all."""
+
+    def __init__(self, spec: TrainingSpec):
+        super().__init__()
+        self.cell = LIFBoxCell(LIFBoxParameters(
+            tau_mem_inv=torch.as_tensor(spec.tau_mem_inv),
+            v_th=torch.as_tensor(spec.v_th),
+            method=spec.surrogate,
+            alpha=torch.as_tensor(spec.surrogate_alpha),
+        ))
+
+    def step(self, x: torch.Tensor, state=None):
+        """One timestep: ``(spikes, state)``; ``state=None`` starts from v = 0."""
+        return self.cell(x, state)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Spikes for a whole sequence ``(T, B, ...)``."""
+        state, out = None, []
+        for x_t in x:
+            z, state = self.cell(x_t, state)
+            out.append(z)
+        return torch.stack(out)
+
+
+def _flat(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Apply a per-sample ``module`` to a ``(T, B, ...)`` tensor as one batch of ``T·B`` samples."""
+    y = module(x.flatten(0, 1))
+    return y.view(x.shape[0], x.shape[1], *y.shape[1:])
+
+
+class SpikingConv(nn.Module):
+    """LIF → quantised conv → BN: the conv ops of a cell (a crossbar layer named ``name``)."""
+
+    def __init__(self, name: str, channels: int, kernel: int, bits: int, spec: TrainingSpec):
+        super().__init__()
+        self.name = name
+        self.lif = LIF(spec)
+        self.conv = QuantConv2d(channels, channels, kernel, bits)
+        self.bn = nn.BatchNorm2d(channels)
+
+    def forward(self, x: torch.Tensor, rates: RateRecord | None = None) -> torch.Tensor:
+        spikes = self.lif(x)
+        _record(rates, self.name, spikes)
+        return _flat(lambda s: self.bn(self.conv(s)), spikes)
+
+    def step(self, x: torch.Tensor, state, rates: RateRecord | None = None):
+        spikes, state = self.lif.step(x, state)
+        _record(rates, self.name, spikes)
+        return self.bn(self.conv(spikes)), state
+
+
+def _stateless_op(op: str):
+    return (lambda x: x) if op == "skip" else (lambda x: F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False))
+
+
+class Cell(nn.Module):
+    """The 4-node cell with forward and backward edges (only the active edges are built)."""
+
+    def __init__(self, arch: Architecture, channels: int, bits: int, prefix: str, spec: TrainingSpec):
+        super().__init__()
+        self.edges: list[Edge] = arch.active_edges()
+        self.ops = nn.ModuleList(
+            SpikingConv(f"{prefix}.{e.name}", channels, CONV_KERNEL[e.op], bits, spec) if e.op in CONV_KERNEL
+            else Skip(e.op)
+            for e in self.edges
+        )
+        self.recurrent = any(e.backward for e in self.edges)
+
+    def forward(self, x: torch.Tensor, rates: RateRecord | None = None) -> torch.Tensor:
+        """``x``: ``(T, B, C, H, W)`` → the output node over all timesteps, same shape."""
+        if self.recurrent:
+            return self._forward_stepwise(x, rates)
+        nodes = [x, 0, 0, 0]
+        for edge, op in zip(self.edges, self.ops):  # genome order is topological for forward edges
+            nodes[edge.target] = nodes[edge.target] + op(nodes[edge.source], rates)
+        return nodes[3]
+
+    def _forward_stepwise(self, x: torch.Tensor, rates: RateRecord | None) -> torch.Tensor:
+        states = [None] * len(self.ops)
+        previous, outputs = None, []
+        for x_t in x:
+            nodes = [x_t, 0, 0, 0]
+            for target in range(4):
+                for k, (edge, op) in enumerate(zip(self.edges, self.ops)):
+                    if edge.target != target:
+                        continue
+                    if edge.backward:
+                        if previous is None:  # no feedback before the first timestep: its
+                            _record(rates, getattr(op, "name", ""), torch.zeros(x_t.numel()))  # input is silent
+                            continue
+                        source = previous[edge.source]
+                    else:
+                        source = nodes[edge.source]
+                    y, states[k] = op.step(source, states[k], rates)
+                    nodes[target] = nodes[target] + y
+            previous = nodes
+            outputs.append(nodes[3])
+        return torch.stack(outputs)
+
+
+class Skip(nn.Module):
+    """``skip`` (identity) or ``avgpool3x3`` (3×3, stride 1): weight-free edges."""
+
+    def __init__(self, op: str):
+        super().__init__()
+        self.fn = _stateless_op(op)
+
+    def forward(self, x: torch.Tensor, rates: RateRecord | None = None) -> torch.Tensor:
+        return _flat(self.fn, x)
+
+    def step(self, x: torch.Tensor, state, rates: RateRecord | None = None):
+        return self.fn(x), None
+
+
+class SpikingNetwork(nn.Module):
+    """The network of ``arch`` for inputs ``net_input``, trained with ``spec``.
+
+    ``forward(x, rates=None)``: ``x`` of shape ``(B, C, H, W)`` → logits ``(B, classes)``, the
+    classifier output averaged over T timesteps.
+    """
+
+    def __init__(self, arch: Architecture, net_input: NetworkInput, spec: TrainingSpec):
+        super().__init__()
+        c, bits = arch.channels, arch.weight_bits
+        self.timesteps = arch.timesteps
+        self.final_pool = arch.final_pool
+        self.stem = nn.Sequential(QuantConv2d(net_input.channels, c, 3, bits, stride=net_input.stem_stride), nn.BatchNorm2d(c))
+        self.cell1 = Cell(arch, c, bits, "cell1", spec)
+        self.reduction_bn = nn.BatchNorm2d(c)
+        self.reduction_lif = LIF(spec)
+        self.reduction = nn.Sequential(QuantConv2d(c, 2 * c, 3, bits), nn.BatchNorm2d(2 * c), nn.AvgPool2d(2))
+        self.cell2 = Cell(arch, 2 * c, bits, "cell2", spec)
+        self.head_bn = nn.BatchNorm2d(2 * c)
+        self.head_lif = LIF(spec)
+        self.dropout = nn.Dropout(spec.dropout)
+        features = classifier_features(arch, net_input)
+        if arch.hidden:
+            self.fc1 = QuantLinear(features, arch.hidden, bits)
+            self.fc1_lif = LIF(spec)
+            self.fc2 = QuantLinear(arch.hidden, net_input.n_classes, bits)
+        else:
+            self.fc1 = None
+            self.fc2 = QuantLinear(features, net_input.n_classes, bits)
+
+    def forward(self, x: torch.Tensor, rates: RateRecord | None = None) -> torch.Tensor:
+        if rates is not None:
+            _record(rates, "stem", torch.ones(()).expand(x.numel()))  # the stem reads the image: rate 1
+        current = self.stem(x)
+        h = self.cell1(current.unsqueeze(0).expand(self.timesteps, *current.shape), rates)
+        spikes = self.reduction_lif(_flat(self.reduction_bn, h))
+        _record(rates, "reduction", spikes)
+        h = self.cell2(_flat(self.reduction, spikes), rates)
+        spikes = self.head_lif(_flat(self.head_bn, h))
+        pooled = _flat(lambda s: F.avg_pool2d(s, self.final_pool), spikes).flatten(2)
+        pooled = self.dropout(pooled)
+        if self.fc1 is not None:
+            _record(rates, "fc1", pooled)
+            pooled = self.fc1_lif(self.fc1(pooled))
+        _record(rates, "fc2", pooled)
+        return self.fc2(pooled).mean(0)
