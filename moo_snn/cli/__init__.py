@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typer
 
+from moo_snn.cli.cost_cmd import cost
 from moo_snn.cli.optimize_cmd import optimize
 from moo_snn.cli.problems_cmd import problems
 from moo_snn.cli.train_cmd import train
@@ -22,6 +23,7 @@ app = typer.Typer(
 app.command()(optimize)
 app.command()(train)
 app.command()(problems)
+app.command()(cost)
 
 
 def main() -> None:

@@ -25,7 +25,8 @@ def fake_quantize(weight: torch.Tensor, bits: int) -> torch.Tensor:
         levels = 2 ** (bits - 1) - 1
         scale = weight.abs().max().clamp_min(1e-12) / levels
         quantised = torch.round(weight / scale).clamp(-levels, levels) * scale
-    return weight + (quantised - weight).detach()
+    # exactly the quantised values forward (w - w.detach() is exactly 0), identity backward
+    return quantised.detach() + (weight - weight.detach())
 
 
 class QuantConv2d(nn.Conv2d):

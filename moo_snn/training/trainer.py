@@ -163,7 +163,7 @@ def train_architecture(problem: ProblemSpec, arch: Architecture | str, data=None
                     torch.nn.utils.clip_grad_norm_(model.parameters(), spec.grad_clip)
                 opt.step()
                 sched.step()
-                total += float(loss) * len(idx)
+                total += loss.detach().item() * len(idx)
                 count += len(idx)
             seen += count
             if status == "diverged":
