@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from moo_snn.errors import MooSnnError
 
@@ -29,7 +30,7 @@ def user_errors(command):
         try:
             return command(*args, **kwargs)
         except MooSnnError as exc:
-            stderr.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+            stderr.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             stderr.print("[yellow]interrupted[/]")

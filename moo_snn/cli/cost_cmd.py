@@ -16,6 +16,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from moo_snn.cli.common import JsonOpt, print_json, stderr, stdout, user_errors
@@ -79,11 +80,11 @@ def _limit_cells(check: dict | None) -> tuple[str, str]:
 
 @user_errors
 def cost(
-    problem: Annotated[Optional[str], typer.Argument(help="problem file or shipped problem name: its [hardware], limits and data set (optional with --layers)")] = None,
+    problem: Annotated[Optional[str], typer.Argument(help="problem file or shipped problem name: its \\[hardware], limits and data set (optional with --layers)")] = None,
     arch: Annotated[Optional[str], typer.Option(help="architecture string (default: the problem's reference_arch)")] = None,
-    mode: Annotated[Optional[Mode], typer.Option(help="cost model (default: the [hardware] mode)")] = None,
-    spike_rate: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="assumed input spike rate of every non-stem layer (extended mode; default: the [hardware] spike_rate)")] = None,
-    layers: Annotated[Optional[Path], typer.Option(help="a hand-written network: a TOML file of [[layer]] tables (see moo_snn.cost.layer_file)")] = None,
+    mode: Annotated[Optional[Mode], typer.Option(help="cost model (default: the \\[hardware] mode)")] = None,
+    spike_rate: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="assumed input spike rate of every non-stem layer (extended mode; default: the \\[hardware] spike_rate)")] = None,
+    layers: Annotated[Optional[Path], typer.Option(help="a hand-written network: a TOML file of \\[\\[layer]] tables (see moo_snn.cost.layer_file)")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Energy, latency and area of ARCH (or the problem's reference architecture, or a --layers file)
@@ -154,11 +155,11 @@ def cost(
 def _print_tables(title: str, records: list[dict], shared_area_mm2: float, totals: dict, limits: dict,
                   problem_name: str | None) -> None:
     """The per-layer table and the totals, with the limits of ``problem_name`` (if any)."""
-    table = Table(title=title)
+    table = Table(title=escape(title))
     for key, header, _ in _LAYER_COLUMNS:
         table.add_column(header, justify="left" if key == "name" else "right", overflow="fold")
     for record in records:
-        table.add_row(*(fmt.format(record[key]) for key, _, fmt in _LAYER_COLUMNS))
+        table.add_row(*(escape(fmt.format(record[key])) for key, _, fmt in _LAYER_COLUMNS))
     table.add_row("[dim](shared)[/]", *[""] * (len(_LAYER_COLUMNS) - 2), f"{shared_area_mm2:.4f}")
     table.caption = "(shared): area of the tile overheads and of the unused PE slots of the last tile"
     # piped or redirected, rich would cut the 11 columns to 80 characters: give them room there

@@ -1,0 +1,126 @@
+"""Full spiking training: real norse training on real digits, divergence, weights, the train command."""
+
+import json
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from moo_snn.cli import app
+from moo_snn.config.problem import load_problem, parse_problem
+from moo_snn.data import load_problem_data
+from moo_snn.errors import TrainingError
+from moo_snn.layers import crossbar_layers
+from moo_snn.training.trainer import augment_crop_flip, load_weights, train_architecture
+
+ARCH = "0003-0000-0000-0000_c8_t2_w4_p2_h0"
+
+
+@pytest.fixture(scope="module")
+def digits():
+    problem = load_problem("digits")
+    return problem, load_problem_data(problem)
+
+
+def test_short_training_learns_digits_and_measures_spike_rates(digits, tmp_path):
+    problem, data = digits
+    result = train_architecture(problem, ARCH, data, epochs=3, seed=0, weights_path=tmp_path / "w.pt")
+    assert result.status == "trained"
+    assert result.val_accuracy > 0.6 and result.test_accuracy > 0.6  # chance is 0.1
+    assert result.epoch_losses[0] > result.epoch_losses[-1]
+    names = [l.name for l in crossbar_layers(problem.reference_arch.__class__.parse(ARCH), problem.network_input)]
+    assert list(result.spike_rates) == names
+    assert result.spike_rates["stem"] == 1.0
+    assert all(0 < r < 1 for n, r in result.spike_rates.items() if n != "stem")
+    assert result.train_seconds > 0 and result.samples_per_second > 0
+    # the saved weights rebuild the same network: same test accuracy
+    model = load_weights(problem, tmp_path / "w.pt")
+    mean, std = torch.as_tensor(data.mean).view(1, -1, 1, 1), torch.as_tensor(data.std).view(1, -1, 1, 1)
+    with torch.no_grad():
+        pred = model((torch.as_tensor(data.x_test) - mean) / std).argmax(1).numpy()
+    assert np.mean(pred == data.y_test) == pytest.approx(result.test_accuracy)
+
+
+def test_the_same_seed_gives_the_same_training(digits):
+    problem, data = digits
+    state = torch.random.get_rng_state()
+    a = train_architecture(problem, ARCH, data, epochs=1, seed=7)
+    b = train_architecture(problem, ARCH, data, epochs=1, seed=7)
+    c = train_architecture(problem, ARCH, data, epochs=1, seed=8)
+    assert a.epoch_losses == b.epoch_losses and a.val_accuracy == b.val_accuracy
+    assert a.epoch_losses != c.epoch_losses
+    assert torch.equal(state, torch.random.get_rng_state())  # the global RNG is untouched
+
+
+def test_a_diverging_training_is_a_result_not_a_crash(digits):
+    problem, data = digits
+    poisoned = replace(data, x_train=np.where(np.arange(data.x_train.shape[0])[:, None, None, None] == 5, np.nan, data.x_train).astype(np.float32))
+    result = train_architecture(problem, ARCH, poisoned, epochs=2, seed=0)
+    assert result.status == "diverged"
+    assert math.isnan(result.val_accuracy) and math.isnan(result.test_accuracy)
+
+
+def test_weights_files_are_loaded_safely(digits, tmp_path):
+    problem, _ = digits
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            import os
+            return (os.system, (f"touch {marker}",))
+
+    torch.save({"arch": ARCH, "state_dict": Evil()}, tmp_path / "evil.pt")
+    with pytest.raises(TrainingError, match="not a moo-snn weights file"):
+        load_weights(problem, tmp_path / "evil.pt")
+    assert not marker.exists()
+    (tmp_path / "junk.pt").write_bytes(b"not a torch file")
+    with pytest.raises(TrainingError, match="junk.pt"):
+        load_weights(problem, tmp_path / "junk.pt")
+
+
+def test_crop_flip_keeps_the_shape_and_moves_content():
+    g = torch.Generator().manual_seed(0)
+    x = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).view(2, 3, 8, 8)
+    out = augment_crop_flip(x, 0, g)  # no padding: identity or a horizontal flip
+    for i in range(2):
+        assert torch.equal(out[i], x[i]) or torch.equal(out[i], x[i].flip(-1))
+    out = augment_crop_flip(x.repeat(64, 1, 1, 1), 2, g)
+    assert out.shape == (128, 3, 8, 8)
+    assert (out == 0).any()  # some crops reach into the zero padding
+
+
+def test_crop_flip_training_on_a_cifar_shaped_npz(tmp_path):
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 100)
+    x = rng.random((300, 3, 16, 16), dtype=np.float32) * 0.2
+    x[np.arange(300), y] += 0.8  # class k is bright in channel k
+    np.savez(tmp_path / "toy.npz", x=x, y=y)
+    text = (load_problem("digits").source
+            .replace('dataset = "digits"', 'dataset = "npz"\npath = "toy.npz"\nchannels = 3\nside = 16\nclasses = 3')
+            .replace('schedule = "cosine"', 'schedule = "cosine"\naugment = "crop_flip"\ncrop_padding = 2'))
+    problem = parse_problem(text, "toy.toml", base_dir=tmp_path)
+    result = train_architecture(problem, "0001-0000-0000-0000_c4_t2_w4_p2_h0", epochs=8, seed=0)
+    assert result.status == "trained" and result.val_accuracy > 0.5
+
+
+def test_train_command_json(tmp_path):
+    result = CliRunner().invoke(app, ["train", "digits", "--arch", ARCH, "--epochs", "1", "--json", "--save", str(tmp_path / "w.pt")])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert {"arch", "val_accuracy", "test_accuracy", "spike_rates", "train_seconds"} <= set(out)
+    assert out["arch"] == ARCH and 0 <= out["test_accuracy"] <= 1
+    assert (tmp_path / "w.pt").exists()
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--arch", "0303"], "4 rows of 4"),
+    (["--device", "cuda"] if not torch.cuda.is_available() else ["--device", "tpu"], "device"),
+    (["--arch", "0000-0000-0000-0000_c8_t2_w4_p2_h0"], "no forward path"),
+])
+def test_train_command_user_errors(args, fragment):
+    result = CliRunner().invoke(app, ["train", "digits", "--epochs", "1", *args])
+    assert result.exit_code == 2, result.output
+    assert fragment in result.stderr and "Traceback" not in result.output
