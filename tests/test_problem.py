@@ -101,6 +101,7 @@ def test_malformed_problem_exits_2_from_the_cli_without_traceback(tmp_path: Path
     assert "Traceback" not in result.output
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "bad.toml" in lines[0] and "error" in lines[0]
+    assert fragment in lines[0]  # table names like [training] survive the terminal markup
 
 
 def test_missing_problem_file_names_the_shipped_ones():

@@ -14,6 +14,8 @@ from rich.markup import escape
 from moo_snn.errors import MooSnnError
 
 stdout = Console(highlight=False)
+if not stdout.is_terminal:  # piped or captured: wide enough for the tables, never squeezed to 80
+    stdout = Console(highlight=False, width=160)
 stderr = Console(stderr=True, highlight=False)
 
 ProblemArg = Annotated[str, typer.Argument(help="problem file, or the name of a shipped problem (see `moo-snn problems`)")]

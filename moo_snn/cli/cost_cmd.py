@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -162,9 +161,7 @@ def _print_tables(title: str, records: list[dict], shared_area_mm2: float, total
         table.add_row(*(escape(fmt.format(record[key])) for key, _, fmt in _LAYER_COLUMNS))
     table.add_row("[dim](shared)[/]", *[""] * (len(_LAYER_COLUMNS) - 2), f"{shared_area_mm2:.4f}")
     table.caption = "(shared): area of the tile overheads and of the unused PE slots of the last tile"
-    # piped or redirected, rich would cut the 11 columns to 80 characters: give them room there
-    console = stdout if stdout.is_terminal else Console(width=160, highlight=False)
-    console.print(table)
+    stdout.print(table)
 
     summary = Table(title="totals" + (f" against the limits of {problem_name}" if problem_name else ""))
     for col in ("metric", "value", "unit") + (("limit", "status") if problem_name else ()):
@@ -175,4 +172,4 @@ def _print_tables(title: str, records: list[dict], shared_area_mm2: float, total
     for name, check in limits.items():
         if name not in totals:
             summary.add_row(name, "-", "", *_limit_cells(check))
-    console.print(summary)
+    stdout.print(summary)
