@@ -22,7 +22,7 @@ import numpy as np
 from moo_snn.architecture import CONV_KERNEL, EDGE_PAIRS, HARDWARE_FIELDS, Architecture
 from moo_snn.config.problem import SpaceSpec
 from moo_snn.errors import ArchitectureError
-from moo_snn.layers import LayerTable, NetworkInput, classifier_features
+from moo_snn.layers import LayerTable, NetworkInput
 
 VALUE_GENES = ("channels", "timesteps", "weight_bits", "final_pool", "hidden")
 HARDWARE_GENES = tuple(name for _, name in HARDWARE_FIELDS)

@@ -6,7 +6,7 @@ import torch
 from moo_snn.architecture import Architecture
 from moo_snn.config.problem import TrainingSpec
 from moo_snn.layers import NetworkInput, crossbar_layers
-from moo_snn.training.network import LIF, Cell, SpikingConv, SpikingNetwork
+from moo_snn.training.network import LIF, Cell, RateRecorder, SpikingConv, SpikingNetwork
 from moo_snn.training.quant import QuantConv2d, fake_quantize
 
 SPEC = TrainingSpec()
@@ -109,22 +109,22 @@ def test_network_output_and_spike_rates_name_every_crossbar_layer(text):
     arch = Architecture.parse(text)
     torch.manual_seed(0)
     net = SpikingNetwork(arch, DIGITS, SPEC)
-    rates = {}
-    out = net(torch.randn(5, 1, 8, 8), rates)
+    recorder = RateRecorder()
+    out = net(torch.randn(5, 1, 8, 8), recorder)
     assert out.shape == (5, 10)
+    rates = recorder.rates()
     assert set(rates) == {l.name for l in crossbar_layers(arch, DIGITS)}
-    for name, (total, count) in rates.items():
-        assert 0 <= total / count <= 1, name
-    assert rates["stem"][0] == rates["stem"][1]  # the stem reads the image: rate 1
+    for name, rate in rates.items():
+        assert 0 <= rate <= 1, name
+    assert rates["stem"] == 1.0  # the stem reads the image: rate 1
     n_weights = sum(m.weight.numel() for m in net.modules() if hasattr(m, "bits"))
     assert n_weights == sum(l.params for l in crossbar_layers(arch, DIGITS))
 
 
 def test_spiking_conv_counts_input_spikes():
     op = SpikingConv("cell1.fwd0-1", 2, 3, 4, SPEC)
-    rates = {}
+    recorder = RateRecorder()
     x = torch.zeros(2, 1, 2, 3, 3)
     x[:, :, 0] = 5.0  # channel 0 spikes at t = 0 (v = 3.75), resets, spikes again at t = 1
-    op(x, rates)
-    total, count = rates["cell1.fwd0-1"]
-    assert count == 2 * 1 * 2 * 3 * 3 and total == 2 * 9
+    op(x, recorder)
+    assert recorder.counts["cell1.fwd0-1"] == 2 * 1 * 2 * 3 * 3 and recorder.sums["cell1.fwd0-1"] == 2 * 9

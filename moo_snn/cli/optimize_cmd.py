@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from moo_snn.cli.common import DeviceOpt, JsonOpt, SeedOpt, print_json, stderr, user_errors
+from moo_snn.cli.common import DeviceOpt, JsonOpt, SeedOpt, stderr, user_errors
 
 
 @user_errors

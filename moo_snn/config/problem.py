@@ -7,12 +7,11 @@ A problem file has top-level ``name``, ``description``, ``reference_arch`` and t
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from moo_snn.architecture import OPS, Architecture
-from moo_snn.config.schema import parse_table
+from moo_snn.config.schema import parse_table, parse_toml
 from moo_snn.cost.hardware import HardwareConfig
 from moo_snn.errors import ArchitectureError, ProblemError, did_you_mean
 from moo_snn.layers import NetworkInput
@@ -212,13 +211,7 @@ def _check_problem(spec: ProblemSpec, where: str) -> None:
 
 def parse_problem(text: str, source: str = "<string>", base_dir: str | Path = ".") -> ProblemSpec:
     """Parse the TOML ``text`` of a problem file; ``source`` names it in errors."""
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ProblemError(f"{source}: not valid TOML: {exc}") from None
-    for key in doc:
-        if key not in TOP_LEVEL:
-            raise ProblemError(f"{source}: unknown top-level key {key!r}{did_you_mean(key, TOP_LEVEL)}")
+    doc = parse_toml(text, source, TOP_LEVEL)
     for key in ("name", "reference_arch"):
         if key not in doc:
             raise ProblemError(f"{source}: missing top-level key {key!r}")

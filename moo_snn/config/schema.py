@@ -9,6 +9,7 @@ key (``[training] lr``) and says what was expected and what was found.
 from __future__ import annotations
 
 import dataclasses
+import tomllib
 import types
 import typing
 from typing import Any
@@ -122,3 +123,15 @@ def describe(cls: type) -> list[tuple[str, str, str]]:
             f.default_factory() if f.default_factory is not dataclasses.MISSING else "(required)")
         rows.append((f.name, repr(default), f.metadata.get("doc", "")))
     return rows
+
+
+def parse_toml(text: str, source: str, top_level: tuple[str, ...]) -> dict:
+    """The TOML document ``text`` of file ``source``, whose top-level keys must be in ``top_level``."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProblemError(f"{source}: not valid TOML: {exc}") from None
+    for key in doc:
+        if key not in top_level:
+            raise ProblemError(f"{source}: unknown top-level key {key!r}{did_you_mean(key, top_level)}")
+    return doc

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 MODES = ("extended", "spikesim")
 
 
-def _const(default: float, doc: str, *, minimum: float = 0.0, integer: bool = False):
-    """A hardware constant with its unit and source in ``doc`` (shown by ``moo-snn problems``)."""
-    return field(default=default, metadata={"doc": doc, "min": minimum, "integer": integer})
+def _const(default: float, doc: str, *, minimum: float = 0.0, maximum: float | None = None):
+    """A hardware constant with its unit and source in ``doc`` (shown by ``moo-snn problems --keys``)."""
+    bounds = {"min": minimum} if maximum is None else {"min": minimum, "max": maximum}
+    return field(default=default, metadata={"doc": doc, **bounds})
 
 
 @dataclass(frozen=True)
@@ -24,15 +25,15 @@ class HardwareConfig:
     """The accelerator and the cost-model settings. Every field has a default (SpikeSim's)."""
 
     mode: str = field(default="extended", metadata={"doc": "cost model: 'extended' (default) or 'spikesim' (SpikeSim exactly)", "choices": MODES})
-    spike_rate: float = _const(0.2, "assumed input spike rate of every non-stem layer before training (fraction of inputs spiking per timestep); extended mode only")
-    crossbar_size: int = _const(64, "crossbar rows = columns X [cells] (SpikeSim)", minimum=8, integer=True)
-    pes_per_tile: int = _const(8, "PEs per tile (SpikeSim)", minimum=1, integer=True)
+    spike_rate: float = _const(0.2, "assumed input spike rate of every non-stem layer before training (fraction of inputs spiking per timestep); extended mode only", maximum=1.0)
+    crossbar_size: int = _const(64, "crossbar rows = columns X [cells] (SpikeSim)", minimum=8)
+    pes_per_tile: int = _const(8, "PEs per tile (SpikeSim)", minimum=1)
     clock_MHz: float = _const(250.0, "clock frequency [MHz] (SpikeSim)", minimum=1e-9)
-    pe_cycle_clocks: int = _const(26, "clock cycles per PE cycle (SpikeSim: 26 → 104 ns at 250 MHz)", minimum=1, integer=True)
-    pipeline_fraction: float = _const(0.75, "a layer starts when this fraction of the previous layer's outputs exist (SpikeSim)")
-    cell_bits: int = _const(4, "bits stored per RRAM cell; a w-bit weight uses ceil(w / cell_bits) cells side by side (extended mode; our reading of SpikeSim's 4-bit default)", minimum=1, integer=True)
-    adc_bits: int = _const(4, "ADC precision [bits]; SpikeSim's ADC constants are for 4 bits; extended mode scales ADC energy and area by 2^(adc_bits-4), a first-order SAR/flash trend", minimum=1, integer=True)
-    mux_per_column_group: int = _const(8, "crossbar columns sharing one ADC through a MUX: X/8 ADCs per crossbar (SpikeSim)", minimum=1, integer=True)
+    pe_cycle_clocks: int = _const(26, "clock cycles per PE cycle (SpikeSim: 26 → 104 ns at 250 MHz)", minimum=1)
+    pipeline_fraction: float = _const(0.75, "a layer starts when this fraction of the previous layer's outputs exist (SpikeSim)", maximum=1.0)
+    cell_bits: int = _const(4, "bits stored per RRAM cell; a w-bit weight uses ceil(w / cell_bits) cells side by side (extended mode; our reading of SpikeSim's 4-bit default)", minimum=1)
+    adc_bits: int = _const(4, "ADC precision [bits]; SpikeSim's ADC constants are for 4 bits; extended mode scales ADC energy and area by 2^(adc_bits-4), a first-order SAR/flash trend", minimum=1)
+    mux_per_column_group: int = _const(8, "crossbar columns sharing one ADC through a MUX: X/8 ADCs per crossbar (SpikeSim)", minimum=1)
     e_xbar_pJ: float = _const(1.76423, "crossbar read energy per PE cycle per crossbar [pJ] (SpikeSim, 64x64 RRAM)")
     e_adc_pJ: float = _const(2.03084, "4-bit ADC energy per conversion group [pJ] (SpikeSim)")
     e_mux_pJ: float = _const(0.094245, "MUX energy [pJ] (SpikeSim)")

@@ -25,14 +25,13 @@ key; the k-th ``[[layer]]`` table is called ``[layer k]`` there (counting from 1
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from moo_snn.config.schema import parse_table
+from moo_snn.config.schema import parse_table, parse_toml
 from moo_snn.cost.hardware import HardwareConfig
-from moo_snn.errors import ProblemError, did_you_mean
+from moo_snn.errors import ProblemError
 from moo_snn.layers import CrossbarLayer
 
 TOP_LEVEL = ("timesteps", "weight_bits", "hardware", "layer")
@@ -93,13 +92,7 @@ def _positive_int(doc: dict, key: str, default: int | None, source: str) -> int:
 
 def parse_layer_file(text: str, source: str = "<string>") -> LayerFile:
     """Parse the TOML ``text`` of a layer file; ``source`` names it in errors."""
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ProblemError(f"{source}: not valid TOML: {exc}") from None
-    for key in doc:
-        if key not in TOP_LEVEL:
-            raise ProblemError(f"{source}: unknown top-level key {key!r}{did_you_mean(key, TOP_LEVEL)}")
+    doc = parse_toml(text, source, TOP_LEVEL)
     timesteps = _positive_int(doc, "timesteps", None, source)
     weight_bits = _positive_int(doc, "weight_bits", DEFAULT_WEIGHT_BITS, source)
 

@@ -20,9 +20,10 @@ at t = 0 backward edges contribute nothing. BatchNorm statistics in training are
 over ``T·B`` samples in the first case and over ``B`` samples per timestep in the second; running
 statistics (used at evaluation) are the same kind of average in both.
 
-Spike rates: ``forward(x, rates=dict)`` adds, for every crossbar layer, the sum and the count of
-its input spikes under the layer's name (:mod:`moo_snn.layers`), so the energy model gets measured
-activity from the tensors themselves.
+Recording: ``forward(x, recorder)`` hands every crossbar layer's input to ``recorder.record`` under
+the layer's name (:mod:`moo_snn.layers`), so measured activity comes from the tensors themselves:
+:class:`RateRecorder` turns them into input spike rates for the energy model; the training-free
+score reads the binary spike maps of every LIF layer.
 """
 
 from __future__ import annotations
@@ -37,14 +38,37 @@ from moo_snn.config.problem import TrainingSpec
 from moo_snn.layers import NetworkInput, classifier_features
 from moo_snn.training.quant import QuantConv2d, QuantLinear
 
-RateRecord = dict[str, list[float]]
+class SpikeRecorder:
+    """Receives what the network's layers see. Subclasses override :meth:`record`."""
+
+    def record(self, name: str, values: torch.Tensor, *, per_step: bool = False, spikes: bool = True,
+               crossbar: bool = True) -> None:
+        """``values``: ``(T, B, ...)``, or ``(B, ...)`` for one timestep when ``per_step``.
+
+        ``spikes``: the values are a binary spike map (not an image or pooled spikes);
+        ``crossbar``: they are the input of the crossbar layer ``name``.
+        """
 
 
-def _record(rates: RateRecord | None, name: str, spikes: torch.Tensor) -> None:
-    if rates is not None and name:
-        entry = rates.setdefault(name, [0.0, 0.0])
-        entry[0] += float(spikes.detach().sum())
-        entry[1] += spikes.numel()
+class RateRecorder(SpikeRecorder):
+    """Input spike rate of every crossbar layer: the fraction of its inputs that spike per timestep."""
+
+    def __init__(self):
+        self.sums: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
+
+    def record(self, name, values, *, per_step=False, spikes=True, crossbar=True):
+        if crossbar:
+            self.sums[name] = self.sums.get(name, 0.0) + float(values.detach().sum())
+            self.counts[name] = self.counts.get(name, 0) + values.numel()
+
+    def rates(self) -> dict[str, float]:
+        return {name: self.sums[name] / max(self.counts[name], 1) for name in self.sums}
+
+
+def _record(recorder: SpikeRecorder | None, name: str, values: torch.Tensor, **kind) -> None:
+    if recorder is not None:
+        recorder.record(name, values, **kind)
 
 
 class LIF(nn.Module):
@@ -88,14 +112,14 @@ class SpikingConv(nn.Module):
         self.conv = QuantConv2d(channels, channels, kernel, bits)
         self.bn = nn.BatchNorm2d(channels)
 
-    def forward(self, x: torch.Tensor, rates: RateRecord | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, recorder: SpikeRecorder | None = None) -> torch.Tensor:
         spikes = self.lif(x)
-        _record(rates, self.name, spikes)
+        _record(recorder, self.name, spikes)
         return _flat(lambda s: self.bn(self.conv(s)), spikes)
 
-    def step(self, x: torch.Tensor, state, rates: RateRecord | None = None):
+    def step(self, x: torch.Tensor, state, recorder: SpikeRecorder | None = None):
         spikes, state = self.lif.step(x, state)
-        _record(rates, self.name, spikes)
+        _record(recorder, self.name, spikes, per_step=True)
         return self.bn(self.conv(spikes)), state
 
 
@@ -116,16 +140,16 @@ class Cell(nn.Module):
         )
         self.recurrent = any(e.backward for e in self.edges)
 
-    def forward(self, x: torch.Tensor, rates: RateRecord | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, recorder: SpikeRecorder | None = None) -> torch.Tensor:
         """``x``: ``(T, B, C, H, W)`` → the output node over all timesteps, same shape."""
         if self.recurrent:
-            return self._forward_stepwise(x, rates)
+            return self._forward_stepwise(x, recorder)
         nodes = [x, 0, 0, 0]
         for edge, op in zip(self.edges, self.ops):  # genome order is topological for forward edges
-            nodes[edge.target] = nodes[edge.target] + op(nodes[edge.source], rates)
+            nodes[edge.target] = nodes[edge.target] + op(nodes[edge.source], recorder)
         return nodes[3]
 
-    def _forward_stepwise(self, x: torch.Tensor, rates: RateRecord | None) -> torch.Tensor:
+    def _forward_stepwise(self, x: torch.Tensor, recorder: SpikeRecorder | None) -> torch.Tensor:
         states = [None] * len(self.ops)
         previous, outputs = None, []
         for x_t in x:
@@ -135,13 +159,14 @@ class Cell(nn.Module):
                     if edge.target != target:
                         continue
                     if edge.backward:
-                        if previous is None:  # no feedback before the first timestep: its
-                            _record(rates, getattr(op, "name", ""), torch.zeros(x_t.numel()))  # input is silent
+                        if previous is None:  # no feedback before the first timestep:
+                            if isinstance(op, SpikingConv):  # its crossbar input is silent
+                                _record(recorder, op.name, torch.zeros_like(x_t), per_step=True)
                             continue
                         source = previous[edge.source]
                     else:
                         source = nodes[edge.source]
-                    y, states[k] = op.step(source, states[k], rates)
+                    y, states[k] = op.step(source, states[k], recorder)
                     nodes[target] = nodes[target] + y
             previous = nodes
             outputs.append(nodes[3])
@@ -155,17 +180,17 @@ class Skip(nn.Module):
         super().__init__()
         self.fn = _stateless_op(op)
 
-    def forward(self, x: torch.Tensor, rates: RateRecord | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, recorder: SpikeRecorder | None = None) -> torch.Tensor:
         return _flat(self.fn, x)
 
-    def step(self, x: torch.Tensor, state, rates: RateRecord | None = None):
+    def step(self, x: torch.Tensor, state, recorder: SpikeRecorder | None = None):
         return self.fn(x), None
 
 
 class SpikingNetwork(nn.Module):
     """The network of ``arch`` for inputs ``net_input``, trained with ``spec``.
 
-    ``forward(x, rates=None)``: ``x`` of shape ``(B, C, H, W)`` → logits ``(B, classes)``, the
+    ``forward(x, recorder=None)``: ``x`` of shape ``(B, C, H, W)`` → logits ``(B, classes)``, the
     classifier output averaged over T timesteps.
     """
 
@@ -192,19 +217,21 @@ class SpikingNetwork(nn.Module):
             self.fc1 = None
             self.fc2 = QuantLinear(features, net_input.n_classes, bits)
 
-    def forward(self, x: torch.Tensor, rates: RateRecord | None = None) -> torch.Tensor:
-        if rates is not None:
-            _record(rates, "stem", torch.ones(()).expand(x.numel()))  # the stem reads the image: rate 1
+    def forward(self, x: torch.Tensor, recorder: SpikeRecorder | None = None) -> torch.Tensor:
+        # the stem reads the image, not spikes: its input "rate" is 1 (every input drives its rows)
+        _record(recorder, "stem", torch.ones(()).expand(self.timesteps, *x.shape), spikes=False)
         current = self.stem(x)
-        h = self.cell1(current.unsqueeze(0).expand(self.timesteps, *current.shape), rates)
+        h = self.cell1(current.unsqueeze(0).expand(self.timesteps, *current.shape), recorder)
         spikes = self.reduction_lif(_flat(self.reduction_bn, h))
-        _record(rates, "reduction", spikes)
-        h = self.cell2(_flat(self.reduction, spikes), rates)
+        _record(recorder, "reduction", spikes)
+        h = self.cell2(_flat(self.reduction, spikes), recorder)
         spikes = self.head_lif(_flat(self.head_bn, h))
-        pooled = _flat(lambda s: F.avg_pool2d(s, self.final_pool), spikes).flatten(2)
-        pooled = self.dropout(pooled)
+        _record(recorder, "head", spikes, crossbar=False)
+        features = self.dropout(_flat(lambda s: F.avg_pool2d(s, self.final_pool), spikes).flatten(2))
         if self.fc1 is not None:
-            _record(rates, "fc1", pooled)
-            pooled = self.fc1_lif(self.fc1(pooled))
-        _record(rates, "fc2", pooled)
-        return self.fc2(pooled).mean(0)
+            _record(recorder, "fc1", features, spikes=self.final_pool == 1)
+            features = self.fc1_lif(self.fc1(features))
+            _record(recorder, "fc2", features)
+        else:
+            _record(recorder, "fc2", features, spikes=self.final_pool == 1)
+        return self.fc2(features).mean(0)

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from moo_snn.architecture import Architecture
 from moo_snn.config.problem import ProblemSpec, TrainingSpec
 from moo_snn.errors import TrainingError
-from moo_snn.training.network import SpikingNetwork
+from moo_snn.training.network import RateRecorder, SpikeRecorder, SpikingNetwork
 
 
 @dataclass
@@ -88,14 +88,14 @@ def make_optimizer(model: torch.nn.Module, spec: TrainingSpec, total_steps: int)
 
 @torch.no_grad()
 def evaluate(model: SpikingNetwork, x: torch.Tensor, y: torch.Tensor, batch_size: int, device: torch.device,
-             rates: dict | None = None) -> float:
-    """Accuracy of ``model`` on ``(x, y)``; adds input spike counts per layer into ``rates``."""
+             recorder: SpikeRecorder | None = None) -> float:
+    """Accuracy of ``model`` on ``(x, y)``; every layer's input goes to ``recorder``."""
     model.eval()
     correct = 0
     for start in range(0, len(x), batch_size):
         xb = x[start:start + batch_size].to(device)
         yb = y[start:start + batch_size].to(device)
-        correct += int((model(xb, rates).argmax(1) == yb).sum())
+        correct += int((model(xb, recorder).argmax(1) == yb).sum())
     return correct / max(len(x), 1)
 
 
@@ -176,14 +176,14 @@ def train_architecture(problem: ProblemSpec, arch: Architecture | str, data=None
         if status == "diverged" or not all(math.isfinite(p.sum().item()) for p in model.parameters()):
             return TrainResult(str(arch), "diverged", float("nan"), float("nan"), {}, train_seconds, epochs, seed,
                                str(dev), seen / max(train_seconds, 1e-9), params, losses)
-        rates: dict = {}
+        rates = RateRecorder()
         val_acc = evaluate(model, tensors["val"], labels["val"], spec.eval_batch_size, dev, rates)
         test_acc = evaluate(model, tensors["test"], labels["test"], spec.eval_batch_size, dev)
     if weights_path is not None:
         save_weights(model, arch, weights_path)
     return TrainResult(
         arch=str(arch), status=status, val_accuracy=val_acc, test_accuracy=test_acc,
-        spike_rates={name: total / max(count, 1) for name, (total, count) in rates.items()},
+        spike_rates=rates.rates(),
         train_seconds=train_seconds, epochs=epochs, seed=seed, device=str(dev),
         samples_per_second=seen / max(train_seconds, 1e-9), params=params, epoch_losses=losses,
     )
