@@ -11,6 +11,7 @@ import typer
 from moo_snn.cli.cost_cmd import cost
 from moo_snn.cli.optimize_cmd import optimize
 from moo_snn.cli.problems_cmd import problems
+from moo_snn.cli.surrogate_cmd import surrogate_app
 from moo_snn.cli.train_cmd import train
 
 app = typer.Typer(
@@ -24,6 +25,7 @@ app.command()(optimize)
 app.command()(train)
 app.command()(problems)
 app.command()(cost)
+app.add_typer(surrogate_app, name="surrogate")
 
 
 def main() -> None:

@@ -1,0 +1,119 @@
+"""``moo-snn surrogate build|report``: archives of trained architectures and the predictor's quality."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from moo_snn.cli.common import DeviceOpt, JsonOpt, ProblemArg, SeedOpt, print_json, stderr, stdout, user_errors
+
+surrogate_app = typer.Typer(help="Accuracy archives (really trained architectures) and the accuracy predictor.",
+                            no_args_is_help=True)
+
+
+@surrogate_app.command("build")
+@user_errors
+def build(
+    problem: ProblemArg,
+    n: Annotated[int, typer.Option("--n", min=1, help="architectures to train (a space-filling sample of those that meet the cost limits)")] = 200,
+    out: Annotated[Optional[Path], typer.Option(help="archive file (default: surrogates/<dataset>.nc); an existing one is continued")] = None,
+    epochs: Annotated[Optional[int], typer.Option(min=1, help="epochs (default: the problem's)")] = None,
+    score: Annotated[bool, typer.Option(help="also compute SNASNet's training-free score of each architecture")] = True,
+    seed: SeedOpt = 0,
+    device: DeviceOpt = "cpu",
+    json_out: JsonOpt = False,
+) -> None:
+    """Train a space-filling sample of feasible architectures into an archive (resumable)."""
+    from moo_snn.config.problem import load_problem
+    from moo_snn.surrogate.build import build_archive, default_archive_path
+
+    spec = load_problem(problem)
+    path = out or default_archive_path(spec)
+    with Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[last]}"),
+                  TimeElapsedColumn(), console=stderr, transient=json_out) as progress:
+        task = progress.add_task("build", total=n, last="")
+
+        def on_result(done, total, result):
+            progress.update(task, completed=done, total=total, last=f"{result.arch}: {result.val_accuracy:.3f}")
+
+        try:
+            archive, n_new = build_archive(spec, path, n, seed=seed, epochs=epochs, score=score, device=device,
+                                           on_result=on_result)
+        except KeyboardInterrupt:
+            stderr.print(f"[yellow]interrupted[/]: every finished training is in {path}; run the same command to continue")
+            raise typer.Exit(130) from None
+    summary = {"archive": str(path), "records": int(archive.sizes["record"]), "new": n_new}
+    if json_out:
+        print_json(summary)
+    else:
+        stdout.print(f"{n_new} architectures trained; {summary['records']} records in {path}")
+
+
+@surrogate_app.command("report")
+@user_errors
+def report(
+    source: Annotated[str, typer.Argument(help="an archive (.nc), or a problem (its surrogates/<dataset>.nc)")],
+    regressor: Annotated[Optional[str], typer.Option(help="regressor of the predictor (default: the built-in default)")] = None,
+    score: Annotated[bool, typer.Option(help="use the training-free score as a predictor feature")] = False,
+    compare: Annotated[bool, typer.Option("--compare", help="cross-validate every built-in regressor")] = False,
+    folds: Annotated[int, typer.Option(min=2, help="cross-validation folds (grouped by architecture)")] = 5,
+    plot: Annotated[Optional[Path], typer.Option(help="save a predicted-vs-measured plot (PNG)")] = None,
+    seed: SeedOpt = 0,
+    json_out: JsonOpt = False,
+) -> None:
+    """Cross-validated quality of the accuracy predictor on an archive: Kendall τ, Spearman ρ, MAE, top-10 % recall."""
+    from moo_snn.config.problem import load_problem, parse_problem
+    from moo_snn.surrogate import archive as arc
+    from moo_snn.surrogate.build import default_archive_path
+    from moo_snn.surrogate.predictor import DEFAULT_REGRESSOR
+    from moo_snn.surrogate.report import (accuracy_spread, compare_regressors, noise_ceiling,
+                                          plot_predicted_vs_measured, predictor_report, training_free_score_tau)
+
+    if source.endswith(".nc"):
+        archive = arc.load_archive(source)
+        spec = parse_problem(archive.attrs["problem"], source=f"{source} (its problem)")
+    else:
+        spec = load_problem(source)
+        archive = arc.load_archive(default_archive_path(spec))
+    regressor = regressor or DEFAULT_REGRESSOR
+    quality, oof = predictor_report(spec, archive, regressor=regressor, use_score=score, n_splits=folds, seed=seed)
+    done = arc.trained(archive)
+    result = dict(quality, regressor=regressor, training_free_score_feature=score,
+                  accuracy_spread=accuracy_spread(done.val_accuracy.values), noise_ceiling=noise_ceiling(archive))
+    if compare:
+        result["regressors"] = compare_regressors(spec, archive, use_score=score, n_splits=folds, seed=seed)
+    tau = training_free_score_tau(archive)
+    if tau is not None:
+        result["training_free_score_tau"] = tau
+    if plot:
+        plot_predicted_vs_measured(done.val_accuracy.values, oof, quality, plot, f"{spec.name}: {regressor}")
+        result["plot"] = str(plot)
+    if json_out:
+        print_json(result)
+        return
+    table = Table(title=f"predictor ({regressor}{' + training-free score' if score else ''}), {folds}-fold grouped CV")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key in ("n", "kendall_tau", "spearman_rho", "mae", "topk_recall"):
+        table.add_row(key, f"{result[key]:.4g}")
+    if "training_free_score_tau" in result:
+        table.add_row("τ of the training-free score alone", f"{result['training_free_score_tau']:.4g}")
+    if result["noise_ceiling"]:
+        table.add_row(f"noise ceiling τ (2 seeds, n = {result['noise_ceiling']['n']})", f"{result['noise_ceiling']['kendall_tau']:.4g}")
+    spread = result["accuracy_spread"]
+    table.add_row("measured accuracy min / q1 / median / q3 / max", " / ".join(f"{spread[k]:.3f}" for k in spread))
+    stdout.print(table)
+    if compare:
+        cmp = Table(title="regressors compared")
+        for col in ("regressor", "kendall_tau", "spearman_rho", "mae", "topk_recall"):
+            cmp.add_column(col, justify="left" if col == "regressor" else "right")
+        for name, q in result["regressors"].items():
+            cmp.add_row(name, *(f"{q[k]:.4f}" for k in ("kendall_tau", "spearman_rho", "mae", "topk_recall")))
+        stdout.print(cmp)
+    if plot:
+        stdout.print(f"plot saved to {plot}")
+

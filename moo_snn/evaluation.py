@@ -1,0 +1,38 @@
+"""Cheap evaluation of a population of genomes: IMC costs and the violation of the cost limits.
+
+Pure numpy: this is what the search calls for every candidate of every generation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from moo_snn.cost import CostReport, evaluate_costs
+from moo_snn.space import HARDWARE_GENES, SearchSpace
+
+COST_METRICS = ("params", "memory_kB", "area_mm2", "latency_ms", "energy_uJ")
+
+
+def population_costs(problem, space: SearchSpace, X, *, spike_rate=None, per_layer: bool = False) -> CostReport:
+    """Costs of the genomes ``X`` (n, n_var) under the problem's ``[hardware]`` (extended or spikesim).
+
+    ``spike_rate``: None (the problem's assumed rate), a float, or measured rates ``(n, n_slots)``.
+    Hardware genes, where the space opens them, set each candidate's crossbar size, cell bits, ADC bits.
+    """
+    X = np.atleast_2d(np.asarray(X, dtype=np.int64))
+    hardware = {name: space.values(X, name) for name in HARDWARE_GENES}
+    return evaluate_costs(space.layer_table(X, problem.network_input), space.values(X, "timesteps"),
+                          space.values(X, "weight_bits"), problem.hardware, spike_rate=spike_rate,
+                          per_layer=per_layer, **hardware)
+
+
+def cost_violations(problem, report: CostReport) -> np.ndarray:
+    """pymoo's G for the limits on built-in cost metrics, shape ``(n, k)`` (≤ 0: met)."""
+    columns = [c.violation(np.asarray(getattr(report, c.name), dtype=float))
+               for c in problem.constraints if c.name in COST_METRICS]
+    return np.column_stack(columns) if columns else np.zeros((len(report.params), 0))
+
+
+def meets_cost_limits(problem, space: SearchSpace, X) -> np.ndarray:
+    """Whether each genome meets every cost limit with the problem's assumed spike rate, ``(n,)``."""
+    return np.all(cost_violations(problem, population_costs(problem, space, X)) <= 0, axis=1)

@@ -1,0 +1,167 @@
+"""Archives of really trained architectures: the predictor's training data, as NetCDF (xarray).
+
+One record per (architecture, seed): dims ``record`` and ``layer`` (the crossbar-layer slots of
+:data:`moo_snn.space.SLOT_NAMES`). Variables: ``arch`` (canonical, pruned string), ``val_accuracy``,
+``test_accuracy``, ``status`` (``trained`` / ``diverged`` / ``failed``), ``spike_rate``
+(record, layer; NaN where the architecture has no such layer), ``train_seconds``, ``epochs``,
+``seed``, ``params``, ``sahd_score`` (SNASNet's training-free score, NaN if not computed),
+``trained_at``. Attributes: the data set, the training recipe (JSON of ``[data]`` split settings and
+``[training]``), the problem it was built with (TOML text) and the versions of moo-snn, torch, norse
+and scikit-learn that produced it.
+
+Files are opened with the h5netcdf engine only (no pickle: an archive from someone else cannot run
+code) and written atomically (a temporary file, then a rename), so an interrupted write leaves the
+previous file intact.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from moo_snn.architecture import Architecture
+from moo_snn.errors import ArchitectureError, ResultsError
+from moo_snn.space import SLOT_NAMES, slot_for
+
+FORMAT = "moo-snn-archive-1"
+_FLOATS = ("val_accuracy", "test_accuracy", "train_seconds", "sahd_score")
+_INTS = ("epochs", "seed", "params")
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages whose behaviour a measured accuracy depends on."""
+    versions = {}
+    for name in ("moo-snn", "torch", "norse", "scikit-learn", "pymoo", "numpy"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "unknown"
+    return versions
+
+
+def recipe_of(problem) -> str:
+    """The training recipe of a problem as canonical JSON: what makes two accuracies comparable.
+
+    The epoch count is left out: every record carries its own (see :func:`trained`).
+    """
+    training = dataclasses.asdict(problem.training)
+    training.pop("epochs")
+    return json.dumps({"data": dataclasses.asdict(problem.data), "training": training}, sort_keys=True)
+
+
+def empty_archive(problem) -> xr.Dataset:
+    """An archive with no records, stamped with the problem's data set and recipe."""
+    return xr.Dataset(
+        coords={"layer": ("layer", list(SLOT_NAMES))},
+        attrs={
+            "format": FORMAT,
+            "dataset": problem.data.dataset,
+            "problem_name": problem.name,
+            "recipe": recipe_of(problem),
+            "problem": problem.source,
+            "versions": json.dumps(package_versions()),
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        },
+    ).assign(
+        {name: ("record", np.array([], dtype=float)) for name in _FLOATS}
+        | {name: ("record", np.array([], dtype=np.int64)) for name in _INTS}
+        | {name: ("record", np.array([], dtype=object)) for name in ("arch", "status", "trained_at")}
+        | {"spike_rate": (("record", "layer"), np.zeros((0, len(SLOT_NAMES))))}
+    )
+
+
+def _record_dataset(result: dict, sahd_score: float, template: xr.Dataset) -> xr.Dataset:
+    """One record from a :class:`~moo_snn.training.trainer.TrainResult` dict."""
+    rates = np.full((1, len(SLOT_NAMES)), np.nan)
+    for name, rate in (result.get("spike_rates") or {}).items():
+        rates[0, slot_for(name)] = rate
+    arch = str(Architecture.parse(result["arch"]).pruned())
+    values = {
+        "arch": ("record", np.array([arch], dtype=object)),
+        "status": ("record", np.array([result["status"]], dtype=object)),
+        "trained_at": ("record", np.array([datetime.now(timezone.utc).isoformat(timespec="seconds")], dtype=object)),
+        "val_accuracy": ("record", [float(result["val_accuracy"])]),
+        "test_accuracy": ("record", [float(result["test_accuracy"])]),
+        "train_seconds": ("record", [float(result["train_seconds"])]),
+        "sahd_score": ("record", [float(sahd_score)]),
+        "epochs": ("record", np.array([result["epochs"]], dtype=np.int64)),
+        "seed": ("record", np.array([result["seed"]], dtype=np.int64)),
+        "params": ("record", np.array([result.get("params", 0)], dtype=np.int64)),
+        "spike_rate": (("record", "layer"), rates),
+    }
+    return xr.Dataset(values, coords={"layer": template.layer.values})
+
+
+def append(archive: xr.Dataset, result: dict, sahd_score: float = float("nan")) -> xr.Dataset:
+    """A new archive with ``result`` added; a record of the same (architecture, seed) is replaced."""
+    record = _record_dataset(result, sahd_score, archive)
+    keep = ~((archive.arch == record.arch.values[0]) & (archive.seed == record.seed.values[0]))
+    merged = xr.concat([archive.isel(record=keep.values), record], dim="record", data_vars="all",
+                       coords="minimal", combine_attrs="override")
+    merged.attrs = dict(archive.attrs)
+    return merged
+
+
+def has_record(archive: xr.Dataset, arch: str, seed: int) -> bool:
+    return bool(((archive.arch == arch) & (archive.seed == seed)).any())
+
+
+def save_archive(archive: xr.Dataset, path: str | Path) -> None:
+    """Write atomically: a temporary file in the same folder, then a rename over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        archive.to_netcdf(tmp, engine="h5netcdf", invalid_netcdf=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_archive(path: str | Path) -> xr.Dataset:
+    """Read an archive fully into memory; a missing, corrupt or foreign file is a clear error."""
+    path = Path(path)
+    if not path.is_file():
+        raise ResultsError(f"{path}: no such archive file")
+    try:
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            archive = ds.load()
+    except Exception as exc:  # h5py/h5netcdf raise many kinds for a truncated or foreign file
+        raise ResultsError(f"{path}: not a readable NetCDF file ({type(exc).__name__}: {exc})") from None
+    if archive.attrs.get("format") != FORMAT:
+        raise ResultsError(f"{path}: not a moo-snn archive (attribute format = {archive.attrs.get('format')!r}, expected {FORMAT!r})")
+    missing = [v for v in ("arch", "val_accuracy", "status", "seed", "epochs", "spike_rate") if v not in archive]
+    if missing:
+        raise ResultsError(f"{path}: archive lacks the variables {', '.join(missing)}")
+    for name in ("arch", "status", "trained_at"):
+        if name in archive:
+            archive[name] = archive[name].astype(object)
+    try:
+        for arch in archive.arch.values:
+            Architecture.parse(str(arch))
+    except ArchitectureError as exc:
+        raise ResultsError(f"{path}: archive holds a malformed architecture: {exc}") from None
+    return archive
+
+
+def matches(archive: xr.Dataset, problem) -> bool:
+    """True when the archive's accuracies were measured with this problem's data and recipe."""
+    return archive.attrs.get("dataset") == problem.data.dataset and archive.attrs.get("recipe") == recipe_of(problem)
+
+
+def trained(archive: xr.Dataset, epochs: int | None = None) -> xr.Dataset:
+    """The records with a measured accuracy (status ``trained``), optionally of one epoch count."""
+    mask = archive.status == "trained"
+    if epochs is not None:
+        mask = mask & (archive.epochs == epochs)
+    return archive.isel(record=np.flatnonzero(mask.values))

@@ -1,0 +1,89 @@
+"""What ``moo-snn surrogate report`` measures on an archive: spread, noise ceiling, predictor quality."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+from scipy import stats
+
+from moo_snn.errors import MooSnnError
+from moo_snn.surrogate import archive as arc
+from moo_snn.surrogate.predictor import REGRESSORS, cross_validate
+
+
+def accuracy_spread(values) -> dict:
+    """Min, quartiles and max of measured accuracies."""
+    q = np.percentile(np.asarray(values, float), [0, 25, 50, 75, 100])
+    return dict(zip(("min", "q1", "median", "q3", "max"), map(float, q)))
+
+
+def noise_ceiling(archive: xr.Dataset) -> dict | None:
+    """Kendall τ between two seeds' accuracies of the architectures trained twice (None if < 3)."""
+    done = arc.trained(archive)
+    seeds = sorted(set(int(s) for s in done.seed.values))
+    if len(seeds) < 2:
+        return None
+    by_seed = [{a: v for a, v, s in zip(done.arch.values, done.val_accuracy.values, done.seed.values) if s == seed}
+               for seed in seeds[:2]]
+    common = sorted(set(by_seed[0]) & set(by_seed[1]))
+    if len(common) < 3:
+        return None
+    first = [by_seed[0][a] for a in common]
+    second = [by_seed[1][a] for a in common]
+    return {"n": len(common), "seeds": seeds[:2], "kendall_tau": float(stats.kendalltau(first, second).statistic),
+            "mean_abs_difference": float(np.mean(np.abs(np.subtract(first, second))))}
+
+
+def training_free_score_tau(archive: xr.Dataset) -> float | None:
+    """Kendall τ between SNASNet's training-free score and measured accuracy (None if not computed)."""
+    done = arc.trained(archive)
+    finite = np.isfinite(done.sahd_score.values)
+    if finite.sum() < 3:
+        return None
+    return float(stats.kendalltau(done.sahd_score.values[finite], done.val_accuracy.values[finite]).statistic)
+
+
+def predictor_report(problem, archive: xr.Dataset, *, regressor: str, use_score: bool, n_splits: int = 5,
+                     seed: int = 0) -> tuple[dict, np.ndarray]:
+    """Cross-validated quality of the predictor on the trained records of ``archive``."""
+    done = arc.trained(archive)
+    if done.sizes["record"] < 10:
+        raise MooSnnError(f"the archive holds {done.sizes['record']} trained architectures; a report needs at least 10 "
+                          f"(moo-snn surrogate build)")
+    scores = None
+    if use_score:
+        scores = done.sahd_score.values
+        if not np.all(np.isfinite(scores)):
+            raise MooSnnError("some records have no training-free score (built with --no-score); use --no-score")
+    quality, oof = cross_validate(problem, done.arch.values, done.val_accuracy.values, regressor=regressor,
+                                  scores=scores, n_splits=n_splits, random_state=seed)
+    return quality, oof
+
+
+def compare_regressors(problem, archive: xr.Dataset, *, use_score: bool, n_splits: int = 5, seed: int = 0) -> dict:
+    """Quality of every built-in regressor, with and without the training-free score where asked."""
+    return {name: predictor_report(problem, archive, regressor=name, use_score=use_score, n_splits=n_splits, seed=seed)[0]
+            for name in REGRESSORS}
+
+
+def plot_predicted_vs_measured(measured, predicted, quality: dict, path: str | Path, title: str) -> None:
+    """Scatter of out-of-fold predictions against measured accuracy, with the diagonal."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=120)
+    ax.scatter(measured, predicted, s=14, alpha=0.7)
+    low = float(min(np.min(measured), np.min(predicted)))
+    ax.plot([low, 1], [low, 1], color="grey", lw=1, ls="--", label="predicted = measured")
+    ax.set_xlabel("measured validation accuracy")
+    ax.set_ylabel("predicted (out of fold)")
+    ax.set_title(f"{title}\nKendall τ {quality['kendall_tau']:.3f}, Spearman ρ {quality['spearman_rho']:.3f}, "
+                 f"MAE {quality['mae']:.3f}, n = {quality['n']}", fontsize=9)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -1,0 +1,52 @@
+"""Space-filling samples of feasible architectures: what is worth training for an archive.
+
+A large random pool of repaired genomes is reduced to unique networks (canonical strings) that meet
+the problem's cost limits (no point training what can never be chosen); then a greedy farthest-point
+(maximin) selection picks ``n`` of them, in a gene space where each edge gene is one-hot (operations
+and directions are categories) and each value gene is its index scaled to [0, 1]. The first point
+is the pool's first; the selection is deterministic for a given seed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from moo_snn.errors import InfeasibleError
+from moo_snn.evaluation import meets_cost_limits
+from moo_snn.space import SearchSpace
+
+
+def gene_coordinates(space: SearchSpace, X) -> np.ndarray:
+    """Coordinates of genomes for distances: one-hot edges (scaled by 1/√2: a change of op moves
+    a distance 1), value genes scaled to [0, 1]."""
+    X = np.atleast_2d(np.asarray(X, dtype=np.int64))
+    n_edge = len(space.edge_choices)
+    one_hot = (X[:, :6, None] == np.arange(n_edge)).reshape(len(X), -1) / np.sqrt(2)
+    values = X[:, 6:] / np.maximum(space.xu[6:], 1)
+    return np.hstack([one_hot, values])
+
+
+def feasible_pool(problem, space: SearchSpace, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Unique (by canonical string), repaired genomes that meet the cost limits, from ``size`` draws."""
+    X = space.sample(size, rng)
+    X = X[meets_cost_limits(problem, space, X)]
+    _, first = np.unique([str(space.decode(x)) for x in X], return_index=True)
+    return X[np.sort(first)]
+
+
+def space_filling_sample(problem, space: SearchSpace, n: int, seed: int = 0, pool_factor: int = 30) -> np.ndarray:
+    """``n`` feasible, distinct genomes spread over the space (greedy maximin); fewer if the space
+    holds fewer feasible networks. No feasible network at all is an :class:`InfeasibleError`."""
+    rng = np.random.default_rng(seed)
+    pool = feasible_pool(problem, space, max(n * pool_factor, 1000), rng)
+    if len(pool) == 0:
+        raise InfeasibleError(f"{problem.name}: no architecture of a random sample meets the cost limits "
+                              f"({', '.join(f'{c.name} {c.limit:g}' for c in problem.constraints)}); relax [constraints]")
+    coords = gene_coordinates(space, pool)
+    chosen = [0]
+    distance = np.linalg.norm(coords - coords[0], axis=1)
+    while len(chosen) < min(n, len(pool)):
+        k = int(np.argmax(distance))
+        chosen.append(k)
+        distance = np.minimum(distance, np.linalg.norm(coords - coords[k], axis=1))
+    return pool[chosen]
