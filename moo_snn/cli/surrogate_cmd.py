@@ -24,6 +24,7 @@ def build(
     epochs: Annotated[Optional[int], typer.Option(min=1, help="epochs (default: the problem's)")] = None,
     score: Annotated[bool, typer.Option(help="also compute SNASNet's training-free score of each architecture")] = True,
     seed: SeedOpt = 0,
+    train_seed: Annotated[Optional[int], typer.Option(help="seed of the trainings (default: --seed); another value retrains the same sample")] = None,
     device: DeviceOpt = "cpu",
     json_out: JsonOpt = False,
 ) -> None:
@@ -41,7 +42,7 @@ def build(
             progress.update(task, completed=done, total=total, last=f"{result.arch}: {result.val_accuracy:.3f}")
 
         try:
-            archive, n_new = build_archive(spec, path, n, seed=seed, epochs=epochs, score=score, device=device,
+            archive, n_new = build_archive(spec, path, n, seed=seed, train_seed=train_seed, epochs=epochs, score=score, device=device,
                                            on_result=on_result)
         except KeyboardInterrupt:
             stderr.print(f"[yellow]interrupted[/]: every finished training is in {path}; run the same command to continue")

@@ -36,12 +36,16 @@ def open_or_create(problem, path: Path):
     return archive
 
 
-def build_archive(problem, out: Path, n: int, *, seed: int = 0, epochs: int | None = None, score: bool = True,
-                  device: str = "cpu", data=None, on_result: Callable | None = None) -> tuple:
+def build_archive(problem, out: Path, n: int, *, seed: int = 0, train_seed: int | None = None,
+                  epochs: int | None = None, score: bool = True, device: str = "cpu", data=None,
+                  on_result: Callable | None = None) -> tuple:
     """Train up to ``n`` feasible space-filling architectures into the archive ``out``.
 
+    ``seed`` draws the sample; ``train_seed`` (default: ``seed``) seeds each training, so the same
+    architectures can be trained again with another seed (the noise ceiling of the predictor).
     Returns ``(archive, n_new)``. ``on_result(done, total, result)`` is called after each training.
     """
+    train_seed = seed if train_seed is None else train_seed
     from moo_snn.data import load_problem_data
     from moo_snn.training.sahd import training_free_score
     from moo_snn.training.trainer import train_architecture
@@ -52,12 +56,12 @@ def build_archive(problem, out: Path, n: int, *, seed: int = 0, epochs: int | No
     genomes = space_filling_sample(problem, space, n, seed=seed)
     todo = [str(space.decode(x)) for x in genomes]
     done_before = {a for a, s, e in zip(archive.arch.values, archive.seed.values, archive.epochs.values)
-                   if s == seed and e == epochs}
+                   if s == train_seed and e == epochs}
     todo = [a for a in todo if a not in done_before]
     data = load_problem_data(problem) if data is None else data
     for k, arch in enumerate(todo):
-        result = train_architecture(problem, arch, data, epochs=epochs, seed=seed, device=device)
-        value = training_free_score(problem, arch, data, seed=seed, device=device) if score else math.nan
+        result = train_architecture(problem, arch, data, epochs=epochs, seed=train_seed, device=device)
+        value = training_free_score(problem, arch, data, seed=train_seed, device=device) if score else math.nan
         archive = arc.append(archive, result.to_dict(), sahd_score=value)
         arc.save_archive(archive, out)
         if on_result is not None:

@@ -34,11 +34,15 @@ def feasible_pool(problem, space: SearchSpace, size: int, rng: np.random.Generat
     return X[np.sort(first)]
 
 
-def space_filling_sample(problem, space: SearchSpace, n: int, seed: int = 0, pool_factor: int = 30) -> np.ndarray:
+def space_filling_sample(problem, space: SearchSpace, n: int, seed: int = 0, pool_size: int = 6000) -> np.ndarray:
     """``n`` feasible, distinct genomes spread over the space (greedy maximin); fewer if the space
-    holds fewer feasible networks. No feasible network at all is an :class:`InfeasibleError`."""
+    holds fewer feasible networks. No feasible network at all is an :class:`InfeasibleError`.
+
+    The pool (``max(pool_size, 30 n)`` draws) does not depend on ``n`` up to 200, so the sample of a
+    smaller ``n`` is the beginning of the sample of a larger one, seed for seed.
+    """
     rng = np.random.default_rng(seed)
-    pool = feasible_pool(problem, space, max(n * pool_factor, 1000), rng)
+    pool = feasible_pool(problem, space, max(pool_size, 30 * n), rng)
     if len(pool) == 0:
         raise InfeasibleError(f"{problem.name}: no architecture of a random sample meets the cost limits "
                               f"({', '.join(f'{c.name} {c.limit:g}' for c in problem.constraints)}); relax [constraints]")

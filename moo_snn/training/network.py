@@ -45,7 +45,9 @@ class SpikeRecorder:
                crossbar: bool = True) -> None:
         """``values``: ``(T, B, ...)``, or ``(B, ...)`` for one timestep when ``per_step``.
 
-        ``spikes``: the values are a binary spike map (not an image or pooled spikes);
+        ``spikes``: the values are the binary output of a LIF layer, recorded once per LIF layer and
+        timestep (not an image, pooled or dropped-out spikes, nor the silent t = 0 input of a backward
+        edge: those count for rates only);
         ``crossbar``: they are the input of the crossbar layer ``name``.
         """
 
@@ -161,7 +163,7 @@ class Cell(nn.Module):
                     if edge.backward:
                         if previous is None:  # no feedback before the first timestep:
                             if isinstance(op, SpikingConv):  # its crossbar input is silent
-                                _record(recorder, op.name, torch.zeros_like(x_t), per_step=True)
+                                _record(recorder, op.name, torch.zeros_like(x_t), per_step=True, spikes=False)
                             continue
                         source = previous[edge.source]
                     else:
@@ -229,9 +231,9 @@ class SpikingNetwork(nn.Module):
         _record(recorder, "head", spikes, crossbar=False)
         features = self.dropout(_flat(lambda s: F.avg_pool2d(s, self.final_pool), spikes).flatten(2))
         if self.fc1 is not None:
-            _record(recorder, "fc1", features, spikes=self.final_pool == 1)
+            _record(recorder, "fc1", features, spikes=False)  # the head LIF's spikes, pooled
             features = self.fc1_lif(self.fc1(features))
             _record(recorder, "fc2", features)
         else:
-            _record(recorder, "fc2", features, spikes=self.final_pool == 1)
+            _record(recorder, "fc2", features, spikes=False)  # the head LIF's spikes, pooled
         return self.fc2(features).mean(0)
