@@ -1,28 +1,120 @@
-"""``moo-snn optimize``: the search. Until the NSGA-II loop lands, it runs what exists, and says so."""
+"""``moo-snn optimize``: the search (NSGA-II over predicted accuracy and IMC costs, full training of survivors)."""
 
 from __future__ import annotations
 
+import signal
+import sys
+from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
-from moo_snn.cli.common import DeviceOpt, JsonOpt, SeedOpt, stderr, user_errors
+from moo_snn.cli.common import DeviceOpt, JsonOpt, print_json, stderr, stdout, user_errors
+from moo_snn.errors import InfeasibleError, ResultsError
+
+
+class _RichProgress:
+    def __init__(self, progress: Progress):
+        self.bar = progress
+        self.task = progress.add_task("starting", total=None)
+
+    def phase(self, text):
+        self.bar.update(self.task, description=text, completed=0, total=None)
+
+    def generation(self, round_, gen, n_gen):
+        self.bar.update(self.task, completed=gen, total=n_gen)
+
+    def training(self, done, total, arch):
+        self.bar.update(self.task, completed=done, total=total)
+        if arch:
+            self.bar.console.print(f"  training {arch}", highlight=False)
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 @user_errors
 def optimize(
     problem: Annotated[Optional[str], typer.Argument(help="problem file or shipped problem name (default: digits, the embedded default)")] = None,
-    seed: SeedOpt = 0,
+    out: Annotated[Optional[Path], typer.Option(help="results file (.nc) or folder (default: results/)")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="seed of the search (default: the problem's [search] seed)")] = None,
+    resume: Annotated[Optional[Path], typer.Option(help="continue this results file (interrupted or shorter run)")] = None,
+    rounds: Annotated[Optional[int], typer.Option(min=1, help="search rounds")] = None,
+    generations: Annotated[Optional[int], typer.Option(min=1, help="NSGA-II generations per round")] = None,
+    pop_size: Annotated[Optional[int], typer.Option(min=4, help="NSGA-II population")] = None,
+    survivors: Annotated[Optional[int], typer.Option(min=1, help="candidates fully trained per round")] = None,
+    archive: Annotated[Optional[Path], typer.Option(help="accuracy archive to start from (default: surrogates/<dataset>.nc)")] = None,
     device: DeviceOpt = "cpu",
     json_out: JsonOpt = False,
 ) -> None:
-    """Search the problem's space for accurate networks that meet its hardware limits."""
-    from moo_snn.cli.train_cmd import train
-    from moo_snn.config.problem import resolve_problem_path
+    """Search the problem's space for accurate networks that meet its hardware limits; write the
+    results file and print the measured front."""
+    from moo_snn.config.problem import load_problem, parse_problem
+    from moo_snn.netcdf import read
+    from moo_snn.results.state import FORMAT
+    from moo_snn.search.loop import SearchRun, with_overrides
 
-    path = resolve_problem_path(problem)
-    stderr.print(
-        "[yellow]note:[/] the multi-objective search (NSGA-II over predicted accuracy and IMC costs) is not "
-        "implemented yet; this runs what exists: full spiking training of the problem's reference architecture."
-    )
-    train(str(path), arch=None, epochs=None, seed=seed, device=device, save=None, json_out=json_out)
+    if resume is not None:
+        stored = read(resume, "results file", FORMAT)
+        spec = parse_problem(stored.attrs["problem"], source=f"{resume} (its problem)")
+        if problem is not None and load_problem(problem).source != spec.source:
+            raise ResultsError(f"{resume} was made with another problem than {problem}; run --resume without a problem")
+        seed = int(stored.attrs["seed"]) if seed is None else seed
+        path = resume
+    else:
+        spec = load_problem(problem)
+        seed = spec.search.seed if seed is None else seed
+        if out is not None and out.suffix == ".nc":
+            path = out
+        else:
+            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+            from moo_snn.config.problem import problems_dir
+            path = (out or problems_dir().parent / "results") / f"{spec.name}-seed{seed}-{stamp}.nc"
+    spec = with_overrides(spec, seed=seed, rounds=rounds, generations=generations, pop_size=pop_size, survivors=survivors)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=stderr, transient=True) as bar:
+            run = SearchRun(spec, path, archive_path=archive, resume=resume, device=device,
+                            command=" ".join(["moo-snn", *sys.argv[1:]]), progress=_RichProgress(bar))
+            ds = run.run()
+    except KeyboardInterrupt:
+        stderr.print(f"[yellow]interrupted[/]: every finished training is in {path}; continue with "
+                     f"moo-snn optimize --resume {path}")
+        raise typer.Exit(130) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    front = ds.moo.front_records()
+    feasible = bool(front)
+    if json_out:
+        print_json({"results": str(path), "status": ds.attrs["status"], "hypervolume": ds.moo.hypervolume() if feasible else 0.0,
+                    "front": [{k: r[k] for k in ("arch", "val_accuracy", "test_accuracy", "params", "memory_kB", "area_mm2",
+                                                "latency_ms", "energy_uJ")} for r in front],
+                    "trained": int(ds.trained.sum()), "scored": int(ds.sizes["candidate"])})
+    else:
+        _print_front(spec, ds, front, path)
+    if not feasible:
+        violating = ", ".join(str(a) for a in ds.arch.values[ds.least_violating.values])
+        stderr.print(f"[red]no trained candidate meets the limits[/] of {spec.name}; the least violating ({violating}) "
+                     f"are stored with their violations in {path}")
+        raise typer.Exit(InfeasibleError.exit_code)
+
+
+def _print_front(spec, ds, front, path) -> None:
+    limits = {c.name: c for c in spec.constraints}
+    table = Table(title=f"{spec.name}: measured front ({len(front)} of {int(ds.trained.sum())} trained, "
+                        f"{ds.sizes['candidate']} scored), hypervolume {ds.moo.hypervolume():.3f}")
+    columns = ("arch", "predicted_accuracy", "val_accuracy", "test_accuracy", "params", "memory_kB", "area_mm2",
+               "latency_ms", "energy_uJ")
+    for col in columns:
+        title = col.replace("_accuracy", " acc") + (f"\n(≤ {limits[col].limit:g})" if col in limits else "")
+        table.add_column(title, justify="left" if col == "arch" else "right", no_wrap=col == "arch")
+    for r in front:
+        table.add_row(r["arch"], *(f"{r[c]:,.0f}" if c == "params" else f"{r[c]:.4g}" for c in columns[1:]))
+    stdout.print(table)
+    stdout.print(f"results: {path}  (status {ds.attrs['status']}; best compromise: candidate {ds.moo.knee()}; "
+                 f"open with moo_snn.open_results)")

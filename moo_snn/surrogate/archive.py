@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import tempfile
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -29,6 +27,7 @@ import xarray as xr
 
 from moo_snn.architecture import Architecture
 from moo_snn.errors import ArchitectureError, ResultsError
+from moo_snn.netcdf import read, write_atomic
 from moo_snn.space import SLOT_NAMES, slot_for
 
 FORMAT = "moo-snn-archive-1"
@@ -116,36 +115,15 @@ def has_record(archive: xr.Dataset, arch: str, seed: int) -> bool:
 
 def save_archive(archive: xr.Dataset, path: str | Path) -> None:
     """Write atomically: a temporary file in the same folder, then a rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        archive.to_netcdf(tmp, engine="h5netcdf", invalid_netcdf=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(archive, path)
 
 
 def load_archive(path: str | Path) -> xr.Dataset:
     """Read an archive fully into memory; a missing, corrupt or foreign file is a clear error."""
-    path = Path(path)
-    if not path.is_file():
-        raise ResultsError(f"{path}: no such archive file")
-    try:
-        with xr.open_dataset(path, engine="h5netcdf") as ds:
-            archive = ds.load()
-    except Exception as exc:  # h5py/h5netcdf raise many kinds for a truncated or foreign file
-        raise ResultsError(f"{path}: not a readable NetCDF file ({type(exc).__name__}: {exc})") from None
-    if archive.attrs.get("format") != FORMAT:
-        raise ResultsError(f"{path}: not a moo-snn archive (attribute format = {archive.attrs.get('format')!r}, expected {FORMAT!r})")
+    archive = read(path, "archive", FORMAT)
     missing = [v for v in ("arch", "val_accuracy", "status", "seed", "epochs", "spike_rate") if v not in archive]
     if missing:
         raise ResultsError(f"{path}: archive lacks the variables {', '.join(missing)}")
-    for name in ("arch", "status", "trained_at"):
-        if name in archive:
-            archive[name] = archive[name].astype(object)
     try:
         for arch in archive.arch.values:
             Architecture.parse(str(arch))

@@ -1,0 +1,51 @@
+"""Safe NetCDF files: atomic writes, and reads that never run code.
+
+Writes go to a temporary file in the destination folder, then replace the destination with one
+rename, so an interrupted write or a full disk leaves the previous file intact. Reads use the
+h5netcdf engine only (no pickle), fully into memory (no open handle stays behind).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import xarray as xr
+
+from moo_snn.errors import ResultsError
+
+
+def write_atomic(ds: xr.Dataset, path: str | Path) -> None:
+    """Write ``ds`` to ``path`` atomically (temporary file, then a rename)."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise ResultsError(f"{path.parent}: cannot write there ({exc.strerror or exc})") from None
+    os.close(fd)
+    try:
+        ds.to_netcdf(tmp, engine="h5netcdf")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read(path: str | Path, kind: str, format_tag: str) -> xr.Dataset:
+    """Read a moo-snn file of ``kind`` ("archive", "results file") whose ``format`` attribute is ``format_tag``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ResultsError(f"{path}: no such {kind}")
+    try:
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            data = ds.load()
+    except Exception as exc:  # h5py/h5netcdf raise many kinds for a truncated or foreign file
+        raise ResultsError(f"{path}: not a readable NetCDF file ({type(exc).__name__}: {exc})") from None
+    if data.attrs.get("format") != format_tag:
+        raise ResultsError(f"{path}: not a moo-snn {kind} (attribute format = {data.attrs.get('format')!r}, expected {format_tag!r})")
+    for name, var in data.data_vars.items():
+        if var.dtype.kind in "OSU":
+            data[name] = var.astype(object)
+    return data

@@ -1,0 +1,275 @@
+"""The search loop (DESIGN §6): cheap scores for everything, full training for Pareto survivors.
+
+::
+
+    archive = surrogates/<dataset>.nc if it matches the problem, else bootstrap (train feasible samples)
+    for round in 1..R:
+        predictor.fit(archive)
+        NSGA-II on (predicted accuracy, costs) under the limits, warm-started from the last population
+        survivors = up to k untrained candidates that meet the limits, spread over the predicted front,
+                    uncertainty-aware
+        train the survivors; archive += survivors; write the results file
+    final front = non-dominated feasible TRAINED candidates, on measured validation accuracy and
+                  costs recomputed with the measured spike rates
+
+The results file is written atomically after every training, with status ``running``; an
+interruption (SIGINT, SIGTERM) writes it with status ``interrupted`` and re-raises; ``resume``
+continues from it without retraining anything it already holds.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from moo_snn.errors import ResultsError
+from moo_snn.evaluation import population_costs
+from moo_snn.netcdf import read, write_atomic
+from moo_snn.results.state import FORMAT, Candidate, RoundRecord, RunState, now
+from moo_snn.search.objectives import constraint_matrix, metric_values, resolve_metrics
+from moo_snn.search.selection import feasible_front, hypervolume, reference_point, select_survivors
+from moo_snn.space import SLOT_NAMES, SearchSpace, slot_for
+from moo_snn.surrogate import archive as arc
+from moo_snn.surrogate.predictor import DEFAULT_REGRESSOR, make_predictor, predictor_inputs
+
+
+class Progress:
+    """Callbacks of a run; the command line shows them, library users may ignore them."""
+
+    def phase(self, text: str) -> None: ...
+    def generation(self, round_: int, gen: int, n_gen: int) -> None: ...
+    def training(self, done: int, total: int, arch: str) -> None: ...
+
+
+class SearchRun:
+    """One run of the search on a problem; ``run()`` returns the results Dataset.
+
+    Parameters
+    ----------
+    spec : the problem (with ``[search]`` overrides already applied).
+    out : the results file.
+    archive_path : the accuracy archive to warm-start from (default ``surrogates/<dataset>.nc``);
+        used only if it matches the problem's data and recipe.
+    resume : a results file to continue.
+    device : torch device for the trainings.
+    """
+
+    def __init__(self, spec, out: Path, *, archive_path: Path | None = None, resume: Path | None = None,
+                 device: str = "cpu", command: str = "", progress: Progress | None = None, data=None):
+        self.spec = spec
+        self.out = Path(out)
+        self.device = device
+        self.progress = progress or Progress()
+        self.space = SearchSpace(spec.space)
+        self.metrics = resolve_metrics(spec.objectives.names)
+        self.search = spec.search
+        self._data = data
+        self.archive_records = self._load_archive(archive_path)
+        if resume is not None:
+            ds = read(resume, "results file", FORMAT)
+            if ds.attrs.get("problem") != spec.source:
+                raise ResultsError(f"{resume}: this run was made with another problem file; resume it with the problem "
+                                   f"stored in it (moo-snn optimize --resume alone) or start a new run")
+            self.state = RunState.from_dataset(ds)
+            self.state.status = "running"
+            self.state.command = command
+        else:
+            self.state = RunState(problem_text=spec.source, objective_names=list(spec.objectives.names),
+                                  constraint_names=[c.name for c in spec.constraints], gene_names=list(self.space.gene_names),
+                                  seed=spec.search.seed, command=command, attrs={"problem_name": spec.name})
+            self.state.reference_point = reference_point(spec, self.space, self.metrics).tolist()
+
+    # --- data and archive ---------------------------------------------------------------------
+    @property
+    def data(self):
+        if self._data is None:
+            from moo_snn.data import load_problem_data
+            self._data = load_problem_data(self.spec)
+        return self._data
+
+    def _load_archive(self, path: Path | None) -> dict[str, dict]:
+        """Measured records of a matching archive, by architecture (at the problem's epochs)."""
+        from moo_snn.surrogate.build import default_archive_path
+
+        path = Path(path) if path is not None else default_archive_path(self.spec)
+        if not path.exists():
+            return {}
+        archive = arc.load_archive(path)
+        if not arc.matches(archive, self.spec):
+            return {}
+        done = arc.trained(archive, epochs=self.spec.training.epochs)
+        records = {}
+        for k in range(done.sizes["record"]):
+            arch = str(done.arch.values[k])
+            if arch in records and int(done.seed.values[k]) != self.spec.search.seed:
+                continue  # one record per architecture: the run's seed where there is one
+            records[arch] = dict(val_accuracy=float(done.val_accuracy.values[k]), test_accuracy=float(done.test_accuracy.values[k]),
+                                 train_seconds=float(done.train_seconds.values[k]), spike_rate=done.spike_rate.values[k].astype(float))
+        return records
+
+    # --- measuring ----------------------------------------------------------------------------
+    def _measured(self, c: Candidate) -> None:
+        """Measured objectives and G: validation accuracy, costs with the measured spike rates."""
+        rates = np.nan_to_num(np.asarray(c.spike_rate, dtype=float)[None], nan=0.0)
+        costs = population_costs(self.spec, self.space, c.genome[None], spike_rate=rates)
+        c.measured_values = metric_values(self.spec.objectives.names, [c.val_accuracy], costs)[0]
+        c.measured_G = constraint_matrix(self.spec.constraints, [c.val_accuracy], costs)[0]
+
+    def _record_training(self, c: Candidate, result: dict, round_: int, source: str) -> None:
+        c.status = result["status"] if result["status"] in ("trained", "diverged", "failed") else "failed"
+        c.source = source
+        c.round_trained = round_
+        c.val_accuracy, c.test_accuracy = result["val_accuracy"], result["test_accuracy"]
+        c.train_seconds = result["train_seconds"]
+        rates = result.get("spike_rate")
+        if rates is None:
+            rates = np.full(len(SLOT_NAMES), np.nan)
+            for name, rate in (result.get("spike_rates") or {}).items():
+                rates[slot_for(name)] = rate
+        c.spike_rate = np.asarray(rates, dtype=float)
+        if c.status == "trained":
+            self._measured(c)
+
+    def _train(self, candidates: list[Candidate], round_: int, source: str) -> None:
+        from moo_snn.training.trainer import train_architecture
+
+        for k, c in enumerate(candidates):
+            self.progress.training(k, len(candidates), c.arch)
+            result = train_architecture(self.spec, c.arch, self.data, seed=self.state.seed, device=self.device)
+            self._record_training(c, result.to_dict(), round_, source)
+            self.checkpoint()
+        self.progress.training(len(candidates), len(candidates), "")
+
+    def _candidate(self, arch: str, genome, round_: int, prediction: dict | None = None) -> Candidate:
+        c = self.state.candidates.get(arch)
+        if c is None:
+            c = Candidate(arch=arch, genome=np.asarray(genome, dtype=np.int64), round_found=round_)
+            self.state.candidates[arch] = c
+            if arch in self.archive_records:
+                self._record_training(c, dict(self.archive_records[arch], status="trained"), 0, "archive")
+        if prediction is not None:
+            c.predicted_accuracy = float(prediction["accuracy"])
+            c.predicted_std = float(prediction["accuracy_std"])
+            c.predicted_values = np.asarray(prediction["values"], dtype=float)
+            c.predicted_G = np.asarray(prediction["G"], dtype=float)
+        return c
+
+    # --- the loop -----------------------------------------------------------------------------
+    def _fit_predictor(self):
+        archs, acc = list(self.archive_records), [r["val_accuracy"] for r in self.archive_records.values()]
+        for c in self.state.candidates.values():
+            if c.trained and c.arch not in self.archive_records:
+                archs.append(c.arch)
+                acc.append(c.val_accuracy)
+        model = make_predictor(self.spec, DEFAULT_REGRESSOR, random_state=self.state.seed)
+        return model.fit(predictor_inputs(archs), np.asarray(acc, dtype=float))
+
+    def _bootstrap(self) -> None:
+        """Without a matching archive, train a space-filling feasible sample first (round 0)."""
+        from moo_snn.surrogate.sampling import space_filling_sample
+
+        n_have = sum(c.trained for c in self.state.candidates.values()) + len(self.archive_records)
+        if n_have >= self.search.bootstrap:
+            return
+        self.progress.phase(f"bootstrap: training {self.search.bootstrap} feasible architectures (no matching archive)")
+        genomes = space_filling_sample(self.spec, self.space, self.search.bootstrap, seed=self.state.seed)
+        todo = []
+        for x in genomes:
+            c = self._candidate(str(self.space.decode(x)), x, 0)
+            if c.status == "predicted":
+                todo.append(c)
+        self._train(todo, 0, "bootstrap")
+
+    def _round(self, r: int) -> None:
+        from pymoo.optimize import minimize
+
+        from moo_snn.search.pymoo_problem import SnnSearchProblem, make_algorithm
+
+        start = time.perf_counter()
+        self.progress.phase(f"round {r}/{self.search.rounds}: fitting the predictor")
+        problem = SnnSearchProblem(self.spec, self.space, self._fit_predictor())
+        initial = [self.state.candidates[a].genome for a in self.state.population if a in self.state.candidates]
+        rng = np.random.default_rng([self.state.seed, r])
+        missing = self.search.pop_size - len(initial)
+        if missing > 0:
+            initial += list(self.space.sample(missing, rng))
+        algorithm = make_algorithm(self.space, self.search.pop_size, np.array(initial[: self.search.pop_size]))
+        self.progress.phase(f"round {r}/{self.search.rounds}: NSGA-II")
+        result = minimize(problem, algorithm, ("n_gen", self.search.generations), seed=int(rng.integers(2**31 - 1)),
+                          verbose=False, callback=lambda alg: self.progress.generation(r, alg.n_gen, self.search.generations))
+        for arch, p in problem.seen.items():
+            self._candidate(arch, p["genome"], r, p)
+        pop = result.pop
+        X = np.rint(pop.get("X")).astype(np.int64)
+        archs = [str(self.space.decode(x)) for x in X]
+        self.state.population = archs
+        values = problem.predict(X)
+        F = np.column_stack([m.to_minimize(values["values"][:, k]) for k, m in enumerate(self.metrics)])
+        chosen = select_survivors(archs, F, values["G"], values["accuracy_std"], trained=self.state.trained_archs(),
+                                  k=self.search.survivors, metric_names=self.spec.objectives.names,
+                                  constraints=self.spec.constraints, uncertainty_weight=self.search.uncertainty_weight)
+        survivors = [self.state.candidates[archs[i]] for i in chosen]
+        for c in survivors:
+            c.accuracy_predicted_when_selected = c.predicted_accuracy
+        self.progress.phase(f"round {r}/{self.search.rounds}: training {len(survivors)} survivors")
+        self._train(survivors, r, "search")
+        measured = [(c.accuracy_predicted_when_selected, c.val_accuracy) for c in survivors if c.trained]
+        tau = float(stats.kendalltau(*zip(*measured)).statistic) if len(measured) >= 2 else float("nan")
+        self._update_front()
+        self.state.rounds.append(RoundRecord(self.hypervolume(), tau, time.perf_counter() - start, len(problem.seen), len(survivors)))
+        self.checkpoint()
+
+    def _update_front(self) -> None:
+        trained = [c for c in self.state.candidates.values() if c.trained]
+        self.state.on_front, self.state.pareto_rank, self.state.least_violating = set(), {}, []
+        if not trained:
+            return
+        F = np.array([[m.to_minimize(v) for m, v in zip(self.metrics, c.measured_values)] for c in trained])
+        G = np.array([c.measured_G for c in trained]).reshape(len(trained), -1)
+        from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
+
+        ok = np.flatnonzero(np.all(G <= 0, axis=1)) if G.size else np.arange(len(trained))
+        if len(ok):
+            for rank, front in enumerate(NonDominatedSorting().do(F[ok])):
+                for i in front:
+                    self.state.pareto_rank[trained[ok[i]].arch] = rank
+            self.state.on_front = {trained[ok[i]].arch for i in feasible_front(F[ok], G[ok])}
+        else:
+            violation = np.maximum(G, 0).sum(axis=1)
+            self.state.least_violating = [trained[i].arch for i in np.argsort(violation, kind="stable")[: self.search.survivors]]
+
+    def front(self) -> list[Candidate]:
+        return [c for c in self.state.candidates.values() if c.arch in self.state.on_front]
+
+    def hypervolume(self) -> float:
+        F = [[m.to_minimize(v) for m, v in zip(self.metrics, c.measured_values)] for c in self.front()]
+        return hypervolume(np.array(F), self.state.reference_point) if F else 0.0
+
+    def checkpoint(self) -> None:
+        write_atomic(self.state.to_dataset(), self.out)
+
+    def run(self):
+        """Run (or continue) the search; returns the results Dataset."""
+        try:
+            self._bootstrap()
+            for r in range(len(self.state.rounds) + 1, self.search.rounds + 1):
+                self._round(r)
+            self.state.status = "complete"
+        except KeyboardInterrupt:
+            self.state.status = "interrupted"
+            raise
+        finally:
+            self.state.ended = now()
+            self._update_front()
+            self.checkpoint()
+        return self.state.to_dataset()
+
+
+def with_overrides(spec, **overrides):
+    """The problem with ``[search]`` values replaced (None leaves a value as it is)."""
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    return replace(spec, search=replace(spec.search, **changes)) if changes else spec

@@ -1,0 +1,115 @@
+"""Which candidates get full training, which form the front, and how good a front is.
+
+Survivors: among the final NSGA-II population, the candidates not trained yet that meet every limit
+*optimistically* (predicted accuracy plus ``w`` times the predictor's spread, so promising but
+uncertain candidates are not thrown away), taken front by front of a non-dominated sorting on the
+optimistic objectives, then spread over those fronts by a greedy farthest-point choice in normalised
+objective space that starts from the most accurate one. Where fewer meet the limits, the least
+violating fill the remaining places (so a run whose limits nobody meets still learns where the
+boundary is).
+
+Hypervolume: of the minimised objectives divided by a reference point, so that it is a fraction
+of the box [0, ref]: the limit of an objective where the problem sets one (for accuracy, 1 − the
+lower bound), else 1 for accuracy (error 1) and, for a cost without a limit, the largest value of
+that cost over 2,000 random architectures of the space (fixed per problem).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pymoo.indicators.hv import HV
+from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
+
+from moo_snn.evaluation import population_costs
+from moo_snn.search.objectives import metric_values
+
+
+def optimistic(F, G, std, metric_names, constraints, weight: float):
+    """F and G with the predicted accuracy raised by ``weight`` × its spread."""
+    F, G = np.array(F, dtype=float), np.array(G, dtype=float)
+    bonus = weight * np.asarray(std, dtype=float)
+    if "accuracy" in metric_names:
+        F[:, list(metric_names).index("accuracy")] -= bonus
+    for k, c in enumerate(constraints):
+        if c.name == "accuracy":
+            G[:, k] += -bonus if c.kind == "min" else bonus
+    return F, G
+
+
+def spread_choice(F: np.ndarray, k: int, first: int) -> list[int]:
+    """``k`` row indices of ``F`` chosen greedily far apart (normalised), starting from ``first``."""
+    if len(F) <= k:
+        return list(range(len(F)))
+    span = np.ptp(F, axis=0)
+    Z = (F - F.min(axis=0)) / np.where(span > 0, span, 1)
+    chosen = [first]
+    distance = np.linalg.norm(Z - Z[first], axis=1)
+    while len(chosen) < k:
+        nxt = int(np.argmax(distance))
+        chosen.append(nxt)
+        distance = np.minimum(distance, np.linalg.norm(Z - Z[nxt], axis=1))
+    return chosen
+
+
+def select_survivors(archs, F, G, std, *, trained: set, k: int, metric_names, constraints,
+                     uncertainty_weight: float) -> list[int]:
+    """Indices (into the population) of up to ``k`` candidates to train next (see module docstring)."""
+    F_opt, G_opt = optimistic(F, G, std, metric_names, constraints, uncertainty_weight)
+    fresh = np.array([a not in trained for a in archs])
+    violation = np.maximum(G_opt, 0).sum(axis=1) if G_opt.size else np.zeros(len(archs))
+    feasible = np.flatnonzero(fresh & (violation <= 0))
+    chosen: list[int] = []
+    if len(feasible):
+        fronts = NonDominatedSorting().do(F_opt[feasible])
+        pool: list[int] = []
+        for front in fronts:
+            pool.extend(feasible[front])
+            if len(pool) >= k:
+                break
+        pool = np.array(pool)
+        acc_col = list(metric_names).index("accuracy") if "accuracy" in metric_names else 0
+        first = int(np.argmin(F_opt[pool, acc_col]))
+        chosen = [int(pool[i]) for i in spread_choice(F_opt[pool], min(k, len(pool)), first)]
+    if len(chosen) < k:
+        rest = np.flatnonzero(fresh & (violation > 0))
+        chosen += [int(i) for i in rest[np.argsort(violation[rest], kind="stable")][: k - len(chosen)]]
+    return chosen
+
+
+def feasible_front(F, G) -> np.ndarray:
+    """Indices of the non-dominated rows among those with every G ≤ 0 (empty if none is feasible)."""
+    F, G = np.atleast_2d(F), np.atleast_2d(G)
+    ok = np.flatnonzero(np.all(G <= 0, axis=1)) if G.size else np.arange(len(F))
+    if len(ok) == 0:
+        return ok
+    return ok[NonDominatedSorting().do(F[ok], only_non_dominated_front=True)]
+
+
+def reference_point(spec, space, metrics) -> np.ndarray:
+    """The hypervolume reference point in minimised units (see the module docstring)."""
+    limits = {c.name: c for c in spec.constraints}
+    ref = []
+    sample = None
+    for m in metrics:
+        c = limits.get(m.name)
+        if c is not None and (c.kind == "max") == (m.direction == "minimize"):
+            ref.append(float(m.to_minimize(c.limit)))
+        elif m.name == "accuracy":
+            ref.append(1.0)
+        else:
+            if sample is None:
+                X = space.sample(2000, np.random.default_rng(0))
+                sample = population_costs(spec, space, X)
+            ref.append(float(np.max(metric_values([m.name], np.zeros(2000), sample))))
+    return np.array(ref)
+
+
+def hypervolume(F, ref) -> float:
+    """Hypervolume of the minimised points ``F`` as a fraction of the box [0, ref] (pymoo's HV)."""
+    F = np.atleast_2d(np.asarray(F, dtype=float))
+    if F.size == 0:
+        return 0.0
+    ref = np.asarray(ref, dtype=float)
+    Z = F / ref
+    Z = Z[np.all(Z < 1, axis=1)]
+    return float(HV(ref_point=np.ones(len(ref)))(Z)) if len(Z) else 0.0
