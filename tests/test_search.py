@@ -18,9 +18,10 @@ from moo_snn.surrogate.sampling import space_filling_sample
 
 # the digits problem with short trainings and a small search
 TEXT = (load_problem("digits").source.replace("epochs = 10", "epochs = 2").replace("accuracy = { min = 0.9 }", "accuracy = { min = 0.5 }")
-        .replace("generations = 30", "generations = 6").replace("pop_size = 48", "pop_size = 16")
-        .replace("rounds = 3", "rounds = 2").replace("survivors = 4", "survivors = 2"))
+        .replace("generations = 40", "generations = 6").replace("pop_size = 64", "pop_size = 16")
+        .replace("rounds = 4", "rounds = 2").replace("survivors = 6", "survivors = 2"))
 SPEC = parse_problem(TEXT, "small-digits.toml")
+assert (SPEC.training.epochs, SPEC.search.rounds, SPEC.search.survivors, SPEC.search.pop_size) == (2, 2, 2, 16)
 SPACE = SearchSpace(SPEC.space)
 
 

@@ -106,15 +106,17 @@ def optimize(
 
 def _print_front(spec, ds, front, path) -> None:
     limits = {c.name: c for c in spec.constraints}
-    table = Table(title=f"{spec.name}: measured front ({len(front)} of {int(ds.trained.sum())} trained, "
-                        f"{ds.sizes['candidate']} scored), hypervolume {ds.moo.hypervolume():.3f}")
-    columns = ("arch", "predicted_accuracy", "val_accuracy", "test_accuracy", "params", "memory_kB", "area_mm2",
+    trained_here = int((ds.trained & (ds.source != "archive")).sum())
+    table = Table(title=f"{spec.name}: measured front, {len(front)} networks (scored {ds.sizes['candidate']}, trained "
+                        f"{trained_here} in this run, {int((ds.source == 'archive').sum())} known from the archive); "
+                        f"hypervolume {ds.moo.hypervolume():.3f}")
+    columns = ("arch", "source", "predicted_accuracy", "val_accuracy", "test_accuracy", "params", "memory_kB", "area_mm2",
                "latency_ms", "energy_uJ")
     for col in columns:
         title = col.replace("_accuracy", " acc") + (f"\n(≤ {limits[col].limit:g})" if col in limits else "")
-        table.add_column(title, justify="left" if col == "arch" else "right", no_wrap=col == "arch")
+        table.add_column(title, justify="left" if col in ("arch", "source") else "right", no_wrap=col == "arch")
     for r in front:
-        table.add_row(r["arch"], *(f"{r[c]:,.0f}" if c == "params" else f"{r[c]:.4g}" for c in columns[1:]))
+        table.add_row(r["arch"], r["source"], *(f"{r[c]:,.0f}" if c == "params" else f"{r[c]:.4g}" for c in columns[2:]))
     stdout.print(table)
     stdout.print(f"results: {path}  (status {ds.attrs['status']}; best compromise: candidate {ds.moo.knee()}; "
                  f"open with moo_snn.open_results)")

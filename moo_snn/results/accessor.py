@@ -83,6 +83,7 @@ class MooAccessor:
         records = []
         for k in range(front.sizes["candidate"]):
             record = {"candidate": int(front.candidate.values[k]), "arch": str(front.arch.values[k]),
+                      "source": str(front.source.values[k]),
                       "predicted_accuracy": float(front.predicted_accuracy.values[k]),
                       "val_accuracy": float(front.val_accuracy.values[k]), "test_accuracy": float(front.test_accuracy.values[k])}
             record.update({name: float(getattr(costs, name)[k]) for name in COST_METRICS})
