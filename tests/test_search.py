@@ -139,3 +139,19 @@ def test_without_an_archive_the_run_bootstraps(tmp_path, data):
     ds = SearchRun(spec, tmp_path / "r.nc", archive_path=tmp_path / "none.nc", data=data).run()
     assert int((ds.source == "bootstrap").sum()) == 6
     assert int(((ds.source == "search") & ds.trained).sum()) == 1
+
+
+def test_hasnas_strategy_filters_by_cost_scores_and_trains_one(tmp_path):
+    problem = tmp_path / "small.toml"
+    problem.write_text(TEXT)
+    out = tmp_path / "h.nc"
+    result = CliRunner().invoke(app, ["optimize", str(problem), "--strategy", "hasnas", "--samples", "40", "--out", str(out), "--json"])
+    assert result.exit_code in (0, 3), result.output
+    ds = moo_snn.open_results(out)
+    funnel = json.loads(ds.attrs["hasnas_funnel"])
+    assert funnel["sampled"] == 40 and funnel["distinct"] >= funnel["after_memory_kB"] >= funnel["after_area_mm2"] \
+        >= funnel["after_latency_ms"] >= funnel["after_energy_uJ"] == ds.sizes["candidate"]
+    assert int(ds.trained.sum()) == 1 and ds.attrs["strategy"] == "hasnas"
+    # the trained one is the best training-free score among the cells that met the cost limits
+    assert ds.training_free_score.values[ds.trained.values][0] == np.nanmax(ds.training_free_score.values)
+    assert (ds.constraint_value.values[ds.trained.values][0][1:] <= 0).all()  # every cost limit

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import signal
 import sys
 from datetime import datetime
@@ -33,6 +34,11 @@ class _RichProgress:
             self.bar.console.print(f"  training {arch}", highlight=False)
 
 
+class Strategy(str, enum.Enum):
+    moo = "moo"
+    hasnas = "hasnas"
+
+
 def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
@@ -48,6 +54,8 @@ def optimize(
     pop_size: Annotated[Optional[int], typer.Option(min=4, help="NSGA-II population")] = None,
     survivors: Annotated[Optional[int], typer.Option(min=1, help="candidates fully trained per round")] = None,
     archive: Annotated[Optional[Path], typer.Option(help="accuracy archive to start from (default: surrogates/<dataset>.nc)")] = None,
+    strategy: Annotated[Strategy, typer.Option(help="moo: this tool's search; hasnas: the papers' search as reconstructed (sample, cost filter, training-free score, train the best)")] = "moo",
+    samples: Annotated[Optional[int], typer.Option(min=1, help="strategy hasnas: cells sampled (default: [search] hasnas_samples)")] = None,
     device: DeviceOpt = "cpu",
     json_out: JsonOpt = False,
 ) -> None:
@@ -56,6 +64,7 @@ def optimize(
     from moo_snn.config.problem import load_problem, parse_problem
     from moo_snn.netcdf import read
     from moo_snn.results.state import FORMAT
+    from moo_snn.search.hasnas import HasnasRun
     from moo_snn.search.loop import SearchRun, with_overrides
 
     if resume is not None:
@@ -64,6 +73,7 @@ def optimize(
         if problem is not None and load_problem(problem).source != spec.source:
             raise ResultsError(f"{resume} was made with another problem than {problem}; run --resume without a problem")
         seed = int(stored.attrs["seed"]) if seed is None else seed
+        strategy = stored.attrs.get("strategy", strategy)  # a run continues with the strategy it began with
         path = resume
     else:
         spec = load_problem(problem)
@@ -74,12 +84,14 @@ def optimize(
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
             from moo_snn.config.problem import problems_dir
             path = (out or problems_dir().parent / "results") / f"{spec.name}-seed{seed}-{stamp}.nc"
-    spec = with_overrides(spec, seed=seed, rounds=rounds, generations=generations, pop_size=pop_size, survivors=survivors)
+    spec = with_overrides(spec, seed=seed, rounds=rounds, generations=generations, pop_size=pop_size, survivors=survivors,
+                          hasnas_samples=samples)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=stderr, transient=True) as bar:
-            run = SearchRun(spec, path, archive_path=archive, resume=resume, device=device,
+            run_class = HasnasRun if Strategy(strategy) is Strategy.hasnas else SearchRun
+            run = run_class(spec, path, archive_path=archive, resume=resume, device=device,
                             command=" ".join(["moo-snn", *sys.argv[1:]]), progress=_RichProgress(bar))
             ds = run.run()
     except KeyboardInterrupt:

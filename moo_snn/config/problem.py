@@ -89,7 +89,7 @@ class TrainingSpec:
 
 @dataclass(frozen=True)
 class ObjectivesSpec:
-    names: tuple[str, ...] = field(default=("accuracy", "energy_uJ"), metadata={"doc": "objectives: built-ins (" + ", ".join(METRICS) + ") or 'module:function'", "nonempty": True})
+    names: tuple[str, ...] = field(default=("accuracy", "energy_uJ"), metadata={"doc": "objectives: built-ins (" + ", ".join(METRICS) + "), installed plug-ins ('moo_snn.objectives' entry points) or 'module:function' (runs only with --allow-code)", "nonempty": True})
 
 
 @dataclass(frozen=True)
@@ -114,6 +114,7 @@ class SearchSpec:
     survivors: int = field(default=4, metadata={"doc": "candidates fully trained per round", "min": 1, "max": 10000})
     bootstrap: int = field(default=16, metadata={"doc": "feasible samples trained first when no archive matches", "min": 2, "max": 100000})
     uncertainty_weight: float = field(default=1.0, metadata={"doc": "weight of the predictor's uncertainty when picking survivors", "min": 0.0})
+    hasnas_samples: int = field(default=1000, metadata={"doc": "strategy 'hasnas': random cells sampled before the cost filter (SNASNet: 5000)", "min": 1, "max": 1000000})
 
 
 SECTIONS = {
@@ -159,14 +160,21 @@ class ProblemSpec:
         return path if path.is_absolute() else Path(self.base_dir) / path
 
 
+def _plugin_names() -> set[str]:
+    """Names of the installed objective plug-ins (package metadata only: nothing is imported)."""
+    from moo_snn.plugins import objective_plugin_names
+
+    return objective_plugin_names()
+
+
 def _parse_constraints(table, where: str) -> tuple[Constraint, ...]:
     if not isinstance(table, dict):
         raise ProblemError(f"{where}: expected a table, found {table!r}")
     constraints = []
     for name, value in table.items():
         key = f"{where} {name}"
-        if name not in METRICS and ":" not in name:
-            raise ProblemError(f"{key}: unknown metric{did_you_mean(name, METRICS)} (or 'module:function')")
+        if name not in METRICS and ":" not in name and name not in _plugin_names():
+            raise ProblemError(f"{key}: unknown metric{did_you_mean(name, [*METRICS, *_plugin_names()])} (or 'module:function')")
         if isinstance(value, dict):
             extra = set(value) - {"max", "min"}
             if extra or len(value) != 1:
@@ -200,8 +208,9 @@ def _check_problem(spec: ProblemSpec, where: str) -> None:
     if not any(op != "zero" for op in spec.space.ops):
         raise ProblemError(f"{where}: [space] ops must hold at least one operation other than 'zero'")
     for name in spec.objectives.names:
-        if name not in METRICS and ":" not in name:
-            raise ProblemError(f"{where}: [objectives] names: unknown objective {name!r}{did_you_mean(name, METRICS)} (or 'module:function')")
+        if name not in METRICS and ":" not in name and name not in _plugin_names():
+            raise ProblemError(f"{where}: [objectives] names: unknown objective {name!r}"
+                               f"{did_you_mean(name, [*METRICS, *_plugin_names()])} (or 'module:function')")
     if len(set(spec.objectives.names)) != len(spec.objectives.names):
         raise ProblemError(f"{where}: [objectives] names holds duplicates")
     for pool in (spec.reference_arch.final_pool,):

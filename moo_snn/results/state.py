@@ -50,6 +50,7 @@ class Candidate:
     spike_rate: np.ndarray | None = None
     round_trained: int = -1
     accuracy_predicted_when_selected: float = np.nan
+    training_free_score: float = np.nan
 
     @property
     def trained(self) -> bool:
@@ -135,6 +136,7 @@ class RunState:
                 "round_found": (cand, column("round_found", np.int64)),
                 "round_trained": (cand, column("round_trained", np.int64)),
                 "accuracy_predicted_when_selected": (cand, column("accuracy_predicted_when_selected")),
+                "training_free_score": (cand, column("training_free_score")),
                 "val_accuracy": (cand, column("val_accuracy")),
                 "test_accuracy": (cand, column("test_accuracy")),
                 "train_seconds": (cand, column("train_seconds")),
@@ -195,6 +197,7 @@ class RunState:
                 train_seconds=float(ds.train_seconds.values[k]), spike_rate=row("spike_rate", k),
                 round_trained=int(ds.round_trained.values[k]),
                 accuracy_predicted_when_selected=float(ds.accuracy_predicted_when_selected.values[k]),
+                training_free_score=float(ds.training_free_score.values[k]),
             )
             if ds.sizes["constraint"] == 0:
                 c.measured_G = np.zeros(0) if c.trained else None

@@ -80,7 +80,7 @@ class SearchRun:
         else:
             self.state = RunState(problem_text=spec.source, objective_names=list(spec.objectives.names),
                                   constraint_names=[c.name for c in spec.constraints], gene_names=list(self.space.gene_names),
-                                  seed=spec.search.seed, command=command, attrs={"problem_name": spec.name})
+                                  seed=spec.search.seed, command=command, attrs={"problem_name": spec.name, "strategy": "moo"})
             self.state.reference_point = reference_point(spec, self.space, self.metrics).tolist()
 
     # --- data and archive ---------------------------------------------------------------------
