@@ -28,6 +28,10 @@ def write_atomic(ds: xr.Dataset, path: str | Path) -> None:
     try:
         ds.to_netcdf(tmp, engine="h5netcdf")
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        kept = "the previous file is kept" if path.exists() else "nothing was written"
+        raise ResultsError(f"{path}: cannot write ({exc.strerror or exc}); {kept}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

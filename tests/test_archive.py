@@ -70,7 +70,7 @@ def test_a_failed_write_keeps_the_previous_file(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(xr.Dataset, "to_netcdf", disk_full)
-    with pytest.raises(OSError):
+    with pytest.raises(ResultsError, match=r"No space left on device\); the previous file is kept"):
         arc.save_archive(synthetic_archive(8), path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["a.nc"]  # no temporary file left behind
