@@ -9,7 +9,9 @@ from __future__ import annotations
 import typer
 
 from moo_snn.cli.cost_cmd import cost
+from moo_snn.cli.export_cmd import export
 from moo_snn.cli.optimize_cmd import optimize
+from moo_snn.cli.pareto_cmd import pareto
 from moo_snn.cli.problems_cmd import problems
 from moo_snn.cli.surrogate_cmd import surrogate_app
 from moo_snn.cli.train_cmd import train
@@ -25,6 +27,8 @@ app.command()(optimize)
 app.command()(train)
 app.command()(problems)
 app.command()(cost)
+app.command()(pareto)
+app.command()(export)
 app.add_typer(surrogate_app, name="surrogate")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import math
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -22,6 +22,9 @@ ProblemArg = Annotated[str, typer.Argument(help="problem file, or the name of a 
 JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object on stdout instead of tables")]
 SeedOpt = Annotated[int, typer.Option(help="random seed")]
 DeviceOpt = Annotated[str, typer.Option(help="torch device for training: cpu, cuda or cuda:N")]
+WorkersOpt = Annotated[Optional[int], typer.Option(min=1, help="train on a local Dask cluster of N worker processes, one training each")]
+SchedulerOpt = Annotated[Optional[str], typer.Option(help="train on the Dask cluster of this scheduler (tcp://HOST:8786); see README, Running on a cluster")]
+TorchThreadsOpt = Annotated[Optional[int], typer.Option(min=1, help="torch threads per training (default: all cores in-process, cores / N with --workers N, the worker's own with --scheduler); equal counts measure equal results")]
 
 
 def user_errors(command):

@@ -13,7 +13,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from moo_snn.cli.common import DeviceOpt, JsonOpt, print_json, stderr, stdout, user_errors
+from moo_snn.cli.common import (DeviceOpt, JsonOpt, SchedulerOpt, TorchThreadsOpt, WorkersOpt, print_json, stderr, stdout,
+                                user_errors)
 from moo_snn.errors import InfeasibleError, ResultsError
 
 
@@ -30,8 +31,13 @@ class _RichProgress:
 
     def training(self, done, total, arch):
         self.bar.update(self.task, completed=done, total=total)
-        if arch:
-            self.bar.console.print(f"  training {arch}", highlight=False)
+
+    def trained(self, arch, result):
+        if result["status"] == "trained":
+            text = f"val acc {result['val_accuracy']:.3f} in {result['train_seconds']:.1f} s"
+        else:
+            text = result["status"] + (f" ({result['error']})" if result.get("error") else "")
+        self.bar.console.print(f"  trained {arch}: {text}", highlight=False, markup=False)
 
 
 class Strategy(str, enum.Enum):
@@ -57,11 +63,17 @@ def optimize(
     strategy: Annotated[Strategy, typer.Option(help="moo: this tool's search; hasnas: the papers' search as reconstructed (sample, cost filter, training-free score, train the best)")] = "moo",
     samples: Annotated[Optional[int], typer.Option(min=1, help="strategy hasnas: cells sampled (default: [search] hasnas_samples)")] = None,
     device: DeviceOpt = "cpu",
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    torch_threads: TorchThreadsOpt = None,
+    objective: Annotated[Optional[list[str]], typer.Option("--objective", help="objective NAME (built-in, installed plug-in) or module:function; repeat for several: they replace the problem's [objectives], +NAME adds one")] = None,
+    allow_code: Annotated[bool, typer.Option("--allow-code", help="run module:function objectives named in the problem file (problem files are shared: read that code first)")] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Search the problem's space for accurate networks that meet its hardware limits; write the
     results file and print the measured front."""
     from moo_snn.config.problem import load_problem, parse_problem
+    from moo_snn.executor import make_executor
     from moo_snn.netcdf import read
     from moo_snn.results.state import FORMAT
     from moo_snn.search.hasnas import HasnasRun
@@ -86,14 +98,23 @@ def optimize(
             path = (out or problems_dir().parent / "results") / f"{spec.name}-seed{seed}-{stamp}.nc"
     spec = with_overrides(spec, seed=seed, rounds=rounds, generations=generations, pop_size=pop_size, survivors=survivors,
                           hasnas_samples=samples)
+    from moo_snn.search.objectives import with_objectives
+
+    spec = with_objectives(spec, objective or (), allow_code=allow_code,
+                           stored=[str(n) for n in stored.objective.values] if resume is not None else None)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=stderr, transient=True) as bar:
             run_class = HasnasRun if Strategy(strategy) is Strategy.hasnas else SearchRun
-            run = run_class(spec, path, archive_path=archive, resume=resume, device=device,
-                            command=" ".join(["moo-snn", *sys.argv[1:]]), progress=_RichProgress(bar))
-            ds = run.run()
+            progress = _RichProgress(bar)
+            executor = make_executor(workers, scheduler, torch_threads=torch_threads)
+            if workers or scheduler:
+                progress.phase(f"starting {workers} Dask workers" if workers else f"joining the Dask cluster at {scheduler}")
+            with executor:
+                run = run_class(spec, path, archive_path=archive, resume=resume, device=device,
+                                command=" ".join(["moo-snn", *sys.argv[1:]]), progress=progress, executor=executor)
+                ds = run.run()
     except KeyboardInterrupt:
         stderr.print(f"[yellow]interrupted[/]: every finished training is in {path}; continue with "
                      f"moo-snn optimize --resume {path}")

@@ -9,7 +9,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from moo_snn.cli.common import DeviceOpt, JsonOpt, ProblemArg, SeedOpt, print_json, stderr, stdout, user_errors
+from moo_snn.cli.common import (DeviceOpt, JsonOpt, ProblemArg, SchedulerOpt, SeedOpt, TorchThreadsOpt, WorkersOpt, print_json,
+                                stderr, stdout, user_errors)
 
 surrogate_app = typer.Typer(help="Accuracy archives (really trained architectures) and the accuracy predictor.",
                             no_args_is_help=True)
@@ -26,24 +27,30 @@ def build(
     seed: SeedOpt = 0,
     train_seed: Annotated[Optional[int], typer.Option(help="seed of the trainings (default: --seed); another value retrains the same sample")] = None,
     device: DeviceOpt = "cpu",
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    torch_threads: TorchThreadsOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Train a space-filling sample of feasible architectures into an archive (resumable)."""
     from moo_snn.config.problem import load_problem
+    from moo_snn.executor import make_executor
     from moo_snn.surrogate.build import build_archive, default_archive_path
 
     spec = load_problem(problem)
     path = out or default_archive_path(spec)
+    executor = make_executor(workers, scheduler, torch_threads=torch_threads)
     with Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[last]}"),
                   TimeElapsedColumn(), console=stderr, transient=json_out) as progress:
         task = progress.add_task("build", total=n, last="")
 
         def on_result(done, total, result):
-            progress.update(task, completed=done, total=total, last=f"{result.arch}: {result.val_accuracy:.3f}")
+            progress.update(task, completed=done, total=total, last=f"{result['arch']}: {result['status']} {result['val_accuracy']:.3f}")
 
         try:
-            archive, n_new = build_archive(spec, path, n, seed=seed, train_seed=train_seed, epochs=epochs, score=score, device=device,
-                                           on_result=on_result)
+            with executor:
+                archive, n_new = build_archive(spec, path, n, seed=seed, train_seed=train_seed, epochs=epochs, score=score,
+                                               device=device, on_result=on_result, executor=executor)
         except KeyboardInterrupt:
             stderr.print(f"[yellow]interrupted[/]: every finished training is in {path}; run the same command to continue")
             raise typer.Exit(130) from None

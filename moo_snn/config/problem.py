@@ -167,13 +167,13 @@ def _plugin_names() -> set[str]:
     return objective_plugin_names()
 
 
-def _parse_constraints(table, where: str) -> tuple[Constraint, ...]:
+def _parse_constraints(table, where: str, check_plugins: bool = True) -> tuple[Constraint, ...]:
     if not isinstance(table, dict):
         raise ProblemError(f"{where}: expected a table, found {table!r}")
     constraints = []
     for name, value in table.items():
         key = f"{where} {name}"
-        if name not in METRICS and ":" not in name and name not in _plugin_names():
+        if check_plugins and name not in METRICS and ":" not in name and name not in _plugin_names():
             raise ProblemError(f"{key}: unknown metric{did_you_mean(name, [*METRICS, *_plugin_names()])} (or 'module:function')")
         if isinstance(value, dict):
             extra = set(value) - {"max", "min"}
@@ -190,7 +190,7 @@ def _parse_constraints(table, where: str) -> tuple[Constraint, ...]:
     return tuple(constraints)
 
 
-def _check_problem(spec: ProblemSpec, where: str) -> None:
+def _check_problem(spec: ProblemSpec, where: str, check_plugins: bool = True) -> None:
     if spec.data.dataset == "npz" and min(spec.data.channels, spec.data.side, spec.data.classes) < 1:
         raise ProblemError(f"{where}: [data] dataset 'npz' needs channels, side and classes (positive integers)")
     if spec.data.dataset != "digits" and not spec.data.path and spec.data.dataset != "npz":
@@ -208,7 +208,7 @@ def _check_problem(spec: ProblemSpec, where: str) -> None:
     if not any(op != "zero" for op in spec.space.ops):
         raise ProblemError(f"{where}: [space] ops must hold at least one operation other than 'zero'")
     for name in spec.objectives.names:
-        if name not in METRICS and ":" not in name and name not in _plugin_names():
+        if check_plugins and name not in METRICS and ":" not in name and name not in _plugin_names():
             raise ProblemError(f"{where}: [objectives] names: unknown objective {name!r}"
                                f"{did_you_mean(name, [*METRICS, *_plugin_names()])} (or 'module:function')")
     if len(set(spec.objectives.names)) != len(spec.objectives.names):
@@ -218,8 +218,12 @@ def _check_problem(spec: ProblemSpec, where: str) -> None:
             raise ProblemError(f"{where}: reference_arch final pool {pool} does not divide the side after reduction ({reduced})")
 
 
-def parse_problem(text: str, source: str = "<string>", base_dir: str | Path = ".") -> ProblemSpec:
-    """Parse the TOML ``text`` of a problem file; ``source`` names it in errors."""
+def parse_problem(text: str, source: str = "<string>", base_dir: str | Path = ".", *, check_plugins: bool = True) -> ProblemSpec:
+    """Parse the TOML ``text`` of a problem file; ``source`` names it in errors.
+
+    ``check_plugins=False`` accepts objective and limit names of plug-ins that are not installed
+    here (reading a results file made elsewhere: nothing is computed with them).
+    """
     doc = parse_toml(text, source, TOP_LEVEL)
     for key in ("name", "reference_arch"):
         if key not in doc:
@@ -238,12 +242,12 @@ def parse_problem(text: str, source: str = "<string>", base_dir: str | Path = ".
         name=doc["name"],
         description=doc.get("description", ""),
         reference_arch=reference,
-        constraints=_parse_constraints(doc.get("constraints", {}), f"{source}: [constraints]"),
+        constraints=_parse_constraints(doc.get("constraints", {}), f"{source}: [constraints]", check_plugins),
         source=text,
         base_dir=str(base_dir),
         **sections,
     )
-    _check_problem(spec, source)
+    _check_problem(spec, source, check_plugins)
     return spec
 
 

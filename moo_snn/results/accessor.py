@@ -1,18 +1,40 @@
 """The ``ds.moo`` accessor of a results Dataset: the measured front and what users do with it.
 
->>> import xarray as xr, moo_snn                                     # doctest: +SKIP
->>> ds = moo_snn.open_results("results/digits-seed0.nc")             # doctest: +SKIP
->>> ds.moo.front()             # the trained, feasible, non-dominated candidates   # doctest: +SKIP
->>> ds.moo.hypervolume()       # fraction of the box [0, reference point]          # doctest: +SKIP
->>> ds.moo.knee()              # index of the best compromise on the front         # doctest: +SKIP
->>> ds.moo.to_dataframe()      # one row per candidate, objectives as columns      # doctest: +SKIP
->>> ds.moo.architecture(3)     # the Architecture object of candidate 3           # doctest: +SKIP
->>> ds.moo.plot("front.png")   # pairwise objective scatter, front highlighted     # doctest: +SKIP
+Registered when :mod:`moo_snn` is imported. ``path`` below is a results file (``moo-snn optimize``
+writes one per run; the test suite runs these examples against a small one it makes)::
+
+    >>> import moo_snn
+    >>> ds = moo_snn.open_results(path)
+    >>> front = ds.moo.front()                       # trained, within every limit, non-dominated
+    >>> bool(front.trained.all()) and bool((front.constraint_value <= 0).all())
+    True
+    >>> [m.name for m in ds.moo.objectives()]         # with units and direction
+    ['accuracy', 'energy_uJ', 'latency_ms']
+    >>> hv = ds.moo.hypervolume()                    # fraction of the box [ideal, reference point]
+    >>> 0.0 < hv <= 1.0
+    True
+    >>> ds.moo.reference_point(natural=True)         # the limits: accuracy 0.5, 0.5 µJ, 1 ms
+    array([0.5, 0.5, 1. ])
+    >>> k = ds.moo.knee()                            # candidate id of the best compromise
+    >>> bool(ds.on_front.sel(candidate=k))
+    True
+    >>> ds.moo.architecture(k).timesteps in (1, 2, 4, 6)
+    True
+    >>> records = ds.moo.front_records()             # plain dicts, most accurate first
+    >>> sorted(records[0])[:5]
+    ['accuracy', 'arch', 'area_mm2', 'candidate', 'energy_uJ']
+    >>> df = ds.moo.to_dataframe()                   # one row per candidate (pandas)
+    >>> list(df.columns[:3]), len(df) == ds.sizes["candidate"]
+    (['arch', 'status', 'source'], True)
+    >>> fig = ds.moo.plot()                          # or ds.moo.plot("front.png")
+    >>> len([ax for ax in fig.axes if ax.get_visible()])   # one panel per pair of objectives
+    3
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import xarray as xr
@@ -23,14 +45,31 @@ from moo_snn.search.objectives import BUILTIN, Metric
 
 @xr.register_dataset_accessor("moo")
 class MooAccessor:
+    """Pareto analysis of a results Dataset (see the module docstring for examples)."""
+
     def __init__(self, ds: xr.Dataset):
         self._ds = ds
 
-    def _metrics(self) -> list[Metric]:
+    # --- what the run optimised -------------------------------------------------------------
+    def objectives(self) -> list[Metric]:
+        """The objectives, in order, with their units and direction (no plug-in code is imported)."""
         ds = self._ds
-        return [BUILTIN.get(str(n), Metric(str(n), str(u), str(d)))
+        return [BUILTIN.get(str(n)) or Metric(str(n), str(u), str(d))
                 for n, u, d in zip(ds.objective.values, ds.objective_units.values, ds.objective_direction.values)]
 
+    _metrics = objectives
+
+    def problem(self):
+        """The run's :class:`~moo_snn.config.problem.ProblemSpec` (parsed from the stored problem text)."""
+        from moo_snn.config.problem import parse_problem
+
+        return parse_problem(self._ds.attrs["problem"], source="the results file's problem", check_plugins=False)
+
+    def limits(self) -> dict:
+        """The problem's limits by metric name: :class:`~moo_snn.config.problem.Constraint` (``limit``, ``kind``)."""
+        return {c.name: c for c in self.problem().constraints}
+
+    # --- the front ----------------------------------------------------------------------------
     def front(self) -> xr.Dataset:
         """The measured front: trained candidates that meet every limit and are non-dominated."""
         return self._ds.isel(candidate=np.flatnonzero(self._ds.on_front.values))
@@ -38,18 +77,36 @@ class MooAccessor:
     def minimized(self, measured: bool = True) -> np.ndarray:
         """Objectives of every candidate as pymoo minimises them (accuracy as error), ``(n, n_obj)``."""
         values = (self._ds.measured_objective if measured else self._ds.predicted_objective).values
-        return np.column_stack([m.to_minimize(values[:, k]) for k, m in enumerate(self._metrics())])
+        return np.column_stack([m.to_minimize(values[:, k]) for k, m in enumerate(self.objectives())])
+
+    def reference_point(self, natural: bool = False) -> np.ndarray:
+        """The hypervolume reference point: the limits where the problem sets them (see
+        :mod:`moo_snn.search.selection`); minimised units, or natural units with ``natural=True``."""
+        ref = np.asarray(json.loads(self._ds.attrs["reference_point"]), dtype=float)
+        if not natural:
+            return ref
+        return np.array([float(m.from_minimized(r)) for m, r in zip(self.objectives(), ref)])
+
+    def ideal_point(self) -> np.ndarray:
+        """The hypervolume ideal point in minimised units (0 unless a custom objective goes below 0)."""
+        stored = self._ds.attrs.get("ideal_point")
+        return np.asarray(json.loads(stored), dtype=float) if stored else np.zeros(self._ds.sizes["objective"])
 
     def hypervolume(self) -> float:
-        """Hypervolume of the measured front as a fraction of [0, reference point] (pymoo's HV)."""
+        """Hypervolume of the measured front as a fraction of the box [ideal, reference point]
+        (pymoo's HV indicator, :func:`moo_snn.search.selection.hypervolume`): 1 would be a network
+        with no error and no cost, 0 a front that does not improve on the reference point."""
         from moo_snn.search.selection import hypervolume
 
-        ref = json.loads(self._ds.attrs["reference_point"])
-        return hypervolume(self.minimized()[self._ds.on_front.values], ref)
+        return hypervolume(self.minimized()[self._ds.on_front.values], self.reference_point(), self.ideal_point())
 
     def knee(self) -> int | None:
-        """Candidate index of the best compromise on the front: pymoo's high trade-off point where it
-        finds one, else the front member nearest the ideal point (objectives normalised over the front)."""
+        """Candidate id of the best compromise on the front (None without a front).
+
+        pymoo's high trade-off point (``pymoo.mcdm.high_tradeoff``) on the front's objectives
+        normalised to [0, 1] where it finds one; else the member nearest the ideal point in that
+        normalised space. With one or two members: the most accurate (the first objective's best).
+        """
         idx = np.flatnonzero(self._ds.on_front.values)
         if len(idx) == 0:
             return None
@@ -58,44 +115,62 @@ class MooAccessor:
             return int(self._ds.candidate.values[idx[np.argmin(F[:, 0])]])
         span = np.ptp(F, axis=0)
         Z = (F - F.min(axis=0)) / np.where(span > 0, span, 1)
-        from pymoo.mcdm.high_tradeoff import HighTradeoffPoints
+        with warnings.catch_warnings():  # pymoo imports a deprecated scipy name
+            warnings.simplefilter("ignore", DeprecationWarning)
+            from pymoo.mcdm.high_tradeoff import HighTradeoffPoints
 
-        try:
-            points = HighTradeoffPoints().do(Z)
-        except Exception:  # pymoo raises on degenerate fronts; fall back to the distance rule
-            points = None
+            try:
+                points = HighTradeoffPoints().do(Z)
+            except Exception:  # pymoo raises on degenerate fronts; fall back to the distance rule
+                points = None
         best = int(points[0]) if points is not None and len(points) else int(np.argmin(np.linalg.norm(Z, axis=1)))
         return int(self._ds.candidate.values[idx[best]])
 
     def front_records(self) -> list[dict]:
-        """The front as plain records: architecture, predicted and measured validation accuracy, test
-        accuracy, and every cost metric with the measured spike rates (sorted by accuracy)."""
-        from moo_snn.config.problem import parse_problem
+        """The front as plain records, most accurate first: ``candidate``, ``arch``, ``source``,
+        ``knee`` (bool), ``predicted_accuracy``, ``val_accuracy``, ``test_accuracy``, every built-in
+        cost (recomputed with the measured spike rates) and every objective's measured value."""
         from moo_snn.evaluation import COST_METRICS, population_costs
         from moo_snn.space import SearchSpace
 
         front = self.front()
         if front.sizes["candidate"] == 0:
             return []
-        spec = parse_problem(self._ds.attrs["problem"])
+        spec = self.problem()
         rates = np.nan_to_num(front.spike_rate.values, nan=0.0)
         costs = population_costs(spec, SearchSpace(spec.space), front.genome.values, spike_rate=rates)
+        knee = self.knee()
         records = []
         for k in range(front.sizes["candidate"]):
-            record = {"candidate": int(front.candidate.values[k]), "arch": str(front.arch.values[k]),
-                      "source": str(front.source.values[k]),
-                      "predicted_accuracy": float(front.predicted_accuracy.values[k]),
+            cand = int(front.candidate.values[k])
+            record = {"candidate": cand, "arch": str(front.arch.values[k]), "source": str(front.source.values[k]),
+                      "knee": cand == knee, "predicted_accuracy": float(front.predicted_accuracy.values[k]),
                       "val_accuracy": float(front.val_accuracy.values[k]), "test_accuracy": float(front.test_accuracy.values[k])}
             record.update({name: float(getattr(costs, name)[k]) for name in COST_METRICS})
+            record.update({str(name): float(front.measured_objective.values[k, j]) for j, name in enumerate(front.objective.values)})
             records.append(record)
         return sorted(records, key=lambda r: -r["val_accuracy"])
 
+    def summary(self) -> dict:
+        """What ``moo-snn pareto --json`` prints for one run: ``problem``, ``status``,
+        ``hypervolume``, ``reference_point`` (natural units, by objective), ``knee`` (its record or
+        None) and ``front`` (:meth:`front_records`)."""
+        front = self.front_records()
+        knee = next((r for r in front if r["knee"]), None)
+        ref = self.reference_point(natural=True)
+        return {"problem": self._ds.attrs.get("problem_name", ""), "status": self._ds.attrs.get("status", ""),
+                "hypervolume": self.hypervolume(),
+                "reference_point": {m.name: float(v) for m, v in zip(self.objectives(), ref)},
+                "knee": knee, "front": front}
+
+    # --- single candidates and tables ---------------------------------------------------------
     def architecture(self, i: int) -> Architecture:
-        """The :class:`Architecture` of candidate ``i``."""
+        """The :class:`Architecture` of candidate ``i`` (a value of the ``candidate`` coordinate)."""
         return Architecture.parse(str(self._ds.arch.sel(candidate=i).values))
 
     def to_dataframe(self):
-        """One row per candidate: architecture, status, predicted and measured objectives, test accuracy."""
+        """One row per candidate (index: candidate id): architecture, status, source, on_front, feasible,
+        round_found, predicted and measured value of every objective, validation and test accuracy."""
         import pandas as pd
 
         ds = self._ds
@@ -105,45 +180,13 @@ class MooAccessor:
         for k, name in enumerate(ds.objective.values):
             frame[f"predicted_{name}"] = ds.predicted_objective.values[:, k]
             frame[f"measured_{name}"] = ds.measured_objective.values[:, k]
+        frame["val_accuracy"] = ds.val_accuracy.values
         frame["test_accuracy"] = ds.test_accuracy.values
         return frame
 
-    def plot(self, path=None):
-        """Pairwise scatter of the objectives: predicted (grey), measured (blue), front (red), limits
-        (dashed). Saves to ``path`` if given; returns the matplotlib figure."""
-        import matplotlib
+    def plot(self, path=None, **kwargs):
+        """Pairwise objective panels: predicted and measured points, the front joined, the knee, the
+        limits (see :mod:`moo_snn.results.plot`). Saves to ``path`` if given; returns the Figure."""
+        from moo_snn.results.plot import plot_runs
 
-        if path is not None:
-            matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        ds, metrics = self._ds, self._metrics()
-        limits = {str(n): None for n in ds.constraint.values}
-        from moo_snn.config.problem import parse_problem
-
-        for c in parse_problem(ds.attrs["problem"]).constraints:
-            limits[c.name] = c.limit
-        pairs = [(i, j) for i in range(len(metrics)) for j in range(i + 1, len(metrics))] or [(0, 0)]
-        fig, axes = plt.subplots(1, len(pairs), figsize=(4.6 * len(pairs), 4.2), dpi=110, squeeze=False)
-        trained, front = ds.trained.values, ds.on_front.values
-        for ax, (i, j) in zip(axes[0], pairs):
-            mi, mj = metrics[i], metrics[j]
-            pv, mv = ds.predicted_objective.values, ds.measured_objective.values
-            ax.scatter(pv[~trained, j], pv[~trained, i], s=6, c="0.75", label="predicted (not trained)")
-            ax.scatter(mv[trained, j], mv[trained, i], s=16, c="tab:blue", label="trained (measured)")
-            ax.scatter(mv[front, j], mv[front, i], s=40, facecolors="none", edgecolors="tab:red", linewidths=1.5,
-                       label="measured front")
-            for m, axline in ((mi, ax.axhline), (mj, ax.axvline)):
-                if limits.get(m.name) is not None:
-                    axline(limits[m.name], color="tab:red", ls="--", lw=0.8)
-            ax.set_xlabel(f"{mj.name} [{mj.units}]")
-            ax.set_ylabel(f"{mi.name} [{mi.units}]")
-            if mj.direction == "minimize" and mj.name != "accuracy":
-                ax.set_xscale("log")
-        axes[0][0].legend(fontsize=7, loc="lower right")
-        fig.suptitle(f"{ds.attrs.get('problem_name', '')}: measured front, hypervolume {self.hypervolume():.3f}", fontsize=10)
-        fig.tight_layout()
-        if path is not None:
-            fig.savefig(path)
-            plt.close(fig)
-        return fig
+        return plot_runs([self._ds], path=path, **kwargs)

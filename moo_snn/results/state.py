@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 import numpy as np
 import xarray as xr
 
-from moo_snn.search.objectives import BUILTIN
+from moo_snn.search.objectives import BUILTIN, known_objective
 from moo_snn.space import SLOT_NAMES
 
 FORMAT = "moo-snn-results-1"
@@ -83,6 +83,9 @@ class RunState:
     rounds: list[RoundRecord] = field(default_factory=list)
     population: list[str] = field(default_factory=list)
     reference_point: list[float] = field(default_factory=list)
+    objective_units: list[str] = field(default_factory=list)
+    """Units and directions of the objectives (empty: looked up among the known objectives)."""
+    objective_directions: list[str] = field(default_factory=list)
     on_front: set[str] = field(default_factory=set)
     pareto_rank: dict[str, int] = field(default_factory=dict)
     least_violating: list[str] = field(default_factory=list)
@@ -112,8 +115,9 @@ class RunState:
         trained = column("status", object) == "trained"
         constraint = np.where(trained[:, None], measured_G, predicted_G)
         feasible = np.all(constraint <= 0, axis=1) if n_con else np.ones(n, bool)
-        metric_units = [BUILTIN[m].units if m in BUILTIN else "" for m in self.objective_names]
-        metric_dirs = [BUILTIN[m].direction if m in BUILTIN else "" for m in self.objective_names]
+        known = [BUILTIN.get(m) or known_objective(m) for m in self.objective_names]
+        metric_units = self.objective_units or [m.units if m else "" for m in known]
+        metric_dirs = self.objective_directions or [m.direction if m else "" for m in known]
         cand = ("candidate",)
         ds = xr.Dataset(
             {
@@ -178,6 +182,8 @@ class RunState:
             seed=int(ds.attrs["seed"]), command=str(ds.attrs.get("command", "")), started=str(ds.attrs.get("started", "")),
             ended=str(ds.attrs.get("ended", "")), status=str(ds.attrs.get("status", "")),
             reference_point=json.loads(ds.attrs.get("reference_point", "[]")),
+            objective_units=[str(v) for v in ds.objective_units.values],
+            objective_directions=[str(v) for v in ds.objective_direction.values],
             attrs={k: v for k, v in ds.attrs.items() if k not in known},
         )
 

@@ -63,8 +63,9 @@ class HasnasRun(SearchRun):
                                           f"limits (funnel: {funnel}); relax [constraints] or sample more")
                 costs = population_costs(self.spec, self.space, X)
                 accuracy = np.full(len(X), np.nan)
-                values = metric_values(self.spec.objectives.names, accuracy, costs)
-                G = constraint_matrix(self.spec.constraints, accuracy, costs)
+                archs = [str(self.space.decode(x)) for x in X]  # what custom objectives see
+                values = metric_values(self.metrics, accuracy, costs, archs, problem=self.spec)
+                G = constraint_matrix(self.spec.constraints, accuracy, costs, archs, problem=self.spec)
                 self.progress.phase(f"hasnas: training-free score of {len(X)} cells that meet the cost limits")
                 scores = []
                 for k, x in enumerate(X):

@@ -19,7 +19,9 @@ continues from it without retraining anything it already holds.
 
 from __future__ import annotations
 
+import json
 import time
+from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 
@@ -31,7 +33,7 @@ from moo_snn.evaluation import population_costs
 from moo_snn.netcdf import read, write_atomic
 from moo_snn.results.state import FORMAT, Candidate, RoundRecord, RunState, now
 from moo_snn.search.objectives import constraint_matrix, metric_values, resolve_metrics
-from moo_snn.search.selection import feasible_front, hypervolume, reference_point, select_survivors
+from moo_snn.search.selection import feasible_front, hypervolume, ideal_point, reference_point, select_survivors
 from moo_snn.space import SLOT_NAMES, SearchSpace, slot_for
 from moo_snn.surrogate import archive as arc
 from moo_snn.surrogate.predictor import DEFAULT_REGRESSOR, make_predictor, predictor_inputs
@@ -43,6 +45,7 @@ class Progress:
     def phase(self, text: str) -> None: ...
     def generation(self, round_: int, gen: int, n_gen: int) -> None: ...
     def training(self, done: int, total: int, arch: str) -> None: ...
+    def trained(self, arch: str, result: dict) -> None: ...  # each finished training (any order), with its result
 
 
 class SearchRun:
@@ -56,10 +59,11 @@ class SearchRun:
         used only if it matches the problem's data and recipe.
     resume : a results file to continue.
     device : torch device for the trainings.
+    executor : where the trainings run (:mod:`moo_snn.executor`); default in this process.
     """
 
     def __init__(self, spec, out: Path, *, archive_path: Path | None = None, resume: Path | None = None,
-                 device: str = "cpu", command: str = "", progress: Progress | None = None, data=None):
+                 device: str = "cpu", command: str = "", progress: Progress | None = None, data=None, executor=None):
         self.spec = spec
         self.out = Path(out)
         self.device = device
@@ -68,6 +72,10 @@ class SearchRun:
         self.metrics = resolve_metrics(spec.objectives.names)
         self.search = spec.search
         self._data = data
+        if executor is None:
+            from moo_snn.executor import InProcessExecutor
+            executor = InProcessExecutor()
+        self.executor = executor
         self.archive_records = self._load_archive(archive_path)
         if resume is not None:
             ds = read(resume, "results file", FORMAT)
@@ -82,6 +90,9 @@ class SearchRun:
                                   constraint_names=[c.name for c in spec.constraints], gene_names=list(self.space.gene_names),
                                   seed=spec.search.seed, command=command, attrs={"problem_name": spec.name, "strategy": "moo"})
             self.state.reference_point = reference_point(spec, self.space, self.metrics).tolist()
+            ideal = ideal_point(spec, self.space, self.metrics)
+            if np.any(ideal != 0):  # only custom objectives that go below 0 need one (default: 0)
+                self.state.attrs["ideal_point"] = json.dumps(ideal.tolist())
 
     # --- data and archive ---------------------------------------------------------------------
     @property
@@ -116,8 +127,9 @@ class SearchRun:
         """Measured objectives and G: validation accuracy, costs with the measured spike rates."""
         rates = np.nan_to_num(np.asarray(c.spike_rate, dtype=float)[None], nan=0.0)
         costs = population_costs(self.spec, self.space, c.genome[None], spike_rate=rates)
-        c.measured_values = metric_values(self.spec.objectives.names, [c.val_accuracy], costs)[0]
-        c.measured_G = constraint_matrix(self.spec.constraints, [c.val_accuracy], costs)[0]
+        context = dict(problem=self.spec, spike_rate=rates)  # what custom objectives see (measured)
+        c.measured_values = metric_values(self.metrics, [c.val_accuracy], costs, [c.arch], **context)[0]
+        c.measured_G = constraint_matrix(self.spec.constraints, [c.val_accuracy], costs, [c.arch], **context)[0]
 
     def _record_training(self, c: Candidate, result: dict, round_: int, source: str) -> None:
         c.status = result["status"] if result["status"] in ("trained", "diverged", "failed") else "failed"
@@ -135,14 +147,31 @@ class SearchRun:
             self._measured(c)
 
     def _train(self, candidates: list[Candidate], round_: int, source: str) -> None:
-        from moo_snn.training.trainer import train_architecture
+        """Train ``candidates`` on the executor, recording and checkpointing each result as it arrives.
 
-        for k, c in enumerate(candidates):
-            self.progress.training(k, len(candidates), c.arch)
-            result = train_architecture(self.spec, c.arch, self.data, seed=self.state.seed, device=self.device)
-            self._record_training(c, result.to_dict(), round_, source)
-            self.checkpoint()
-        self.progress.training(len(candidates), len(candidates), "")
+        Results may arrive in any order (Dask workers): each one only fills its own candidate, and
+        what depends on order (the round's τ, the front) is computed after the last, in survivor order.
+        """
+        from moo_snn.executor import training_tasks
+
+        tasks = training_tasks(self.spec, [c.arch for c in candidates], seed=self.state.seed, device=self.device,
+                               weights_paths=[self.weights_path(c.arch) for c in candidates])
+        self.progress.training(0, len(candidates), "")
+        with closing(self.executor.run(tasks, data=self._data)) as results:
+            for done, (k, result) in enumerate(results, start=1):
+                self._record_training(candidates[k], result, round_, source)
+                self.checkpoint()
+                if hasattr(self.progress, "trained"):  # progress objects are duck-typed; older ones lack it
+                    self.progress.trained(candidates[k].arch, result)
+                self.progress.training(done, len(candidates), candidates[k].arch)
+
+    def weights_path(self, arch: str) -> Path:
+        """Where the trained weights of ``arch`` are kept: ``<results>.weights/<arch>.pt`` (folder created)."""
+        from moo_snn.results.weights import weights_file
+
+        path = weights_file(self.out, arch)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
 
     def _candidate(self, arch: str, genome, round_: int, prediction: dict | None = None) -> Candidate:
         c = self.state.candidates.get(arch)
@@ -247,13 +276,15 @@ class SearchRun:
 
     def hypervolume(self) -> float:
         F = [[m.to_minimize(v) for m, v in zip(self.metrics, c.measured_values)] for c in self.front()]
-        return hypervolume(np.array(F), self.state.reference_point) if F else 0.0
+        ideal = json.loads(self.state.attrs.get("ideal_point", "null"))
+        return hypervolume(np.array(F), self.state.reference_point, ideal) if F else 0.0
 
     def checkpoint(self) -> None:
         write_atomic(self.state.to_dataset(), self.out)
 
     def run(self):
         """Run (or continue) the search; returns the results Dataset."""
+        self.checkpoint()  # an unwritable destination fails now, before any training
         try:
             self._bootstrap()
             for r in range(len(self.state.rounds) + 1, self.search.rounds + 1):

@@ -59,8 +59,8 @@ class SnnSearchProblem(Problem):
         archs = [str(self.space.decode(x)) for x in X]
         accuracy, spread = predict_with_std(self.predictor, predictor_inputs(archs))
         costs = population_costs(self.spec, self.space, X)
-        values = metric_values(self.spec.objectives.names, accuracy, costs)
-        G = constraint_matrix(self.spec.constraints, accuracy, costs)
+        values = metric_values(self.metrics, accuracy, costs, archs, problem=self.spec)
+        G = constraint_matrix(self.spec.constraints, accuracy, costs, archs, problem=self.spec)
         return dict(archs=archs, X=X, accuracy=accuracy, accuracy_std=spread, values=values, G=G, costs=costs)
 
     def _evaluate(self, X, out, *args, **kwargs):

@@ -8,10 +8,13 @@ objective space that starts from the most accurate one. Where fewer meet the lim
 violating fill the remaining places (so a run whose limits nobody meets still learns where the
 boundary is).
 
-Hypervolume: of the minimised objectives divided by a reference point, so that it is a fraction
-of the box [0, ref]: the limit of an objective where the problem sets one (for accuracy, 1 − the
-lower bound), else 1 for accuracy (error 1) and, for a cost without a limit, the largest value of
-that cost over 2,000 random architectures of the space (fixed per problem).
+Hypervolume: of the minimised objectives (pymoo's HV) as a fraction of the box [ideal, ref]. The
+reference point ``ref`` is the limit of an objective where the problem sets one (for accuracy,
+1 − the lower bound), else 1 for accuracy (error 1) and, for a cost without a limit, the largest
+value of that cost over 2,000 random architectures of the space (fixed per problem). The ideal
+point is 0 for every built-in objective (error 0, no cost); a custom objective whose minimised
+values can be negative (a maximised one, say) gets the smallest minimised value over the same
+2,000 architectures (or 0 if that is larger). Points outside the box do not count.
 """
 
 from __future__ import annotations
@@ -85,11 +88,20 @@ def feasible_front(F, G) -> np.ndarray:
     return ok[NonDominatedSorting().do(F[ok], only_non_dominated_front=True)]
 
 
+def _sampled(spec, space, metric, cache: dict) -> np.ndarray:
+    """Minimised values of ``metric`` over 2,000 random architectures of the space (seed 0)."""
+    if "costs" not in cache:
+        X = space.sample(2000, np.random.default_rng(0))
+        cache["costs"] = population_costs(spec, space, X)
+        cache["archs"] = [str(space.decode(x)) for x in X]
+    values = metric_values([metric], np.zeros(len(cache["archs"])), cache["costs"], cache["archs"], problem=spec)[:, 0]
+    return metric.to_minimize(values)
+
+
 def reference_point(spec, space, metrics) -> np.ndarray:
     """The hypervolume reference point in minimised units (see the module docstring)."""
     limits = {c.name: c for c in spec.constraints}
-    ref = []
-    sample = None
+    ref, cache = [], {}
     for m in metrics:
         c = limits.get(m.name)
         if c is not None and (c.kind == "max") == (m.direction == "minimize"):
@@ -97,19 +109,29 @@ def reference_point(spec, space, metrics) -> np.ndarray:
         elif m.name == "accuracy":
             ref.append(1.0)
         else:
-            if sample is None:
-                X = space.sample(2000, np.random.default_rng(0))
-                sample = population_costs(spec, space, X)
-            ref.append(float(np.max(metric_values([m.name], np.zeros(2000), sample))))
+            ref.append(float(np.max(_sampled(spec, space, m, cache))))
     return np.array(ref)
 
 
-def hypervolume(F, ref) -> float:
-    """Hypervolume of the minimised points ``F`` as a fraction of the box [0, ref] (pymoo's HV)."""
+def ideal_point(spec, space, metrics) -> np.ndarray:
+    """The hypervolume ideal point in minimised units: 0, or lower for a custom objective that goes below 0."""
+    from moo_snn.search.objectives import BUILTIN
+
+    cache: dict = {}
+    return np.array([0.0 if m.name in BUILTIN else min(0.0, float(np.min(_sampled(spec, space, m, cache)))) for m in metrics])
+
+
+def hypervolume(F, ref, ideal=None) -> float:
+    """Hypervolume of the minimised points ``F`` as a fraction of the box [ideal, ref] (pymoo's HV).
+
+    ``ideal`` defaults to 0 in every objective. Points not strictly inside the box's upper bound do
+    not count; coordinates below the ideal are clipped to it.
+    """
     F = np.atleast_2d(np.asarray(F, dtype=float))
     if F.size == 0:
         return 0.0
     ref = np.asarray(ref, dtype=float)
-    Z = F / ref
+    ideal = np.zeros_like(ref) if ideal is None else np.asarray(ideal, dtype=float)
+    Z = np.maximum((F - ideal) / (ref - ideal), 0.0)
     Z = Z[np.all(Z < 1, axis=1)]
     return float(HV(ref_point=np.ones(len(ref)))(Z)) if len(Z) else 0.0

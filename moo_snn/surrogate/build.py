@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
+from moo_snn.architecture import Architecture
 from moo_snn.errors import ResultsError
 from moo_snn.space import SearchSpace
 from moo_snn.surrogate import archive as arc
@@ -38,32 +40,46 @@ def open_or_create(problem, path: Path):
 
 def build_archive(problem, out: Path, n: int, *, seed: int = 0, train_seed: int | None = None,
                   epochs: int | None = None, score: bool = True, device: str = "cpu", data=None,
-                  on_result: Callable | None = None) -> tuple:
+                  on_result: Callable | None = None, executor=None) -> tuple:
     """Train up to ``n`` feasible space-filling architectures into the archive ``out``.
 
     ``seed`` draws the sample; ``train_seed`` (default: ``seed``) seeds each training, so the same
     architectures can be trained again with another seed (the noise ceiling of the predictor).
-    Returns ``(archive, n_new)``. ``on_result(done, total, result)`` is called after each training.
+    ``executor`` runs the trainings (:mod:`moo_snn.executor`; default in this process, on ``data``
+    if given); each result is written to the archive as it arrives, and at the end this build's
+    records are put in sample order, whatever order they finished in. A training that failed
+    (status ``failed``) is recorded and tried again by the next build.
+    Returns ``(archive, n_new)``. ``on_result(done, total, result)`` is called after each training
+    (``result``: the :meth:`TrainResult.to_dict` of it, with ``sahd_score``).
     """
-    train_seed = seed if train_seed is None else train_seed
-    from moo_snn.data import load_problem_data
-    from moo_snn.training.sahd import training_free_score
-    from moo_snn.training.trainer import train_architecture
+    from moo_snn.executor import InProcessExecutor, training_tasks
 
+    train_seed = seed if train_seed is None else train_seed
     space = SearchSpace(problem.space)
     epochs = problem.training.epochs if epochs is None else epochs
     archive = open_or_create(problem, out)
     genomes = space_filling_sample(problem, space, n, seed=seed)
     todo = [str(space.decode(x)) for x in genomes]
-    done_before = {a for a, s, e in zip(archive.arch.values, archive.seed.values, archive.epochs.values)
-                   if s == train_seed and e == epochs}
+    done_before = {a for a, s, e, status in zip(archive.arch.values, archive.seed.values, archive.epochs.values,
+                                                archive.status.values) if s == train_seed and e == epochs and status != "failed"}
     todo = [a for a in todo if a not in done_before]
-    data = load_problem_data(problem) if data is None else data
-    for k, arch in enumerate(todo):
-        result = train_architecture(problem, arch, data, epochs=epochs, seed=train_seed, device=device)
-        value = training_free_score(problem, arch, data, seed=train_seed, device=device) if score else math.nan
-        archive = arc.append(archive, result.to_dict(), sahd_score=value)
+    executor = InProcessExecutor() if executor is None else executor
+    tasks = training_tasks(problem, todo, epochs=epochs, seed=train_seed, device=device, score=score)
+    with closing(executor.run(tasks, data=data)) as results:
+        for done, (_, result) in enumerate(results, start=1):
+            archive = arc.append(archive, result, sahd_score=result.get("sahd_score", math.nan))
+            arc.save_archive(archive, out)
+            if on_result is not None:
+                on_result(len(genomes) - len(todo) + done, len(genomes), result)
+    order = _sample_order(archive, todo, train_seed)
+    if order != list(range(archive.sizes["record"])):
+        archive = archive.isel(record=order)
         arc.save_archive(archive, out)
-        if on_result is not None:
-            on_result(len(genomes) - len(todo) + k + 1, len(genomes), result)
     return archive, len(todo)
+
+
+def _sample_order(archive, archs: list[str], seed: int) -> list[int]:
+    """Record order with the records of ``archs`` (at ``seed``) last and in the order of ``archs``."""
+    rank = {str(Architecture.parse(a).pruned()): k for k, a in enumerate(archs)}
+    keys = [rank.get(str(a), -1) if s == seed else -1 for a, s in zip(archive.arch.values, archive.seed.values)]
+    return sorted(range(len(keys)), key=lambda r: (keys[r] >= 0, keys[r]))

@@ -23,6 +23,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
+from threadpoolctl import threadpool_limits
 
 from moo_snn.errors import MooSnnError, did_you_mean
 from moo_snn.surrogate.features import ArchitectureFeaturizer
@@ -67,13 +68,15 @@ class EnsembleRegressor(RegressorMixin, BaseEstimator):
             member = clone(base)
             seeds = {k: rng.randint(2**31 - 1) for k in member.get_params() if k.endswith("random_state")}
             member.set_params(**seeds)
-            self.estimators_.append(member.fit(X[idx], y[idx]))
+            with threadpool_limits(1):  # tiny data: threads only cost (OpenMP spin-waits under load)
+                self.estimators_.append(member.fit(X[idx], y[idx]))
         return self
 
     def predict(self, X, return_std: bool = False):
         check_is_fitted(self, "estimators_")
         X = validate_data(self, X, reset=False)
-        predictions = np.stack([m.predict(X) for m in self.estimators_])
+        with threadpool_limits(1):
+            predictions = np.stack([m.predict(X) for m in self.estimators_])
         mean = predictions.mean(axis=0)
         return (mean, predictions.std(axis=0)) if return_std else mean
 

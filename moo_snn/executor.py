@@ -1,0 +1,378 @@
+"""Where the full trainings run (DESIGN §9): in this process, or on Dask distributed workers.
+
+One interface for the search's survivors and for ``surrogate build``: an executor's
+``run(tasks, data=None)`` yields ``(index, result)`` for each :class:`TrainingTask` *as it
+finishes* (in any order), so the caller records every result the moment it exists. ``result`` is
+:meth:`TrainResult.to_dict() <moo_snn.training.trainer.TrainResult.to_dict>`, plus ``sahd_score``
+when the task asked for SNASNet's training-free score, and ``attempts`` (1 unless retried).
+
+A task is plain text and numbers: the problem's TOML text and folder (a worker parses the text
+itself and reads the data from the problem's ``[data] path``, relative to that folder), the
+architecture string, epochs, seed and device. Data are never sent: each worker process loads a
+problem's data once and keeps it for the following tasks.
+
+Faults: a training that raises, or whose worker process dies, is attempted again up to ``retries``
+times, then recorded as ``failed`` (NaN accuracies, ``error`` says why); the run goes on. A
+:class:`~moo_snn.errors.MooSnnError` (the user's mistake: data missing on the worker, no CUDA
+there) is not retried: it stops the run with its message, every finished result already recorded.
+
+Determinism: a training's numbers depend on its seed and, on CPU, on torch's thread count (the
+summation order of parallel reductions). Executors set the thread count of every training
+(``torch_threads``); the same seed and the same thread count give the same measured result in this
+process and on any worker.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import os
+import tempfile
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
+from uuid import uuid4
+
+from moo_snn.errors import MooSnnError
+
+
+class ExecutorError(MooSnnError):
+    """The executor could not be set up: conflicting options, an unreachable scheduler."""
+
+
+@dataclass(frozen=True)
+class TrainingTask:
+    """One full training, as plain values a worker on another machine can act on.
+
+    ``weights_path``, if set, is where the trained weights end up on the *submitting* machine (a
+    worker sends them back with the result).
+    """
+
+    problem_text: str
+    base_dir: str
+    arch: str
+    epochs: int
+    seed: int
+    device: str = "cpu"
+    score: bool = False
+    weights_path: str | None = None
+
+
+def training_tasks(problem, archs: Sequence[str], *, seed: int, epochs: int | None = None, device: str = "cpu",
+                   score: bool = False, weights_paths: Sequence[str | Path | None] | None = None) -> list[TrainingTask]:
+    """Tasks that train ``archs`` with ``problem``'s data and recipe (``epochs`` defaults to its own).
+
+    Workers re-read the problem from its TOML text: the ``[data]`` and ``[training]`` tables of
+    ``problem`` must be those of its text (``ValueError`` otherwise).
+    """
+    parsed = _parse(problem.source, str(problem.base_dir))
+    epochs = problem.training.epochs if epochs is None else int(epochs)
+    if parsed.data != problem.data or dataclasses.replace(parsed.training, epochs=epochs) != \
+            dataclasses.replace(problem.training, epochs=epochs):
+        raise ValueError(f"problem {problem.name!r}: its [data] or [training] differ from its TOML text, which workers read; "
+                         f"build the problem from the text (parse_problem) instead of changing it in memory")
+    paths = list(weights_paths) if weights_paths is not None else [None] * len(archs)
+    return [TrainingTask(problem.source, str(problem.base_dir), str(arch), epochs, int(seed), device, bool(score),
+                         None if path is None else str(path)) for arch, path in zip(archs, paths, strict=True)]
+
+
+def failed_result(task: TrainingTask, error: str, attempts: int) -> dict:
+    """The result of a training that never finished: status ``failed``, NaN measurements."""
+    nan = math.nan
+    return dict(arch=task.arch, status="failed", val_accuracy=nan, test_accuracy=nan, spike_rates={}, train_seconds=nan,
+                epochs=task.epochs, seed=task.seed, device=task.device, samples_per_second=nan, params=0, epoch_losses=[],
+                sahd_score=nan, error=error, attempts=attempts)
+
+
+class Executor(Protocol):
+    """Runs trainings; yields ``(index into tasks, result dict)`` as each one finishes."""
+
+    def run(self, tasks: Sequence[TrainingTask], data=None) -> Iterator[tuple[int, dict]]: ...
+
+
+# --- what runs in a worker (or here) -------------------------------------------------------------
+
+@lru_cache(maxsize=8)
+def _parse(text: str, base_dir: str):
+    from moo_snn.config.problem import parse_problem
+
+    # objective plug-ins are the submitting side's business: a worker only trains
+    return parse_problem(text, source=f"{base_dir}/<problem of a training task>", base_dir=base_dir, check_plugins=False)
+
+
+class DataCache:
+    """The loaded data of the last ``size`` problems, by their ``[data]`` table and path."""
+
+    def __init__(self, size: int = 2):
+        self.size = size
+        self.loads = 0  # how many times data were read (tests check that a worker reads once)
+        self._items: OrderedDict = OrderedDict()
+
+    def get(self, problem):
+        from moo_snn.data import load_problem_data
+
+        key = (json.dumps(dataclasses.asdict(problem.data), sort_keys=True, default=str), str(problem.data_path))
+        if key in self._items:
+            self._items.move_to_end(key)
+        else:
+            self._items[key] = load_problem_data(problem)
+            self.loads += 1
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return self._items[key]
+
+
+_WORKER_DATA = DataCache()  # one per worker process: a problem's data are read once per worker
+
+
+def run_training_task(task: TrainingTask, data=None, *, threads: int | None = None, device: str | None = None,
+                      weights_path: str | None = None) -> dict:
+    """Carry out one task here: parse its problem, train, optionally score; the result dict.
+
+    ``data`` are the problem's loaded data (read through the worker's cache when None);
+    ``device`` and ``weights_path`` override the task's.
+    """
+    from moo_snn.training import trainer
+    from moo_snn.training.runtime import torch_threads
+
+    problem = _parse(task.problem_text, task.base_dir)
+    data = _WORKER_DATA.get(problem) if data is None else data
+    device = task.device if device is None else device
+    with torch_threads(threads):
+        result = trainer.train_architecture(problem, task.arch, data, epochs=task.epochs, seed=task.seed, device=device,
+                                            weights_path=weights_path).to_dict()
+        if task.score:
+            from moo_snn.training.sahd import training_free_score
+
+            result["sahd_score"] = training_free_score(problem, task.arch, data, seed=task.seed, device=device)
+    return result
+
+
+def _worker_device(device: str) -> str:
+    """``cuda`` on a worker of a local cluster (named 0, 1, …) → ``cuda:<name mod GPUs>``: one GPU each."""
+    if device != "cuda":
+        return device
+    from distributed import get_worker
+
+    from moo_snn.training.runtime import cuda_device_count
+
+    try:
+        name = get_worker().name
+    except ValueError:  # not in a Dask worker
+        return device
+    count = cuda_device_count()
+    return f"cuda:{name % count}" if isinstance(name, int) and count > 1 else device
+
+
+def run_on_worker(task: TrainingTask, threads: int | None = None) -> dict:
+    """The function a Dask worker runs: the task, with the trained weights returned as bytes."""
+    tmp = None
+    if task.weights_path:
+        fd, tmp = tempfile.mkstemp(suffix=".pt")
+        os.close(fd)
+    try:
+        result = run_training_task(task, threads=threads, device=_worker_device(task.device), weights_path=tmp)
+        if tmp and os.path.getsize(tmp) > 0:
+            result["weights"] = Path(tmp).read_bytes()
+    finally:
+        if tmp:
+            os.unlink(tmp)
+    return result
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+# --- executors ----------------------------------------------------------------------------------
+
+class InProcessExecutor:
+    """Trainings one after the other in this process (the default), on data already loaded.
+
+    Parameters
+    ----------
+    retries : further attempts of a training that raised (not a :class:`MooSnnError`).
+    torch_threads : torch threads per training (None: leave torch's setting, all cores by default).
+    """
+
+    def __init__(self, *, retries: int = 0, torch_threads: int | None = None):
+        self.retries = retries
+        self.torch_threads = torch_threads
+        self._data = DataCache(size=1)
+
+    def run(self, tasks: Sequence[TrainingTask], data=None) -> Iterator[tuple[int, dict]]:
+        """Yield ``(index, result)`` in task order; ``data``: the tasks' problem's data if loaded."""
+        for i, task in enumerate(tasks):
+            for attempt in range(1, self.retries + 2):
+                try:
+                    task_data = data if data is not None else self._data.get(_parse(task.problem_text, task.base_dir))
+                    result = dict(run_training_task(task, task_data, threads=self.torch_threads, weights_path=task.weights_path),
+                                  attempts=attempt)
+                    break
+                except MooSnnError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - any other failure of one training is recorded, not fatal
+                    result = failed_result(task, _describe(exc), attempt)
+            yield i, result
+
+    def close(self) -> None:
+        self._data = DataCache(size=1)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class DaskExecutor:
+    """Trainings on Dask distributed workers, one per worker thread, results as they finish.
+
+    Give exactly one of ``workers`` (start a local cluster of that many single-threaded worker
+    processes on loopback), ``scheduler`` (the address of a running scheduler) or ``client`` (a
+    ``distributed.Client`` of yours, left open on :meth:`close`).
+
+    Parameters
+    ----------
+    retries : further attempts of a training whose worker died or that raised; then ``failed``.
+        On a local cluster every worker death counts as one attempt; an existing scheduler also
+        applies its own ``distributed.scheduler.allowed-failures`` to worker deaths.
+    torch_threads : torch threads per training; default on a local cluster: cores // workers,
+        elsewhere the worker's setting (Dask's nanny starts workers with ``OMP_NUM_THREADS=1``).
+    connect_timeout_s : how long to wait for ``scheduler``.
+
+    With ``device="cuda"``, tasks ask for the worker resource ``GPU: 1`` where workers declare it
+    (``dask worker ADDR --nthreads 1 --resources GPU=1``), so each GPU trains one network at a time;
+    workers of a local cluster each take one GPU (``cuda:<worker number mod GPUs>``).
+    """
+
+    def __init__(self, *, workers: int | None = None, scheduler: str | None = None, client=None, retries: int = 2,
+                 torch_threads: int | None = None, connect_timeout_s: float = 20.0):
+        given = sum(x is not None for x in (workers, scheduler, client))
+        if given > 1:
+            raise ExecutorError("--workers (start a local Dask cluster) and --scheduler (join an existing one) exclude "
+                                "each other; give one of them")
+        if given == 0:
+            raise ExecutorError("a Dask executor needs workers=N, scheduler=ADDR or client=Client")
+        if workers is not None and workers < 1:
+            raise ExecutorError(f"--workers must be at least 1, found {workers}")
+        self.workers, self.scheduler, self.retries = workers, scheduler, retries
+        self.connect_timeout_s = connect_timeout_s
+        self.torch_threads = torch_threads
+        if torch_threads is None and workers is not None:
+            self.torch_threads = max(1, (os.cpu_count() or 1) // workers)
+        self._client, self._cluster, self._own_client = client, None, client is None
+
+    @property
+    def client(self):
+        """The ``distributed.Client`` (the local cluster is started, or the scheduler joined, on first use)."""
+        if self._client is None:
+            self._start()
+        return self._client
+
+    def _start(self) -> None:
+        import dask
+        from distributed import Client, LocalCluster
+
+        if self.workers is not None:
+            # Our own cluster's logs are noise: failures come back as results. (Its scheduler logs
+            # here, and norse's import gives the root logger a handler that would print them.)
+            logger = logging.getLogger("distributed")
+            self._log_level = logger.level
+            logger.setLevel(logging.CRITICAL)
+            # allowed-failures 0: a worker death fails the attempt at once and ``retries`` decides
+            with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+                self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                             dashboard_address=":0", silence_logs=logging.CRITICAL)
+            self._client = Client(self._cluster)
+            return
+        try:
+            self._client = Client(self.scheduler, timeout=self.connect_timeout_s)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise ExecutorError(f"cannot reach the Dask scheduler at {self.scheduler!r} ({_describe(exc)}); start one "
+                                f"with `dask scheduler` and give the address it prints (tcp://HOST:8786)") from None
+
+    def _resources(self, tasks: Sequence[TrainingTask]) -> dict | None:
+        if not any(t.device.startswith("cuda") for t in tasks):
+            return None
+        workers = self.client.scheduler_info()["workers"].values()
+        return {"GPU": 1} if any("GPU" in (w.get("resources") or {}) for w in workers) else None
+
+    def run(self, tasks: Sequence[TrainingTask], data=None) -> Iterator[tuple[int, dict]]:
+        """Yield ``(index, result)`` as trainings finish; ``data`` is ignored (workers read their own)."""
+        from distributed import as_completed
+
+        client, resources = self.client, self._resources(tasks)
+        pending: dict = {}  # future key → (task index, attempt, future)
+        finished = as_completed()
+
+        def submit(i: int, attempt: int) -> None:
+            # the key names the architecture (dashboards, logs); the suffix makes every attempt a new task
+            future = client.submit(run_on_worker, tasks[i], self.torch_threads, key=f"train-{tasks[i].arch}-{uuid4().hex[:16]}",
+                                   resources=resources)
+            pending[future.key] = (i, attempt, future)
+            finished.add(future)
+
+        for i in range(len(tasks)):
+            submit(i, 1)
+        try:
+            for future in finished:
+                i, attempt, _ = pending.pop(future.key)
+                if future.status == "finished":
+                    result = dict(future.result(), attempts=attempt)
+                    future.release()
+                    _write_weights(tasks[i], result.pop("weights", None))
+                    yield i, result
+                    continue
+                exc = future.exception() if future.status == "error" else RuntimeError(f"task {future.status}")
+                future.release()
+                if isinstance(exc, MooSnnError):
+                    raise exc
+                if attempt <= self.retries:
+                    submit(i, attempt + 1)
+                else:
+                    yield i, failed_result(tasks[i], _describe(exc), attempt)
+        finally:
+            for _, _, future in pending.values():
+                future.cancel()
+
+    def close(self) -> None:
+        """Close the client and the local cluster this executor started."""
+        if self._own_client and self._client is not None:
+            self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+            logging.getLogger("distributed").setLevel(self._log_level)
+        self._client = None if self._own_client else self._client
+        self._cluster = None
+
+    def __enter__(self):
+        self.client  # noqa: B018 - start (or join) the cluster now, not in the middle of a run
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _write_weights(task: TrainingTask, weights: bytes | None) -> None:
+    """Write weights sent back by a worker to the task's path (atomically: temporary file, rename)."""
+    if not weights or not task.weights_path:
+        return
+    path = Path(task.weights_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid4().hex}.tmp")
+    tmp.write_bytes(weights)
+    os.replace(tmp, path)
+
+
+def make_executor(workers: int | None = None, scheduler: str | None = None, *, retries: int = 2,
+                  torch_threads: int | None = None):
+    """The executor of the command-line options: in-process, or Dask (``--workers N`` / ``--scheduler ADDR``)."""
+    if workers is None and scheduler is None:
+        return InProcessExecutor(torch_threads=torch_threads)
+    return DaskExecutor(workers=workers, scheduler=scheduler, retries=retries, torch_threads=torch_threads)

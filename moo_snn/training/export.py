@@ -1,0 +1,106 @@
+"""Export a candidate of a run as a NIR graph: find (or remake) its trained weights, write the graph.
+
+Weights come from the run's weights folder (``<results>.weights/<arch>.pt``, written by the search
+for every network it trains). A candidate without saved weights (one measured before the run, whose
+``source`` is ``archive``, or a run made before weights were kept) is **retrained** with the
+problem's recipe and the run's seed, deterministically on CPU (same seed, same data split, same
+recipe), and its weights are then saved to the weights folder when that folder is writable;
+``retrain=False`` makes that case an error instead. A retraining whose validation accuracy differs
+from the recorded one is reported (``val_accuracy_retrained``), not hidden.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from moo_snn.errors import ResultsError
+
+
+def _candidate_index(ds, candidate: int | None) -> int:
+    if candidate is None:
+        candidate = ds.moo.knee()
+        if candidate is None:
+            raise ResultsError("the run has no front (no trained candidate meets every limit); name one with --candidate")
+    ids = ds.candidate.values
+    where = np.flatnonzero(ids == candidate)
+    if len(where) == 0:
+        raise ResultsError(f"no candidate {candidate} in this run; candidate ids run from {int(ids.min())} to {int(ids.max())} "
+                           f"(front: {', '.join(str(int(c)) for c in ids[ds.on_front.values]) or 'none'})")
+    k = int(where[0])
+    status = str(ds.status.values[k])
+    if status != "trained":
+        raise ResultsError(f"candidate {candidate} ({ds.arch.values[k]}) has status {status!r}: only trained candidates have "
+                           f"weights to export; the front is: {', '.join(str(int(c)) for c in ids[ds.on_front.values]) or 'empty'}")
+    return k
+
+
+def export_candidate(results: str | Path, nir_path: str | Path, candidate: int | None = None, *, retrain: bool = True,
+                     device: str = "cpu", on_retrain=None) -> dict:
+    """Write candidate ``candidate`` (default: the knee) of the run ``results`` as a NIR file.
+
+    ``on_retrain(arch, reason)`` is called before a retraining (the CLI says so on stderr).
+    Returns what was done: candidate, arch, nir path, weights file, ``retrained``, nodes, edges.
+    """
+    import torch
+
+    try:
+        import nir  # noqa: F401
+    except ImportError:
+        from moo_snn.errors import TrainingError
+
+        raise TrainingError("moo-snn export needs the 'nir' package: pip install -c constraints.txt nir") from None
+    from moo_snn.data import load_problem_data
+    from moo_snn.errors import TrainingError
+    from moo_snn.results import open_results
+    from moo_snn.results.weights import weights_file
+    from moo_snn.training.nir_export import network_to_nir, write_nir
+    from moo_snn.training.trainer import load_weights, train_architecture
+
+    ds = open_results(results)
+    k = _candidate_index(ds, candidate)
+    cand, arch = int(ds.candidate.values[k]), str(ds.arch.values[k])
+    spec = ds.moo.problem()
+    data = load_problem_data(spec)
+    weights = weights_file(results, arch)
+    info = {"candidate": cand, "arch": arch, "nir": str(nir_path), "weights": str(weights), "retrained": False}
+    if weights.exists():
+        model = load_weights(spec, weights)
+    else:
+        reason = ("it was measured before this run: source archive" if str(ds.source.values[k]) == "archive"
+                  else "the run kept no weights for it")
+        if not retrain:
+            raise ResultsError(f"no saved weights for candidate {cand} ({arch}): {reason}; expected {weights}. Allow a "
+                               f"deterministic retraining with the run's seed (drop --no-retrain)")
+        if on_retrain is not None:
+            on_retrain(arch, reason)
+        seed = int(ds.attrs["seed"])
+        try:
+            weights.parent.mkdir(parents=True, exist_ok=True)
+            target = weights
+        except OSError:
+            import tempfile
+
+            target = Path(tempfile.mkdtemp(prefix="moo-snn-export-")) / f"{arch}.pt"
+            info["weights"] = str(target)
+        result = train_architecture(spec, arch, data, seed=seed, device=device, weights_path=target)
+        if result.status != "trained":
+            raise TrainingError(f"retraining {arch} with seed {seed} diverged; cannot export it")
+        model = load_weights(spec, target)
+        info.update(retrained=True, seed=seed, val_accuracy_retrained=result.val_accuracy)
+    recorded = {"candidate": cand, "results_file": Path(results).name, "val_accuracy": float(ds.val_accuracy.values[k]),
+                "test_accuracy": float(ds.test_accuracy.values[k]), "seed": int(ds.attrs["seed"])}
+    objectives = {str(n): float(v) for n, v in zip(ds.objective.values, ds.measured_objective.values[k])}
+    rates = {str(n): float(v) for n, v in zip(ds.layer.values, ds.spike_rate.values[k]) if np.isfinite(v)}
+    recorded.update(measured_objectives=json.dumps(objectives), spike_rates=json.dumps(rates), retrained=int(info["retrained"]))
+    std = np.clip(np.asarray(data.std, np.float32), 1e-6, None)  # the trainer's normalisation
+    with torch.no_grad():
+        graph = network_to_nir(model, arch, spec, input_mean=data.mean, input_std=std, metadata=recorded)
+    try:
+        write_nir(graph, nir_path)
+    except OSError as exc:
+        raise ResultsError(f"{nir_path}: cannot write the NIR file ({exc})") from None
+    info.update(nodes=len(graph.nodes), edges=len(graph.edges), val_accuracy=recorded["val_accuracy"])
+    return info

@@ -1,0 +1,190 @@
+"""NIR export: the graph read back and run by our own reader gives the trained network's outputs."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+import moo_snn
+from moo_snn.cli import app
+from moo_snn.config.problem import load_problem, parse_problem
+from moo_snn.training.network import RateRecorder, SpikingNetwork
+
+nir = pytest.importorskip("nir")
+
+from moo_snn.training.nir_export import network_to_nir, write_nir  # noqa: E402
+from moo_snn.training.nir_import import read_nir  # noqa: E402
+
+DIGITS = load_problem("digits")
+
+
+@pytest.fixture(scope="module")
+def data():
+    from moo_snn.data import load_problem_data
+
+    return load_problem_data(DIGITS)
+
+
+def normalised(data, n=96):
+    mean = torch.as_tensor(data.mean).view(1, -1, 1, 1)
+    std = torch.as_tensor(data.std).clamp_min(1e-6).view(1, -1, 1, 1)
+    return (torch.as_tensor(data.x_val[:n]) - mean) / std
+
+
+def lively(arch: str, seed: int) -> SpikingNetwork:
+    """An untrained network whose BatchNorms are set so that every LIF layer spikes."""
+    from moo_snn.architecture import Architecture
+
+    torch.manual_seed(seed)
+    model = SpikingNetwork(Architecture.parse(arch).pruned(), DIGITS.network_input, DIGITS.training)
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.3, 0.3)
+            m.running_var.uniform_(0.3, 1.5)
+            m.weight.data.uniform_(0.8, 2.0)
+            m.bias.data.uniform_(0.1, 0.8)
+    if model.fc1 is not None:  # drive the hidden LIF layer
+        model.fc1.bias.data.uniform_(0.6, 1.6)
+    return model.eval()
+
+
+ARCHS = [
+    "0303-0030-2002-0200_c8_t4_w4_p2_h32",   # SNASNet's CIFAR-10 cell: backward conv edges 2→0 and 3→1, hidden layer
+    "0304-0030-2002-0100_c4_t3_w2_p1_h0",    # avgpool forward edge, backward skip 3→1, 2-bit weights
+    "0301-0030-4003-0000_c4_t4_w8_p4_h0",    # backward avgpool 2→0, conv3x3, skip
+    "0301-0002-4000-0000_c4_t2_w8_p2_h0",    # node 2 off every path: its edges are pruned
+    "0003-0000-0000-0000_c8_t2_w8_p1_h128",  # one conv edge, no recurrence
+]
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_a_nir_file_read_back_runs_like_the_network(arch, data, tmp_path):
+    model = lively(arch, seed=len(arch))
+    path = tmp_path / "net.nir"
+    write_nir(network_to_nir(model, arch, DIGITS, input_mean=data.mean, input_std=data.std), path)
+    x = normalised(data)
+    with torch.no_grad():
+        rates = RateRecorder()
+        expected = model(x, rates)
+        assert all(r > 0 for name, r in rates.rates().items() if name != "stem"), rates.rates()  # spikes everywhere
+        sequence = read_nir(path)(x, return_sequence=True)  # the output at every timestep
+        affine = read_nir(path, exact=False)(x)
+    assert sequence.shape[0] == model.timesteps
+    assert torch.equal(sequence.mean(0), expected)  # BatchNorm from its statistics: bit for bit
+    assert torch.allclose(affine, expected, atol=1e-4)  # BatchNorm as the NIR affine any reader sees
+
+
+def test_the_graph_holds_the_hardware_settings_and_the_nir_nodes(data, tmp_path):
+    arch = ARCHS[0]
+    path = tmp_path / "net.nir"
+    write_nir(network_to_nir(lively(arch, 0), arch, DIGITS, input_mean=data.mean, input_std=data.std), path)
+    graph = nir.read(str(path))
+    meta = graph.metadata
+    assert meta["arch"] == arch and int(meta["timesteps"]) == 4 and int(meta["weight_bits"]) == 4
+    hardware = json.loads(meta["hardware"])
+    assert hardware["crossbar_size"] == 64 and hardware["mode"] == "extended"
+    kinds = {type(n).__name__ for n in graph.nodes.values()}
+    assert {"Input", "Conv2d", "LIF", "Delay", "AvgPool2d", "Flatten", "Affine", "Output"} <= kinds
+    conv = graph.nodes["cell1.fwd0-1.conv"]
+    levels = np.unique(np.round(conv.weight / conv.metadata["weight_scale"]))
+    assert len(levels) <= 2 ** 4 - 1 and np.allclose(levels, np.round(levels))  # 4-bit weights: 15 levels at most
+    assert graph.nodes["cell1.bwd2-0.delay"] is not None and ("cell1.bwd2-0.delay", "cell1.node0") in graph.edges
+
+
+# --- moo-snn export on a real (short) search ----------------------------------------------------
+TEXT = (DIGITS.source.replace("epochs = 10", "epochs = 1").replace("accuracy = { min = 0.9 }", "accuracy = { min = 0.3 }")
+        .replace("generations = 40", "generations = 3").replace("pop_size = 64", "pop_size = 12")
+        .replace("rounds = 4", "rounds = 1").replace("survivors = 6", "survivors = 1").replace("bootstrap = 16", "bootstrap = 4")
+        .replace("channels = [4, 8, 16, 32]", "channels = [4, 8]").replace("timesteps = [1, 2, 4, 6]", "timesteps = [1, 2]"))
+SPEC = parse_problem(TEXT, "tiny-digits.toml")
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, data):
+    """A one-round search with one real (one-epoch) training, warm-started from a made-up archive."""
+    from moo_snn.search.loop import SearchRun
+    from moo_snn.space import SearchSpace
+    from moo_snn.surrogate import archive as arc
+    from moo_snn.surrogate.sampling import space_filling_sample
+
+    folder = tmp_path_factory.mktemp("export")
+    space = SearchSpace(SPEC.space)
+    archive = arc.empty_archive(SPEC)
+    for k, x in enumerate(space_filling_sample(SPEC, space, 8, seed=3)):
+        a = space.decode(x)
+        acc = 0.5 + 0.05 * k
+        archive = arc.append(archive, dict(arch=str(a), status="trained", val_accuracy=acc, test_accuracy=acc, train_seconds=1.0,
+                                           epochs=1, seed=0, params=1, spike_rates={"stem": 1.0}))
+    arc.save_archive(archive, folder / "archive.nc")
+    path = folder / "run.nc"
+    SearchRun(SPEC, path, archive_path=folder / "archive.nc", data=data).run()
+    return path
+
+
+def test_the_search_keeps_the_weights_of_what_it_trains(run):
+    from moo_snn.results.weights import weights_dir
+
+    ds = moo_snn.open_results(run)
+    trained_here = ds.arch.values[ds.trained.values & (ds.source == "search").values]
+    assert len(trained_here) == 1
+    assert sorted(p.stem for p in weights_dir(run).glob("*.pt")) == sorted(map(str, trained_here))
+    saved = torch.load(weights_dir(run) / f"{trained_here[0]}.pt", weights_only=True)  # tensors and strings only
+    assert saved["arch"] == trained_here[0]
+
+
+def test_export_writes_a_nir_graph_that_runs_like_the_trained_network(run, data, tmp_path):
+    from moo_snn.results.weights import weights_file
+    from moo_snn.training.trainer import load_weights
+
+    ds = moo_snn.open_results(run)
+    search = np.flatnonzero(ds.trained.values & (ds.source == "search").values)
+    cand = int(ds.candidate.values[search[0]])
+    arch = str(ds.arch.values[search[0]])
+    out = tmp_path / "front.nir"
+    result = CliRunner().invoke(app, ["export", str(run), "--candidate", str(cand), "--nir", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.stdout)
+    assert info["arch"] == arch and info["retrained"] is False and "retraining" not in result.stderr
+    trained = load_weights(SPEC, weights_file(run, arch))
+    x = normalised(data, 128)
+    with torch.no_grad():
+        assert torch.equal(read_nir(out)(x), trained(x))
+    meta = nir.read(str(out)).metadata
+    assert meta["arch"] == arch and float(meta["val_accuracy"]) == pytest.approx(float(ds.val_accuracy.values[search[0]]))
+    assert "energy_uJ" in json.loads(meta["measured_objectives"]) and json.loads(meta["hardware"])["mode"] == "extended"
+    np.testing.assert_allclose(meta["input_mean"], data.mean)
+
+
+def test_export_retrains_a_candidate_without_weights_or_refuses_with_no_retrain(run, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy.nc"  # the results file without its weights folder
+    shutil.copy(run, copy)
+    ds = moo_snn.open_results(copy)
+    k = int(np.flatnonzero(ds.trained.values & (ds.source == "search").values)[0])
+    cand = str(int(ds.candidate.values[k]))
+    refused = CliRunner().invoke(app, ["export", str(copy), "--candidate", cand, "--nir", str(tmp_path / "a.nir"), "--no-retrain"])
+    assert refused.exit_code == 2 and "no saved weights" in refused.stderr and not (tmp_path / "a.nir").exists()
+    done = CliRunner().invoke(app, ["export", str(copy), "--candidate", cand, "--nir", str(tmp_path / "a.nir"), "--json"])
+    assert done.exit_code == 0, done.output
+    assert "retraining it with the run's seed" in done.stderr
+    info = json.loads(done.stdout)
+    assert info["retrained"] is True and (tmp_path / "a.nir").exists()
+    # deterministic: the same seed, data and recipe give the network the run measured
+    assert info["val_accuracy_retrained"] == pytest.approx(info["val_accuracy"], abs=1e-12)
+    again = CliRunner().invoke(app, ["export", str(copy), "--candidate", cand, "--nir", str(tmp_path / "b.nir")])
+    assert again.exit_code == 0 and "retraining" not in again.stderr  # its weights were kept the first time
+
+
+def test_export_errors_are_one_line(run, tmp_path):
+    ds = moo_snn.open_results(run)
+    untrained = int(ds.candidate.values[np.flatnonzero(~ds.trained.values)[0]])
+    for args, fragment in (([str(run), "--candidate", "999999"], "no candidate 999999"),
+                           ([str(run), "--candidate", str(untrained)], "only trained candidates"),
+                           ([str(tmp_path / "missing.nc")], "no such results file")):
+        result = CliRunner().invoke(app, ["export", *args, "--nir", str(tmp_path / "x.nir")])
+        assert result.exit_code == 2, result.output
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and fragment in lines[0]
