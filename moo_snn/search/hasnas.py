@@ -21,7 +21,7 @@ import numpy as np
 
 from moo_snn.errors import InfeasibleError
 from moo_snn.evaluation import population_costs
-from moo_snn.results.state import RoundRecord, now
+from moo_snn.results.state import RoundRecord
 from moo_snn.search.loop import SearchRun
 from moo_snn.search.objectives import constraint_matrix, metric_values
 
@@ -37,56 +37,46 @@ class HasnasRun(SearchRun):
         self.archive_records = {}  # the papers' method measures only the network it picks
         self.state.attrs["strategy"] = "hasnas"
 
-    def run(self):
+    def _search(self) -> None:
         from moo_snn.training.sahd import training_free_score
 
         start = time.perf_counter()
-        try:
-            if not self.state.rounds:
-                rng = np.random.default_rng([self.state.seed, 7])
-                X = self.space.sample(self.search.hasnas_samples, rng)
-                archs = [str(self.space.decode(x)) for x in X]
-                _, first = np.unique(archs, return_index=True)
-                X = X[np.sort(first)]
-                costs = population_costs(self.spec, self.space, X)
-                keep = np.ones(len(X), bool)
-                funnel = {"sampled": self.search.hasnas_samples, "distinct": int(len(X))}
-                limits = {c.name: c for c in self.spec.constraints}
-                for name in FUNNEL_ORDER:
-                    if name in limits:
-                        keep &= limits[name].violation(np.asarray(getattr(costs, name), float)) <= 0
-                        funnel[f"after_{name}"] = int(keep.sum())
-                self.state.attrs["hasnas_funnel"] = json.dumps(funnel)
-                X = X[keep]
-                if len(X) == 0:
-                    raise InfeasibleError(f"{self.spec.name}: none of {funnel['distinct']} sampled cells meets the cost "
-                                          f"limits (funnel: {funnel}); relax [constraints] or sample more")
-                costs = population_costs(self.spec, self.space, X)
-                accuracy = np.full(len(X), np.nan)
-                archs = [str(self.space.decode(x)) for x in X]  # what custom objectives see
-                values = metric_values(self.metrics, accuracy, costs, archs, problem=self.spec)
-                G = constraint_matrix(self.spec.constraints, accuracy, costs, archs, problem=self.spec)
-                self.progress.phase(f"hasnas: training-free score of {len(X)} cells that meet the cost limits")
-                scores = []
-                for k, x in enumerate(X):
-                    arch = str(self.space.decode(x))
-                    c = self._candidate(arch, x, 1, dict(accuracy=np.nan, accuracy_std=np.nan, values=values[k], G=G[k]))
-                    c.training_free_score = training_free_score(self.spec, arch, self.data, seed=self.state.seed,
-                                                                device=self.device)
-                    scores.append(c.training_free_score)
-                    self.progress.generation(1, k + 1, len(X))
-                best = self.state.candidates[str(self.space.decode(X[int(np.argmax(scores))]))]
-                self.progress.phase("hasnas: training the best-scoring cell")
-                if best.status == "predicted":  # a resumed run does not train it again
-                    self._train([best], 1, "search")
-                self._update_front()
-                self.state.rounds.append(RoundRecord(self.hypervolume(), float("nan"), time.perf_counter() - start, len(X), 1))
-            self.state.status = "complete"
-        except KeyboardInterrupt:
-            self.state.status = "interrupted"
-            raise
-        finally:
-            self.state.ended = now()
+        if not self.state.rounds:
+            rng = np.random.default_rng([self.state.seed, 7])
+            X = self.space.sample(self.search.hasnas_samples, rng)
+            archs = [str(self.space.decode(x)) for x in X]
+            _, first = np.unique(archs, return_index=True)
+            X = X[np.sort(first)]
+            costs = population_costs(self.spec, self.space, X)
+            keep = np.ones(len(X), bool)
+            funnel = {"sampled": self.search.hasnas_samples, "distinct": int(len(X))}
+            limits = {c.name: c for c in self.spec.constraints}
+            for name in FUNNEL_ORDER:
+                if name in limits:
+                    keep &= limits[name].violation(np.asarray(getattr(costs, name), float)) <= 0
+                    funnel[f"after_{name}"] = int(keep.sum())
+            self.state.attrs["hasnas_funnel"] = json.dumps(funnel)
+            X = X[keep]
+            if len(X) == 0:
+                raise InfeasibleError(f"{self.spec.name}: none of {funnel['distinct']} sampled cells meets the cost "
+                                      f"limits (funnel: {funnel}); relax [constraints] or sample more")
+            costs = population_costs(self.spec, self.space, X)
+            accuracy = np.full(len(X), np.nan)
+            archs = [str(self.space.decode(x)) for x in X]  # what custom objectives see
+            values = metric_values(self.metrics, accuracy, costs, archs, problem=self.spec)
+            G = constraint_matrix(self.spec.constraints, accuracy, costs, archs, problem=self.spec)
+            self.progress.phase(f"hasnas: training-free score of {len(X)} cells that meet the cost limits")
+            scores = []
+            for k, x in enumerate(X):
+                arch = str(self.space.decode(x))
+                c = self._candidate(arch, x, 1, dict(accuracy=np.nan, accuracy_std=np.nan, values=values[k], G=G[k]))
+                c.training_free_score = training_free_score(self.spec, arch, self.data, seed=self.state.seed,
+                                                            device=self.device)
+                scores.append(c.training_free_score)
+                self.progress.generation(1, k + 1, len(X))
+            best = self.state.candidates[str(self.space.decode(X[int(np.argmax(scores))]))]
+            self.progress.phase("hasnas: training the best-scoring cell")
+            if best.status == "predicted":  # a resumed run does not train it again
+                self._train([best], 1, "search")
             self._update_front()
-            self.checkpoint()
-        return self.state.to_dataset()
+            self.state.rounds.append(RoundRecord(self.hypervolume(), float("nan"), time.perf_counter() - start, len(X), 1))

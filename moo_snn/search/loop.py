@@ -282,13 +282,17 @@ class SearchRun:
     def checkpoint(self) -> None:
         write_atomic(self.state.to_dataset(), self.out)
 
+    def _search(self) -> None:
+        """The strategy itself: bootstrap, then the rounds still to do."""
+        self._bootstrap()
+        for r in range(len(self.state.rounds) + 1, self.search.rounds + 1):
+            self._round(r)
+
     def run(self):
-        """Run (or continue) the search; returns the results Dataset."""
+        """Run (or continue) the search; returns the results Dataset (written on every exit)."""
         self.checkpoint()  # an unwritable destination fails now, before any training
         try:
-            self._bootstrap()
-            for r in range(len(self.state.rounds) + 1, self.search.rounds + 1):
-                self._round(r)
+            self._search()
             self.state.status = "complete"
         except KeyboardInterrupt:
             self.state.status = "interrupted"
