@@ -116,8 +116,16 @@ def measured_hv_curve(spec, space, log, ref):
 def run_moo(spec, data, oracle, tmp):
     from moo_snn.search.loop import SearchRun, with_overrides
 
+    from moo_snn.search.loop import Progress
+
+    class StopAtBudget(Progress):  # rounds without a new training must stop at the budget too
+        def phase(self, text):
+            if oracle.clock() > oracle.budget:
+                raise BudgetExhausted
+
     spec = with_overrides(spec, rounds=1000)
-    run = SearchRun(spec, os.path.join(tmp, f"moo-{oracle.seed}.nc"), archive_path=os.path.join(tmp, "no-archive.nc"), data=data)
+    run = SearchRun(spec, os.path.join(tmp, f"moo-{oracle.seed}.nc"), archive_path=os.path.join(tmp, "no-archive.nc"),
+                    data=data, progress=StopAtBudget())
     run.run()
 
 
