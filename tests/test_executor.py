@@ -15,35 +15,20 @@ from distributed.diagnostics.plugin import WorkerPlugin
 from typer.testing import CliRunner
 
 from moo_snn.cli import app
-from moo_snn.config.problem import load_problem, parse_problem
+from moo_snn.config.problem import parse_problem
 from moo_snn.executor import DaskExecutor, ExecutorError, InProcessExecutor, make_executor, training_tasks
 from moo_snn.search.loop import SearchRun
-from moo_snn.space import SearchSpace
 from moo_snn.surrogate import archive as arc
 from moo_snn.surrogate.build import build_archive
 from moo_snn.surrogate.sampling import space_filling_sample
+from small_search import SPEC, SPACE, TEXT, write_synthetic_archive
 
-# the small digits search of test_search.py: 2 epochs, 2 rounds of 2 survivors
-TEXT = (load_problem("digits").source.replace("epochs = 10", "epochs = 2").replace("accuracy = { min = 0.9 }", "accuracy = { min = 0.5 }")
-        .replace("generations = 40", "generations = 6").replace("pop_size = 64", "pop_size = 16")
-        .replace("rounds = 4", "rounds = 2").replace("survivors = 6", "survivors = 2"))
-SPEC = parse_problem(TEXT, "small-digits.toml")
-SPACE = SearchSpace(SPEC.space)
 ONE_EPOCH = parse_problem(TEXT.replace("epochs = 2", "epochs = 1"), "one-epoch-digits.toml")
 
 
 @pytest.fixture(scope="module")
 def archive_path(tmp_path_factory):
-    """30 architectures with a made-up plausible accuracy: something for the predictor to learn."""
-    archive = arc.empty_archive(SPEC)
-    for x in space_filling_sample(SPEC, SPACE, 30, seed=5):
-        a = SPACE.decode(x)
-        acc = 0.3 + 0.4 * np.log2(a.channels) / 5 + 0.2 * np.log2(a.timesteps + 1) / 3 + 0.05 * (a.weight_bits > 2)
-        archive = arc.append(archive, dict(arch=str(a), status="trained", val_accuracy=acc, test_accuracy=acc, train_seconds=1.0,
-                                           epochs=2, seed=0, params=1, spike_rates={"stem": 1.0}))
-    path = tmp_path_factory.mktemp("archive") / "digits.nc"
-    arc.save_archive(archive, path)
-    return path
+    return write_synthetic_archive(tmp_path_factory.mktemp("archive") / "digits.nc")
 
 
 @pytest.fixture(scope="module")

@@ -10,34 +10,12 @@ from typer.testing import CliRunner
 
 import moo_snn
 from moo_snn.cli import app
-from moo_snn.config.problem import load_problem, parse_problem
 from moo_snn.search.loop import SearchRun, with_overrides
-from moo_snn.space import SearchSpace
-from moo_snn.surrogate import archive as arc
-from moo_snn.surrogate.sampling import space_filling_sample
-
-# the digits problem with short trainings and a small search
-TEXT = (load_problem("digits").source.replace("epochs = 10", "epochs = 2").replace("accuracy = { min = 0.9 }", "accuracy = { min = 0.5 }")
-        .replace("generations = 40", "generations = 6").replace("pop_size = 64", "pop_size = 16")
-        .replace("rounds = 4", "rounds = 2").replace("survivors = 6", "survivors = 2"))
-SPEC = parse_problem(TEXT, "small-digits.toml")
-assert (SPEC.training.epochs, SPEC.search.rounds, SPEC.search.survivors, SPEC.search.pop_size) == (2, 2, 2, 16)
-SPACE = SearchSpace(SPEC.space)
-
+from small_search import SPEC, TEXT, write_synthetic_archive
 
 @pytest.fixture(scope="module")
 def archive_path(tmp_path_factory):
-    """An archive of 30 architectures with a plausible made-up accuracy (wider, longer, more bits
-    is better), at the problem's recipe: the predictor has something to learn from."""
-    archive = arc.empty_archive(SPEC)
-    for x in space_filling_sample(SPEC, SPACE, 30, seed=5):
-        a = SPACE.decode(x)
-        acc = 0.3 + 0.4 * np.log2(a.channels) / 5 + 0.2 * np.log2(a.timesteps + 1) / 3 + 0.05 * (a.weight_bits > 2)
-        archive = arc.append(archive, dict(arch=str(a), status="trained", val_accuracy=acc, test_accuracy=acc, train_seconds=1.0,
-                                           epochs=2, seed=0, params=1, spike_rates={"stem": 1.0}))
-    path = tmp_path_factory.mktemp("archive") / "digits.nc"
-    arc.save_archive(archive, path)
-    return path
+    return write_synthetic_archive(tmp_path_factory.mktemp("archive") / "digits.nc")
 
 
 @pytest.fixture(scope="module")

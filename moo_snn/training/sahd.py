@@ -150,7 +150,7 @@ def training_free_score(problem: ProblemSpec, arch: Architecture | str, data=Non
     float
         The mean over the mini-batches of ``log|det K|``; ``-inf`` if any kernel is singular.
     """
-    from moo_snn.training.trainer import resolve_device
+    from moo_snn.training.trainer import normalised, resolve_device
 
     if isinstance(arch, str):
         arch = Architecture.parse(arch)
@@ -164,9 +164,7 @@ def training_free_score(problem: ProblemSpec, arch: Architecture | str, data=Non
     if data is None:
         from moo_snn.data import load_problem_data
         data = load_problem_data(problem)
-    mean = torch.as_tensor(data.mean).view(1, -1, 1, 1)
-    std = torch.as_tensor(data.std).clamp_min(1e-6).view(1, -1, 1, 1)
-    x_train = torch.as_tensor(data.x_train)
+    x_train = normalised(data, data.x_train)
     n = len(x_train)
     if n < 2:
         raise TrainingError(f"the training split has {n} sample(s); the score needs at least 2")
@@ -179,7 +177,7 @@ def training_free_score(problem: ProblemSpec, arch: Architecture | str, data=Non
         generator = torch.Generator().manual_seed(seed)
         for _ in range(n_batches):
             idx = torch.randperm(n, generator=generator)[:batch]
-            xb = ((x_train[idx] - mean) / std).to(dev)
+            xb = x_train[idx].to(dev)
             recorder = SahdRecorder(normalise=normalise)
             model(xb, recorder)
             scores.append(recorder.log_abs_det())

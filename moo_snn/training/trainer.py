@@ -70,6 +70,13 @@ def augment_crop_flip(x: torch.Tensor, padding: int, generator: torch.Generator)
     return torch.where(flip[:, None, None, None], out.flip(-1), out)
 
 
+def normalised(data, images) -> torch.Tensor:
+    """``images`` standardised per channel with the training split's mean and std (what every network sees)."""
+    mean = torch.as_tensor(data.mean).view(1, -1, 1, 1)
+    std = torch.as_tensor(data.std).clamp_min(1e-6).view(1, -1, 1, 1)
+    return (torch.as_tensor(images) - mean) / std
+
+
 def make_optimizer(model: torch.nn.Module, spec: TrainingSpec, total_steps: int):
     """Optimiser and per-step learning-rate schedule of the ``[training]`` table."""
     params = model.parameters()
@@ -128,9 +135,7 @@ def train_architecture(problem: ProblemSpec, arch: Architecture | str, data=None
     if data is None:
         from moo_snn.data import load_problem_data
         data = load_problem_data(problem)
-    mean = torch.as_tensor(data.mean).view(1, -1, 1, 1)
-    std = torch.as_tensor(data.std).clamp_min(1e-6).view(1, -1, 1, 1)
-    tensors = {k: (torch.as_tensor(getattr(data, f"x_{k}")) - mean) / std for k in ("train", "val", "test")}
+    tensors = {k: normalised(data, getattr(data, f"x_{k}")) for k in ("train", "val", "test")}
     labels = {k: torch.as_tensor(getattr(data, f"y_{k}")) for k in ("train", "val", "test")}
 
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
