@@ -36,3 +36,41 @@ def cost_violations(problem, report: CostReport) -> np.ndarray:
 def meets_cost_limits(problem, space: SearchSpace, X) -> np.ndarray:
     """Whether each genome meets every cost limit with the problem's assumed spike rate, ``(n,)``."""
     return np.all(cost_violations(problem, population_costs(problem, space, X)) <= 0, axis=1)
+
+
+def unreachable_cost_limits(problem, space: SearchSpace, *, n: int = 20000, seed: int = 0) -> list[str]:
+    """The cost limits that NO architecture of a large sample meets, each alone, as messages.
+
+    The sample: ``n`` random genomes, and as many again with the smallest value of every value gene
+    and a single-edge cell (hardware genes as drawn), so that the cheapest corner of the space is
+    always in it. A limit listed here is out of reach in practice; an empty list does not promise
+    that the limits can be met together (the search reports that, with the least violating candidates).
+    """
+    rng = np.random.default_rng(seed)
+    X = space.sample(n, rng)
+    small = X.copy()
+    small[:, :6] = space._zero_gene if space._zero_gene is not None else X[:, :6]
+    for k, name in enumerate(space.gene_names[6:], start=6):
+        if name not in HARDWARE_GENES:
+            small[:, k] = int(np.argmin(space.choices[name]))
+    X = np.concatenate([X, space.repair(small)])
+    report = population_costs(problem, space, X)
+    messages = []
+    for c in problem.constraints:
+        if c.name in COST_METRICS:
+            values = np.asarray(getattr(report, c.name), dtype=float)
+            if np.all(c.violation(values) > 0):
+                best = values.min() if c.kind == "max" else values.max()
+                messages.append(f"{c.name} {'≤' if c.kind == 'max' else '≥'} {c.limit:g} (the best of {len(X):,} "
+                                f"architectures of the space, its cheapest corner included, reaches {best:.4g})")
+    return messages
+
+
+def check_cost_limits_reachable(problem, space: SearchSpace) -> None:
+    """Raise :class:`InfeasibleError` (exit 3) when a cost limit is out of reach of the whole space."""
+    unreachable = unreachable_cost_limits(problem, space)
+    if unreachable:
+        from moo_snn.errors import InfeasibleError
+
+        raise InfeasibleError(f"no architecture of the space can meet {'; '.join(unreachable)}: raise the limit or "
+                              f"change [space] in the problem file")

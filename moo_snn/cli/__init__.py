@@ -1,12 +1,24 @@
 """The ``moo-snn`` command line. Commands are thin: parse, call the library, print.
 
-Exit codes: 0 success; 2 a user mistake (bad problem file, architecture, data, option);
-3 no candidate meets the limits; 4 a training diverged; 130 interrupted.
+Exit codes: 0 success; 1 an unexpected error (a bug: one line, the traceback saved to a file);
+2 a user mistake (bad problem file, architecture, data, option, unreadable or foreign file);
+3 no candidate meets the limits; 4 a training diverged; 130 interrupted (Ctrl-C or SIGTERM).
+Every error is one line on stderr, never a traceback.
 """
 
 from __future__ import annotations
 
+import sys
+import tempfile
+import traceback
+
 import typer
+from typer.core import TyperGroup
+
+try:  # recent typer vendors its own click
+    from typer._click import exceptions as click
+except ImportError:  # pragma: no cover - typer with click as a dependency
+    from click import exceptions as click
 
 from moo_snn.cli.cost_cmd import cost
 from moo_snn.cli.export_cmd import export
@@ -16,8 +28,43 @@ from moo_snn.cli.problems_cmd import problems
 from moo_snn.cli.surrogate_cmd import surrogate_app
 from moo_snn.cli.train_cmd import train
 
+class _OneLineErrors(TyperGroup):
+    """The command group, with usage errors (unknown option, bad value, unknown command) as one line
+    ``error: ... (see moo-snn CMD --help)`` instead of a framed panel, and no traceback ever."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        from moo_snn.cli.common import stderr
+        from rich.markup import escape
+
+        try:
+            rv = super().main(args, prog_name or "moo-snn", complete_var, False, **extra)
+        except click.NoArgsIsHelpError as exc:  # `moo-snn` alone, `moo-snn surrogate` alone
+            click.echo(exc.ctx.get_help())
+            sys.exit(0)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx else "moo-snn"
+            stderr.print(f"[bold red]error:[/] {escape(exc.format_message())} (see {where} --help)", soft_wrap=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:  # e.g. a bad file option
+            stderr.print(f"[bold red]error:[/] {escape(exc.format_message())}", soft_wrap=True)
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            stderr.print("[yellow]interrupted[/]")
+            sys.exit(130)
+        except Exception as exc:  # a bug: one line for the user, the traceback kept for the report
+            with tempfile.NamedTemporaryFile("w", prefix="moo-snn-error-", suffix=".txt", delete=False) as f:
+                traceback.print_exc(file=f)
+            stderr.print(f"[bold red]unexpected error[/] {escape(type(exc).__name__)}: {escape(str(exc))} — a bug in "
+                         f"moo-snn; the traceback is in {f.name}, please attach it to a report", soft_wrap=True)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
 app = typer.Typer(
     name="moo-snn",
+    cls=_OneLineErrors,
     help="Hardware-aware multi-objective search for spiking neural networks on RRAM compute-in-memory accelerators.",
     no_args_is_help=True,
     add_completion=False,

@@ -16,7 +16,7 @@ from moo_snn.errors import MooSnnError
 stdout = Console(highlight=False)
 if not stdout.is_terminal:  # piped or captured: wide enough for the tables, never squeezed to 80
     stdout = Console(highlight=False, width=160)
-stderr = Console(stderr=True, highlight=False)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)  # a message is one line, however long
 
 ProblemArg = Annotated[str, typer.Argument(help="problem file, or the name of a shipped problem (see `moo-snn problems`)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object on stdout instead of tables")]

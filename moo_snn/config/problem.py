@@ -7,6 +7,7 @@ A problem file has top-level ``name``, ``description``, ``reference_arch`` and t
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -125,6 +126,7 @@ SECTIONS = {
     "objectives": ObjectivesSpec,
     "search": SearchSpec,
 }
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 TOP_LEVEL = ("name", "description", "reference_arch", *SECTIONS, "constraints")
 
 
@@ -231,6 +233,9 @@ def parse_problem(text: str, source: str = "<string>", base_dir: str | Path = ".
     for key in ("name", "description", "reference_arch"):
         if key in doc and not isinstance(doc[key], str):
             raise ProblemError(f"{source}: {key}: expected a string, found {doc[key]!r}")
+    if not NAME_PATTERN.fullmatch(doc["name"]):  # it becomes part of file names (results/<name>-seed0-....nc)
+        raise ProblemError(f"{source}: name: {doc['name']!r} must be 1-64 letters, digits, '.', '_' or '-' (it names "
+                           f"the results files), starting with a letter or digit")
     if "data" not in doc:
         raise ProblemError(f"{source}: missing table [data] (at least: dataset = one of {', '.join(DATASETS)})")
     sections = {name: parse_table(cls, doc.get(name), name, source) for name, cls in SECTIONS.items()}

@@ -29,7 +29,7 @@ import numpy as np
 from scipy import stats
 
 from moo_snn.errors import ResultsError
-from moo_snn.evaluation import population_costs
+from moo_snn.evaluation import check_cost_limits_reachable, population_costs
 from moo_snn.netcdf import read, write_atomic
 from moo_snn.results.state import FORMAT, Candidate, RoundRecord, RunState, now
 from moo_snn.search.objectives import constraint_matrix, metric_values, resolve_metrics
@@ -290,6 +290,7 @@ class SearchRun:
 
     def run(self):
         """Run (or continue) the search; returns the results Dataset (written on every exit)."""
+        check_cost_limits_reachable(self.spec, self.space)  # exit 3 at once, before anything is written
         self.checkpoint()  # an unwritable destination fails now, before any training
         try:
             self._search()
