@@ -40,6 +40,8 @@ def write_atomic(ds: xr.Dataset, path: str | Path) -> None:
 def read(path: str | Path, kind: str, format_tag: str) -> xr.Dataset:
     """Read a moo-snn file of ``kind`` ("archive", "results file") whose ``format`` attribute is ``format_tag``."""
     path = Path(path)
+    if path.is_dir():
+        raise ResultsError(f"{path}: is a folder, not a {kind}")
     if not path.is_file():
         raise ResultsError(f"{path}: no such {kind}")
     try:

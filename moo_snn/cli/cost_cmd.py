@@ -111,7 +111,7 @@ def cost(
         hardware = network.hardware(hardware)
         layer_list, timesteps, weight_bits, label = list(network.layers), network.timesteps, network.weight_bits, None
     else:
-        architecture = Architecture.parse(arch) if arch else spec.reference_arch
+        architecture = spec.check_architecture(Architecture.parse(arch)) if arch is not None else spec.reference_arch
         if not architecture.is_valid:
             raise ArchitectureError(f"architecture {architecture}: its cell has no forward path from node 0 to node 3")
         layer_list = crossbar_layers(architecture, spec.network_input)

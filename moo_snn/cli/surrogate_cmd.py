@@ -41,7 +41,7 @@ def build(
     path = out or default_archive_path(spec)
     executor = make_executor(workers, scheduler, torch_threads=torch_threads)
     with Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[last]}"),
-                  TimeElapsedColumn(), console=stderr, transient=json_out) as progress:
+                  TimeElapsedColumn(), console=stderr, transient=json_out or not stderr.is_terminal) as progress:
         task = progress.add_task("build", total=n, last="")
 
         def on_result(done, total, result):

@@ -29,13 +29,13 @@ def train(
     from moo_snn.data import load_problem_data
 
     spec = load_problem(problem)
-    architecture = Architecture.parse(arch) if arch else spec.reference_arch
+    architecture = spec.check_architecture(Architecture.parse(arch)) if arch is not None else spec.reference_arch
     data = load_problem_data(spec)
     from moo_snn.training.trainer import train_architecture  # torch: only once the inputs are valid
 
     n_epochs = epochs or spec.training.epochs
     with Progress(TextColumn("training {task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} epochs, loss {task.fields[loss]}"),
-                  TimeElapsedColumn(), console=stderr, transient=json_out) as progress:
+                  TimeElapsedColumn(), console=stderr, transient=json_out or not stderr.is_terminal) as progress:
         task = progress.add_task(str(architecture), total=n_epochs, loss="-")
         result = train_architecture(spec, architecture, data, epochs=n_epochs, seed=seed, device=device, weights_path=save,
                                     on_epoch=lambda e, n, loss: progress.update(task, completed=e, loss=f"{loss:.3f}"))

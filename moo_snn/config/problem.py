@@ -154,6 +154,16 @@ class ProblemSpec:
         shape = DATASETS[self.data.dataset] or (self.data.channels, self.data.side, self.data.classes)
         return NetworkInput(*shape, stem_stride=self.space.stem_stride)
 
+    def check_architecture(self, arch: Architecture) -> Architecture:
+        """``arch`` if this problem's images can go through it (its final pool divides the side after
+        the reduction), else an :class:`ArchitectureError`."""
+        reduced = self.network_input.cell_side // 2
+        if reduced % arch.final_pool:
+            valid = [p for p in range(1, reduced + 1) if reduced % p == 0]
+            raise ArchitectureError(f"architecture {str(arch)!r}: final pool p{arch.final_pool} does not divide the side after "
+                                    f"reduction ({reduced}) of {self.name}'s images; valid: {valid}")
+        return arch
+
     @property
     def data_path(self) -> Path | None:
         if not self.data.path:
@@ -215,9 +225,10 @@ def _check_problem(spec: ProblemSpec, where: str, check_plugins: bool = True) ->
                                f"{did_you_mean(name, [*METRICS, *_plugin_names()])} (or 'module:function')")
     if len(set(spec.objectives.names)) != len(spec.objectives.names):
         raise ProblemError(f"{where}: [objectives] names holds duplicates")
-    for pool in (spec.reference_arch.final_pool,):
-        if reduced % pool:
-            raise ProblemError(f"{where}: reference_arch final pool {pool} does not divide the side after reduction ({reduced})")
+    try:
+        spec.check_architecture(spec.reference_arch)
+    except ArchitectureError as exc:
+        raise ProblemError(f"{where}: reference_arch: {exc}") from None
 
 
 def parse_problem(text: str, source: str = "<string>", base_dir: str | Path = ".", *, check_plugins: bool = True) -> ProblemSpec:

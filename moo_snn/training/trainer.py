@@ -13,6 +13,7 @@ explicit generators and a forked global RNG; nothing outside is changed.
 from __future__ import annotations
 
 import math
+import pickle
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -206,6 +207,10 @@ def load_weights(problem: ProblemSpec, path: str | Path) -> SpikingNetwork:
         arch = Architecture.parse(saved["arch"])
         model = SpikingNetwork(arch.pruned(), problem.network_input, problem.training)
         model.load_state_dict(saved["state_dict"])
+    except pickle.UnpicklingError:  # torch's safe loader met a Python object: refused, nothing of it ran
+        raise TrainingError(f"{path}: refused: the file holds Python objects other than tensors, which could run code "
+                            f"when loaded; moo-snn weights files hold tensors and strings only") from None
     except Exception as exc:  # any unreadable or foreign file is the same user-facing problem
-        raise TrainingError(f"{path}: not a moo-snn weights file for this problem ({type(exc).__name__}: {exc})") from None
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise TrainingError(f"{path}: not a moo-snn weights file for this problem ({type(exc).__name__}: {first_line})") from None
     return model.eval()
