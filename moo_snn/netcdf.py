@@ -1,7 +1,8 @@
 """Safe NetCDF files: atomic writes, and reads that never run code.
 
-Writes go to a temporary file in the destination folder, then replace the destination with one
-rename, so an interrupted write or a full disk leaves the previous file intact. Reads use the
+Writes encode the file in memory, write it to a temporary file in the destination folder, flush it
+to disk, then replace the destination with one rename, so an interrupted write or a full disk
+leaves the previous file intact. Reads use the
 h5netcdf engine only (no pickle), fully into memory (no open handle stays behind).
 """
 
@@ -17,16 +18,25 @@ from moo_snn.errors import ResultsError
 
 
 def write_atomic(ds: xr.Dataset, path: str | Path) -> None:
-    """Write ``ds`` to ``path`` atomically (temporary file, then a rename)."""
+    """Write ``ds`` to ``path`` atomically: encoded in memory, written to a temporary file beside
+    ``path``, flushed to disk, then renamed over ``path``.
+
+    The HDF5 library never touches the disk here (it encodes into memory), so a full disk or a
+    file-size limit is a plain ``OSError`` of Python's own write: one :class:`ResultsError`, the
+    temporary file removed and the previous ``path`` left as it was.
+    """
     path = Path(path)
+    blob = ds.to_netcdf(engine="h5netcdf")  # bytes of a NetCDF-4 file
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
         raise ResultsError(f"{path.parent}: cannot write there ({exc.strerror or exc})") from None
-    os.close(fd)
     try:
-        ds.to_netcdf(tmp, engine="h5netcdf")
+        with os.fdopen(fd, "wb") as f:
+            f.write(blob)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)

@@ -8,8 +8,10 @@ POINT is ``none`` or ``WHERE:N``:
 
 * ``nsga2:N``   at the N-th evaluation of an NSGA-II population (predicted accuracy and costs);
 * ``training:N`` inside the N-th training, at its 2nd forward pass (optimiser steps under way);
-* ``write:N``    inside the N-th write of a NetCDF file, after its 3rd variable is created (a
-  half-written temporary file on disk).
+* ``encode:N``   inside the N-th write of a NetCDF file, while HDF5 encodes it (after its 3rd
+  variable is created);
+* ``write:N``    inside the N-th write of a NetCDF file, once its temporary file is written and
+  flushed to disk, before the rename that replaces the previous file.
 
 SIGNAL is ``SIGINT`` or ``SIGTERM``; it goes through the operating system (``os.kill`` of this
 process), so Python's own signal handling and the command's handlers deal with it as they would
@@ -36,7 +38,8 @@ def main() -> None:
     fired = []
 
     def maybe_fire(kind: str) -> None:
-        if kind == where and count[kind] == n and not fired:
+        index = count["write"] if kind == "encode" else count[kind]
+        if kind == where and index == n and not fired:
             fired.append(kind)
             os.kill(os.getpid(), signum)
 
@@ -80,14 +83,21 @@ def main() -> None:
         variable = real_create(self, *args, **kwargs)
         count["variables"] += 1
         if count["variables"] == 3:
-            maybe_fire("write")
+            maybe_fire("encode")
         return variable
+
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        real_fsync(fd)
+        maybe_fire("write")
 
     trainer.train_architecture = train
     SpikingNetwork.forward = forward
     SnnSearchProblem._evaluate = evaluate
     xr.Dataset.to_netcdf = to_netcdf
     h5netcdf.Group.create_variable = create_variable
+    os.fsync = fsync
 
     from moo_snn.cli import main as cli
 

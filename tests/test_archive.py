@@ -69,7 +69,7 @@ def test_a_failed_write_keeps_the_previous_file(tmp_path, monkeypatch):
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(xr.Dataset, "to_netcdf", disk_full)
+    monkeypatch.setattr("moo_snn.netcdf.os.fsync", disk_full)  # where a full disk shows up with delayed allocation
     with pytest.raises(ResultsError, match=r"No space left on device\); the previous file is kept"):
         arc.save_archive(synthetic_archive(8), path)
     assert path.read_bytes() == before

@@ -353,17 +353,19 @@ def interrupted_then_resumed(tmp_path, reference, proc, log):
     assert [r["arch"] for r in final.moo.front_records()] == [r["arch"] for r in reference["front"]]
 
 
-FAULTS = [("nsga2:3", "SIGINT"), ("nsga2:7", "SIGTERM"), ("training:2", "SIGTERM"), ("training:5", "SIGINT"),
-          ("write:2", "SIGINT"), ("write:6", "SIGTERM")]
+# one of each kind in the default suite (a case is two real runs, about 20 s), the rest under -m slow
+FAULTS = [("nsga2:3", "SIGINT"), ("training:5", "SIGTERM"), ("encode:6", "SIGINT"), ("write:4", "SIGTERM"),
+          pytest.param("nsga2:7", "SIGTERM", marks=pytest.mark.slow), pytest.param("training:2", "SIGINT", marks=pytest.mark.slow),
+          pytest.param("encode:2", "SIGTERM", marks=pytest.mark.slow), pytest.param("write:8", "SIGINT", marks=pytest.mark.slow)]
 
 
-@pytest.mark.parametrize("point, signame", FAULTS, ids=[f"{p}-{s}" for p, s in FAULTS])
+@pytest.mark.parametrize("point, signame", FAULTS)
 def test_a_signal_at_a_chosen_point_loses_nothing_and_resume_completes(tmp_path, reference, point, signame):
     (tmp_path / "tiny.toml").write_text(TINY)
     log = tmp_path / "first.log"
     proc = run_driver(tmp_path, point, signame, log, *RUN, check_rc=130)
     assert len([ln for ln in proc.stderr.splitlines() if ln.startswith("interrupted")]) == 1
-    if point.startswith("write"):  # the half-written temporary file is gone, the last complete write stays
+    if point.startswith(("encode", "write")):  # no temporary file stays behind
         assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
     interrupted_then_resumed(tmp_path, reference, proc, log)
 
@@ -383,17 +385,18 @@ def signal_at_random(tmp_path, reference, seed):
     proc.send_signal(getattr(signal, signame))
     out, err = proc.communicate(timeout=300)
     assert "Traceback" not in err, err
-    assert proc.returncode in (0, 130), err
+    assert proc.returncode in (0, 130, -signal.SIGINT, -signal.SIGTERM), err
+    if proc.returncode < 0:  # the signal came while Python shut down, after the run: the run is complete
+        assert moo_snn.open_results(tmp_path / "run.nc").attrs["status"] == "complete"
     interrupted_then_resumed(tmp_path, reference, subprocess.CompletedProcess(proc.args, proc.returncode, out, err), log)
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_a_signal_at_a_random_moment_loses_nothing(tmp_path, reference, seed):
-    signal_at_random(tmp_path, reference, seed)
+def test_a_signal_at_a_random_moment_loses_nothing(tmp_path, reference):
+    signal_at_random(tmp_path, reference, seed=0)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", range(2, 12))
+@pytest.mark.parametrize("seed", range(1, 13))
 def test_a_signal_at_a_random_moment_loses_nothing_more_seeds(tmp_path, reference, seed):
     signal_at_random(tmp_path, reference, seed)
 

@@ -188,10 +188,12 @@ class SearchRun:
         return c
 
     # --- the loop -----------------------------------------------------------------------------
-    def _fit_predictor(self):
+    def _fit_predictor(self, before_round: int):
+        """The predictor fit on the archive and on every training of the rounds before ``before_round``
+        (so that a round redone on resume sees what it saw the first time)."""
         archs, acc = list(self.archive_records), [r["val_accuracy"] for r in self.archive_records.values()]
         for c in self.state.candidates.values():
-            if c.trained and c.arch not in self.archive_records:
+            if c.trained and c.arch not in self.archive_records and c.round_trained < before_round:
                 archs.append(c.arch)
                 acc.append(c.val_accuracy)
         model = make_predictor(self.spec, DEFAULT_REGRESSOR, random_state=self.state.seed)
@@ -220,7 +222,7 @@ class SearchRun:
 
         start = time.perf_counter()
         self.progress.phase(f"round {r}/{self.search.rounds}: fitting the predictor")
-        problem = SnnSearchProblem(self.spec, self.space, self._fit_predictor())
+        problem = SnnSearchProblem(self.spec, self.space, self._fit_predictor(before_round=r))
         initial = [self.state.candidates[a].genome for a in self.state.population if a in self.state.candidates]
         rng = np.random.default_rng([self.state.seed, r])
         missing = self.search.pop_size - len(initial)
@@ -235,17 +237,21 @@ class SearchRun:
         pop = result.pop
         X = np.rint(pop.get("X")).astype(np.int64)
         archs = [str(self.space.decode(x)) for x in X]
-        self.state.population = archs
         values = problem.predict(X)
         F = np.column_stack([m.to_minimize(values["values"][:, k]) for k, m in enumerate(self.metrics)])
-        chosen = select_survivors(archs, F, values["G"], values["accuracy_std"], trained=self.state.trained_archs(),
+        # a round interrupted during its trainings is redone on resume from the same inputs (the
+        # last round's population, the trainings before it), so it chooses the same survivors and
+        # trains only those it had not finished
+        done_before = {a for a, c in self.state.candidates.items() if c.status != "predicted" and c.round_trained < r}
+        chosen = select_survivors(archs, F, values["G"], values["accuracy_std"], trained=done_before,
                                   k=self.search.survivors, metric_names=self.spec.objectives.names,
                                   constraints=self.spec.constraints, uncertainty_weight=self.search.uncertainty_weight)
         survivors = [self.state.candidates[archs[i]] for i in chosen]
         for c in survivors:
             c.accuracy_predicted_when_selected = c.predicted_accuracy
         self.progress.phase(f"round {r}/{self.search.rounds}: training {len(survivors)} survivors")
-        self._train(survivors, r, "search")
+        self._train([c for c in survivors if c.status == "predicted"], r, "search")
+        self.state.population = archs  # the next round starts from it
         measured = [(c.accuracy_predicted_when_selected, c.val_accuracy) for c in survivors if c.trained]
         tau = float(stats.kendalltau(*zip(*measured)).statistic) if len(measured) >= 2 else float("nan")
         self._update_front()
