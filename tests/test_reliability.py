@@ -328,10 +328,13 @@ def reference(tmp_path_factory):
     return {"trained": trained(d / "run.nc"), "seconds": time.perf_counter() - start, "front": ds.moo.front_records()}
 
 
-def interrupted_then_resumed(tmp_path, reference, proc, log):
+def interrupted_then_resumed(tmp_path, reference, proc, log, killed=False):
     """The checks after a signal: a valid file with every finished training; --resume completes it
-    as the uninterrupted run, training only what the first run had not finished."""
+    as the uninterrupted run, training only what the first run had not finished. ``killed``
+    (SIGKILL, nothing can run): the training that had just finished may be missing, and is redone."""
     first = read_log(log)
+    if killed and first:
+        first.pop(list(first)[-1])
     path = tmp_path / "run.nc"
     if proc.returncode == 130:
         assert "interrupted" in proc.stderr and "--resume" in proc.stderr
@@ -344,6 +347,7 @@ def interrupted_then_resumed(tmp_path, reference, proc, log):
         run_driver(tmp_path, "none", "SIGINT", resumed_log, "optimize", "--resume", "run.nc", "--torch-threads", "1", check_rc=0)
         second = read_log(resumed_log)
         assert not set(first) & set(second), "a finished training was trained again"
+        assert set(kept).isdisjoint(second), "a training held in the file was trained again"
     else:  # killed before the first write: nothing had been computed
         assert not first
         run_driver(tmp_path, "none", "SIGINT", tmp_path / "resumed.log", *RUN, check_rc=0)
@@ -370,9 +374,9 @@ def test_a_signal_at_a_chosen_point_loses_nothing_and_resume_completes(tmp_path,
     interrupted_then_resumed(tmp_path, reference, proc, log)
 
 
-def signal_at_random(tmp_path, reference, seed):
+def signal_at_random(tmp_path, reference, seed, signame=None):
     rng = random.Random(seed)
-    signame = rng.choice(["SIGINT", "SIGTERM"])
+    signame = signame or rng.choice(["SIGINT", "SIGTERM"])
     (tmp_path / "tiny.toml").write_text(TINY)
     log = tmp_path / "first.log"
     env = dict(os.environ, OMP_NUM_THREADS="1", COLUMNS="200")
@@ -384,15 +388,23 @@ def signal_at_random(tmp_path, reference, seed):
     time.sleep(rng.uniform(0.0, 0.9 * reference["seconds"]))
     proc.send_signal(getattr(signal, signame))
     out, err = proc.communicate(timeout=300)
+    killed = signame == "SIGKILL"
     assert "Traceback" not in err, err
-    assert proc.returncode in (0, 130, -signal.SIGINT, -signal.SIGTERM), err
-    if proc.returncode < 0:  # the signal came while Python shut down, after the run: the run is complete
-        assert moo_snn.open_results(tmp_path / "run.nc").attrs["status"] == "complete"
-    interrupted_then_resumed(tmp_path, reference, subprocess.CompletedProcess(proc.args, proc.returncode, out, err), log)
+    if not killed:
+        assert proc.returncode in (0, 130, -signal.SIGINT, -signal.SIGTERM), err
+        if proc.returncode < 0:  # the signal came while Python shut down, after the run: the run is complete
+            assert moo_snn.open_results(tmp_path / "run.nc").attrs["status"] == "complete"
+    interrupted_then_resumed(tmp_path, reference, subprocess.CompletedProcess(proc.args, proc.returncode, out, err), log,
+                             killed=killed)
 
 
 def test_a_signal_at_a_random_moment_loses_nothing(tmp_path, reference):
     signal_at_random(tmp_path, reference, seed=0)
+
+
+def test_sigkill_leaves_a_valid_file_that_resume_completes(tmp_path, reference):
+    """SIGKILL cannot be caught: the file is the last complete checkpoint (writes are atomic)."""
+    signal_at_random(tmp_path, reference, seed=3, signame="SIGKILL")
 
 
 @pytest.mark.slow
