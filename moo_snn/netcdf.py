@@ -12,6 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
+import dask
 import xarray as xr
 
 from moo_snn.errors import ResultsError
@@ -26,7 +27,10 @@ def write_atomic(ds: xr.Dataset, path: str | Path) -> None:
     temporary file removed and the previous ``path`` left as it was.
     """
     path = Path(path)
-    blob = ds.to_netcdf(engine="h5netcdf")  # bytes of a NetCDF-4 file
+    # the data are numpy arrays: no scheduler is needed, and with a Dask client active in this
+    # process xarray would otherwise ask the cluster for a write lock named after the memory target
+    with dask.config.set(scheduler="synchronous"):
+        blob = ds.to_netcdf(engine="h5netcdf")  # the bytes of a NetCDF-4 file
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

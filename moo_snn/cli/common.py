@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import signal
 from typing import Annotated, Optional
 
 import typer
@@ -27,11 +28,17 @@ SchedulerOpt = Annotated[Optional[str], typer.Option(help="train on the Dask clu
 TorchThreadsOpt = Annotated[Optional[int], typer.Option(min=1, help="torch threads per training (default: all cores in-process, cores / N with --workers N, the worker's own with --scheduler); equal counts measure equal results")]
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def user_errors(command):
-    """Turn a :class:`MooSnnError` into one line on stderr and its exit code (no traceback)."""
+    """Turn a :class:`MooSnnError` into one line on stderr and its exit code (no traceback), and
+    SIGTERM (what kill, Slurm and Kubernetes send) into the same clean stop as Ctrl-C."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
+        previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
             return command(*args, **kwargs)
         except MooSnnError as exc:
@@ -40,6 +47,8 @@ def user_errors(command):
         except KeyboardInterrupt:
             stderr.print("[yellow]interrupted[/]")
             raise typer.Exit(130) from None
+        finally:
+            signal.signal(signal.SIGTERM, previous)
 
     return wrapper
 

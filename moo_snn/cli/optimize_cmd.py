@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import signal
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -43,10 +42,6 @@ class _RichProgress:
 class Strategy(str, enum.Enum):
     moo = "moo"
     hasnas = "hasnas"
-
-
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
 
 
 @user_errors
@@ -102,7 +97,6 @@ def optimize(
 
     spec = with_objectives(spec, objective or (), allow_code=allow_code,
                            stored=[str(n) for n in stored.objective.values] if resume is not None else None)
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=stderr, transient=True) as bar:
@@ -119,8 +113,6 @@ def optimize(
         stderr.print(f"[yellow]interrupted[/]: every finished training is in {path}; continue with "
                      f"moo-snn optimize --resume {path}")
         raise typer.Exit(130) from None
-    finally:
-        signal.signal(signal.SIGTERM, previous)
     front = ds.moo.front_records()
     feasible = bool(front)
     if json_out:

@@ -207,9 +207,15 @@ def load_weights(problem: ProblemSpec, path: str | Path) -> SpikingNetwork:
         arch = Architecture.parse(saved["arch"])
         model = SpikingNetwork(arch.pruned(), problem.network_input, problem.training)
         model.load_state_dict(saved["state_dict"])
-    except pickle.UnpicklingError:  # torch's safe loader met a Python object: refused, nothing of it ran
-        raise TrainingError(f"{path}: refused: the file holds Python objects other than tensors, which could run code "
-                            f"when loaded; moo-snn weights files hold tensors and strings only") from None
+    except pickle.UnpicklingError as exc:
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        named = [line for line in lines if "GLOBAL" in line]
+        if named:  # torch's safe loader met a Python object: refused, nothing of it ran
+            raise TrainingError(f"{path}: refused: the file holds Python objects other than tensors, which could run "
+                                f"code when loaded ({named[0].rstrip('.')}); moo-snn weights files hold tensors and "
+                                f"strings only") from None
+        after = [lines[k + 1] for k, line in enumerate(lines[:-1]) if line.endswith("WeightsUnpickler error:")]
+        raise TrainingError(f"{path}: not a moo-snn weights file ({(after or lines or ['unreadable'])[0]})") from None
     except Exception as exc:  # any unreadable or foreign file is the same user-facing problem
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise TrainingError(f"{path}: not a moo-snn weights file for this problem ({type(exc).__name__}: {first_line})") from None
