@@ -2,7 +2,9 @@
 
 Usage::
 
-    python benchmarks/search_efficiency.py [--quick] [--json] [--seeds 3] [--budget 300] [--plot FILE.png]
+    python benchmarks/search_efficiency.py [--quick] [--json] [--seeds 3] [--budget 300] [--baseline-budget S]
+        [--plot FILE.png] [--curves FILE.json]
+    python benchmarks/search_efficiency.py --from-curves FILE.json [--plot FILE.png]   # no training
 
 Methods, all with the problem's training recipe, objectives and limits:
 
@@ -218,6 +220,78 @@ def hv_at(curve, t_max):
     return values[-1] if values else 0.0
 
 
+def summarise(curves, budget, baseline_budget, seeds, threads) -> dict:
+    """Medians over seeds, and moo-snn against each baseline (see the module docstring)."""
+    summary = {"budget_s": budget, "baseline_budget_s": baseline_budget, "threads": threads, "seeds": seeds,
+               "machine": f"{os.cpu_count()} cores, {platform.machine()}", "methods": {}}
+    for method, per_seed in curves.items():
+        summary["methods"][method] = {
+            "final_hv_median": statistics.median(c[-1][2] if c else 0.0 for c in per_seed),
+            "trainings_median": statistics.median(len(c) for c in per_seed),
+            "final_hv": [c[-1][2] if c else 0.0 for c in per_seed],
+        }
+    if "moo-snn" not in curves:
+        return summary
+    for method in curves:
+        if method == "moo-snn":
+            continue
+        ratios, train_ratios, equal_time, reach, match = [], [], [], [], []
+        for moo, base in zip(curves["moo-snn"], curves[method]):
+            target = base[-1][2] if base else 0.0
+            t_base, n_base = time_to_reach(base, target)
+            t_moo, n_moo = time_to_reach(moo, target)
+            found = target > 0  # a baseline without any feasible network sets no target
+            reach.append({"target_hv": target, "moo_s": t_moo, "baseline_s": t_base, "moo_trainings": n_moo,
+                          "baseline_trainings": n_base})
+            ratios.append(t_base / t_moo if found and t_moo and t_base else None)
+            train_ratios.append(n_base / n_moo if found and n_moo and n_base else None)
+            equal_time.append((hv_at(moo, budget), hv_at(base, budget)))
+            # the other way round: how long the baseline takes to match moo-snn's final front
+            # (a lower bound, its whole budget, where it never does)
+            own = moo[-1][2] if moo else 0.0
+            t_own, _ = time_to_reach(moo, own)
+            t_match, _ = time_to_reach(base, own)
+            match.append({"moo_final_hv": own, "moo_s": t_own, "baseline_s": t_match,
+                          "ratio": (t_match if t_match else baseline_budget) / t_own if own > 0 and t_own else None,
+                          "lower_bound": t_match is None})
+        key = {"nsga2-full": "full_nsga2", "optuna-nsga2": "optuna", "random": "random", "hasnas": "hasnas"}[method]
+        finite = [r for r in ratios if r is not None]
+        summary[f"speedup_vs_{key}"] = statistics.median(finite) if finite else None
+        summary[f"speedup_vs_{key}_per_seed"] = ratios
+        summary[f"trainings_ratio_vs_{key}_per_seed"] = train_ratios
+        summary[f"hv_at_equal_time_vs_{key}"] = equal_time
+        summary[f"time_to_reach_vs_{key}_per_seed"] = reach
+        summary[f"time_to_match_moo_vs_{key}_per_seed"] = match
+    return summary
+
+
+def plot(curves, path, budget, baseline_budget, seeds) -> None:
+    """Measured hypervolume against clock, every method and seed; a method that stopped early
+    (hasnas trains one network) keeps its last value, dotted, to the budget."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    for (method, per_seed), color in zip(curves.items(), plt.cm.tab10.colors):
+        end = budget if method == "moo-snn" else baseline_budget
+        for k, c in enumerate(per_seed):
+            if c:
+                t, _, hv = zip(*c)
+                ax.step(t, hv, where="post", color=color, alpha=0.85, label=method if k == 0 else None,
+                        marker="o" if len(c) < 5 else None, markersize=4)
+                if t[-1] < 0.9 * end:
+                    ax.plot([t[-1], end], [hv[-1], hv[-1]], color=color, alpha=0.85, linestyle=":")
+    ax.set_xlabel("clock [s] (own wall time + charged training time)")
+    ax.set_ylabel("measured hypervolume")
+    ax.set_title(f"problems/digits.toml, {seeds} seed(s), budget {budget:.0f} s (moo-snn), "
+                 f"{baseline_budget:.0f} s (baselines)", fontsize=10)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 seed, 60 s per method (a few minutes in all)")
@@ -230,23 +304,43 @@ def main() -> None:
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--plot", default=None)
     parser.add_argument("--curves", default=None, help="write every method's (clock, trainings, HV) curves as JSON")
+    parser.add_argument("--from-curves", default=None, help="summarise and plot the curves of an earlier run (no training)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     seeds = 1 if args.quick else args.seeds
     budget = 60.0 if args.quick else args.budget
     baseline_budget = budget if args.quick or args.baseline_budget is None else args.baseline_budget
+    if args.from_curves:
+        with open(args.from_curves) as f:
+            saved = json.load(f)
+        meta = saved if "curves" in saved else {"curves": saved}  # older files: the curves alone
+        curves = meta["curves"]
+        budget, baseline_budget = meta.get("budget_s", budget), meta.get("baseline_budget_s", baseline_budget)
+        seeds, threads = len(next(iter(curves.values()))), meta.get("threads", args.threads)
+    else:
+        curves, threads = run_methods(args.methods.split(","), seeds, budget, baseline_budget, args.threads, args.json), args.threads
+    if args.curves:
+        with open(args.curves, "w") as f:
+            json.dump({"budget_s": budget, "baseline_budget_s": baseline_budget, "threads": threads, "curves": curves}, f)
+    if args.plot:
+        plot(curves, args.plot, budget, baseline_budget, seeds)
+    print(json.dumps(summarise(curves, budget, baseline_budget, seeds, threads), indent=None if args.json else 2))
+
+
+def run_methods(methods, seeds, budget, baseline_budget, threads, quiet) -> dict[str, list]:
+    """Run every method for every seed; each one's (clock, trainings, measured HV) curve."""
+    import tempfile
+
     import torch
 
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(threads)
     spec = load_problem("digits")
     space = SearchSpace(spec.space)
     data = load_problem_data(spec)
     ref = reference_point(spec, space, resolve_metrics(spec.objectives.names))
     oracle = TrainingOracle(spec, data)
     trainer.train_architecture = oracle.train  # every method's full trainings go through the oracle
-    import tempfile
-
-    curves: dict[str, list] = {m: [] for m in args.methods.split(",")}
+    curves: dict[str, list] = {m: [] for m in methods}
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(seeds):
             seeded = replace(spec, search=replace(spec.search, seed=seed))
@@ -257,62 +351,11 @@ def main() -> None:
                 except BudgetExhausted:
                     pass
                 curves[method].append(measured_hv_curve(seeded, space, oracle.log, ref))
-                if not args.json:
+                if not quiet:
                     c = curves[method][-1]
                     print(f"seed {seed} {method:13s} trainings {len(c):4d}  final HV {c[-1][2] if c else 0:.4f}  "
                           f"clock {c[-1][0] if c else 0:.0f} s", flush=True)
-    summary = {"budget_s": budget, "baseline_budget_s": baseline_budget, "threads": args.threads, "seeds": seeds, "machine": f"{os.cpu_count()} cores, {platform.machine()}", "methods": {}}
-    for method, per_seed in curves.items():
-        summary["methods"][method] = {
-            "final_hv_median": statistics.median(c[-1][2] if c else 0.0 for c in per_seed),
-            "trainings_median": statistics.median(len(c) for c in per_seed),
-            "final_hv": [c[-1][2] if c else 0.0 for c in per_seed],
-        }
-    if "moo-snn" in curves:
-        for method in curves:
-            if method == "moo-snn":
-                continue
-            ratios, train_ratios, equal_time, reach = [], [], [], []
-            for moo, base in zip(curves["moo-snn"], curves[method]):
-                target = base[-1][2] if base else 0.0
-                t_base, n_base = time_to_reach(base, target)
-                t_moo, n_moo = time_to_reach(moo, target)
-                found = target > 0  # a baseline without any feasible network sets no target
-                reach.append({"target_hv": target, "moo_s": t_moo, "baseline_s": t_base, "moo_trainings": n_moo,
-                              "baseline_trainings": n_base})
-                ratios.append(t_base / t_moo if found and t_moo and t_base else None)
-                train_ratios.append(n_base / n_moo if found and n_moo and n_base else None)
-                equal_time.append((hv_at(moo, budget), hv_at(base, budget)))
-            key = {"nsga2-full": "full_nsga2", "optuna-nsga2": "optuna", "random": "random", "hasnas": "hasnas"}[method]
-            finite = [r for r in ratios if r is not None]
-            summary[f"speedup_vs_{key}"] = statistics.median(finite) if finite else None
-            summary[f"speedup_vs_{key}_per_seed"] = ratios
-            summary[f"trainings_ratio_vs_{key}_per_seed"] = train_ratios
-            summary[f"hv_at_equal_time_vs_{key}"] = equal_time
-            summary[f"time_to_reach_vs_{key}_per_seed"] = reach
-    if args.curves:
-        with open(args.curves, "w") as f:
-            json.dump(curves, f)
-    if args.plot:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
-        for (method, per_seed), color in zip(curves.items(), plt.cm.tab10.colors):
-            for k, c in enumerate(per_seed):
-                if c:
-                    t, _, hv = zip(*c)
-                    ax.step(t, hv, where="post", color=color, alpha=0.85, label=method if k == 0 else None)
-        ax.set_xlabel("clock [s] (own wall time + charged training time)")
-        ax.set_ylabel("measured hypervolume")
-        ax.set_title(f"problems/digits.toml, {seeds} seed(s), budget {budget:.0f} s (moo-snn), "
-                     f"{baseline_budget:.0f} s (baselines)")
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(args.plot)
-    print(json.dumps(summary, indent=None if args.json else 2))
+    return curves
 
 
 if __name__ == "__main__":
