@@ -41,19 +41,14 @@ def meets_cost_limits(problem, space: SearchSpace, X) -> np.ndarray:
 def unreachable_cost_limits(problem, space: SearchSpace, *, n: int = 20000, seed: int = 0) -> list[str]:
     """The cost limits that NO architecture of a large sample meets, each alone, as messages.
 
-    The sample: ``n`` random genomes, and as many again with the smallest value of every value gene
-    and a single-edge cell (hardware genes as drawn), so that the cheapest corner of the space is
-    always in it. A limit listed here is out of reach in practice; an empty list does not promise
+    The sample: ``n`` random genomes, and the same made as small as the space allows
+    (:meth:`SearchSpace.smallest`, hardware genes as drawn), so that the cheapest corner of the
+    space is always in it. A limit listed here is out of reach in practice; an empty list does not promise
     that the limits can be met together (the search reports that, with the least violating candidates).
     """
     rng = np.random.default_rng(seed)
     X = space.sample(n, rng)
-    small = X.copy()
-    small[:, :6] = space._zero_gene if space._zero_gene is not None else X[:, :6]
-    for k, name in enumerate(space.gene_names[6:], start=6):
-        if name not in HARDWARE_GENES:
-            small[:, k] = int(np.argmin(space.choices[name]))
-    X = np.concatenate([X, space.repair(small)])
+    X = np.concatenate([X, space.smallest(X)])
     report = population_costs(problem, space, X)
     messages = []
     for c in problem.constraints:

@@ -148,6 +148,19 @@ class SearchSpace:
         """``n`` uniformly drawn genomes, repaired."""
         return self.repair(rng.integers(self.xl, self.xu + 1, size=(n, self.n_var)))
 
+    def smallest(self, X) -> np.ndarray:
+        """The genomes ``X`` made as small as the space allows: fewest channels, timesteps, weight bits
+        and hidden units, the largest final pool (the fewest classifier inputs), and one forward edge
+        0 → 3 where the space has 'zero'; hardware genes kept. Repaired."""
+        X = np.array(np.atleast_2d(X), dtype=np.int64)
+        if self._zero_gene is not None:
+            X[:, :6] = self._zero_gene  # repair adds the one edge 0 → 3
+        for k, name in enumerate(self.gene_names[6:], start=6):
+            if name in VALUE_GENES:
+                pick = np.argmax if name == "final_pool" else np.argmin
+                X[:, k] = int(pick(self.choices[name]))
+        return self.repair(X)
+
     # --- values and layers --------------------------------------------------------------------
     def values(self, X, name: str) -> np.ndarray | None:
         """The value of gene ``name`` (``channels``, ``crossbar_size``…) per genome; None if not a gene."""

@@ -493,3 +493,25 @@ def test_a_results_file_naming_code_never_runs_it(tmp_path, files, monkeypatch):
     resumed = CliRunner().invoke(app, ["optimize", "--resume", str(tmp_path / "code.nc")])
     assert resumed.exit_code == 2 and "--allow-code" in resumed.stderr and "Traceback" not in resumed.output
     assert not (tmp_path / "IMPORTED").exists()  # the planted module was never imported
+
+
+def test_limits_out_of_reach_are_found_from_the_cheapest_corner():
+    """The check behind exit 3 before training: the cheapest corner of the space (4 channels, 1
+    timestep, 2-bit weights, pool 4, no hidden layer, one skip edge) is in its sample, and no
+    random architecture is cheaper in memory."""
+    from moo_snn.evaluation import population_costs, unreachable_cost_limits
+    from moo_snn.space import SearchSpace
+
+    spec = load_problem("digits")
+    space = SearchSpace(spec.space)
+    X = space.sample(2000, np.random.default_rng(1))
+    corner = space.smallest(X[:1])
+    assert str(space.decode(corner[0])) == "0001-0000-0000-0000_c4_t1_w2_p4_h0"
+    corner_kB = population_costs(spec, space, corner).memory_kB[0]
+    assert corner_kB <= population_costs(spec, space, X).memory_kB.min()
+    assert unreachable_cost_limits(spec, space) == []  # the shipped limits are within reach
+    tight = parse_problem(edit(DIGITS, ("memory_kB = 8", f"memory_kB = {corner_kB * 0.99}")), "tight.toml")
+    [message] = unreachable_cost_limits(tight, space)
+    assert message.startswith("memory_kB ≤") and f"reaches {corner_kB:.4g}" in message
+    loose = parse_problem(edit(DIGITS, ("memory_kB = 8", f"memory_kB = {corner_kB * 1.01}")), "loose.toml")
+    assert unreachable_cost_limits(loose, space) == []
