@@ -300,14 +300,16 @@ def plot(curves, path, budget, baseline_budget, seeds) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1 seed, 60 s per method (a few minutes in all)")
+    parser.add_argument("--quick", action="store_true",
+                        help="1 seed, moo-snn 60 s, baselines 150 s (NSGA-II's first feasible networks come after "
+                             "about 100 s), without Optuna unless --methods names it: about 6 minutes in all")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--budget", type=float, default=300.0, help="clock seconds per method and seed")
     parser.add_argument("--baseline-budget", type=float, default=None,
                         help="clock seconds per baseline and seed (default: --budget); a longer one lets the "
                              "baselines reach higher targets for the time-to-reach ratio")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for every training (1: one core)")
-    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--methods", default=None, help=f"comma-separated, of {', '.join(METHODS)} (default: all)")
     parser.add_argument("--plot", default=None)
     parser.add_argument("--curves", default=None, help="write every method's (clock, trainings, HV) curves as JSON")
     parser.add_argument("--from-curves", default=None, help="summarise and plot the curves of an earlier run (no training)")
@@ -315,7 +317,8 @@ def main() -> None:
     args = parser.parse_args()
     seeds = 1 if args.quick else args.seeds
     budget = 60.0 if args.quick else args.budget
-    baseline_budget = budget if args.quick or args.baseline_budget is None else args.baseline_budget
+    baseline_budget = (150.0 if args.quick else budget) if args.baseline_budget is None else args.baseline_budget
+    methods = args.methods.split(",") if args.methods else [m for m in METHODS if not (args.quick and m == "optuna-nsga2")]
     if args.from_curves:
         with open(args.from_curves) as f:
             saved = json.load(f)
@@ -324,7 +327,7 @@ def main() -> None:
         budget, baseline_budget = meta.get("budget_s", budget), meta.get("baseline_budget_s", baseline_budget)
         seeds, threads = len(next(iter(curves.values()))), meta.get("threads", args.threads)
     else:
-        curves, threads = run_methods(args.methods.split(","), seeds, budget, baseline_budget, args.threads, args.json), args.threads
+        curves, threads = run_methods(methods, seeds, budget, baseline_budget, args.threads, args.json), args.threads
     if args.curves:
         with open(args.curves, "w") as f:
             json.dump({"budget_s": budget, "baseline_budget_s": baseline_budget, "threads": threads, "curves": curves}, f)
