@@ -36,7 +36,7 @@ from moo_snn.architecture import Architecture
 from moo_snn.cli import app
 from moo_snn.config.problem import load_problem, parse_problem
 from moo_snn.errors import ArchitectureError, ProblemError
-from moo_snn.search.loop import SearchRun, with_overrides
+from moo_snn.search.loop import SearchRun
 
 HERE = Path(__file__).parent
 DRIVER = HERE / "fault_driver.py"
