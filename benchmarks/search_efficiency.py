@@ -93,6 +93,18 @@ class TrainingOracle:
         return result
 
 
+def measured(spec, space, metrics, x, result):
+    """Minimised objectives and G of the repaired genome ``x`` from its training ``result``: measured
+    validation accuracy (0 if it did not train) and costs with its measured spike rates."""
+    rates = np.zeros((1, len(SLOT_NAMES)))
+    for name, rate in result.spike_rates.items():
+        rates[0, slot_for(name)] = rate
+    acc = [result.val_accuracy if result.status == "trained" else 0.0]
+    costs = population_costs(spec, space, x[None], spike_rate=rates)
+    values = metric_values(spec.objectives.names, acc, costs)[0]
+    return np.array([m.to_minimize(v) for m, v in zip(metrics, values)]), constraint_matrix(spec.constraints, acc, costs)[0]
+
+
 def measured_hv_curve(spec, space, log, ref):
     """(time, trainings, hypervolume) after every training of a method's log."""
     metrics = resolve_metrics(spec.objectives.names)
@@ -101,14 +113,7 @@ def measured_hv_curve(spec, space, log, ref):
     for t, arch, result in log:
         if arch not in seen and result.status == "trained":
             seen.add(arch)
-            genome = space.repair(space.parse(arch)[None])
-            rates = np.zeros((1, len(SLOT_NAMES)))
-            for name, rate in result.spike_rates.items():
-                rates[0, slot_for(name)] = rate
-            costs = population_costs(spec, space, genome, spike_rate=rates)
-            values = metric_values(spec.objectives.names, [result.val_accuracy], costs)[0]
-            G = constraint_matrix(spec.constraints, [result.val_accuracy], costs)[0]
-            rows.append(([m.to_minimize(v) for m, v in zip(metrics, values)], G))
+            rows.append(measured(spec, space, metrics, space.repair(space.parse(arch)[None])[0], result))
         if rows:
             F = np.array([r[0] for r in rows])
             G = np.array([r[1] for r in rows])
@@ -169,17 +174,9 @@ def run_nsga2_full(spec, data, oracle, tmp):
                              xl=space.xl.astype(float), xu=space.xu.astype(float), vtype=int)
 
         def _evaluate(self, X, out, *args, **kwargs):
-            X = space.repair(X)
-            acc, rates = [], np.zeros((len(X), len(SLOT_NAMES)))
-            for k, x in enumerate(X):
-                result = oracle.train(spec, str(space.decode(x)))
-                acc.append(result.val_accuracy if result.status == "trained" else 0.0)
-                for name, rate in result.spike_rates.items():
-                    rates[k, slot_for(name)] = rate
-            costs = population_costs(spec, space, X, spike_rate=rates)
-            values = metric_values(spec.objectives.names, acc, costs)
-            out["F"] = np.column_stack([m.to_minimize(values[:, j]) for j, m in enumerate(metrics)])
-            out["G"] = constraint_matrix(spec.constraints, acc, costs)
+            rows = [measured(spec, space, metrics, x, oracle.train(spec, str(space.decode(x)))) for x in space.repair(X)]
+            out["F"] = np.array([F for F, _ in rows])
+            out["G"] = np.array([G for _, G in rows])
 
     minimize(Trained(), make_algorithm(space, 16), ("n_gen", 100000), seed=oracle.seed, verbose=False)
 
@@ -193,17 +190,11 @@ def run_optuna(spec, data, oracle, tmp):
 
     def objective(trial):
         genome = np.array([trial.suggest_int(name, 0, int(hi)) for name, hi in zip(space.gene_names, space.xu)])
-        x = space.repair(genome[None])
-        result = oracle.train(spec, str(space.decode(x[0])))
-        acc = result.val_accuracy if result.status == "trained" else 0.0
-        rates = np.zeros((1, len(SLOT_NAMES)))
-        for name, rate in result.spike_rates.items():
-            rates[0, slot_for(name)] = rate
-        costs = population_costs(spec, space, x, spike_rate=rates)
-        values = metric_values(spec.objectives.names, [acc], costs)[0]
-        for name, g in zip(spec.constraints, constraint_matrix(spec.constraints, [acc], costs)[0]):
-            trial.set_constraint(name.name, float(g))  # feasible when every value is <= 0
-        return tuple(float(m.to_minimize(v)) for m, v in zip(metrics, values))
+        x = space.repair(genome[None])[0]
+        F, G = measured(spec, space, metrics, x, oracle.train(spec, str(space.decode(x))))
+        for c, g in zip(spec.constraints, G):
+            trial.set_constraint(c.name, float(g))  # feasible when every value is <= 0
+        return tuple(float(f) for f in F)
 
     sampler = optuna.samplers.NSGAIISampler(population_size=16, seed=oracle.seed)
     study = optuna.create_study(directions=["minimize"] * len(metrics), sampler=sampler)

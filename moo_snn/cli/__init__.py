@@ -35,7 +35,7 @@ class _OneLineErrors(TyperGroup):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
-        from moo_snn.cli.common import stderr
+        from moo_snn.cli.common import print_error, stderr
         from rich.markup import escape
 
         try:
@@ -45,10 +45,10 @@ class _OneLineErrors(TyperGroup):
             sys.exit(0)
         except click.UsageError as exc:
             where = exc.ctx.command_path if exc.ctx else "moo-snn"
-            stderr.print(f"[bold red]error:[/] {escape(exc.format_message())} (see {where} --help)", soft_wrap=True)
+            print_error(f"{exc.format_message()} (see {where} --help)")
             sys.exit(exc.exit_code)
         except click.ClickException as exc:  # e.g. a bad file option
-            stderr.print(f"[bold red]error:[/] {escape(exc.format_message())}", soft_wrap=True)
+            print_error(exc.format_message())
             sys.exit(exc.exit_code)
         except typer.Abort:
             stderr.print("[yellow]interrupted[/]")
@@ -57,7 +57,7 @@ class _OneLineErrors(TyperGroup):
             with tempfile.NamedTemporaryFile("w", prefix="moo-snn-error-", suffix=".txt", delete=False) as f:
                 traceback.print_exc(file=f)
             stderr.print(f"[bold red]unexpected error[/] {escape(type(exc).__name__)}: {escape(str(exc))} — a bug in "
-                         f"moo-snn; the traceback is in {f.name}, please attach it to a report", soft_wrap=True)
+                         f"moo-snn; the traceback is in {f.name}, please attach it to a report")
             sys.exit(1)
         sys.exit(rv if isinstance(rv, int) else 0)
 

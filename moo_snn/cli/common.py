@@ -28,6 +28,11 @@ SchedulerOpt = Annotated[Optional[str], typer.Option(help="train on the Dask clu
 TorchThreadsOpt = Annotated[Optional[int], typer.Option(min=1, help="torch threads per training (default: all cores in-process, cores / N with --workers N, the worker's own with --scheduler); equal counts measure equal results")]
 
 
+def print_error(text: str) -> None:
+    """The one line of an error on stderr (``error: ...``; ``text`` is shown as written, not as markup)."""
+    stderr.print(f"[bold red]error:[/] {escape(text)}")
+
+
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
@@ -42,7 +47,7 @@ def user_errors(command):
         try:
             return command(*args, **kwargs)
         except MooSnnError as exc:
-            stderr.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+            print_error(str(exc))
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             stderr.print("[yellow]interrupted[/]")

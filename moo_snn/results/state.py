@@ -91,8 +91,10 @@ class RunState:
     least_violating: list[str] = field(default_factory=list)
     attrs: dict = field(default_factory=dict)
 
-    def trained_archs(self) -> set[str]:
-        return {a for a, c in self.candidates.items() if c.status != "predicted"}
+    def trained_archs(self, before_round: int | None = None) -> set[str]:
+        """Architectures with a training result (any status), only those of rounds before ``before_round`` if given."""
+        return {a for a, c in self.candidates.items()
+                if c.status != "predicted" and (before_round is None or c.round_trained < before_round)}
 
     # --- Dataset conversion ---------------------------------------------------------------------
     def to_dataset(self) -> xr.Dataset:

@@ -242,8 +242,7 @@ class SearchRun:
         # a round interrupted during its trainings is redone on resume from the same inputs (the
         # last round's population, the trainings before it), so it chooses the same survivors and
         # trains only those it had not finished
-        done_before = {a for a, c in self.state.candidates.items() if c.status != "predicted" and c.round_trained < r}
-        chosen = select_survivors(archs, F, values["G"], values["accuracy_std"], trained=done_before,
+        chosen = select_survivors(archs, F, values["G"], values["accuracy_std"], trained=self.state.trained_archs(before_round=r),
                                   k=self.search.survivors, metric_names=self.spec.objectives.names,
                                   constraints=self.spec.constraints, uncertainty_weight=self.search.uncertainty_weight)
         survivors = [self.state.candidates[archs[i]] for i in chosen]
