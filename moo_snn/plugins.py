@@ -1,6 +1,6 @@
 """Entry-point groups through which other packages extend moo-snn (read without importing them).
 
-``moo_snn.objectives``: custom objectives (see :mod:`moo_snn.search.objectives`). The built-in
+``moo_snn.objectives``: custom objectives (see :mod:`moo_snn.objectives`). The built-in
 objectives are registered in the same group by moo-snn's own ``pyproject.toml``. Listing the names
 only reads package metadata; nothing is imported until an objective is used.
 """

@@ -1,6 +1,6 @@
 """Test helpers for plug-in authors (as Optuna ships its sampler tests).
 
->>> from moo_snn.search.objectives import objective
+>>> from moo_snn.objectives import objective
 >>> @objective(units="uJ*ms")
 ... def edp(batch):
 ...     "Energy-delay product."
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from moo_snn.search.objectives import DIRECTIONS, Batch, Objective, as_objective, get_objective
+from moo_snn.objectives import DIRECTIONS, Batch, Objective, as_objective, get_objective
 
 
 def example_batch(problem=None, n: int = 8, *, seed: int = 0, measured: bool = False) -> Batch:

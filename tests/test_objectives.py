@@ -16,8 +16,8 @@ import moo_snn
 from moo_snn.cli import app
 from moo_snn.config.problem import load_problem, parse_problem
 from moo_snn.errors import ProblemError
-from moo_snn.search import objectives
-from moo_snn.search.objectives import BUILTIN, PluginWarning, Registry, resolve_metrics, with_objectives
+from moo_snn import objectives
+from moo_snn.objectives import BUILTIN, PluginWarning, Registry, resolve_metrics, with_objectives
 from moo_snn.testing import check_objective, example_batch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,7 +36,7 @@ def fresh_registry(monkeypatch):
 def code_dir(tmp_path, monkeypatch):
     """A module of the user's own, importable as ``my_objectives``."""
     (tmp_path / "my_objectives.py").write_text(textwrap.dedent('''
-        from moo_snn.search.objectives import objective
+        from moo_snn.objectives import objective
 
         @objective(units="kB*mm2")
         def memory_area(batch):

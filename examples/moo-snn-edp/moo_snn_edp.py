@@ -1,6 +1,6 @@
 """Example moo-snn objective plug-in: energy-delay product and total spike count.
 
-Each objective is one call over a batch of candidates (a :class:`moo_snn.search.objectives.Batch`)
+Each objective is one call over a batch of candidates (a :class:`moo_snn.objectives.Batch`)
 that returns one number per candidate. Registered under the entry-point group
 ``moo_snn.objectives`` in this package's ``pyproject.toml``; once installed, a problem file names
 them like the built-ins (``names = ["accuracy", "edp"]``), or ``moo-snn optimize --objective edp``.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from moo_snn.search.objectives import objective
+from moo_snn.objectives import objective
 
 
 @objective(units="uJ*ms", direction="minimize")

@@ -22,7 +22,7 @@ def export(
     """Write the trained network of a front member as a NIR graph (convolutions, BatchNorm as
     affine, LIF neurons, pooling, recurrent edges as delays), with the architecture, T, weight bits
     and the problem's [hardware] table in its metadata."""
-    from moo_snn.training.export import export_candidate  # torch: only when exporting
+    from moo_snn.results.export import export_candidate  # torch: only when exporting
 
     def say_retrain(arch, reason):
         stderr.print(f"[yellow]no saved weights[/] for {arch} ({reason}): retraining it with the run's seed "

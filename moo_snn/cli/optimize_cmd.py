@@ -93,7 +93,7 @@ def optimize(
             path = (out or problems_dir().parent / "results") / f"{spec.name}-seed{seed}-{stamp}.nc"
     spec = with_overrides(spec, seed=seed, rounds=rounds, generations=generations, pop_size=pop_size, survivors=survivors,
                           hasnas_samples=samples)
-    from moo_snn.search.objectives import with_objectives
+    from moo_snn.objectives import with_objectives
 
     spec = with_objectives(spec, objective or (), allow_code=allow_code,
                            stored=[str(n) for n in stored.objective.values] if resume is not None else None)

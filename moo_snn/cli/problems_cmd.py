@@ -17,7 +17,7 @@ def problems(
 ) -> None:
     """List the shipped problems (or, with --keys, the problem-file reference)."""
     from moo_snn.config.problem import SECTIONS, load_problem, problems_dir
-    from moo_snn.config.schema import describe
+    from moo_snn.schema import describe
 
     if keys:
         rows = {section: describe(cls) for section, cls in SECTIONS.items()}

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from moo_snn.architecture import OPS, Architecture
-from moo_snn.config.schema import parse_table, parse_toml
+from moo_snn.schema import parse_table, parse_toml
 from moo_snn.cost.hardware import HardwareConfig
 from moo_snn.errors import ArchitectureError, ProblemError, did_you_mean
 from moo_snn.layers import NetworkInput

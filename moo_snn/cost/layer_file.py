@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from moo_snn.config.schema import parse_table, parse_toml
+from moo_snn.schema import parse_table, parse_toml
 from moo_snn.cost.hardware import HardwareConfig
 from moo_snn.errors import ProblemError
 from moo_snn.layers import CrossbarLayer

@@ -40,7 +40,7 @@ import numpy as np
 import xarray as xr
 
 from moo_snn.architecture import Architecture
-from moo_snn.search.objectives import BUILTIN, Metric
+from moo_snn.objectives import BUILTIN, Metric
 
 
 @xr.register_dataset_accessor("moo")

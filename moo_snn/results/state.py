@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 import numpy as np
 import xarray as xr
 
-from moo_snn.search.objectives import BUILTIN, known_objective
+from moo_snn.objectives import BUILTIN, known_objective
 from moo_snn.space import SLOT_NAMES
 
 FORMAT = "moo-snn-results-1"

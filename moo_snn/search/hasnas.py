@@ -23,7 +23,7 @@ from moo_snn.errors import InfeasibleError
 from moo_snn.evaluation import population_costs
 from moo_snn.results.state import RoundRecord
 from moo_snn.search.loop import SearchRun
-from moo_snn.search.objectives import constraint_matrix, metric_values
+from moo_snn.objectives import constraint_matrix, metric_values
 
 FUNNEL_ORDER = ("params", "memory_kB", "area_mm2", "latency_ms", "energy_uJ")
 

@@ -32,7 +32,7 @@ from moo_snn.errors import ResultsError
 from moo_snn.evaluation import check_cost_limits_reachable, population_costs
 from moo_snn.netcdf import read, write_atomic
 from moo_snn.results.state import FORMAT, Candidate, RoundRecord, RunState, now
-from moo_snn.search.objectives import constraint_matrix, metric_values, resolve_metrics
+from moo_snn.objectives import constraint_matrix, metric_values, resolve_metrics
 from moo_snn.search.selection import feasible_front, hypervolume, ideal_point, reference_point, select_survivors
 from moo_snn.space import SLOT_NAMES, SearchSpace, slot_for
 from moo_snn.surrogate import archive as arc

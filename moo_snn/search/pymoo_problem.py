@@ -18,7 +18,7 @@ from pymoo.operators.mutation.pm import PM
 from pymoo.operators.repair.rounding import RoundingRepair
 
 from moo_snn.evaluation import population_costs
-from moo_snn.search.objectives import constraint_matrix, metric_values, resolve_metrics
+from moo_snn.objectives import constraint_matrix, metric_values, resolve_metrics
 from moo_snn.space import SearchSpace
 from moo_snn.surrogate.predictor import predict_with_std, predictor_inputs
 

@@ -24,7 +24,7 @@ from pymoo.indicators.hv import HV
 from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 
 from moo_snn.evaluation import population_costs
-from moo_snn.search.objectives import metric_values
+from moo_snn.objectives import metric_values
 
 
 def optimistic(F, G, std, metric_names, constraints, weight: float):
@@ -115,7 +115,7 @@ def reference_point(spec, space, metrics) -> np.ndarray:
 
 def ideal_point(spec, space, metrics) -> np.ndarray:
     """The hypervolume ideal point in minimised units: 0, or lower for a custom objective that goes below 0."""
-    from moo_snn.search.objectives import BUILTIN
+    from moo_snn.objectives import BUILTIN
 
     cache: dict = {}
     return np.array([0.0 if m.name in BUILTIN else min(0.0, float(np.min(_sampled(spec, space, m, cache)))) for m in metrics])

@@ -14,7 +14,7 @@ the problem). The search calls it once per population with predicted accuracy an
 assumed spike rate, and once per trained candidate with measured accuracy and measured spike
 rates. Write one with the :func:`objective` decorator::
 
-    from moo_snn.search.objectives import objective
+    from moo_snn.objectives import objective
 
     @objective(units="uJ*ms", direction="minimize")
     def edp(batch):
