@@ -6,15 +6,20 @@ import pytest
 from typer.testing import CliRunner
 
 from moo_snn.cli import app
-from moo_snn.config.problem import load_problem, parse_problem, problems_dir
+from moo_snn.config.problem import load_problem, parse_problem
 from moo_snn.errors import ProblemError
+from moo_snn.resources import shipped_problems
 
-SHIPPED = sorted(p.stem for p in problems_dir().glob("*.toml"))
-GOOD = (problems_dir() / "digits.toml").read_text()
+REPO_PROBLEMS = Path(__file__).resolve().parents[1] / "problems"  # the repository's top-level folder
+SHIPPED = sorted(p.stem for p in REPO_PROBLEMS.glob("*.toml"))
+GOOD = (REPO_PROBLEMS / "digits.toml").read_text()
 
 
 def test_the_four_problems_ship():
     assert SHIPPED == ["cifar10-hasnas", "cifar100-hasnas", "digits", "tinyimagenet-neuronas"]
+    # the package data (importlib.resources) are the repository's problems/ folder, not a copy
+    assert list(shipped_problems()) == SHIPPED
+    assert all(path.read_text() == (REPO_PROBLEMS / f"{name}.toml").read_text() for name, path in shipped_problems().items())
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -22,7 +27,7 @@ def test_shipped_problems_load(name):
     spec = load_problem(name)
     assert spec.name == name
     assert spec.reference_arch.is_valid
-    assert spec.source == (problems_dir() / f"{name}.toml").read_text()
+    assert spec.source == (REPO_PROBLEMS / f"{name}.toml").read_text()
 
 
 def test_hasnas_problems_carry_the_papers_limits_and_snasnet_recipe():

@@ -89,8 +89,8 @@ def optimize(
             path = out
         else:
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-            from moo_snn.config.problem import problems_dir
-            path = (out or problems_dir().parent / "results") / f"{spec.name}-seed{seed}-{stamp}.nc"
+            from moo_snn.resources import default_results_dir
+            path = (out or default_results_dir()) / f"{spec.name}-seed{seed}-{stamp}.nc"
     spec = with_overrides(spec, seed=seed, rounds=rounds, generations=generations, pop_size=pop_size, survivors=survivors,
                           hasnas_samples=samples)
     from moo_snn.objectives import with_objectives

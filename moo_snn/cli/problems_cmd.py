@@ -16,7 +16,8 @@ def problems(
     json_out: JsonOpt = False,
 ) -> None:
     """List the shipped problems (or, with --keys, the problem-file reference)."""
-    from moo_snn.config.problem import SECTIONS, load_problem, problems_dir
+    from moo_snn.config.problem import SECTIONS, load_problem
+    from moo_snn.resources import shipped_problems
     from moo_snn.schema import describe
 
     if keys:
@@ -34,7 +35,7 @@ def problems(
         stdout.print("[constraints]: metric = upper limit, or metric = {min = x} / {max = x}; metrics: accuracy, params, memory_kB, area_mm2, latency_ms, energy_uJ")
         return
     found = []
-    for path in sorted(problems_dir().glob("*.toml")):
+    for path in shipped_problems().values():
         spec = load_problem(path)
         limits = ", ".join(f"{c.name} {'<=' if c.kind == 'max' else '>='} {c.limit:g}" for c in spec.constraints)
         found.append(dict(name=path.stem, path=str(path), dataset=spec.data.dataset, objectives=list(spec.objectives.names),

@@ -35,10 +35,11 @@ def build(
     """Train a space-filling sample of feasible architectures into an archive (resumable)."""
     from moo_snn.config.problem import load_problem
     from moo_snn.executor import make_executor
-    from moo_snn.surrogate.build import build_archive, default_archive_path
+    from moo_snn.resources import user_archive_path
+    from moo_snn.surrogate.build import build_archive
 
     spec = load_problem(problem)
-    path = out or default_archive_path(spec)
+    path = out or user_archive_path(spec.data.dataset)  # never the shipped archive inside the installed package
     executor = make_executor(workers, scheduler, torch_threads=torch_threads)
     with Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[last]}"),
                   TimeElapsedColumn(), console=stderr, transient=json_out or not stderr.is_terminal) as progress:

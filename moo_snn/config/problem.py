@@ -16,6 +16,7 @@ from moo_snn.schema import parse_table, parse_toml
 from moo_snn.cost.hardware import HardwareConfig
 from moo_snn.errors import ArchitectureError, ProblemError, did_you_mean
 from moo_snn.layers import NetworkInput
+from moo_snn.resources import shipped_problems
 
 DATASETS = {
     # name: (channels, side, classes) of the images as stored
@@ -267,23 +268,28 @@ def parse_problem(text: str, source: str = "<string>", base_dir: str | Path = ".
     return spec
 
 
-def problems_dir() -> Path:
-    """The folder of the shipped problem files."""
-    return Path(__file__).resolve().parents[2] / "problems"
-
-
 def resolve_problem_path(name: str | Path | None) -> Path:
-    """A path, or the name of a shipped problem (``digits``, ``cifar10-hasnas``); None → digits."""
+    """A path, or the name of a shipped problem (``digits``, ``cifar10-hasnas``); None → digits.
+
+    A name without a folder that is not an existing file is looked up among the shipped problems
+    (package data, :func:`moo_snn.resources.shipped_problems`), so an installed moo-snn finds them
+    from any folder.
+
+    Raises
+    ------
+    ProblemError
+        Neither a file nor a shipped problem; the message lists the shipped ones.
+    """
+    shipped = shipped_problems()
     if name is None:
-        return problems_dir() / "digits.toml"
+        return shipped["digits"]
     path = Path(name)
     if path.exists():
         return path
-    shipped = problems_dir() / f"{path.name.removesuffix('.toml')}.toml"
-    if shipped.exists() and path.parent == Path("."):
-        return shipped
-    valid = sorted(p.stem for p in problems_dir().glob("*.toml"))
-    raise ProblemError(f"problem file {str(name)!r} not found; give a path or a shipped problem: {', '.join(valid)}")
+    stem = path.name.removesuffix(".toml")
+    if stem in shipped and path.parent == Path("."):
+        return shipped[stem]
+    raise ProblemError(f"problem file {str(name)!r} not found; give a path or a shipped problem: {', '.join(shipped)}")
 
 
 def load_problem(name: str | Path | None = None) -> ProblemSpec:

@@ -21,10 +21,14 @@ from moo_snn.surrogate.sampling import space_filling_sample
 
 
 def default_archive_path(problem) -> Path:
-    """``surrogates/<dataset>.nc`` next to the shipped problems."""
-    from moo_snn.config.problem import problems_dir
+    """The archive a search or report reads by default (:func:`moo_snn.resources.archive_to_read`).
 
-    return problems_dir().parent / "surrogates" / f"{problem.data.dataset}.nc"
+    ``surrogates/<dataset>.nc`` in the current folder where it exists (built there with
+    ``moo-snn surrogate build``), else the shipped one; a path that does not exist where there is none.
+    """
+    from moo_snn.resources import archive_to_read, user_archive_path
+
+    return archive_to_read(problem.data.dataset) or user_archive_path(problem.data.dataset)
 
 
 def open_or_create(problem, path: Path):

@@ -1,0 +1,92 @@
+"""Files shipped with moo-snn (package data) and the default places of the files a user makes.
+
+The repository keeps its shipped problem files in ``problems/`` and its accuracy archives in
+``surrogates/`` (the layout DESIGN §2 fixes). ``pyproject.toml`` maps those two folders onto the
+packages ``moo_snn.problems`` and ``moo_snn.surrogates`` (``[tool.setuptools.package-dir]``), so a
+wheel carries them as ``moo_snn/problems/*.toml`` and ``moo_snn/surrogates/*.nc`` without a second
+copy in git, and an editable install maps the same package names onto the checkout's folders. They
+are read here with :func:`importlib.resources.files`, as scikit-learn reads its digits
+(``sklearn.datasets.load_digits``), so an installed package works from any folder.
+
+What a user makes goes to the current folder, never beside the installed package:
+``results/`` (run datasets) and ``surrogates/`` (archives built with ``moo-snn surrogate build``).
+
+Errors: :class:`~moo_snn.errors.ProblemError` for a shipped problem that does not exist.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+from moo_snn.errors import ProblemError
+
+PROBLEMS_PACKAGE = "moo_snn.problems"
+"""Package whose data are the shipped problem files (``problems/`` in the repository)."""
+SURROGATES_PACKAGE = "moo_snn.surrogates"
+"""Package whose data are the shipped accuracy archives (``surrogates/`` in the repository)."""
+
+
+def _folder(package: str) -> Path:
+    """The folder of a data package as a file-system path.
+
+    pip installs wheels unpacked, so :func:`importlib.resources.files` of a regular package is a
+    :class:`pathlib.Path`; a zipped install (zipimport) is refused by name.
+    """
+    folder = files(package)
+    if not isinstance(folder, Path):
+        raise ProblemError(f"the shipped files of {package} are inside an archive ({folder}); install moo-snn "
+                           f"unpacked (pip install moo-snn)")
+    return folder
+
+
+def shipped_problems() -> dict[str, Path]:
+    """The shipped problem files by name (``digits``, ``cifar10-hasnas``, ...), sorted by name.
+
+    Returns
+    -------
+    dict of str to Path
+        name (file stem) → path of its TOML file.
+    """
+    return {p.stem: p for p in sorted(_folder(PROBLEMS_PACKAGE).glob("*.toml"))}
+
+
+def shipped_problem(name: str) -> Path:
+    """Path of the shipped problem ``name`` (with or without ``.toml``).
+
+    Raises
+    ------
+    ProblemError
+        No shipped problem has that name; the message lists the valid ones.
+    """
+    problems = shipped_problems()
+    stem = name.removesuffix(".toml")
+    if stem not in problems:
+        raise ProblemError(f"no shipped problem {name!r}; shipped: {', '.join(problems)}")
+    return problems[stem]
+
+
+def shipped_archive(dataset: str) -> Path | None:
+    """The shipped accuracy archive of ``dataset`` (``moo_snn/surrogates/<dataset>.nc``), or None."""
+    path = _folder(SURROGATES_PACKAGE) / f"{dataset}.nc"
+    return path if path.is_file() else None
+
+
+def user_archive_path(dataset: str, folder: str | Path = ".") -> Path:
+    """Where ``moo-snn surrogate build`` writes by default: ``<folder>/surrogates/<dataset>.nc``."""
+    return Path(folder) / "surrogates" / f"{dataset}.nc"
+
+
+def archive_to_read(dataset: str, folder: str | Path = ".") -> Path | None:
+    """The archive a search on ``dataset`` starts from by default.
+
+    The user's own ``<folder>/surrogates/<dataset>.nc`` (built with ``moo-snn surrogate build``)
+    where it exists, else the shipped one, else None (the search bootstraps).
+    """
+    own = user_archive_path(dataset, folder)
+    return own if own.is_file() else shipped_archive(dataset)
+
+
+def default_results_dir(folder: str | Path = ".") -> Path:
+    """Where runs write their results datasets by default: ``<folder>/results``."""
+    return Path(folder) / "results"
