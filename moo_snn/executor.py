@@ -30,7 +30,8 @@ import logging
 import math
 import os
 import tempfile
-from collections import OrderedDict
+from contextlib import closing
+from collections import OrderedDict, deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -177,12 +178,24 @@ def run_on_worker(task: TrainingTask, threads: int | None = None) -> dict:
         os.close(fd)
     try:
         result = run_training_task(task, threads=threads, device=_worker_device(task.device), weights_path=tmp)
+        result["worker"] = worker_name()
         if tmp and os.path.getsize(tmp) > 0:
             result["weights"] = Path(tmp).read_bytes()
     finally:
         if tmp:
             os.unlink(tmp)
     return result
+
+
+def worker_name() -> str:
+    """The name of the Dask worker this runs on (its address if unnamed), ``local`` outside a worker."""
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):  # not in a Dask worker
+        return "local"
+    return str(worker.name if worker.name is not None else worker.address)
 
 
 def _describe(exc: BaseException) -> str:
@@ -208,17 +221,25 @@ class InProcessExecutor:
     def run(self, tasks: Sequence[TrainingTask], data=None) -> Iterator[tuple[int, dict]]:
         """Yield ``(index, result)`` in task order; ``data``: the tasks' problem's data if loaded."""
         for i, task in enumerate(tasks):
-            for attempt in range(1, self.retries + 2):
-                try:
-                    task_data = data if data is not None else self._data.get(_parse(task.problem_text, task.base_dir))
-                    result = dict(run_training_task(task, task_data, threads=self.torch_threads, weights_path=task.weights_path),
-                                  attempts=attempt)
-                    break
-                except MooSnnError:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - any other failure of one training is recorded, not fatal
-                    result = failed_result(task, _describe(exc), attempt)
-            yield i, result
+            yield i, self.train(task, data)
+
+    def train(self, task: TrainingTask, data=None) -> dict:
+        """One task here, attempted up to ``retries + 1`` times; its result (``worker`` = ``local``)."""
+        for attempt in range(1, self.retries + 2):
+            try:
+                task_data = data if data is not None else self._data.get(_parse(task.problem_text, task.base_dir))
+                result = dict(run_training_task(task, task_data, threads=self.torch_threads, weights_path=task.weights_path),
+                              attempts=attempt, worker="local")
+                break
+            except MooSnnError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any other failure of one training is recorded, not fatal
+                result = failed_result(task, _describe(exc), attempt)
+        return result
+
+    def stream(self, data=None) -> InProcessStream:
+        """Trainings submitted one by one (:class:`TaskStream`); one slot: each runs when its result is asked for."""
+        return InProcessStream(self, data)
 
     def close(self) -> None:
         self._data = DataCache(size=1)
@@ -305,41 +326,20 @@ class DaskExecutor:
 
     def run(self, tasks: Sequence[TrainingTask], data=None) -> Iterator[tuple[int, dict]]:
         """Yield ``(index, result)`` as trainings finish; ``data`` is ignored (workers read their own)."""
-        from distributed import as_completed
+        stream = self.stream()
+        with closing(stream):
+            for i, task in enumerate(tasks):
+                stream.submit(task, i)
+            while stream.pending:
+                yield stream.next_result()
 
-        client, resources = self.client, self._resources(tasks)
-        pending: dict = {}  # future key → (task index, attempt, future)
-        finished = as_completed()
+    def stream(self, data=None) -> DaskStream:
+        """Trainings submitted one by one, results as they finish (:class:`TaskStream`); ``data`` is ignored."""
+        return DaskStream(self)
 
-        def submit(i: int, attempt: int) -> None:
-            # the key names the architecture (dashboards, logs); the suffix makes every attempt a new task
-            future = client.submit(run_on_worker, tasks[i], self.torch_threads, key=f"train-{tasks[i].arch}-{uuid4().hex[:16]}",
-                                   resources=resources)
-            pending[future.key] = (i, attempt, future)
-            finished.add(future)
-
-        for i in range(len(tasks)):
-            submit(i, 1)
-        try:
-            for future in finished:
-                i, attempt, _ = pending.pop(future.key)
-                if future.status == "finished":
-                    result = dict(future.result(), attempts=attempt)
-                    future.release()
-                    _write_weights(tasks[i], result.pop("weights", None))
-                    yield i, result
-                    continue
-                exc = future.exception() if future.status == "error" else RuntimeError(f"task {future.status}")
-                future.release()
-                if isinstance(exc, MooSnnError):
-                    raise exc
-                if attempt <= self.retries:
-                    submit(i, attempt + 1)
-                else:
-                    yield i, failed_result(tasks[i], _describe(exc), attempt)
-        finally:
-            for _, _, future in pending.values():
-                future.cancel()
+    def call(self, task: TrainingTask) -> tuple:
+        """The function and arguments a worker runs for ``task`` (a replaying subclass changes them)."""
+        return run_on_worker, task, self.torch_threads
 
     def close(self) -> None:
         """Close the client and the local cluster this executor started."""
@@ -357,6 +357,109 @@ class DaskExecutor:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class TaskStream(Protocol):
+    """An executor seen one task at a time (the asynchronous search, :mod:`moo_snn.search.async_loop`).
+
+    ``submit`` hands over a task with a tag of the caller's; ``next_result`` waits for the next
+    training to finish (in any order) and returns ``(tag, result)``, the result with ``attempts`` and
+    ``worker`` (the name of the worker that ran its last attempt); ``slots`` is how many trainings
+    can run at once now; ``pending`` how many were submitted and not returned; ``close`` cancels them.
+    """
+
+    slots: int
+    pending: int
+
+    def submit(self, task: TrainingTask, tag) -> None: ...
+    def next_result(self) -> tuple[object, dict]: ...
+    def close(self) -> None: ...
+
+
+class InProcessStream:
+    """:class:`TaskStream` of an :class:`InProcessExecutor`: one slot, trainings run in submission
+    order when a result is asked for (so the caller's requests come first, as on a cluster)."""
+
+    slots = 1
+
+    def __init__(self, executor: InProcessExecutor, data=None):
+        self.executor, self.data = executor, data
+        self._queue: deque = deque()
+
+    @property
+    def pending(self) -> int:
+        return len(self._queue)
+
+    def submit(self, task: TrainingTask, tag) -> None:
+        self._queue.append((tag, task))
+
+    def next_result(self) -> tuple[object, dict]:
+        tag, task = self._queue.popleft()
+        return tag, self.executor.train(task, self.data)
+
+    def close(self) -> None:
+        self._queue.clear()
+
+
+class DaskStream:
+    """:class:`TaskStream` of a :class:`DaskExecutor` (Dask's ``as_completed``).
+
+    Faults: a task whose worker died or that raised is submitted again (a new key) up to the
+    executor's ``retries`` times, then returned ``failed``; a :class:`MooSnnError` raised on a worker
+    is raised here, as :meth:`DaskExecutor.run` does.
+    """
+
+    def __init__(self, executor: DaskExecutor):
+        from distributed import as_completed
+
+        self.executor = executor
+        self.client = executor.client
+        self._finished = as_completed()
+        self._pending: dict = {}  # future key → (tag, task, attempt, future)
+        self._resources: dict = {}
+
+    @property
+    def slots(self) -> int:
+        """Worker threads of the cluster now (workers may come and go on a shared scheduler)."""
+        workers = self.client.scheduler_info()["workers"].values()
+        return max(1, sum(int(w.get("nthreads", 1)) for w in workers))
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def submit(self, task: TrainingTask, tag, attempt: int = 1) -> None:
+        if task.device not in self._resources:
+            self._resources[task.device] = self.executor._resources([task])
+        function, *args = self.executor.call(task)
+        # the key names the architecture (dashboards, logs); the suffix makes every attempt a new task
+        future = self.client.submit(function, *args, key=f"train-{task.arch}-{uuid4().hex[:16]}",
+                                    resources=self._resources[task.device])
+        self._pending[future.key] = (tag, task, attempt, future)
+        self._finished.add(future)
+
+    def next_result(self) -> tuple[object, dict]:
+        while True:
+            future = next(self._finished)
+            tag, task, attempt, _ = self._pending.pop(future.key)
+            if future.status == "finished":
+                result = dict(future.result(), attempts=attempt)
+                future.release()
+                _write_weights(task, result.pop("weights", None))
+                return tag, result
+            exc = future.exception() if future.status == "error" else RuntimeError(f"task {future.status}")
+            future.release()
+            if isinstance(exc, MooSnnError):
+                raise exc
+            if attempt <= self.executor.retries:
+                self.submit(task, tag, attempt + 1)
+            else:
+                return tag, failed_result(task, _describe(exc), attempt)
+
+    def close(self) -> None:
+        for _, _, _, future in self._pending.values():
+            future.cancel()
+        self._pending.clear()
 
 
 def _write_weights(task: TrainingTask, weights: bytes | None) -> None:
