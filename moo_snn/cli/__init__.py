@@ -12,8 +12,11 @@ import sys
 import tempfile
 import traceback
 
+from typing import Annotated
+
 import typer
-from typer.core import TyperGroup
+
+from moo_snn.cli.render import PlainHelpGroup, plain_help_everywhere
 
 try:  # recent typer vendors its own click
     from typer._click import exceptions as click
@@ -28,7 +31,7 @@ from moo_snn.cli.problems_cmd import problems
 from moo_snn.cli.surrogate_cmd import surrogate_app
 from moo_snn.cli.train_cmd import train
 
-class _OneLineErrors(TyperGroup):
+class _OneLineErrors(PlainHelpGroup):
     """The command group, with usage errors (unknown option, bad value, unknown command) as one line
     ``error: ... (see moo-snn CMD --help)`` instead of a framed panel, and no traceback ever."""
 
@@ -70,6 +73,23 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            print(f"moo-snn {version('moo-snn')}")
+        except PackageNotFoundError:  # pragma: no cover - running from a source tree that was never installed
+            print("moo-snn (not installed: no version metadata)")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _top(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                              help="print the version of moo-snn and exit")] = False) -> None:
+    """Hardware-aware multi-objective search for spiking neural networks on RRAM compute-in-memory accelerators."""
 app.command()(optimize)
 app.command()(train)
 app.command()(problems)
@@ -77,6 +97,8 @@ app.command()(cost)
 app.command()(pareto)
 app.command()(export)
 app.add_typer(surrogate_app, name="surrogate")
+# new commands are registered above this line: help texts are shown as written (no rich markup)
+plain_help_everywhere(app)
 
 
 def main() -> None:

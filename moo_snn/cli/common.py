@@ -12,15 +12,16 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from moo_snn.cli.render import refresh_consoles
 from moo_snn.errors import MooSnnError
 
 stdout = Console(highlight=False)
-if not stdout.is_terminal:  # piped or captured: wide enough for the tables, never squeezed to 80
-    stdout = Console(highlight=False, width=160)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)  # a message is one line, however long
+# widths are set per command (COLUMNS, the terminal, or render.PIPE_WIDTH): see user_errors
 
 ProblemArg = Annotated[str, typer.Argument(help="problem file, or the name of a shipped problem (see `moo-snn problems`)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object on stdout instead of tables")]
+WideOpt = Annotated[bool, typer.Option("--wide", help="one table with every column, however wide (default: tables folded to the terminal's width, COLUMNS when set)")]
 SeedOpt = Annotated[int, typer.Option(help="random seed")]
 DeviceOpt = Annotated[str, typer.Option(help="torch device for training: cpu, cuda or cuda:N")]
 WorkersOpt = Annotated[Optional[int], typer.Option(min=1, help="train on a local Dask cluster of N worker processes, one training each")]
@@ -43,6 +44,7 @@ def user_errors(command):
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
+        refresh_consoles(stdout, stderr)
         previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
             return command(*args, **kwargs)

@@ -79,11 +79,11 @@ def _limit_cells(check: dict | None) -> tuple[str, str]:
 
 @user_errors
 def cost(
-    problem: Annotated[Optional[str], typer.Argument(help="problem file or shipped problem name: its \\[hardware], limits and data set (optional with --layers)")] = None,
+    problem: Annotated[Optional[str], typer.Argument(help="problem file or shipped problem name: its [hardware], limits and data set (optional with --layers)")] = None,
     arch: Annotated[Optional[str], typer.Option(help="architecture string (default: the problem's reference_arch)")] = None,
-    mode: Annotated[Optional[Mode], typer.Option(help="cost model (default: the \\[hardware] mode)")] = None,
-    spike_rate: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="assumed input spike rate of every non-stem layer (extended mode; default: the \\[hardware] spike_rate)")] = None,
-    layers: Annotated[Optional[Path], typer.Option(help="a hand-written network: a TOML file of \\[\\[layer]] tables (see moo_snn.cost.layer_file)")] = None,
+    mode: Annotated[Optional[Mode], typer.Option(help="cost model (default: the [hardware] mode)")] = None,
+    spike_rate: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="assumed input spike rate of every non-stem layer (extended mode; default: the [hardware] spike_rate)")] = None,
+    layers: Annotated[Optional[Path], typer.Option(help="a hand-written network: a TOML file of [[layer]] tables (see moo_snn.cost.layer_file)")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Energy, latency and area of ARCH (or the problem's reference architecture, or a --layers file)

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from moo_snn.cli.render import plain
 from moo_snn.cli.common import JsonOpt, print_json, stdout, user_errors
 
 
@@ -26,13 +27,13 @@ def problems(
             print_json({s: [dict(key=k, default=d, doc=doc) for k, d, doc in r] for s, r in rows.items()})
             return
         for section, items in rows.items():
-            table = Table(title=f"[{section}]", title_justify="left")
+            table = Table(title=plain(f"[{section}]"), title_justify="left")
             for col in ("key", "default", "meaning"):
                 table.add_column(col, overflow="fold")
             for row in items:
-                table.add_row(*row)
+                table.add_row(*(plain(cell) for cell in row))
             stdout.print(table)
-        stdout.print("[constraints]: metric = upper limit, or metric = {min = x} / {max = x}; metrics: accuracy, params, memory_kB, area_mm2, latency_ms, energy_uJ")
+        stdout.print(plain("[constraints]: metric = upper limit, or metric = {min = x} / {max = x}; metrics: accuracy, params, memory_kB, area_mm2, latency_ms, energy_uJ"))
         return
     found = []
     for path in shipped_problems().values():
@@ -47,5 +48,5 @@ def problems(
     for col in ("name", "dataset", "objectives", "limits", "description"):
         table.add_column(col, overflow="fold")
     for p in found:
-        table.add_row(p["name"], p["dataset"], ", ".join(p["objectives"]), p["limits"], p["description"])
+        table.add_row(*(plain(x) for x in (p["name"], p["dataset"], ", ".join(p["objectives"]), p["limits"], p["description"])))
     stdout.print(table)
