@@ -31,6 +31,8 @@ VGG9 = str(ROOT / "examples" / "vgg9_spikesim.toml")
 TOTALS = ("params", "memory_kB", "area_mm2", "latency_ms", "energy_uJ", "tiles", "pes")
 LAYER_KEYS = {"name", "c_in", "c_out", "kernel", "d_in", "d_out", "params", "pes", "energy_uJ", "latency_ms", "area_mm2"}
 SMALL_ARCH = "0302-0030-3003-0000_c32_t5_w4_p8_h0"
+# spikesim-mode lists SpikeSim's script would refuse are priced with a warning (tested below by its line)
+pytestmark = pytest.mark.filterwarnings("ignore::moo_snn.cost.SpikeSimCompatibilityWarning")
 
 TWO_LAYERS = """
 timesteps = 2
@@ -273,3 +275,16 @@ def test_user_mistakes_are_one_line_exit_2(args, word):
     assert "Traceback" not in result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and word in lines[0], result.stderr
+
+
+def test_spikesim_refusal_is_one_warning_line_and_listed_in_json():
+    """SNASNet's CIFAR-100 network has 14 layers and unsorted PE counts: SpikeSim's script gives no
+    numbers; moo-snn gives its formulas' numbers and says so (stderr line, JSON 'warnings')."""
+    result = CliRunner().invoke(app, ["cost", CIFAR100, "--mode", "spikesim"])
+    assert result.exit_code == 0, result.output
+    assert "warning:" in result.stderr and "would refuse" in result.stderr and "14 layers" in result.stderr
+    out = run_json(CIFAR100, "--mode", "spikesim")
+    assert len(out["warnings"]) == 1 and "not sorted" in out["warnings"][0]
+    accepted = run_json("--layers", VGG9, "--mode", "spikesim")  # SpikeSim's own example: no warning
+    assert accepted["warnings"] == []
+    assert run_json(CIFAR100)["warnings"] == []  # extended mode does not imitate SpikeSim's limits

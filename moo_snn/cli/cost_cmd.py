@@ -126,7 +126,16 @@ def cost(
         if hardware.mode == "spikesim":
             stderr.print("[yellow]note:[/] --spike-rate has no effect in spikesim mode (SpikeSim reads every input)")
 
-    report = evaluate_costs(LayerTable.from_layers(layer_list), timesteps, weight_bits, hardware, per_layer=True, **per_candidate)
+    import warnings
+
+    from moo_snn.cost import SpikeSimCompatibilityWarning
+
+    with warnings.catch_warnings(record=True) as caught:  # SpikeSim would refuse the list: one line, numbers still given
+        warnings.simplefilter("always", SpikeSimCompatibilityWarning)
+        report = evaluate_costs(LayerTable.from_layers(layer_list), timesteps, weight_bits, hardware, per_layer=True, **per_candidate)
+    notes = [str(w.message) for w in caught if issubclass(w.category, SpikeSimCompatibilityWarning)]
+    for note in notes:
+        stderr.print(f"[yellow]warning:[/] {escape(note)}")
     totals = report.totals(0)
     records = [{**dataclasses.asdict(layer), **record} for layer, record in zip(layer_list, report.to_records(0))]
     limits = limit_checks(totals, spec.constraints) if spec is not None else {}
@@ -141,7 +150,7 @@ def cost(
             out["problem"] = spec.name
         out.update(shared_area_mm2=report.shared_area_mm2[0], timesteps=timesteps, weight_bits=weight_bits,
                    spike_rate=hardware.spike_rate if report.mode == "extended" else 1.0,
-                   layers=records, limits=limits)
+                   layers=records, limits=limits, warnings=notes)
         print_json(out)
         return
 

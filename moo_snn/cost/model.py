@@ -11,12 +11,13 @@ M = ``pes_per_tile`` (8), T the timesteps, w the weight bits.
 Mode ``spikesim`` (SpikeSim exactly)
 ------------------------------------
 * PEs of a layer: P_l = ⌈c_in,l / X⌉ · ⌈c_out,l / X⌉ (weight bits ignored); tiles = ⌈Σ_l P_l / M⌉.
-* energy of one PE cycle [pJ], with k = 3 for *every* layer (SpikeSim passes one kernel size)::
+* energy of one PE cycle [pJ], with k = ``kernel_size`` (3) for *every* layer (SpikeSim passes one
+  kernel size, a user setting of its script)::
 
       e = H + F + Nr + G·[k²·e_xbar + G·(e_ADC + e_MUX)] + G·16·e_SUB + G·e_tmp + e_tilebuf
 
   total energy = T · e · Σ_l P_l · d_out,l² (one PE cycle per output position per PE).
-* area [µm²]: a_PE(k) = k²·a_xbar + G·(a_ADC + a_MUX) with k = 3;
+* area [µm²]: a_PE(k) = k²·a_xbar + G·(a_ADC + a_MUX) with k = ``kernel_size``;
   a_tile = G·a_SUB + a_tmp + a_tilebuf + M·a_PE + a_H;
   area = a_tile·tiles + a_nm·Σ_l c_in,l·d_in,l² + a_nm·Σ_{first 5 layers} c_out,l·d_out,l², where
   a_nm = 0.7391·22 µm² per stored value (input buffers, then neuron membranes: SpikeSim counts the
@@ -27,6 +28,9 @@ Mode ``spikesim`` (SpikeSim exactly)
       latency = t_PE · T · (Σ_{l<L} ⌊f·N_l⌋ + N_L),   t_PE = 26 clocks at 250 MHz = 104 ns.
 
 * SpikeSim's constants are used as given for every X, cell size and ADC precision.
+* Layer lists SpikeSim's script refuses (unsorted PE counts, more than 12 layers, every layer smaller
+  than one crossbar) are priced all the same, with a
+  :class:`~moo_snn.cost.spikesim_checks.SpikeSimCompatibilityWarning` (:mod:`moo_snn.cost.spikesim_checks`).
 
 Mode ``extended`` (default): departures from ``spikesim``, each switched by the conditions below
 ---------------------------------------------------------------------------------------------------
@@ -36,25 +40,44 @@ Mode ``extended`` (default): departures from ``spikesim``, each switched by the 
    P_l = ⌈c_in,l / X⌉ · ⌈c_out,l·⌈w/b⌉ / X⌉.
 3. *ADC precision*: e_ADC and a_ADC scale by 2^(adc_bits − 4) from SpikeSim's 4-bit constants
    (a first-order SAR/flash trend, not a circuit model).
-4. *spike activity*: with r_l the input spike rate of layer l, only the read-out (crossbars, ADCs,
-   MUXes) is multiplied by r_l, since rows without a spike draw no current and skipped column
-   groups need no conversion; the stem reads the image (r = 1)::
+4. *PE read-out*: a PE has A = ``adcs_per_pe`` ADCs (SpikeSim: X/8 = 8 at X = 64); each converts
+   m = ⌈X/A⌉ columns in turn, so a PE cycle holds m reads of its k_l² crossbars (their column
+   currents summed on the same ADCs, as SpikeSim's PE has A ADCs for k² crossbars) and X conversions.
+   At X = 64, A = 8 these are SpikeSim's G·k²·e_xbar and G·G conversions.
+5. *spike activity*: with r_l the input spike rate of layer l, the crossbar read energy scales with
+   r_l (rows without a spike draw no current); a conversion (ADC + MUX) is skipped only when none of
+   the R_l = k_l²·min(c_in,l, X) rows summed on its column spikes, which, with inputs spiking
+   independently (an assumption: real spike maps are correlated), happens with probability
+   (1 − r_l)^R_l. The first layer reads the image (r = 1)::
 
-       e_l = [H + F + Nr + G·16·e_SUB + G·e_tmp + e_tilebuf] + r_l·G·[k_l²·e_xbar + G·(e_ADC + e_MUX)]
-       energy = T · Σ_l e_l · P_l · d_out,l²
+       e_l = [H + F + Nr + A·16·e_SUB + A·e_tmp + e_tilebuf] + r_l·m·k_l²·e_xbar + [1 − (1 − r_l)^R_l]·X·(e_ADC + e_MUX)
+       dynamic energy = T · Σ_l e_l · P_l · d_out,l² · n_l
 
-5. *neuron memory* of every layer: a_nm · Σ_l c_out,l·d_out,l² over all layers.
-6. *area with mixed kernels*: tiles·(G·a_SUB + a_tmp + a_tilebuf + a_H) + Σ_l P_l·a_PE(k_l)
-   + (M·tiles − Σ_l P_l)·a_PE(3) + the input-buffer and neuron-memory terms; the unused PE slots
-   of the last tile are built as 3×3 PEs, so that k = 3 everywhere gives SpikeSim's a_tile·tiles.
-7. *crossbar size*: e_xbar and a_xbar are SpikeSim's numbers for 64×64 crossbars; for another X
-   they scale by (X/64)², the cell count (first order: ignores wire and driver non-linearity).
+   with n_l the reads per output position: ``stem_input_bits`` for the first layer (its multi-bit
+   input streamed bit-serially through 1-bit drivers, as ISAAC, Shafiee et al. ISCA 2016), 1 for
+   spikes. At r = 0.2 and R = 64 a conversion is skipped with probability 0.8^64 ≈ 6e-7: the ADC
+   saving is essentially never there; only the crossbar read scales with activity.
+6. *static energy*: ``static_power_mW_per_tile`` · tiles · latency (mW · ns = pJ), shared over the
+   layers in proportion to their latency shares.
+7. *latency from the work*: ``latency_model = "work"`` (default): all PEs of a layer work in parallel,
+   each over d_out,l² · n_l read cycles per timestep, a PE cycle of t_PE = t_PE,ref + (m·b − 8·4)·t_bit
+   (SAR conversions, ``adc_ns_per_bit``), layers pipelined but never finishing before their inputs
+   (:mod:`moo_snn.cost.latency`). ``"spikesim"`` keeps SpikeSim's rule.
+8. *tile mapping*: ``layers_share_tiles = false`` gives every layer its own ⌈P_l / M⌉ tiles (SpikeSim's
+   paper; its code packs all layers together: SpikeSim issue #5).
+9. *neuron memory* of every layer: a_nm · Σ_l c_out,l·d_out,l² over all layers.
+10. *area with mixed kernels*: tiles·(A·a_SUB + a_tmp + a_tilebuf + a_H) + Σ_l P_l·a_PE(k_l)
+    + (M·tiles − Σ_l P_l)·a_PE(3) + the input-buffer and neuron-memory terms, a_PE(k) = k²·a_xbar
+    + A·(a_ADC + a_MUX); the unused PE slots of the last tile(s) are built as 3×3 PEs, so that k = 3
+    everywhere gives SpikeSim's a_tile·tiles.
+11. *crossbar size*: e_xbar and a_xbar are SpikeSim's numbers for 64×64 crossbars; for another X
+    they scale by (X/64)², the cell count (first order: ignores wire and driver non-linearity).
 
-With k = 3 everywhere, w ≤ cell_bits, r = 1, 4-bit ADCs, X = 64 and at most five layers, both modes
-give the same numbers (a test). In both modes: params = Σ_l c_in,l·c_out,l·k_l² (real kernels) and
-memory_kB = params · w / 8 / 1024; latency is the same equation (bit slices and activity do not
-change the number of PE cycles). Unlike SpikeSim's code, unsorted layer lists and lists of more than
-12 layers are accepted.
+With :data:`~moo_snn.cost.hardware.SPIKESIM_EQUIVALENT` (``latency_model = "spikesim"``,
+``stem_input_bits = 1``, no static power, shared tiles, A = 8 at X = 64, r = 1, 4-bit ADCs), k = 3
+everywhere, w ≤ cell_bits and at most five layers, both modes give the same numbers (a test;
+:func:`~moo_snn.cost.hardware.spikesim_equivalent`). In both modes: params = Σ_l c_in,l·c_out,l·k_l²
+(real kernels) and memory_kB = params · w / 8 / 1024.
 
 Units: pJ → µJ, µm² → mm² and ns → ms are each a factor 1e-6.
 """
@@ -64,7 +87,9 @@ from __future__ import annotations
 import numpy as np
 
 from moo_snn.cost.hardware import MODES, HardwareConfig
+from moo_snn.cost.latency import pe_cycle_ns, spikesim_latency_ns, work_latency_ns
 from moo_snn.cost.report import CostReport
+from moo_snn.cost.spikesim_checks import spikesim_refusals, warn_if_refused
 from moo_snn.errors import ProblemError, did_you_mean
 from moo_snn.layers import LayerTable
 
@@ -145,6 +170,7 @@ def evaluate_costs(
     c_in, c_out, d_in, d_out = (
         np.where(active, getattr(table, k), 0).astype(np.int64) for k in ("c_in", "c_out", "d_in", "d_out")
     )
+    first = active & (np.cumsum(active, axis=1) == 1)  # the first layer reads the image, not spikes
     if extended:
         kernel = np.where(active, table.kernel, SPIKESIM_KERNEL).astype(np.int64)
         slices = -(-bits[:, None] // cell)  # ⌈w / b⌉ cells per weight
@@ -152,45 +178,63 @@ def evaluate_costs(
         xbar_scale = (xbar / REFERENCE_CROSSBAR) ** 2
         adc_scale = 2.0 ** (adc - REFERENCE_ADC_BITS)
         neuron_layers = active
+        adcs = np.full_like(xbar, hw.adcs_per_pe)  # A: ADCs per PE
+        mux_steps = -(-xbar // adcs)  # m = ⌈X / A⌉ columns per ADC: sequential reads of a PE cycle
+        conversions = xbar  # every column converted once per PE cycle
+        reads = np.where(first, hw.stem_input_bits, 1)  # n_l: bit-serial image input, 1 read for spikes
+        rows = kernel**2 * np.minimum(c_in, xbar)  # rows summed on one ADC input (k² crossbars, ≤ X rows each)
+        readout_activity = 1.0 - (1.0 - rate) ** rows  # P(a read has an active row), independent inputs
     else:
-        kernel = np.full(active.shape, SPIKESIM_KERNEL, np.int64)
+        kernel = np.full(active.shape, hw.kernel_size, np.int64)
         slices = np.ones_like(xbar)
-        rate = np.ones(active.shape)
+        rate = readout_activity = np.ones(active.shape)
         xbar_scale = adc_scale = np.ones(xbar.shape)
         neuron_layers = active & (np.cumsum(active, axis=1) <= SPIKESIM_NEURON_MEM_LAYERS)
+        adcs = mux_steps = xbar / hw.mux_per_column_group  # SpikeSim's G = X/8 for both (a float, as its code)
+        conversions = adcs * mux_steps
+        reads = np.ones(active.shape, np.int64)
+        warn_if_refused(spikesim_refusals(c_in, c_out, active, xbar))
 
     # --- PEs and tiles
     layer_pes = np.where(active, -(-c_in // xbar) * -(-(c_out * slices) // xbar), 0)
     pes = layer_pes.sum(axis=1)
-    tiles = -(-pes // hw.pes_per_tile)
+    if extended and not hw.layers_share_tiles:  # every layer on its own tiles (SpikeSim's paper, issue #5)
+        tiles = (-(-layer_pes // hw.pes_per_tile)).sum(axis=1)
+    else:
+        tiles = -(-pes // hw.pes_per_tile)
 
-    # --- energy [pJ]
-    groups = xbar / hw.mux_per_column_group  # G: ADCs (column groups) per crossbar
+    # --- dynamic energy [pJ]: fixed part + crossbar reads (× r) + conversions (× P(any active row))
     e_fixed = (hw.e_htree_pJ + hw.e_fetch_pJ + hw.e_neuron_pJ
-               + groups * 16 * hw.e_sub_pJ + groups * hw.e_tmp_pJ + hw.e_tilebuf_pJ)
-    e_readout = groups * (kernel**2 * (hw.e_xbar_pJ * xbar_scale) + groups * (hw.e_adc_pJ * adc_scale + hw.e_mux_pJ))
-    pe_cycles = layer_pes * d_out**2  # PE cycles per timestep
-    layer_energy_pJ = steps * (e_fixed + rate * e_readout) * pe_cycles
+               + adcs * 16 * hw.e_sub_pJ + adcs * hw.e_tmp_pJ + hw.e_tilebuf_pJ)
+    e_xbar = mux_steps * kernel**2 * (hw.e_xbar_pJ * xbar_scale)
+    e_convert = conversions * (hw.e_adc_pJ * adc_scale + hw.e_mux_pJ)
+    pe_cycles = layer_pes * d_out**2 * reads  # PE cycles per timestep
+    layer_energy_pJ = steps * (e_fixed + rate * e_xbar + readout_activity * e_convert) * pe_cycles
 
     # --- area [µm²]
     def pe_area(k: np.ndarray | int) -> np.ndarray:
-        return k**2 * (hw.a_xbar_um2 * xbar_scale) + groups * (hw.a_adc_um2 * adc_scale + hw.a_mux_um2)
+        return k**2 * (hw.a_xbar_um2 * xbar_scale) + adcs * (hw.a_adc_um2 * adc_scale + hw.a_mux_um2)
 
-    tile_overhead = groups * hw.a_sub_um2 + hw.a_tmp_um2 + hw.a_tilebuf_um2 + hw.a_htree_um2
+    tile_overhead = adcs * hw.a_sub_um2 + hw.a_tmp_um2 + hw.a_tilebuf_um2 + hw.a_htree_um2
     unused_pes = hw.pes_per_tile * tiles - pes
-    shared_area = tiles * tile_overhead[:, 0] + unused_pes * pe_area(SPIKESIM_KERNEL)[:, 0]
+    unused_kernel = SPIKESIM_KERNEL if extended else hw.kernel_size
+    shared_area = tiles * tile_overhead[:, 0] + unused_pes * pe_area(unused_kernel)[:, 0]
     layer_area_um2 = (
         layer_pes * pe_area(kernel)
         + hw.a_neuron_mem_um2 * c_in * d_in**2
         + hw.a_neuron_mem_um2 * np.where(neuron_layers, c_out * d_out**2, 0)
     )
 
-    # --- latency [PE cycles per timestep]
-    outputs = c_out * d_out**2  # N_l
-    slot = np.arange(active.shape[1])
-    last = active.shape[1] - 1 - np.argmax(active[:, ::-1], axis=1) if active.shape[1] else np.zeros(n, np.int64)
-    layer_cycles = np.where(slot == last[:, None], outputs, np.floor(hw.pipeline_fraction * outputs))
-    layer_latency_ns = hw.pe_cycle_ns * steps * np.where(active, layer_cycles, 0)
+    # --- latency [ns] (moo_snn.cost.latency)
+    if extended and hw.latency_model == "work":
+        cycle_ns = pe_cycle_ns(hw.pe_cycle_ns, mux_steps, adc, hw.adc_ns_per_bit) * reads
+        layer_latency_ns = work_latency_ns(steps * d_out**2 * cycle_ns, cycle_ns, active, hw.pipeline_fraction)
+    else:
+        layer_latency_ns = spikesim_latency_ns(c_out * d_out**2, active, steps, hw.pe_cycle_ns, hw.pipeline_fraction)
+
+    # --- static energy [pJ]: P_static · tiles · latency (mW · ns = pJ), spread over layers by latency share
+    if extended:
+        layer_energy_pJ = layer_energy_pJ + hw.static_power_mW_per_tile * tiles[:, None] * layer_latency_ns
 
     params = c_in * c_out * np.where(active, table.kernel, 0).astype(np.int64) ** 2  # real kernels
     totals = dict(
