@@ -62,10 +62,13 @@ class TrainingTask:
     device: str = "cpu"
     score: bool = False
     weights_path: str | None = None
+    train_fraction: float = 1.0
+    """Stratified fraction of the training split to train on (< 1: a low-fidelity proxy, DESIGN §6b)."""
 
 
 def training_tasks(problem, archs: Sequence[str], *, seed: int, epochs: int | None = None, device: str = "cpu",
-                   score: bool = False, weights_paths: Sequence[str | Path | None] | None = None) -> list[TrainingTask]:
+                   score: bool = False, weights_paths: Sequence[str | Path | None] | None = None,
+                   train_fraction: float = 1.0) -> list[TrainingTask]:
     """Tasks that train ``archs`` with ``problem``'s data and recipe (``epochs`` defaults to its own).
 
     Workers re-read the problem from its TOML text: the ``[data]`` and ``[training]`` tables of
@@ -79,7 +82,8 @@ def training_tasks(problem, archs: Sequence[str], *, seed: int, epochs: int | No
                          f"build the problem from the text (parse_problem) instead of changing it in memory")
     paths = list(weights_paths) if weights_paths is not None else [None] * len(archs)
     return [TrainingTask(problem.source, str(problem.base_dir), str(arch), epochs, int(seed), device, bool(score),
-                         None if path is None else str(path)) for arch, path in zip(archs, paths, strict=True)]
+                         None if path is None else str(path), float(train_fraction))
+            for arch, path in zip(archs, paths, strict=True)]
 
 
 def failed_result(task: TrainingTask, error: str, attempts: int) -> dict:
@@ -87,7 +91,7 @@ def failed_result(task: TrainingTask, error: str, attempts: int) -> dict:
     nan = math.nan
     return dict(arch=task.arch, status="failed", val_accuracy=nan, test_accuracy=nan, spike_rates={}, train_seconds=nan,
                 epochs=task.epochs, seed=task.seed, device=task.device, samples_per_second=nan, params=0, epoch_losses=[],
-                sahd_score=nan, error=error, attempts=attempts)
+                sahd_score=nan, error=error, attempts=attempts, train_fraction=task.train_fraction, samples_seen=0)
 
 
 class Executor(Protocol):
@@ -144,6 +148,10 @@ def run_training_task(task: TrainingTask, data=None, *, threads: int | None = No
     problem = _parse(task.problem_text, task.base_dir)
     data = _WORKER_DATA.get(problem) if data is None else data
     device = task.device if device is None else device
+    if task.train_fraction < 1.0:  # a low-fidelity proxy: a stratified part of the training split
+        from moo_snn.data.splits import training_subset
+
+        data = training_subset(data, task.train_fraction, problem.data.split_seed)
     with torch_threads(threads):
         result = trainer.train_architecture(problem, task.arch, data, epochs=task.epochs, seed=task.seed, device=device,
                                             weights_path=weights_path).to_dict()
@@ -151,6 +159,8 @@ def run_training_task(task: TrainingTask, data=None, *, threads: int | None = No
             from moo_snn.training.sahd import training_free_score
 
             result["sahd_score"] = training_free_score(problem, task.arch, data, seed=task.seed, device=device)
+    result["train_fraction"] = task.train_fraction
+    result["samples_seen"] = task.epochs * len(data.y_train)  # the training's cost in samples (epochs x samples)
     return result
 
 

@@ -160,3 +160,27 @@ def _can_stratify(y: np.ndarray, n_holdout: int) -> bool:
     counts = counts[counts > 0]
     n_classes = len(counts)
     return counts.min() >= 2 and n_holdout >= n_classes and len(y) - n_holdout >= n_classes
+
+
+def training_subset(data: DataSplits, fraction: float, seed: int) -> DataSplits:
+    """``data`` with a stratified ``fraction`` of its training split (validation and test unchanged).
+
+    The low-fidelity proxy of multi-fidelity search (DESIGN §6b) trains on such a subset. The
+    subset is deterministic for ``seed`` (the problem's ``split_seed``), stratified by class where
+    possible (scikit-learn ``train_test_split``), keeps the source order, and always holds at least
+    one sample per class present when the split allows it. ``fraction = 1`` returns ``data`` itself.
+
+    Raises
+    ------
+    DataError
+        ``fraction`` outside (0, 1].
+    """
+    if not 0.0 < fraction <= 1.0:
+        raise DataError(f"train_fraction must lie in (0, 1], got {fraction}; 1 trains on the whole training split")
+    if fraction == 1.0:
+        return data
+    n = len(data.y_train)
+    n_keep = max(1, min(n, math.ceil(fraction * n)))
+    keep, _ = _holdout(data.y_train, n - n_keep, seed)
+    return DataSplits(data.x_train[keep], data.y_train[keep], data.x_val, data.y_val, data.x_test, data.y_test,
+                      data.n_classes, data.name)

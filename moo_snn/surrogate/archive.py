@@ -4,6 +4,8 @@ One record per (architecture, seed): dims ``record`` and ``layer`` (the crossbar
 :data:`moo_snn.space.SLOT_NAMES`). Variables: ``arch`` (canonical, pruned string), ``val_accuracy``,
 ``test_accuracy``, ``status`` (``trained`` / ``diverged`` / ``failed``), ``spike_rate``
 (record, layer; NaN where the architecture has no such layer), ``train_seconds``, ``epochs``,
+``train_fraction`` (the stratified fraction of the training split it was trained on: 1 for a full
+training, less for a low-fidelity proxy; archives written before it existed read as 1),
 ``seed``, ``params``, ``sahd_score`` (SNASNet's training-free score, NaN if not computed),
 ``trained_at``. Attributes: the data set, the training recipe (JSON of ``[data]`` split settings and
 ``[training]``), the problem it was built with (TOML text) and the versions of moo-snn, torch, norse
@@ -31,7 +33,7 @@ from moo_snn.netcdf import read, write_atomic
 from moo_snn.space import SLOT_NAMES, slot_for
 
 FORMAT = "moo-snn-archive-1"
-_FLOATS = ("val_accuracy", "test_accuracy", "train_seconds", "sahd_score")
+_FLOATS = ("val_accuracy", "test_accuracy", "train_seconds", "sahd_score", "train_fraction")
 _INTS = ("epochs", "seed", "params")
 
 
@@ -92,6 +94,7 @@ def _record_dataset(result: dict, sahd_score: float, template: xr.Dataset) -> xr
         "train_seconds": ("record", [float(result["train_seconds"])]),
         "sahd_score": ("record", [float(sahd_score)]),
         "epochs": ("record", np.array([result["epochs"]], dtype=np.int64)),
+        "train_fraction": ("record", [float(result.get("train_fraction", 1.0))]),
         "seed": ("record", np.array([result["seed"]], dtype=np.int64)),
         "params": ("record", np.array([result.get("params", 0)], dtype=np.int64)),
         "spike_rate": (("record", "layer"), rates),
@@ -100,9 +103,12 @@ def _record_dataset(result: dict, sahd_score: float, template: xr.Dataset) -> xr
 
 
 def append(archive: xr.Dataset, result: dict, sahd_score: float = float("nan")) -> xr.Dataset:
-    """A new archive with ``result`` added; a record of the same (architecture, seed) is replaced."""
+    """A new archive with ``result`` added; a record of the same (architecture, seed, epochs,
+    train_fraction) is replaced (one architecture may be measured at several fidelities)."""
     record = _record_dataset(result, sahd_score, archive)
-    keep = ~((archive.arch == record.arch.values[0]) & (archive.seed == record.seed.values[0]))
+    archive = with_fraction(archive)
+    keep = ~((archive.arch == record.arch.values[0]) & (archive.seed == record.seed.values[0])
+             & (archive.epochs == record.epochs.values[0]) & (archive.train_fraction == record.train_fraction.values[0]))
     merged = xr.concat([archive.isel(record=keep.values), record], dim="record", data_vars="all",
                        coords="minimal", combine_attrs="override")
     merged.attrs = dict(archive.attrs)
@@ -120,7 +126,7 @@ def save_archive(archive: xr.Dataset, path: str | Path) -> None:
 
 def load_archive(path: str | Path) -> xr.Dataset:
     """Read an archive fully into memory; a missing, corrupt or foreign file is a clear error."""
-    archive = read(path, "archive", FORMAT)
+    archive = with_fraction(read(path, "archive", FORMAT))
     missing = [v for v in ("arch", "val_accuracy", "status", "seed", "epochs", "spike_rate") if v not in archive]
     if missing:
         raise ResultsError(f"{path}: archive lacks the variables {', '.join(missing)}")
@@ -137,9 +143,20 @@ def matches(archive: xr.Dataset, problem) -> bool:
     return archive.attrs.get("dataset") == problem.data.dataset and archive.attrs.get("recipe") == recipe_of(problem)
 
 
-def trained(archive: xr.Dataset, epochs: int | None = None) -> xr.Dataset:
-    """The records with a measured accuracy (status ``trained``), optionally of one epoch count."""
+def with_fraction(archive: xr.Dataset) -> xr.Dataset:
+    """``archive`` with a ``train_fraction`` variable (1.0 for every record of an archive written before it)."""
+    if "train_fraction" in archive:
+        return archive
+    return archive.assign(train_fraction=("record", np.ones(archive.sizes.get("record", 0))))
+
+
+def trained(archive: xr.Dataset, epochs: int | None = None, train_fraction: float | None = None) -> xr.Dataset:
+    """The records with a measured accuracy (status ``trained``), optionally of one epoch count and
+    one training fraction (``train_fraction=1.0``: full-data trainings only)."""
+    archive = with_fraction(archive)
     mask = archive.status == "trained"
     if epochs is not None:
         mask = mask & (archive.epochs == epochs)
+    if train_fraction is not None:
+        mask = mask & np.isclose(archive.train_fraction, train_fraction)
     return archive.isel(record=np.flatnonzero(mask.values))

@@ -44,7 +44,7 @@ def open_or_create(problem, path: Path):
 
 def build_archive(problem, out: Path, n: int, *, seed: int = 0, train_seed: int | None = None,
                   epochs: int | None = None, score: bool = True, device: str = "cpu", data=None,
-                  on_result: Callable | None = None, executor=None) -> tuple:
+                  on_result: Callable | None = None, executor=None, train_fraction: float = 1.0) -> tuple:
     """Train up to ``n`` feasible space-filling architectures into the archive ``out``.
 
     ``seed`` draws the sample; ``train_seed`` (default: ``seed``) seeds each training, so the same
@@ -55,35 +55,41 @@ def build_archive(problem, out: Path, n: int, *, seed: int = 0, train_seed: int 
     (status ``failed``) is recorded and tried again by the next build.
     Returns ``(archive, n_new)``. ``on_result(done, total, result)`` is called after each training
     (``result``: the :meth:`TrainResult.to_dict` of it, with ``sahd_score``).
+    ``train_fraction < 1`` trains low-fidelity proxies on a stratified part of the training split
+    (with ``epochs``, the fidelity of every record of this build); one archive holds any number of
+    fidelities, each record tagged with its ``epochs`` and ``train_fraction``.
     """
     from moo_snn.executor import InProcessExecutor, training_tasks
 
     train_seed = seed if train_seed is None else train_seed
     space = SearchSpace(problem.space)
     epochs = problem.training.epochs if epochs is None else epochs
-    archive = open_or_create(problem, out)
+    archive = arc.with_fraction(open_or_create(problem, out))
     genomes = space_filling_sample(problem, space, n, seed=seed)
     todo = [str(space.decode(x)) for x in genomes]
-    done_before = {a for a, s, e, status in zip(archive.arch.values, archive.seed.values, archive.epochs.values,
-                                                archive.status.values) if s == train_seed and e == epochs and status != "failed"}
+    done_before = {a for a, s, e, f, status in zip(archive.arch.values, archive.seed.values, archive.epochs.values,
+                                                   archive.train_fraction.values, archive.status.values)
+                   if s == train_seed and e == epochs and math.isclose(f, train_fraction) and status != "failed"}
     todo = [a for a in todo if a not in done_before]
     executor = InProcessExecutor() if executor is None else executor
-    tasks = training_tasks(problem, todo, epochs=epochs, seed=train_seed, device=device, score=score)
+    tasks = training_tasks(problem, todo, epochs=epochs, seed=train_seed, device=device, score=score,
+                           train_fraction=train_fraction)
     with closing(executor.run(tasks, data=data)) as results:
         for done, (_, result) in enumerate(results, start=1):
             archive = arc.append(archive, result, sahd_score=result.get("sahd_score", math.nan))
             arc.save_archive(archive, out)
             if on_result is not None:
                 on_result(len(genomes) - len(todo) + done, len(genomes), result)
-    order = _sample_order(archive, todo, train_seed)
+    order = _sample_order(archive, todo, train_seed, epochs, train_fraction)
     if order != list(range(archive.sizes["record"])):
         archive = archive.isel(record=order)
         arc.save_archive(archive, out)
     return archive, len(todo)
 
 
-def _sample_order(archive, archs: list[str], seed: int) -> list[int]:
-    """Record order with the records of ``archs`` (at ``seed``) last and in the order of ``archs``."""
+def _sample_order(archive, archs: list[str], seed: int, epochs: int, train_fraction: float) -> list[int]:
+    """Record order with the records of ``archs`` (at ``seed`` and this fidelity) last and in the order of ``archs``."""
     rank = {str(Architecture.parse(a).pruned()): k for k, a in enumerate(archs)}
-    keys = [rank.get(str(a), -1) if s == seed else -1 for a, s in zip(archive.arch.values, archive.seed.values)]
+    keys = [rank.get(str(a), -1) if s == seed and e == epochs and math.isclose(f, train_fraction) else -1
+            for a, s, e, f in zip(archive.arch.values, archive.seed.values, archive.epochs.values, archive.train_fraction.values)]
     return sorted(range(len(keys)), key=lambda r: (keys[r] >= 0, keys[r]))

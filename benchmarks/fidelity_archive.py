@@ -1,0 +1,52 @@
+"""Train the proxy-vs-full evidence of multi-fidelity search on digits into ``surrogates/digits-fidelity.nc``.
+
+The same 64-architecture space-filling sample of feasible digits networks (seed 0: the first 64 of
+``surrogates/digits.nc``, whose full 10-epoch trainings are already there) is trained at each
+low-fidelity level below (epochs, stratified fraction of the training split), then fully with the
+long recipe of ``problems/digits-long.toml`` (30 epochs), seed 0, one torch thread. The build is
+resumable: run the same command again and finished records are kept.
+
+    nice python benchmarks/fidelity_archive.py [--n 64] [--full-epochs 30] [--skip-full]
+
+Read it with ``moo-snn surrogate report digits --fidelity`` (see benchmarks/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from moo_snn.config.problem import load_problem
+from moo_snn.executor import InProcessExecutor
+from moo_snn.surrogate.build import build_archive
+
+LEVELS = [(1, 0.25), (2, 0.5), (3, 1.0)]
+"""(epochs, train_fraction) proxies measured for every architecture of the sample."""
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=64)
+    parser.add_argument("--full-epochs", type=int, default=30)
+    parser.add_argument("--skip-full", action="store_true")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "surrogates" / "digits-fidelity.nc")
+    args = parser.parse_args(argv)
+    problem = load_problem("digits")
+    levels = list(LEVELS) + ([] if args.skip_full else [(args.full_epochs, 1.0)])
+    with InProcessExecutor(torch_threads=1) as executor:
+        for epochs, fraction in levels:
+            start = time.perf_counter()
+
+            def on_result(done, total, result, epochs=epochs, fraction=fraction):
+                print(f"[{epochs} ep, {fraction:g}] {done}/{total} {result['arch']} {result['status']} "
+                      f"{result['val_accuracy']:.3f} {result['train_seconds']:.1f} s", file=sys.stderr, flush=True)
+
+            build_archive(problem, args.out, args.n, seed=0, epochs=epochs, train_fraction=fraction, score=False,
+                          executor=executor, on_result=on_result)
+            print(f"level ({epochs} epochs, fraction {fraction:g}) done in {time.perf_counter() - start:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
