@@ -2,7 +2,7 @@
 
 A problem file has top-level ``name``, ``description``, ``reference_arch`` and the tables
 ``[data]``, ``[space]``, ``[training]``, ``[hardware]``, ``[objectives]``, ``[constraints]``,
-``[search]``. ``moo-snn problems --keys`` lists every key with its default and meaning.
+``[search]`` and the optional ``[fidelity]``. ``moo-snn problems --keys`` lists every key with its default and meaning.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 from moo_snn.architecture import OPS, Architecture
 from moo_snn.schema import parse_table, parse_toml
 from moo_snn.cost.hardware import HardwareConfig
+from moo_snn.cost.nonideal import NonidealConfig
 from moo_snn.errors import ArchitectureError, ProblemError, did_you_mean
 from moo_snn.layers import NetworkInput
 from moo_snn.resources import shipped_problems
@@ -119,13 +120,33 @@ class SearchSpec:
     hasnas_samples: int = field(default=1000, metadata={"doc": "strategy 'hasnas': random cells sampled before the cost filter (SNASNet: 5000)", "min": 1, "max": 1000000})
 
 
+@dataclass(frozen=True)
+class FidelitySpec:
+    """Multi-fidelity search (DESIGN §6b): cheap proxy trainings for the search, full ones for the front.
+
+    Without a ``[fidelity]`` table (``epochs`` empty) every training is a full one, as before.
+    """
+
+    epochs: tuple[int, ...] = field(default=(), metadata={"doc": "epochs of each low-fidelity level, cheapest first (empty: no multi-fidelity, every training is full); full training is the [training] recipe above them", "min": 1, "max": 10000})
+    train_fraction: tuple[float, ...] = field(default=(), metadata={"doc": "stratified fraction of the training split of each level (same length as epochs; empty: 1 for every level)", "min": 1e-3, "max": 1.0})
+    promote: int = field(default=2, metadata={"doc": "candidates promoted to full training per round (the best measured at the highest level, spread over the front)", "min": 0, "max": 10000})
+    eta: int = field(default=2, metadata={"doc": "successive halving: of the candidates measured at a level, the best 1/eta go up to the next level", "min": 2, "max": 100})
+    predictor: str = field(default="fidelity_input", metadata={"doc": "how the predictor learns across fidelities: 'fidelity_input' (one model, the level's cost as an input; it predicts at full cost) or 'full_only' (full trainings only)", "choices": ("fidelity_input", "full_only")})
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.epochs)
+
+
 SECTIONS = {
     "data": DataSpec,
     "space": SpaceSpec,
     "training": TrainingSpec,
     "hardware": HardwareConfig,
+    "nonideal": NonidealConfig,
     "objectives": ObjectivesSpec,
     "search": SearchSpec,
+    "fidelity": FidelitySpec,
 }
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 TOP_LEVEL = ("name", "description", "reference_arch", *SECTIONS, "constraints")
@@ -145,6 +166,8 @@ class ProblemSpec:
     objectives: ObjectivesSpec
     constraints: tuple[Constraint, ...]
     search: SearchSpec
+    nonideal: NonidealConfig = NonidealConfig()
+    fidelity: FidelitySpec = FidelitySpec()
     source: str = ""
     """The problem file's text (saved next to every result)."""
     base_dir: str = "."
@@ -218,6 +241,15 @@ def _check_problem(spec: ProblemSpec, where: str, check_plugins: bool = True) ->
         if reduced % pool:
             valid = [p for p in range(1, reduced + 1) if reduced % p == 0]
             raise ProblemError(f"{where}: [space] final_pool {pool} does not divide the side after reduction ({reduced}); valid: {valid}")
+    fid = spec.fidelity
+    if fid.train_fraction and len(fid.train_fraction) != len(fid.epochs):
+        raise ProblemError(f"{where}: [fidelity] train_fraction has {len(fid.train_fraction)} values and epochs "
+                           f"{len(fid.epochs)}; give one fraction per level (or none: 1 for every level)")
+    levels = list(zip(fid.epochs, fid.train_fraction or [1.0] * len(fid.epochs)))
+    costs = [e * f for e, f in levels]
+    if any(b <= a for a, b in zip(costs, costs[1:])) or any(c >= spec.training.epochs for c in costs):
+        raise ProblemError(f"{where}: [fidelity] levels (epochs x train_fraction = {', '.join(f'{c:g}' for c in costs)}) must "
+                           f"grow strictly and stay below full training ([training] epochs = {spec.training.epochs})")
     if not any(op != "zero" for op in spec.space.ops):
         raise ProblemError(f"{where}: [space] ops must hold at least one operation other than 'zero'")
     for name in spec.objectives.names:
