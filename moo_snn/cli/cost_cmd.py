@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from moo_snn.cli.common import JsonOpt, print_json, stderr, stdout, user_errors
+from moo_snn.cli.render import plain
 
 LIMIT_METRICS = ("params", "memory_kB", "area_mm2", "latency_ms", "energy_uJ")
 """The totals that a problem's [constraints] can limit and this command can measure."""
@@ -84,17 +85,18 @@ def cost(
     mode: Annotated[Optional[Mode], typer.Option(help="cost model (default: the [hardware] mode)")] = None,
     spike_rate: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="assumed input spike rate of every non-stem layer (extended mode; default: the [hardware] spike_rate)")] = None,
     layers: Annotated[Optional[Path], typer.Option(help="a hand-written network: a TOML file of [[layer]] tables (see moo_snn.cost.layer_file)")] = None,
+    repair: Annotated[bool, typer.Option("--repair", help="cost an invalid cell (no forward path 0 → 3) as the search repairs it, and say what it became")] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Energy, latency and area of ARCH (or the problem's reference architecture, or a --layers file)
     on the RRAM compute-in-memory accelerator, per layer and in total, against the problem's limits."""
     import numpy as np
 
-    from moo_snn.architecture import Architecture
+    from moo_snn.cli.arch_option import resolve_arch
     from moo_snn.config.problem import load_problem
     from moo_snn.cost import HardwareConfig, evaluate_costs
     from moo_snn.cost.layer_file import load_layer_file
-    from moo_snn.errors import ArchitectureError, ProblemError
+    from moo_snn.errors import ProblemError
     from moo_snn.layers import LayerTable, crossbar_layers
 
     if arch is not None and layers is not None:
@@ -111,9 +113,7 @@ def cost(
         hardware = network.hardware(hardware)
         layer_list, timesteps, weight_bits, label = list(network.layers), network.timesteps, network.weight_bits, None
     else:
-        architecture = spec.check_architecture(Architecture.parse(arch)) if arch is not None else spec.reference_arch
-        if not architecture.is_valid:
-            raise ArchitectureError(f"architecture {architecture}: its cell has no forward path from node 0 to node 3")
+        architecture = resolve_arch(spec, arch, repair=repair, say=lambda text: stderr.print(plain(f"note: {text}")))
         layer_list = crossbar_layers(architecture, spec.network_input)
         timesteps, weight_bits, label = architecture.timesteps, architecture.weight_bits, str(architecture)
         for name in ("crossbar_size", "cell_bits", "adc_bits"):  # co-design fields the arch carries

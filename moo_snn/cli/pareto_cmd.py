@@ -18,39 +18,22 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
 
-from moo_snn.cli.common import JsonOpt, print_json, stderr, stdout, user_errors
-
-
-def _fmt(name: str, value) -> str:
-    if value is None or value != value:
-        return "–"
-    if name == "params":
-        return f"{value:,.0f}"
-    return f"{value:.4g}"
+from moo_snn.cli.common import JsonOpt, WideOpt, print_json, stderr, stdout, user_errors
+from moo_snn.cli.front_table import print_front
+from moo_snn.cli.render import clean_float, plain
 
 
-def _table(path: Path, ds, summary: dict) -> Table:
-    limits = ds.moo.limits()
-    objectives = [str(n) for n in ds.objective.values]
-    costs = ("params", "memory_kB", "area_mm2", "latency_ms", "energy_uJ")
-    extra = [n for n in objectives if n not in costs and n != "accuracy"]
-    columns = ["candidate", "arch", "source", "predicted_accuracy", "val_accuracy", "test_accuracy", *costs, *extra]
-    table = Table(title=f"{path.name} ({summary['problem']}, {summary['status']}): measured front of "
-                        f"{len(summary['front'])}, hypervolume {summary['hypervolume']:.4f}",
-                  caption="★ best compromise (knee); objectives: " + ", ".join(objectives))
-    for col in columns:
-        limit = limits.get("accuracy" if col == "val_accuracy" else col)
-        title = col.replace("_accuracy", " acc").replace("predicted", "pred.")
-        if limit is not None:
-            title += f"\n({'≥' if limit.kind == 'min' else '≤'} {limit.limit:g})"
-        table.add_column(title, justify="left" if col in ("arch", "source") else "right", no_wrap=col == "arch")
-    for r in summary["front"]:
-        cells = [f"{'★ ' if r['knee'] else ''}{r['candidate']}", r["arch"], r["source"]]
-        cells += [_fmt(c, r.get(c)) for c in columns[3:]]
-        table.add_row(*cells)
-    return table
+def run_labels(paths: list[Path]) -> list[str]:
+    """One distinct label per results file: its name, with as much of its folder as tells it apart."""
+    labels = [p.stem for p in paths]
+    for depth in range(1, 4):
+        if len(set(labels)) == len(labels):
+            break
+        labels = [str(Path(*p.resolve().parts[-depth - 1:-1], p.stem)) for p in paths]
+    if len(set(labels)) != len(labels):
+        labels = [f"{label} ({k + 1})" for k, label in enumerate(labels)]
+    return labels
 
 
 @user_errors
@@ -58,6 +41,7 @@ def pareto(
     results: Annotated[list[Path], typer.Argument(help="results file(s) of moo-snn optimize (.nc); several are overlaid")],
     plot: Annotated[Optional[Path], typer.Option(help="save a figure of the front(s) to this file (.png, .pdf, .svg)")] = None,
     csv: Annotated[Optional[Path], typer.Option(help="write the front(s) as CSV to this file")] = None,
+    wide: WideOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Show the measured Pareto front of a run: its networks, the hypervolume (reference point: the
@@ -69,7 +53,7 @@ def pareto(
     if plot is not None:
         from moo_snn.results.plot import plot_runs
 
-        labels = [f"{p.stem}" for p in results]
+        labels = run_labels(results)
         try:
             plot_runs(datasets, labels, path=plot)
         except (OSError, ValueError) as exc:  # unwritable path, unknown image format
@@ -92,14 +76,20 @@ def pareto(
         print_json(summaries[0] if len(summaries) == 1 else {"runs": summaries})
         return
     for path, ds, summary in zip(results, datasets, summaries):
-        stdout.print(_table(path, ds, summary))
-        ref = ", ".join(f"{k} {v:g}" for k, v in summary["reference_point"].items())
+        print_front(stdout, ds, summary["front"], wide=wide,
+                    title=f"{path.name} ({summary['problem']}, {summary['status']}): measured front of "
+                          f"{len(summary['front'])}, hypervolume {summary['hypervolume']:.4f}",
+                    caption="objectives: " + ", ".join(m.name for m in ds.moo.objectives()))
+        ref = ", ".join(f"{k} {clean_float(v):g}" for k, v in summary["reference_point"].items())
         knee = summary["knee"]
-        stdout.print(f"hypervolume {summary['hypervolume']:.4f} of the box between the ideal point and the reference point "
-                     f"({ref}: the problem's limits where it sets them)")
+        stdout.print(plain(f"hypervolume {summary['hypervolume']:.4f} of the box between the ideal point and the reference "
+                           f"point ({ref}: the problem's limits where it sets them)"))
         if knee is not None:
-            stdout.print(f"best compromise (knee): candidate {knee['candidate']}, {knee['arch']}, val acc "
-                         f"{knee['val_accuracy']:.4f}; export it with moo-snn export {path} --candidate {knee['candidate']} "
-                         f"--nir FILE.nir")
+            stdout.print(plain(f"best compromise (knee): candidate {knee['candidate']}, {knee['arch']}, val acc "
+                               f"{knee['val_accuracy']:.4f}; export it with: moo-snn export {path} --nir FILE.nir "
+                               f"(the knee by default; another: --candidate ID)"))
         else:
             stdout.print("[red]no trained candidate meets every limit: the run has no front[/]")
+        if summary["status"] == "running":
+            stderr.print(plain(f"note: {path} says its run is still running: it is in progress, or its process was "
+                               f"killed (SIGKILL, power loss); the front is that of its last checkpoint"))

@@ -1,15 +1,21 @@
-"""``moo-snn train``: fully train one architecture with the problem's recipe and measure it."""
+"""``moo-snn train``: fully train one architecture with the problem's recipe and measure it.
+
+Progress goes to stderr while it trains: a bar with batches, samples/s and ETA on a terminal,
+plain lines every ~15 s in a log (``moo-snn train digits 2>log``; see :mod:`moo_snn.cli.progress`).
+"""
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from moo_snn.cli.common import DeviceOpt, JsonOpt, ProblemArg, SeedOpt, print_json, stderr, stdout, user_errors
+from moo_snn.cli.common import DeviceOpt, JsonOpt, ProblemArg, SeedOpt, TorchThreadsOpt, print_json, stderr, stdout, user_errors
+from moo_snn.cli.progress import TrainingProgress
+from moo_snn.cli.render import plain, rate
 
 
 @user_errors
@@ -19,44 +25,49 @@ def train(
     epochs: Annotated[Optional[int], typer.Option(min=1, help="epochs (default: the problem's [training] epochs)")] = None,
     seed: SeedOpt = 0,
     device: DeviceOpt = "cpu",
-    save: Annotated[Optional[Path], typer.Option(help="save the trained weights to this file (.pt, loadable with weights_only=True)")] = None,
+    save: Annotated[Optional[Path], typer.Option(help="save the trained network to this file (.pt): a dict {'arch': architecture string, 'state_dict': the weights}, read with torch.load(FILE, weights_only=True)")] = None,
+    repair: Annotated[bool, typer.Option("--repair", help="train an invalid cell (no forward path 0 → 3) as the search repairs it, and say what it became")] = False,
+    torch_threads: TorchThreadsOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Train ARCH (or the problem's reference architecture) and report validation and test accuracy,
     per-layer input spike rates and wall time."""
-    from moo_snn.architecture import Architecture
+    from moo_snn.cli.arch_option import resolve_arch
     from moo_snn.config.problem import load_problem
     from moo_snn.data import load_problem_data
 
     spec = load_problem(problem)
-    architecture = spec.check_architecture(Architecture.parse(arch)) if arch is not None else spec.reference_arch
+    architecture = resolve_arch(spec, arch, repair=repair, say=lambda text: stderr.print(plain(f"note: {text}")))
     data = load_problem_data(spec)
+    from moo_snn.training.runtime import torch_threads as threads
     from moo_snn.training.trainer import train_architecture  # torch: only once the inputs are valid
 
     n_epochs = epochs or spec.training.epochs
-    with Progress(TextColumn("training {task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} epochs, loss {task.fields[loss]}"),
-                  TimeElapsedColumn(), console=stderr, transient=json_out or not stderr.is_terminal) as progress:
-        task = progress.add_task(str(architecture), total=n_epochs, loss="-")
+    with TrainingProgress(stderr, str(architecture), n_epochs) as progress, threads(torch_threads):
+        callbacks = dict(on_epoch=progress.on_epoch)
+        if "on_batch" in inspect.signature(train_architecture).parameters:  # per-batch progress where the trainer gives it
+            callbacks["on_batch"] = progress.on_batch
         result = train_architecture(spec, architecture, data, epochs=n_epochs, seed=seed, device=device, weights_path=save,
-                                    on_epoch=lambda e, n, loss: progress.update(task, completed=e, loss=f"{loss:.3f}"))
+                                    **callbacks)
     if json_out:
         print_json(result.to_dict())
         return
-    table = Table(title=f"{spec.name}: {result.arch}", show_header=False)
+    stdout.print(plain(f"{spec.name}: {result.arch}"))
+    table = Table(show_header=False)
     for key, value in (("status", result.status), ("validation accuracy", f"{result.val_accuracy:.4f}"),
                        ("test accuracy", f"{result.test_accuracy:.4f}"), ("epochs", result.epochs),
-                       ("train time [s]", f"{result.train_seconds:.1f}"), ("samples/s", f"{result.samples_per_second:.0f}"),
+                       ("train time [s]", f"{result.train_seconds:.1f}"), ("samples/s", rate(result.samples_per_second)),
                        ("weights", f"{result.params:,}"), ("device", result.device), ("seed", result.seed)):
-        table.add_row(key, str(value))
+        table.add_row(plain(key), plain(value))
     stdout.print(table)
     if result.spike_rates:
         rates = Table(title="input spike rate per crossbar layer (validation set)")
         rates.add_column("layer")
         rates.add_column("rate", justify="right")
-        for name, rate in result.spike_rates.items():
-            rates.add_row(name, f"{rate:.3f}")
+        for name, value in result.spike_rates.items():
+            rates.add_row(plain(name), f"{value:.3f}")
         stdout.print(rates)
     if save:
-        stdout.print(f"weights saved to {save}")
+        stdout.print(plain(f"weights saved to {save} ({{'arch', 'state_dict'}}; torch.load(FILE, weights_only=True))"))
     if result.status != "trained":
         raise typer.Exit(4)
