@@ -31,11 +31,13 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from norse.torch import LIFBoxCell, LIFBoxParameters
+from norse.torch.functional.lif_box import LIFBoxFeedForwardState
 from torch import nn
 
 from moo_snn.architecture import CONV_KERNEL, Architecture, Edge
 from moo_snn.config.problem import TrainingSpec
 from moo_snn.layers import NetworkInput, classifier_features
+from moo_snn.training import lif
 from moo_snn.training.quant import QuantConv2d, QuantLinear
 
 class SpikeRecorder:
@@ -74,7 +76,13 @@ def _record(recorder: SpikeRecorder | None, name: str, values: torch.Tensor, **k
 
 
 class LIF(nn.Module):
-    """A layer of LIF neurons (norse ``LIFBoxCell``): ``step`` for one timestep, ``forward`` for all."""
+    """A layer of LIF neurons: ``step`` for one timestep, ``forward`` for all.
+
+    With the SuperSpike surrogate (``super``, the default) the neuron runs as
+    :mod:`moo_snn.training.lif` (norse's ``LIFBoxCell`` maths, bit for bit, as one autograd node per
+    sequence or step); with another surrogate method it runs norse's ``LIFBoxCell`` itself.
+    ``step`` returns norse's state tuple (``state.v``) either way.
+    """
 
     def __init__(self, spec: TrainingSpec):
         super().__init__()
@@ -84,13 +92,22 @@ class LIF(nn.Module):
             method=spec.surrogate,
             alpha=torch.as_tensor(spec.surrogate_alpha),
         ))
+        self.fused = spec.surrogate == "super"
+        # not in the state dict: weights files and NIR graphs are unchanged by them
+        self.register_buffer("decay", lif.decay_factor(spec.tau_mem_inv), persistent=False)
+        self.register_buffer("v_th", torch.as_tensor(float(spec.v_th)), persistent=False)
 
     def step(self, x: torch.Tensor, state=None):
         """One timestep: ``(spikes, state)``; ``state=None`` starts from v = 0."""
-        return self.cell(x, state)
+        if not self.fused:
+            return self.cell(x, state)
+        z, v = lif.lif_step(x, None if state is None else state.v, self.decay, self.v_th)
+        return z, LIFBoxFeedForwardState(v=v)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Spikes for a whole sequence ``(T, B, ...)``."""
+        if self.fused:
+            return lif.lif_sequence(x, self.decay, self.v_th)
         state, out = None, []
         for x_t in x:
             z, state = self.cell(x_t, state)
