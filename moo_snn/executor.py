@@ -335,12 +335,19 @@ class DaskExecutor:
         return {"GPU": 1} if any("GPU" in (w.get("resources") or {}) for w in workers) else None
 
     def run(self, tasks: Sequence[TrainingTask], data=None) -> Iterator[tuple[int, dict]]:
-        """Yield ``(index, result)`` as trainings finish; ``data`` is ignored (workers read their own)."""
+        """Yield ``(index, result)`` as trainings finish; ``data`` is ignored (workers read their own).
+
+        No more tasks are in flight than the cluster has worker threads: the others wait here, not
+        queued on a worker, so a worker's death fails (and charges an attempt to) only the trainings
+        that were running on it.
+        """
         stream = self.stream()
         with closing(stream):
-            for i, task in enumerate(tasks):
-                stream.submit(task, i)
-            while stream.pending:
+            waiting = deque(enumerate(tasks))
+            while waiting or stream.pending:
+                while waiting and stream.pending < stream.slots:
+                    i, task = waiting.popleft()
+                    stream.submit(task, i)
                 yield stream.next_result()
 
     def stream(self, data=None) -> DaskStream:

@@ -3,7 +3,9 @@
 Writes encode the file in memory, write it to a temporary file in the destination folder, flush it
 to disk, then replace the destination with one rename, so an interrupted write or a full disk
 leaves the previous file intact. Reads use the
-h5netcdf engine only (no pickle), fully into memory (no open handle stays behind).
+h5netcdf engine only (no pickle), fully into memory (no open handle stays behind), and give the
+attributes back as plain Python values (:func:`clean_attributes`: other NetCDF tools store text as
+bytes and numbers as one-element arrays).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 import dask
+import numpy as np
 import xarray as xr
 
 from moo_snn.errors import ResultsError
@@ -63,9 +66,30 @@ def read(path: str | Path, kind: str, format_tag: str) -> xr.Dataset:
             data = ds.load()
     except Exception as exc:  # h5py/h5netcdf raise many kinds for a truncated or foreign file
         raise ResultsError(f"{path}: not a readable NetCDF file ({type(exc).__name__}: {exc})") from None
+    data.attrs = clean_attributes(data.attrs)
     if data.attrs.get("format") != format_tag:
         raise ResultsError(f"{path}: not a moo-snn {kind} (attribute format = {data.attrs.get('format')!r}, expected {format_tag!r})")
     for name, var in data.data_vars.items():
         if var.dtype.kind in "OSU":
             data[name] = var.astype(object)
     return data
+
+
+def clean_value(value):
+    """One attribute value in plain Python: bytes → str, numpy scalar → number, one-element array → its
+    element, a longer array → a list."""
+    if isinstance(value, np.ndarray):
+        value = value.reshape(-1)
+        value = value[0] if value.size == 1 else value.tolist()
+    if isinstance(value, (bytes, np.bytes_)):
+        return bytes(value).decode("utf-8", errors="replace")
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, list):
+        return [clean_value(v) for v in value]
+    return value
+
+
+def clean_attributes(attrs: dict) -> dict:
+    """Every attribute through :func:`clean_value`."""
+    return {str(k): clean_value(v) for k, v in attrs.items()}

@@ -37,6 +37,12 @@ and make it known in one of three ways:
 A ``module:function`` objective is called by that string (it is the objective's name in the results).
 A plain function may stand in for an :class:`Objective`; its ``units`` and ``direction``
 attributes are read where it has them (default ``"1"``, ``"minimize"``).
+
+An objective must return a finite number for every candidate whose accuracy is known: a NaN or
+±inf (the mean of an empty selection, say) is a :class:`~moo_snn.errors.ProblemError` naming the
+objective and an architecture, raised where the run evaluates it (every NSGA-II population, every
+measured candidate, the reference point), never a NaN ranked by NSGA-II. Built-ins and plug-ins
+alike, objectives and limits alike.
 :func:`moo_snn.testing.check_objective` checks a plug-in against this contract.
 """
 
@@ -177,6 +183,16 @@ class Objective(Metric):
         if values.shape != (len(batch),):
             raise ProblemError(f"objective {self.name!r} returned shape {values.shape} for a batch of {len(batch)} "
                                f"candidates; expected ({len(batch)},)")
+        # NSGA-II cannot rank NaN, a hypervolume reference point cannot hold it: refuse non-finite values
+        # wherever the accuracy is known (hasnas's unscored candidates carry NaN accuracy on purpose)
+        bad = ~np.isfinite(values) & np.isfinite(batch.accuracy)
+        if np.any(bad):
+            k = int(np.flatnonzero(bad)[0])
+            example = str(batch._archs[k]) if batch._archs is not None else f"candidate {k} of the batch"
+            kind = "measured" if batch.measured else "predicted"
+            raise ProblemError(f"objective {self.name!r} returned {values[k]} for {int(bad.sum())} of {len(batch)} candidates "
+                               f"(e.g. {example}, {kind} accuracy {batch.accuracy[k]:.3g}); an objective must return a finite "
+                               f"number for every candidate: handle that case in the objective (a neutral or penalty value)")
         return values
 
 

@@ -30,7 +30,7 @@ def test_a_run_writes_a_complete_results_file(tmp_path, archive_path, data):
     assert ds.attrs["status"] == "complete" and ds.sizes["round"] == 2
     assert set(ds.objective.values) == {"accuracy", "energy_uJ", "latency_ms"}
     assert list(ds.objective_units.values) == ["1", "uJ", "ms"]
-    assert np.isfinite(ds.predictor_tau.values).all() or ds.round_trained_count.values.min() < 2
+    assert np.isfinite(ds.predictor_tau.values).all() or ds.n_trained_in_round.values.min() < 2
     trained = ds.isel(candidate=np.flatnonzero((ds.status == "trained").values & (ds.source == "search").values))
     assert trained.sizes["candidate"] == 4  # 2 rounds × 2 survivors, each trained once
     assert np.isfinite(trained.measured_objective.values).all()
@@ -39,7 +39,7 @@ def test_a_run_writes_a_complete_results_file(tmp_path, archive_path, data):
     assert not np.allclose(trained.measured_objective.values[:, k], trained.predicted_objective.values[:, k])
     front = ds.moo.front()
     assert front.sizes["candidate"] >= 1
-    assert (front.constraint_value.values <= 0).all() and front.trained.all()
+    assert (front.limit_excess.values <= 0).all() and front.trained.all()
     loaded = moo_snn.open_results(tmp_path / "run.nc")
     xr.testing.assert_identical(ds, loaded)
     assert loaded.moo.hypervolume() == pytest.approx(float(ds.hypervolume.values[-1]))
@@ -88,7 +88,7 @@ def test_impossible_limits_exit_3_with_the_least_violating_stored(tmp_path, arch
     assert "no trained candidate meets the limits" in result.stderr
     ds = moo_snn.open_results(tmp_path / "r.nc")
     assert ds.on_front.sum() == 0 and ds.least_violating.sum() >= 1
-    assert (ds.constraint_value.values[ds.least_violating.values] > 0).any(axis=1).all()
+    assert (ds.limit_excess.values[ds.least_violating.values] > 0).any(axis=1).all()
 
 
 def test_optimize_json_and_resume_of_a_complete_run(tmp_path, archive_path):
@@ -134,4 +134,4 @@ def test_hasnas_strategy_filters_by_cost_scores_and_trains_one(tmp_path):
     assert int(ds.trained.sum()) == 1 and ds.attrs["strategy"] == "hasnas"
     # the trained one is the best training-free score among the cells that met the cost limits
     assert ds.training_free_score.values[ds.trained.values][0] == np.nanmax(ds.training_free_score.values)
-    assert (ds.constraint_value.values[ds.trained.values][0][1:] <= 0).all()  # every cost limit
+    assert (ds.limit_excess.values[ds.trained.values][0][1:] <= 0).all()  # every cost limit

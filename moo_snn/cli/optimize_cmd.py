@@ -67,16 +67,19 @@ def optimize(
 ) -> None:
     """Search the problem's space for accurate networks that meet its hardware limits; write the
     results file and print the measured front."""
-    from moo_snn.config.problem import load_problem, parse_problem
+    from moo_snn.config.problem import load_problem
     from moo_snn.executor import make_executor
-    from moo_snn.netcdf import read
-    from moo_snn.results.state import FORMAT
     from moo_snn.search.hasnas import HasnasRun
     from moo_snn.search.loop import SearchRun, with_overrides
 
     if resume is not None:
-        stored = read(resume, "results file", FORMAT)
-        spec = parse_problem(stored.attrs["problem"], source=f"{resume} (its problem)")
+        from moo_snn.results import open_results
+        from moo_snn.search.loop import resume_spec
+
+        stored = open_results(resume)
+        spec, stored_options = resume_spec(stored, source=str(resume))  # the run's own options, unless given below
+        if torch_threads is None:
+            torch_threads = stored_options.get("torch_threads")
         if problem is not None and load_problem(problem).source != spec.source:
             raise ResultsError(f"{resume} was made with another problem than {problem}; run --resume without a problem")
         seed = int(stored.attrs["seed"]) if seed is None else seed
@@ -108,6 +111,8 @@ def optimize(
             with executor:
                 run = run_class(spec, path, archive_path=archive, resume=resume, device=device,
                                 command=" ".join(["moo-snn", *sys.argv[1:]]), progress=progress, executor=executor)
+                for name, before, now in run.option_changes:
+                    stderr.print(f"resumed with {name} {now} (the run had {before})", highlight=False, markup=False)
                 ds = run.run()
     except KeyboardInterrupt:
         stderr.print(f"[yellow]interrupted[/]: every finished training is in {path}; continue with "

@@ -6,7 +6,7 @@ writes one per run; the test suite runs these examples against a small one it ma
     >>> import moo_snn
     >>> ds = moo_snn.open_results(path)
     >>> front = ds.moo.front()                       # trained, within every limit, non-dominated
-    >>> bool(front.trained.all()) and bool((front.constraint_value <= 0).all())
+    >>> bool(front.trained.all()) and bool((front.limit_excess <= 0).all())
     True
     >>> [m.name for m in ds.moo.objectives()]         # with units and direction
     ['accuracy', 'energy_uJ', 'latency_ms']
@@ -136,9 +136,13 @@ class MooAccessor:
         front = self.front()
         if front.sizes["candidate"] == 0:
             return []
-        spec = self.problem()
-        rates = np.nan_to_num(front.spike_rate.values, nan=0.0)
-        costs = population_costs(spec, SearchSpace(spec.space), front.genome.values, spike_rate=rates)
+        if "measured_cost" in front:  # computed once, when the candidate was measured
+            costs = {name: front.measured_cost.sel(cost=name).values for name in COST_METRICS}
+        else:  # a file written before measured costs were stored
+            spec = self.problem()
+            rates = np.nan_to_num(front.spike_rate.values, nan=0.0)
+            report = population_costs(spec, SearchSpace(spec.space), front.genome.values, spike_rate=rates)
+            costs = {name: getattr(report, name) for name in COST_METRICS}
         knee = self.knee()
         records = []
         for k in range(front.sizes["candidate"]):
@@ -146,7 +150,7 @@ class MooAccessor:
             record = {"candidate": cand, "arch": str(front.arch.values[k]), "source": str(front.source.values[k]),
                       "knee": cand == knee, "predicted_accuracy": float(front.predicted_accuracy.values[k]),
                       "val_accuracy": float(front.val_accuracy.values[k]), "test_accuracy": float(front.test_accuracy.values[k])}
-            record.update({name: float(getattr(costs, name)[k]) for name in COST_METRICS})
+            record.update({name: float(costs[name][k]) for name in COST_METRICS})
             record.update({str(name): float(front.measured_objective.values[k, j]) for j, name in enumerate(front.objective.values)})
             records.append(record)
         return sorted(records, key=lambda r: -r["val_accuracy"])

@@ -1,38 +1,73 @@
 """The state of a search run, and its results file: an xarray Dataset (DESIGN §7).
 
-Dims ``candidate``, ``gene``, ``objective``, ``constraint``, ``round``, ``layer``. Per candidate:
-``genome``, ``arch``, predicted and measured objectives (natural units, NaN where not measured),
-the predictor's spread, constraint values (measured where trained, else predicted), ``feasible``,
-``trained``, ``on_front``, ``pareto_rank``, ``round_found``, ``round_trained``, ``train_seconds``,
-``spike_rate``, ``val_accuracy``, ``test_accuracy``, ``status`` (``predicted``, ``trained``,
-``diverged``, ``failed``), ``source`` (``search``, ``bootstrap``, ``archive``: measured before this
-run with the same recipe), ``in_population`` (the last NSGA-II population, for a resume). Per
-round: the hypervolume of the measured front, the predictor's Kendall τ on that round's survivors,
-wall time, candidates scored and trained. Attributes: the problem file's text, the seed, versions,
-start and end time, status (``running``, ``interrupted``, ``complete``), the command line.
+One table of fields drives the file both ways (as xarray's CF coders do with their variable
+tables): :data:`CANDIDATE_FIELDS` maps each :class:`Candidate` attribute to a data variable on
+``candidate`` (and an optional second dim), :data:`ROUND_FIELDS` each :class:`RoundRecord` attribute
+to a variable on ``round``; :meth:`RunState.to_dataset` writes them, :meth:`RunState.from_dataset`
+reads them back (exact inverses: a test checks ``from_dataset(to_dataset(s))``). Every variable
+carries a CF ``long_name``, and ``units`` where it holds one physical quantity; variables over
+``objective``, ``constraint`` or ``cost`` hold a different quantity per column, whose units are in
+``objective_units``, ``constraint_units`` and the ``cost`` coordinate's ``units`` attribute.
+
+Besides the table, the file holds what follows from it (written, recomputed, never read back):
+``limit_excess`` (the measured value where trained, else the predicted one), ``feasible``,
+``trained``; and the run's marks: ``on_front``, ``pareto_rank``, ``least_violating``, and the last
+NSGA-II population **in its order** (``population_genome`` on dim ``population``), which the next
+round starts from.
+
+``limit_excess`` is pymoo's G: how far past each limit a candidate is, in the limit's units (value −
+limit for a maximum, limit − value for a minimum; ≤ 0: the limit is met).
+
+Attributes (:mod:`moo_snn.results.attributes` reads them tolerantly): ``format``, ``problem`` (the
+problem file's text), ``seed``, ``command``, ``started``, ``ended``, ``status`` (``running``,
+``interrupted``, ``complete``, ``failed``), ``failure`` (the one-line reason of a failed run),
+``reference_point`` (JSON), ``options`` (JSON: the run's search options, objectives, torch threads
+and device, which a resume reuses), ``version_<package>`` (moo-snn, norse, pymoo, scikit-learn,
+xarray; torch where it was imported), and free attributes (``problem_name``, ``strategy`` …).
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import numpy as np
 import xarray as xr
 
+from moo_snn.evaluation import COST_METRICS
 from moo_snn.objectives import BUILTIN, known_objective
 from moo_snn.space import SLOT_NAMES
 
-FORMAT = "moo-snn-results-1"
+FORMAT = "moo-snn-results-2"
+VERSIONED = ("moo-snn", "torch", "norse", "pymoo", "scikit-learn", "xarray")
+_IMPORT_NAMES = {"moo-snn": "moo_snn", "scikit-learn": "sklearn"}
 
 
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def package_versions() -> dict[str, str]:
+    """``version_<name>`` attributes of the packages a run used (torch only if imported: never imported here)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in VERSIONED:
+        if name == "torch" and "torch" not in sys.modules:
+            continue
+        try:
+            out[f"version_{_IMPORT_NAMES.get(name, name).replace('-', '_')}"] = version(name)
+        except PackageNotFoundError:
+            continue
+    return out
+
+
 @dataclass
 class Candidate:
+    """One architecture the run scored or trained; see :data:`CANDIDATE_FIELDS` for each attribute."""
+
     arch: str
     genome: np.ndarray
     round_found: int
@@ -46,11 +81,27 @@ class Candidate:
     test_accuracy: float = np.nan
     measured_values: np.ndarray | None = None
     measured_G: np.ndarray | None = None
+    measured_costs: np.ndarray | None = None
     train_seconds: float = np.nan
     spike_rate: np.ndarray | None = None
     round_trained: int = -1
     accuracy_predicted_when_selected: float = np.nan
     training_free_score: float = np.nan
+    error: str = ""
+    requested_s: float = np.nan
+    result_s: float = np.nan
+    worker: str = ""
+    request_index: int = -1
+    result_index: int = -1
+    # multi-fidelity (moo_snn.search.fidelity): what its trainings were and cost
+    fidelity_epochs: int = 0
+    fidelity_fraction: float = np.nan
+    proxy_accuracy: float = np.nan
+    proxy_level: int = -1
+    proxy_seconds: float = np.nan
+    cost_fte: float = 0.0
+    samples_seen: int = 0
+    round_promoted: int = -1
 
     @property
     def trained(self) -> bool:
@@ -59,11 +110,82 @@ class Candidate:
 
 @dataclass
 class RoundRecord:
+    """What one round of the search measured (see :data:`ROUND_FIELDS`)."""
+
     hypervolume: float
     predictor_tau: float
     wall_seconds: float
     n_scored: int
     n_trained: int
+    fte: float = 0.0
+    n_promoted: int = 0
+
+
+@dataclass(frozen=True)
+class Field:
+    """One data variable: ``name`` in the file ⇄ ``attr`` of the record, its second dim (or None), dtype, units."""
+
+    name: str
+    attr: str
+    dim: str | None
+    dtype: type
+    units: str | None
+    long_name: str
+
+
+# dtype object: text. A row variable (dim set) is None in the record where every value is NaN.
+CANDIDATE_FIELDS = (
+    Field("genome", "genome", "gene", np.int64, None, "genes (indices into the problem's choice lists)"),
+    Field("arch", "arch", None, object, None, "canonical architecture string"),
+    Field("status", "status", None, object, None, "predicted, proxy (measured at low fidelity only), trained, diverged or failed"),
+    Field("source", "source", None, object, None, "search, bootstrap, or archive (measured before this run)"),
+    Field("round_found", "round_found", None, np.int64, None, "round in which the search first scored it (0: bootstrap)"),
+    Field("predicted_accuracy", "predicted_accuracy", None, float, "1", "validation accuracy predicted"),
+    Field("predicted_accuracy_std", "predicted_std", None, float, "1", "spread of the predictor's ensemble"),
+    Field("predicted_objective", "predicted_values", "objective", float, None, "objectives with predicted accuracy (units: objective_units)"),
+    Field("predicted_limit_excess", "predicted_G", "constraint", float, None, "G with predicted accuracy and the assumed spike rate (units: constraint_units)"),
+    Field("measured_objective", "measured_values", "objective", float, None, "objectives as measured (units: objective_units)"),
+    Field("measured_limit_excess", "measured_G", "constraint", float, None, "G as measured (units: constraint_units)"),
+    Field("measured_cost", "measured_costs", "cost", float, None, "IMC costs with the measured spike rates (units: the cost coordinate's)"),
+    Field("round_trained", "round_trained", None, np.int64, None, "round whose survivors it was trained among (-1: never)"),
+    Field("accuracy_predicted_when_selected", "accuracy_predicted_when_selected", None, float, "1", "predicted accuracy when chosen for training"),
+    Field("training_free_score", "training_free_score", None, float, "1", "SNASNet's training-free score (strategy hasnas)"),
+    Field("val_accuracy", "val_accuracy", None, float, "1", "measured validation accuracy"),
+    Field("test_accuracy", "test_accuracy", None, float, "1", "measured test accuracy"),
+    Field("train_seconds", "train_seconds", None, float, "s", "wall time of the training"),
+    Field("spike_rate", "spike_rate", "layer", float, "1", "measured input spike rate of each crossbar-layer slot"),
+    Field("error", "error", None, object, None, "why its training failed (one line; empty otherwise)"),
+    # the asynchronous search (moo_snn.search.async_loop) fills these; the run's clock: simulated on a simulated cluster
+    Field("requested_s", "requested_s", None, float, "s", "when its training was requested, on the run's clock"),
+    Field("result_s", "result_s", None, float, "s", "when its training's result arrived, on the run's clock"),
+    Field("worker", "worker", None, object, None, "the worker that ran its training's last attempt"),
+    Field("request_index", "request_index", None, np.int64, None, "order of its training's request (-1: never)"),
+    Field("result_index", "result_index", None, np.int64, None, "order of its training's result (-1: none)"),
+    # multi-fidelity (moo_snn.search.fidelity, DESIGN §6b); a run without [fidelity] trains fully only
+    Field("fidelity_epochs", "fidelity_epochs", None, np.int64, None, "epochs of its highest-fidelity training (0: none)"),
+    Field("fidelity_fraction", "fidelity_fraction", None, float, "1", "fraction of the training split of that training"),
+    Field("proxy_accuracy", "proxy_accuracy", None, float, "1", "validation accuracy of its highest low-fidelity training"),
+    Field("proxy_level", "proxy_level", None, np.int64, None, "low-fidelity level of proxy_accuracy (-1: none)"),
+    Field("proxy_seconds", "proxy_seconds", None, float, "s", "wall time of its low-fidelity trainings"),
+    Field("cost_fte", "cost_fte", None, float, "1", "full-training equivalents spent on it (epochs x fraction / full epochs, summed)"),
+    Field("samples_seen", "samples_seen", None, np.int64, "1", "training samples processed by its trainings (epochs x samples)"),
+    Field("round_promoted", "round_promoted", None, np.int64, None, "round in which it was promoted to full training (-1: never)"),
+)
+ROUND_FIELDS = (
+    Field("hypervolume", "hypervolume", None, float, "1", "hypervolume of the measured front (fraction of the box)"),
+    Field("predictor_tau", "predictor_tau", None, float, "1", "Kendall tau of predicted vs measured accuracy of the round's survivors"),
+    Field("round_wall_seconds", "wall_seconds", None, float, "s", "wall time of the round"),
+    Field("n_scored_in_round", "n_scored", None, np.int64, "1", "distinct architectures NSGA-II scored in the round"),
+    Field("n_trained_in_round", "n_trained", None, np.int64, "1", "survivors chosen for training in the round"),
+    Field("round_fte", "fte", None, float, "1", "full-training equivalents spent in the round"),
+    Field("n_promoted_in_round", "n_promoted", None, np.int64, "1", "candidates promoted to full training in the round"),
+)
+STATE_ATTRS = ("format", "problem", "seed", "command", "started", "ended", "status", "failure", "reference_point", "options")
+
+
+def _units_of(names) -> list[str]:
+    known = [BUILTIN.get(m) or known_objective(m) for m in names]
+    return [m.units if m else "" for m in known]
 
 
 @dataclass
@@ -79,9 +201,14 @@ class RunState:
     started: str = field(default_factory=now)
     ended: str = ""
     status: str = "running"
+    failure: str = ""
+    """The one-line reason of a run that ended with status ``failed``."""
+    options: dict = field(default_factory=dict)
+    """The run's options (``[search]`` values in force, objectives, torch threads, device)."""
     candidates: dict[str, Candidate] = field(default_factory=dict)
     rounds: list[RoundRecord] = field(default_factory=list)
-    population: list[str] = field(default_factory=list)
+    population: list[np.ndarray] = field(default_factory=list)
+    """The last NSGA-II population (genomes), in NSGA-II's order: the next round starts from it."""
     reference_point: list[float] = field(default_factory=list)
     objective_units: list[str] = field(default_factory=list)
     """Units and directions of the objectives (empty: looked up among the known objectives)."""
@@ -97,118 +224,103 @@ class RunState:
                 if c.status != "predicted" and (before_round is None or c.round_trained < before_round)}
 
     # --- Dataset conversion ---------------------------------------------------------------------
+    def _width(self, dim: str | None) -> int | None:
+        return {None: None, "gene": len(self.gene_names), "objective": len(self.objective_names),
+                "constraint": len(self.constraint_names), "cost": len(COST_METRICS), "layer": len(SLOT_NAMES)}[dim]
+
     def to_dataset(self) -> xr.Dataset:
+        """The results Dataset (see the module docstring)."""
         cands = list(self.candidates.values())
-        n, n_obj, n_con, n_layer = len(cands), len(self.objective_names), len(self.constraint_names), len(SLOT_NAMES)
-
-        def stack(attr, width):
-            rows = [getattr(c, attr) for c in cands]
-            out = np.full((n, width), np.nan)
-            for k, row in enumerate(rows):
-                if row is not None:
-                    out[k] = row
-            return out
-
-        def column(attr, dtype=float):
-            return np.array([getattr(c, attr) for c in cands], dtype=dtype)
-
-        measured_G = stack("measured_G", n_con)
-        predicted_G = stack("predicted_G", n_con)
-        trained = column("status", object) == "trained"
-        constraint = np.where(trained[:, None], measured_G, predicted_G)
-        feasible = np.all(constraint <= 0, axis=1) if n_con else np.ones(n, bool)
+        n = len(cands)
+        variables = {}
+        for f in CANDIDATE_FIELDS:
+            width = self._width(f.dim)
+            if width is None:
+                values = np.array([getattr(c, f.attr) for c in cands], dtype=f.dtype)
+                variables[f.name] = (("candidate",), values, _var_attrs(f))
+            else:
+                values = np.full((n, width), np.nan) if f.dtype is float else np.zeros((n, width), dtype=f.dtype)
+                for k, c in enumerate(cands):
+                    row = getattr(c, f.attr)
+                    if row is not None:
+                        values[k] = row
+                variables[f.name] = (("candidate", f.dim), values.astype(f.dtype), _var_attrs(f))
+        for f in ROUND_FIELDS:
+            variables[f.name] = (("round",), np.array([getattr(r, f.attr) for r in self.rounds], dtype=f.dtype), _var_attrs(f))
+        trained = variables["status"][1] == "trained"
+        excess = np.where(trained[:, None], variables["measured_limit_excess"][1], variables["predicted_limit_excess"][1])
+        units = self.objective_units or _units_of(self.objective_names)
         known = [BUILTIN.get(m) or known_objective(m) for m in self.objective_names]
-        metric_units = self.objective_units or [m.units if m else "" for m in known]
-        metric_dirs = self.objective_directions or [m.direction if m else "" for m in known]
-        cand = ("candidate",)
+        directions = self.objective_directions or [m.direction if m else "" for m in known]
+        arch_index = {c.arch: k for k, c in enumerate(cands)}
+        rank = np.full(n, -1, dtype=np.int64)
+        for arch, r in self.pareto_rank.items():
+            rank[arch_index[arch]] = r
+        variables.update({
+            "limit_excess": (("candidate", "constraint"), excess,
+                             {"long_name": "G: measured where trained, else predicted (≤ 0: met; units: constraint_units)"}),
+            "feasible": (("candidate",), np.all(excess <= 0, axis=1) if excess.shape[1] else np.ones(n, bool),
+                         {"long_name": "every limit met (measured where trained)"}),
+            "trained": (("candidate",), trained, {"long_name": "status is trained"}),
+            "on_front": (("candidate",), np.array([c.arch in self.on_front for c in cands], dtype=bool),
+                         {"long_name": "on the measured, feasible, non-dominated front"}),
+            "pareto_rank": (("candidate",), rank, {"long_name": "non-dominated rank among the feasible trained (-1: none)"}),
+            "least_violating": (("candidate",), np.array([c.arch in self.least_violating for c in cands], dtype=bool),
+                                {"long_name": "among the least violating trained, when none is feasible"}),
+            "population_genome": (("population", "gene"), np.array(self.population, dtype=np.int64).reshape(len(self.population), len(self.gene_names)),
+                                  {"long_name": "the last NSGA-II population in its order (the next round starts from it)"}),
+            "objective_units": (("objective",), np.array(units, dtype=object)),
+            "objective_direction": (("objective",), np.array(directions, dtype=object)),
+            "constraint_units": (("constraint",), np.array(_units_of(self.constraint_names), dtype=object)),
+        })
         ds = xr.Dataset(
-            {
-                "genome": (("candidate", "gene"), np.array([c.genome for c in cands], dtype=np.int64).reshape(n, len(self.gene_names))),
-                "arch": (cand, column("arch", object)),
-                "status": (cand, column("status", object)),
-                "source": (cand, column("source", object)),
-                "predicted_objective": (("candidate", "objective"), stack("predicted_values", n_obj)),
-                "predicted_accuracy": (cand, column("predicted_accuracy")),
-                "predicted_accuracy_std": (cand, column("predicted_std")),
-                "measured_objective": (("candidate", "objective"), stack("measured_values", n_obj)),
-                "predicted_constraint": (("candidate", "constraint"), predicted_G),
-                "constraint_value": (("candidate", "constraint"), constraint),
-                "feasible": (cand, feasible),
-                "trained": (cand, trained),
-                "on_front": (cand, np.array([c.arch in self.on_front for c in cands], dtype=bool)),
-                "pareto_rank": (cand, np.array([self.pareto_rank.get(c.arch, -1) for c in cands], dtype=np.int64)),
-                "least_violating": (cand, np.array([c.arch in self.least_violating for c in cands], dtype=bool)),
-                "in_population": (cand, np.array([c.arch in self.population for c in cands], dtype=bool)),
-                "round_found": (cand, column("round_found", np.int64)),
-                "round_trained": (cand, column("round_trained", np.int64)),
-                "accuracy_predicted_when_selected": (cand, column("accuracy_predicted_when_selected")),
-                "training_free_score": (cand, column("training_free_score")),
-                "val_accuracy": (cand, column("val_accuracy")),
-                "test_accuracy": (cand, column("test_accuracy")),
-                "train_seconds": (cand, column("train_seconds")),
-                "spike_rate": (("candidate", "layer"), stack("spike_rate", n_layer)),
-                "objective_units": (("objective",), np.array(metric_units, dtype=object)),
-                "objective_direction": (("objective",), np.array(metric_dirs, dtype=object)),
-                "hypervolume": (("round",), np.array([r.hypervolume for r in self.rounds], dtype=float)),
-                "predictor_tau": (("round",), np.array([r.predictor_tau for r in self.rounds], dtype=float)),
-                "round_wall_seconds": (("round",), np.array([r.wall_seconds for r in self.rounds], dtype=float)),
-                "round_scored": (("round",), np.array([r.n_scored for r in self.rounds], dtype=np.int64)),
-                "round_trained_count": (("round",), np.array([r.n_trained for r in self.rounds], dtype=np.int64)),
-            },
+            variables,
             coords={
                 "candidate": np.arange(n, dtype=np.int64),
                 "gene": list(self.gene_names),
                 "objective": list(self.objective_names),
                 "constraint": list(self.constraint_names),
+                "cost": list(COST_METRICS),
                 "round": np.arange(1, len(self.rounds) + 1, dtype=np.int64),
                 "layer": list(SLOT_NAMES),
             },
-            attrs={
-                "format": FORMAT, "problem": self.problem_text, "seed": self.seed, "command": self.command,
-                "started": self.started, "ended": self.ended, "status": self.status,
-                "reference_point": json.dumps(self.reference_point), **self.attrs,
-            },
+            attrs={**self.attrs, **package_versions(),
+                   "format": FORMAT, "problem": self.problem_text, "seed": self.seed, "command": self.command,
+                   "started": self.started, "ended": self.ended, "status": self.status, "failure": self.failure,
+                   "reference_point": json.dumps(self.reference_point), "options": json.dumps(self.options, sort_keys=True)},
         )
-        for name, units in (("val_accuracy", "1"), ("test_accuracy", "1"), ("train_seconds", "s"), ("spike_rate", "1"),
-                            ("round_wall_seconds", "s"), ("hypervolume", "1")):
-            ds[name].attrs["units"] = units
-        ds["objective"].attrs.update(units=", ".join(metric_units), direction=", ".join(metric_dirs))
+        ds["objective"].attrs.update(units=", ".join(units), direction=", ".join(directions))
+        ds["cost"].attrs["units"] = ", ".join(_units_of(COST_METRICS))
         return ds
 
     @classmethod
     def from_dataset(cls, ds: xr.Dataset) -> RunState:
-        known = {"format", "problem", "seed", "command", "started", "ended", "status", "reference_point"}
+        """The state a results Dataset holds (attributes as :func:`moo_snn.results.attributes.run_attributes` reads them)."""
+        from moo_snn.results.attributes import run_attributes
+
+        attrs = run_attributes(ds)
         state = cls(
-            problem_text=ds.attrs["problem"], objective_names=[str(v) for v in ds.objective.values],
+            problem_text=attrs["problem"], objective_names=[str(v) for v in ds.objective.values],
             constraint_names=[str(v) for v in ds.constraint.values], gene_names=[str(v) for v in ds.gene.values],
-            seed=int(ds.attrs["seed"]), command=str(ds.attrs.get("command", "")), started=str(ds.attrs.get("started", "")),
-            ended=str(ds.attrs.get("ended", "")), status=str(ds.attrs.get("status", "")),
-            reference_point=json.loads(ds.attrs.get("reference_point", "[]")),
+            seed=attrs["seed"], command=attrs["command"], started=attrs["started"], ended=attrs["ended"],
+            status=attrs["status"], failure=attrs["failure"], options=attrs["options"],
+            reference_point=attrs["reference_point"],
             objective_units=[str(v) for v in ds.objective_units.values],
             objective_directions=[str(v) for v in ds.objective_direction.values],
-            attrs={k: v for k, v in ds.attrs.items() if k not in known},
+            attrs={k: v for k, v in ds.attrs.items() if k not in STATE_ATTRS and not k.startswith("version_")},
         )
-
-        def row(var, k):
-            values = ds[var].values[k]
-            return None if np.all(np.isnan(values)) else values.astype(float)
-
+        columns = {f.name: ds[f.name].values for f in CANDIDATE_FIELDS}
         for k in range(ds.sizes["candidate"]):
-            c = Candidate(
-                arch=str(ds.arch.values[k]), genome=ds.genome.values[k].astype(np.int64), round_found=int(ds.round_found.values[k]),
-                predicted_accuracy=float(ds.predicted_accuracy.values[k]), predicted_std=float(ds.predicted_accuracy_std.values[k]),
-                predicted_values=row("predicted_objective", k), predicted_G=row("predicted_constraint", k) if ds.sizes["constraint"] else np.zeros(0),
-                status=str(ds.status.values[k]), source=str(ds.source.values[k]),
-                val_accuracy=float(ds.val_accuracy.values[k]), test_accuracy=float(ds.test_accuracy.values[k]),
-                measured_values=row("measured_objective", k),
-                measured_G=(ds.constraint_value.values[k].astype(float) if ds.trained.values[k] else None) if ds.sizes["constraint"] else None,
-                train_seconds=float(ds.train_seconds.values[k]), spike_rate=row("spike_rate", k),
-                round_trained=int(ds.round_trained.values[k]),
-                accuracy_predicted_when_selected=float(ds.accuracy_predicted_when_selected.values[k]),
-                training_free_score=float(ds.training_free_score.values[k]),
-            )
-            if ds.sizes["constraint"] == 0:
-                c.measured_G = np.zeros(0) if c.trained else None
+            values = {}
+            for f in CANDIDATE_FIELDS:
+                v = columns[f.name][k]
+                if f.dim is None:
+                    values[f.attr] = str(v) if f.dtype is object else f.dtype(v)
+                elif f.dtype is float:
+                    values[f.attr] = None if v.size and np.all(np.isnan(v)) else v.astype(float)
+                else:
+                    values[f.attr] = v.astype(f.dtype)
+            c = Candidate(**values)
             state.candidates[c.arch] = c
             if ds.on_front.values[k]:
                 state.on_front.add(c.arch)
@@ -216,10 +328,11 @@ class RunState:
                 state.pareto_rank[c.arch] = int(ds.pareto_rank.values[k])
             if ds.least_violating.values[k]:
                 state.least_violating.append(c.arch)
-            if ds.in_population.values[k]:
-                state.population.append(c.arch)
+        state.population = [x.astype(np.int64) for x in ds.population_genome.values]
         for r in range(ds.sizes["round"]):
-            state.rounds.append(RoundRecord(float(ds.hypervolume.values[r]), float(ds.predictor_tau.values[r]),
-                                            float(ds.round_wall_seconds.values[r]), int(ds.round_scored.values[r]),
-                                            int(ds.round_trained_count.values[r])))
+            state.rounds.append(RoundRecord(**{f.attr: f.dtype(ds[f.name].values[r]) for f in ROUND_FIELDS}))
         return state
+
+
+def _var_attrs(f: Field) -> dict:
+    return {"long_name": f.long_name, **({"units": f.units} if f.units else {})}

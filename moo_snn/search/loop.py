@@ -13,8 +13,17 @@
                   costs recomputed with the measured spike rates
 
 The results file is written atomically after every training, with status ``running``; an
-interruption (SIGINT, SIGTERM) writes it with status ``interrupted`` and re-raises; ``resume``
-continues from it without retraining anything it already holds.
+interruption (SIGINT, SIGTERM) writes it with status ``interrupted`` and re-raises; any other
+exception writes it with status ``failed`` and the one-line reason in its ``failure`` attribute,
+then re-raises: once the process is gone the file never says ``running`` (except after SIGKILL or
+power loss, which nothing can catch: the file is then the last checkpoint).
+
+``resume`` continues from a results file without retraining anything it already holds, with the
+run's own options (``options`` attribute: ``[search]`` values, objectives, torch threads, device;
+:func:`resume_spec` rebuilds the problem with them) unless the caller changes them:
+:attr:`SearchRun.option_changes` lists what changed. A round depends only on what the file holds
+(the last NSGA-II population in its order, the trainings of the rounds before it, the seed and the
+round number that seed its generator), so 1 round + resume gives the same run as 2 rounds.
 """
 
 from __future__ import annotations
@@ -28,10 +37,10 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from moo_snn.errors import ResultsError
-from moo_snn.evaluation import check_cost_limits_reachable, population_costs
-from moo_snn.netcdf import read, write_atomic
-from moo_snn.results.state import FORMAT, Candidate, RoundRecord, RunState, now
+from moo_snn.errors import ResultsError, TrainingError
+from moo_snn.evaluation import COST_METRICS, check_cost_limits_reachable, population_costs
+from moo_snn.netcdf import write_atomic
+from moo_snn.results.state import Candidate, RoundRecord, RunState, now
 from moo_snn.objectives import constraint_matrix, metric_values, resolve_metrics
 from moo_snn.search.selection import feasible_front, hypervolume, ideal_point, reference_point, select_survivors
 from moo_snn.space import SLOT_NAMES, SearchSpace, slot_for
@@ -57,9 +66,14 @@ class SearchRun:
     out : the results file.
     archive_path : the accuracy archive to warm-start from (default ``surrogates/<dataset>.nc``);
         used only if it matches the problem's data and recipe.
-    resume : a results file to continue.
+    resume : a results file to continue (build ``spec`` with :func:`resume_spec` to keep its options).
     device : torch device for the trainings.
     executor : where the trainings run (:mod:`moo_snn.executor`); default in this process.
+
+    Attributes
+    ----------
+    option_changes : list of (name, stored value, new value): the run's options that differ from those
+        stored in the resumed file (empty for a new run).
     """
 
     def __init__(self, spec, out: Path, *, archive_path: Path | None = None, resume: Path | None = None,
@@ -77,14 +91,20 @@ class SearchRun:
             executor = InProcessExecutor()
         self.executor = executor
         self.archive_records = self._load_archive(archive_path)
+        options = run_options(spec, executor, device)
+        self.option_changes: list[tuple[str, object, object]] = []
         if resume is not None:
-            ds = read(resume, "results file", FORMAT)
+            from moo_snn.results import open_results
+
+            ds = open_results(resume)
             if ds.attrs.get("problem") != spec.source:
                 raise ResultsError(f"{resume}: this run was made with another problem file; resume it with the problem "
                                    f"stored in it (moo-snn optimize --resume alone) or start a new run")
             self.state = RunState.from_dataset(ds)
-            self.state.status = "running"
+            self.state.status, self.state.failure = "running", ""
             self.state.command = command
+            self.option_changes = [(k, self.state.options[k], v) for k, v in options.items()
+                                   if k in self.state.options and self.state.options[k] != v]
         else:
             self.state = RunState(problem_text=spec.source, objective_names=list(spec.objectives.names),
                                   constraint_names=[c.name for c in spec.constraints], gene_names=list(self.space.gene_names),
@@ -93,6 +113,7 @@ class SearchRun:
             ideal = ideal_point(spec, self.space, self.metrics)
             if np.any(ideal != 0):  # only custom objectives that go below 0 need one (default: 0)
                 self.state.attrs["ideal_point"] = json.dumps(ideal.tolist())
+        self.state.options = options
 
     # --- data and archive ---------------------------------------------------------------------
     @property
@@ -124,9 +145,10 @@ class SearchRun:
 
     # --- measuring ----------------------------------------------------------------------------
     def _measured(self, c: Candidate) -> None:
-        """Measured objectives and G: validation accuracy, costs with the measured spike rates."""
+        """Measured costs (with the measured spike rates, computed once and stored), objectives and G."""
         rates = np.nan_to_num(np.asarray(c.spike_rate, dtype=float)[None], nan=0.0)
         costs = population_costs(self.spec, self.space, c.genome[None], spike_rate=rates)
+        c.measured_costs = np.array([float(np.asarray(getattr(costs, name))[0]) for name in COST_METRICS])
         context = dict(problem=self.spec, spike_rate=rates)  # what custom objectives see (measured)
         c.measured_values = metric_values(self.metrics, [c.val_accuracy], costs, [c.arch], **context)[0]
         c.measured_G = constraint_matrix(self.spec.constraints, [c.val_accuracy], costs, [c.arch], **context)[0]
@@ -137,6 +159,7 @@ class SearchRun:
         c.round_trained = round_
         c.val_accuracy, c.test_accuracy = result["val_accuracy"], result["test_accuracy"]
         c.train_seconds = result["train_seconds"]
+        c.error = " ".join(str(result.get("error") or "").split())[:300] if c.status == "failed" else ""
         rates = result.get("spike_rate")
         if rates is None:
             rates = np.full(len(SLOT_NAMES), np.nan)
@@ -196,6 +219,12 @@ class SearchRun:
             if c.trained and c.arch not in self.archive_records and c.round_trained < before_round:
                 archs.append(c.arch)
                 acc.append(c.val_accuracy)
+        if len(archs) < 2:
+            failed = [c for c in self.state.candidates.values() if c.status in ("failed", "diverged")]
+            why = "; ".join(f"{c.arch}: {c.error or c.status}" for c in failed[:2])
+            raise TrainingError(f"the accuracy predictor needs at least 2 trained networks, the run has {len(archs)} "
+                                f"({len(failed)} trainings failed or diverged{': ' + why if why else ''}); see why in the "
+                                f"trainings' messages above, fix it, and run again (or give an --archive of trained networks)")
         model = make_predictor(self.spec, DEFAULT_REGRESSOR, random_state=self.state.seed)
         return model.fit(predictor_inputs(archs), np.asarray(acc, dtype=float))
 
@@ -218,31 +247,33 @@ class SearchRun:
     def _round(self, r: int) -> None:
         from pymoo.optimize import minimize
 
-        from moo_snn.search.pymoo_problem import SnnSearchProblem, make_algorithm
+        from moo_snn.search.pymoo_problem import EvaluatedCandidates, SnnSearchProblem, make_algorithm
 
         start = time.perf_counter()
         self.progress.phase(f"round {r}/{self.search.rounds}: fitting the predictor")
         problem = SnnSearchProblem(self.spec, self.space, self._fit_predictor(before_round=r))
-        initial = [self.state.candidates[a].genome for a in self.state.population if a in self.state.candidates]
+        initial = [np.asarray(x, dtype=np.int64) for x in self.state.population]  # the last round's, in NSGA-II's order
         rng = np.random.default_rng([self.state.seed, r])
         missing = self.search.pop_size - len(initial)
         if missing > 0:
             initial += list(self.space.sample(missing, rng))
         algorithm = make_algorithm(self.space, self.search.pop_size, np.array(initial[: self.search.pop_size]))
         self.progress.phase(f"round {r}/{self.search.rounds}: NSGA-II")
+        scored = EvaluatedCandidates(self.space, problem.n_ieq_constr,
+                                     on_generation=lambda gen: self.progress.generation(r, gen, self.search.generations))
         result = minimize(problem, algorithm, ("n_gen", self.search.generations), seed=int(rng.integers(2**31 - 1)),
-                          verbose=False, callback=lambda alg: self.progress.generation(r, alg.n_gen, self.search.generations))
-        for arch, p in problem.seen.items():
+                          verbose=False, callback=scored)
+        for arch, p in scored.seen.items():
             self._candidate(arch, p["genome"], r, p)
-        pop = result.pop
+        pop = result.pop  # the final population, in NSGA-II's order, with what _evaluate computed
         X = np.rint(pop.get("X")).astype(np.int64)
         archs = [str(self.space.decode(x)) for x in X]
-        values = problem.predict(X)
-        F = np.column_stack([m.to_minimize(values["values"][:, k]) for k, m in enumerate(self.metrics)])
+        F, std = pop.get("F", "accuracy_std")
+        G = pop.get("G") if problem.n_ieq_constr else np.zeros((len(pop), 0))
         # a round interrupted during its trainings is redone on resume from the same inputs (the
         # last round's population, the trainings before it), so it chooses the same survivors and
         # trains only those it had not finished
-        chosen = select_survivors(archs, F, values["G"], values["accuracy_std"], trained=self.state.trained_archs(before_round=r),
+        chosen = select_survivors(archs, F, G, std, trained=self.state.trained_archs(before_round=r),
                                   k=self.search.survivors, metric_names=self.spec.objectives.names,
                                   constraints=self.spec.constraints, uncertainty_weight=self.search.uncertainty_weight)
         survivors = [self.state.candidates[archs[i]] for i in chosen]
@@ -250,11 +281,11 @@ class SearchRun:
             c.accuracy_predicted_when_selected = c.predicted_accuracy
         self.progress.phase(f"round {r}/{self.search.rounds}: training {len(survivors)} survivors")
         self._train([c for c in survivors if c.status == "predicted"], r, "search")
-        self.state.population = archs  # the next round starts from it
+        self.state.population = [x.copy() for x in X]  # the next round starts from it
         measured = [(c.accuracy_predicted_when_selected, c.val_accuracy) for c in survivors if c.trained]
         tau = float(stats.kendalltau(*zip(*measured)).statistic) if len(measured) >= 2 else float("nan")
         self._update_front()
-        self.state.rounds.append(RoundRecord(self.hypervolume(), tau, time.perf_counter() - start, len(problem.seen), len(survivors)))
+        self.state.rounds.append(RoundRecord(self.hypervolume(), tau, time.perf_counter() - start, len(scored.seen), len(survivors)))
         self.checkpoint()
 
     def _update_front(self) -> None:
@@ -303,11 +334,42 @@ class SearchRun:
         except KeyboardInterrupt:
             self.state.status = "interrupted"
             raise
+        except BaseException as exc:  # any other end (an error, SystemExit): the file says how the run ended
+            self.state.status = "failed"
+            self.state.failure = " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
+            raise
         finally:
             self.state.ended = now()
             self._update_front()
             self.checkpoint()
         return self.state.to_dataset()
+
+
+def run_options(spec, executor=None, device: str = "cpu") -> dict:
+    """The options of a run that its results depend on: every ``[search]`` value, the objectives, the
+    torch threads per training (None: torch's default) and the device. Stored in the results file
+    (attribute ``options``, JSON) and reused by a resume (:func:`resume_spec`)."""
+    from dataclasses import asdict
+
+    return {**asdict(spec.search), "objectives": list(spec.objectives.names),
+            "torch_threads": getattr(executor, "torch_threads", None), "device": device}
+
+
+def resume_spec(ds, source: str = "the results file"):
+    """The problem of a stored run with the run's own ``[search]`` options, and the stored options.
+
+    ``ds``: a results Dataset (:func:`moo_snn.open_results`). Returns ``(spec, options)``; apply the
+    caller's changes to ``spec`` with :func:`with_overrides` and take ``options["torch_threads"]``
+    where the caller gives none. Objectives: ``options["objectives"]`` (apply with
+    :func:`moo_snn.objectives.with_objectives` and ``stored=``). A file without stored options
+    (written before they were) gives the problem file's own ``[search]``.
+    """
+    from moo_snn.config.problem import SearchSpec, parse_problem
+
+    spec = parse_problem(ds.attrs["problem"], source=f"{source} (its problem)")
+    options = json.loads(ds.attrs.get("options") or "{}")
+    search = {k: options[k] for k in SearchSpec.__dataclass_fields__ if k in options}
+    return with_overrides(spec, **search), options
 
 
 def with_overrides(spec, **overrides):

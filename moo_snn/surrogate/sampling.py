@@ -5,6 +5,12 @@ the problem's cost limits (no point training what can never be chosen); then a g
 (maximin) selection picks ``n`` of them, in a gene space where each edge gene is one-hot (operations
 and directions are categories) and each value gene is its index scaled to [0, 1]. The first point
 is the pool's first; the selection is deterministic for a given seed.
+
+Where the feasible region is too small for random draws (a handful of networks meet a tight
+latency limit), the pool gets the feasible networks of a targeted search
+(:func:`moo_snn.evaluation.feasible_examples`: the reachability check's sample, the problem's
+reference architecture, coordinate descent on the violation), so the bootstrap finds feasible
+networks for every seed whenever they exist; none at all is an :class:`InfeasibleError` (exit 3).
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from moo_snn.errors import InfeasibleError
-from moo_snn.evaluation import meets_cost_limits
+from moo_snn.evaluation import feasible_examples, meets_cost_limits
 from moo_snn.space import SearchSpace
 
 
@@ -36,16 +42,22 @@ def feasible_pool(problem, space: SearchSpace, size: int, rng: np.random.Generat
 
 def space_filling_sample(problem, space: SearchSpace, n: int, seed: int = 0, pool_size: int = 6000) -> np.ndarray:
     """``n`` feasible, distinct genomes spread over the space (greedy maximin); fewer if the space
-    holds fewer feasible networks. No feasible network at all is an :class:`InfeasibleError`.
+    holds fewer feasible networks (a random pool topped up by a targeted search, module docstring).
+    No feasible network at all is an :class:`InfeasibleError`.
 
     The pool (``max(pool_size, 30 n)`` draws) does not depend on ``n`` up to 200, so the sample of a
     smaller ``n`` is the beginning of the sample of a larger one, seed for seed.
     """
     rng = np.random.default_rng(seed)
     pool = feasible_pool(problem, space, max(pool_size, 30 * n), rng)
+    if len(pool) < n:  # a small feasible region: add what a targeted search finds (a random pool keeps its order)
+        have = {str(space.decode(x)) for x in pool}
+        extra = [x for x in feasible_examples(problem, space) if str(space.decode(x)) not in have]
+        pool = np.concatenate([pool, np.array(extra, dtype=np.int64).reshape(-1, space.n_var)])
     if len(pool) == 0:
-        raise InfeasibleError(f"{problem.name}: no architecture of a random sample meets the cost limits "
-                              f"({', '.join(f'{c.name} {c.limit:g}' for c in problem.constraints)}); relax [constraints]")
+        raise InfeasibleError(f"{problem.name}: no architecture meets the cost limits together "
+                              f"({', '.join(f'{c.name} {c.limit:g}' for c in problem.constraints)}), neither in a random "
+                              f"sample nor by a targeted search from the cheapest corners; relax [constraints]")
     coords = gene_coordinates(space, pool)
     chosen = [0]
     distance = np.linalg.norm(coords - coords[0], axis=1)

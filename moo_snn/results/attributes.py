@@ -1,0 +1,101 @@
+"""The attributes of a results file, read as written even after another NetCDF tool rewrote them.
+
+Tools that copy or edit NetCDF files (nco, netCDF4-python, h5py, MATLAB) may store an attribute
+differently from how moo-snn wrote it: text as a fixed-length byte string, a number as a
+one-element array, a number where text was written (``ended = 0``), text where a number was written
+(``seed = "3"``), or drop an attribute. :func:`moo_snn.netcdf.clean_attributes` undoes the
+representation changes (one-element arrays → their element, bytes → text, numpy scalars → Python
+numbers) for every attribute; :func:`run_attributes` then reads the attributes a run needs by the
+table :data:`RUN_ATTRIBUTES`, converting where the value is unambiguous and raising one
+:class:`~moo_snn.errors.ResultsError` that names the attribute where it is not (or where a required
+one is missing). No such file ever meets a bare ``KeyError`` or ``TypeError``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+from moo_snn.errors import ResultsError
+from moo_snn.netcdf import clean_attributes
+
+
+def _text(name, value, where):
+    if isinstance(value, (list, dict)):
+        raise ResultsError(f"{where}: attribute {name!r} holds {value!r}; expected text")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value)
+
+
+def _integer(name, value, where):
+    try:
+        number = float(value) if not isinstance(value, bool) else math.nan
+    except (TypeError, ValueError):
+        number = math.nan
+    if not math.isfinite(number) or not number.is_integer():
+        raise ResultsError(f"{where}: attribute {name!r} holds {value!r}; expected an integer")
+    return int(number)
+
+
+def _json(kind):
+    def read(name, value, where):
+        if isinstance(value, str):
+            try:
+                value = json.loads(value) if value.strip() else kind()
+            except json.JSONDecodeError:
+                raise ResultsError(f"{where}: attribute {name!r} is not JSON text ({value[:60]!r})") from None
+        elif kind is list and isinstance(value, (int, float)):
+            value = [value]  # a one-element list that a tool stored as a number
+        if not isinstance(value, kind) or (kind is list and not all(isinstance(v, (int, float)) for v in value)):
+            raise ResultsError(f"{where}: attribute {name!r} holds {value!r}; expected a JSON "
+                               f"{'list of numbers' if kind is list else 'object'}")
+        return value
+    return read
+
+
+# name → (reader, default; None: required)
+RUN_ATTRIBUTES = {
+    "problem": (_text, None),
+    "seed": (_integer, None),
+    "reference_point": (_json(list), None),
+    "command": (_text, ""),
+    "started": (_text, ""),
+    "ended": (_text, ""),
+    "status": (_text, "unknown"),
+    "failure": (_text, ""),
+    "options": (_json(dict), "{}"),
+    "ideal_point": (_json(list), None),
+    "problem_name": (_text, ""),
+    "strategy": (_text, "moo"),
+}
+OPTIONAL_WITHOUT_DEFAULT = {"ideal_point"}
+
+
+def run_attributes(ds, where: str = "results file") -> dict:
+    """The run's attributes of :data:`RUN_ATTRIBUTES`, each in its type (a missing optional one: its default;
+    ``ideal_point`` only where present)."""
+    attrs = clean_attributes(ds.attrs)
+    out = {}
+    for name, (reader, default) in RUN_ATTRIBUTES.items():
+        if name not in attrs:
+            if name in OPTIONAL_WITHOUT_DEFAULT:
+                continue
+            if default is None:
+                raise ResultsError(f"{where}: attribute {name!r} is missing (another tool may have rewritten the file); "
+                                   f"a results file written by moo-snn holds it")
+            out[name] = reader(name, default, where)
+        else:
+            out[name] = reader(name, attrs[name], where)
+    return out
+
+
+def normalise(ds, where: str = "results file"):
+    """``ds`` with its attributes cleaned and the run's attributes in the types moo-snn writes (text for JSON
+    ones), so code reading ``ds.attrs`` sees what moo-snn wrote. Raises :class:`ResultsError` naming an
+    attribute that cannot be read."""
+    attrs = clean_attributes(ds.attrs)
+    for name, value in run_attributes(ds, where).items():
+        attrs[name] = json.dumps(value) if name in ("reference_point", "ideal_point", "options") else value
+    ds.attrs = attrs
+    return ds
