@@ -48,7 +48,8 @@ from moo_snn.config.problem import load_problem
 from moo_snn.data import load_problem_data
 from moo_snn.evaluation import population_costs
 from moo_snn.objectives import constraint_matrix, metric_values, resolve_metrics
-from moo_snn.search.selection import feasible_front, hypervolume, reference_point
+from moo_snn.pareto import feasible_front, hypervolume
+from moo_snn.search.selection import reference_point
 from moo_snn.space import SLOT_NAMES, SearchSpace, slot_for
 from moo_snn.training import trainer
 

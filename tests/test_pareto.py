@@ -13,7 +13,7 @@ from moo_snn.cli import app
 from moo_snn.config.problem import load_problem, parse_problem
 from moo_snn.results.state import Candidate, RunState
 from moo_snn.search.loop import SearchRun, with_overrides
-from moo_snn.search.selection import hypervolume
+from moo_snn.pareto import hypervolume
 from moo_snn.space import SLOT_NAMES, SearchSpace
 
 # the digits problem, a small search, accuracy limit 0.5 (as tests/test_search.py)

@@ -94,9 +94,9 @@ class MooAccessor:
 
     def hypervolume(self) -> float:
         """Hypervolume of the measured front as a fraction of the box [ideal, reference point]
-        (pymoo's HV indicator, :func:`moo_snn.search.selection.hypervolume`): 1 would be a network
+        (pymoo's HV indicator, :func:`moo_snn.pareto.hypervolume`): 1 would be a network
         with no error and no cost, 0 a front that does not improve on the reference point."""
-        from moo_snn.search.selection import hypervolume
+        from moo_snn.pareto import hypervolume
 
         return hypervolume(self.minimized()[self._ds.on_front.values], self.reference_point(), self.ideal_point())
 

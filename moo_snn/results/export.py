@@ -44,19 +44,18 @@ def export_candidate(results: str | Path, nir_path: str | Path, candidate: int |
     ``on_retrain(arch, reason)`` is called before a retraining (the CLI says so on stderr).
     Returns what was done: candidate, arch, nir path, weights file, ``retrained``, nodes, edges.
     """
-    import torch
-
-    try:
-        import nir  # noqa: F401
-    except ImportError:
-        from moo_snn.errors import TrainingError
-
-        raise TrainingError("moo-snn export needs the 'nir' package: pip install -c constraints.txt nir") from None
+    # torch, norse and nir are imported by moo_snn.training only (tests/test_layering.py)
     from moo_snn.data import load_problem_data
     from moo_snn.errors import TrainingError
     from moo_snn.results import open_results
     from moo_snn.results.weights import weights_file
-    from moo_snn.training.nir_export import network_to_nir, write_nir
+
+    try:
+        from moo_snn.training.nir_export import network_to_nir, write_nir
+    except ModuleNotFoundError as exc:
+        if exc.name != "nir":
+            raise
+        raise TrainingError("moo-snn export needs the 'nir' package: pip install -c constraints.txt nir") from None
     from moo_snn.training.trainer import load_weights, train_architecture
 
     ds = open_results(results)
@@ -96,8 +95,7 @@ def export_candidate(results: str | Path, nir_path: str | Path, candidate: int |
     rates = {str(n): float(v) for n, v in zip(ds.layer.values, ds.spike_rate.values[k]) if np.isfinite(v)}
     recorded.update(measured_objectives=json.dumps(objectives), spike_rates=json.dumps(rates), retrained=int(info["retrained"]))
     std = np.clip(np.asarray(data.std, np.float32), 1e-6, None)  # the trainer's normalisation
-    with torch.no_grad():
-        graph = network_to_nir(model, arch, spec, input_mean=data.mean, input_std=std, metadata=recorded)
+    graph = network_to_nir(model, arch, spec, input_mean=data.mean, input_std=std, metadata=recorded)  # under torch.no_grad
     try:
         write_nir(graph, nir_path)
     except OSError as exc:

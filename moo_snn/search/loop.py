@@ -42,7 +42,8 @@ from moo_snn.evaluation import COST_METRICS, check_cost_limits_reachable, popula
 from moo_snn.netcdf import write_atomic
 from moo_snn.results.state import Candidate, RoundRecord, RunState, now
 from moo_snn.objectives import constraint_matrix, metric_values, resolve_metrics
-from moo_snn.search.selection import feasible_front, hypervolume, ideal_point, reference_point, select_survivors
+from moo_snn.pareto import feasible_front, hypervolume
+from moo_snn.search.selection import ideal_point, reference_point, select_survivors
 from moo_snn.space import SLOT_NAMES, SearchSpace, slot_for
 from moo_snn.surrogate import archive as arc
 from moo_snn.surrogate.predictor import DEFAULT_REGRESSOR, make_predictor, predictor_inputs

@@ -8,7 +8,8 @@ objective space that starts from the most accurate one. Where fewer meet the lim
 violating fill the remaining places (so a run whose limits nobody meets still learns where the
 boundary is).
 
-Hypervolume: of the minimised objectives (pymoo's HV) as a fraction of the box [ideal, ref]. The
+Hypervolume (:func:`moo_snn.pareto.hypervolume`, below both the search and the results): of the
+minimised objectives (pymoo's HV) as a fraction of the box [ideal, ref]. The
 reference point ``ref`` is the limit of an objective where the problem sets one (for accuracy,
 1 − the lower bound), else 1 for accuracy (error 1) and, for a cost without a limit, the largest
 value of that cost over 2,000 random architectures of the space (fixed per problem). The ideal
@@ -20,7 +21,6 @@ values can be negative (a maximised one, say) gets the smallest minimised value 
 from __future__ import annotations
 
 import numpy as np
-from pymoo.indicators.hv import HV
 from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 
 from moo_snn.evaluation import population_costs
@@ -79,15 +79,6 @@ def select_survivors(archs, F, G, std, *, trained: set, k: int, metric_names, co
     return chosen
 
 
-def feasible_front(F, G) -> np.ndarray:
-    """Indices of the non-dominated rows among those with every G ≤ 0 (empty if none is feasible)."""
-    F, G = np.atleast_2d(F), np.atleast_2d(G)
-    ok = np.flatnonzero(np.all(G <= 0, axis=1)) if G.size else np.arange(len(F))
-    if len(ok) == 0:
-        return ok
-    return ok[NonDominatedSorting().do(F[ok], only_non_dominated_front=True)]
-
-
 def _sampled(spec, space, metric, cache: dict) -> np.ndarray:
     """Minimised values of ``metric`` over 2,000 random architectures of the space (seed 0)."""
     if "costs" not in cache:
@@ -119,19 +110,3 @@ def ideal_point(spec, space, metrics) -> np.ndarray:
 
     cache: dict = {}
     return np.array([0.0 if m.name in BUILTIN else min(0.0, float(np.min(_sampled(spec, space, m, cache)))) for m in metrics])
-
-
-def hypervolume(F, ref, ideal=None) -> float:
-    """Hypervolume of the minimised points ``F`` as a fraction of the box [ideal, ref] (pymoo's HV).
-
-    ``ideal`` defaults to 0 in every objective. Points not strictly inside the box's upper bound do
-    not count; coordinates below the ideal are clipped to it.
-    """
-    F = np.atleast_2d(np.asarray(F, dtype=float))
-    if F.size == 0:
-        return 0.0
-    ref = np.asarray(ref, dtype=float)
-    ideal = np.zeros_like(ref) if ideal is None else np.asarray(ideal, dtype=float)
-    Z = np.maximum((F - ideal) / (ref - ideal), 0.0)
-    Z = Z[np.all(Z < 1, axis=1)]
-    return float(HV(ref_point=np.ones(len(ref)))(Z)) if len(Z) else 0.0
