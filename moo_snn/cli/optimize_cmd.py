@@ -9,34 +9,12 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from moo_snn.cli.common import (DeviceOpt, JsonOpt, SchedulerOpt, TorchThreadsOpt, WorkersOpt, print_json, stderr, stdout,
-                                user_errors)
+from moo_snn.cli.common import (DeviceOpt, JsonOpt, SchedulerOpt, TorchThreadsOpt, WideOpt, WorkersOpt, print_json, stderr,
+                                stdout, user_errors)
+from moo_snn.cli.optimize_report import check_before_writing, nothing_to_resume, report_run
+from moo_snn.cli.progress import SearchProgress
 from moo_snn.errors import InfeasibleError, ResultsError
-
-
-class _RichProgress:
-    def __init__(self, progress: Progress):
-        self.bar = progress
-        self.task = progress.add_task("starting", total=None)
-
-    def phase(self, text):
-        self.bar.update(self.task, description=text, completed=0, total=None)
-
-    def generation(self, round_, gen, n_gen):
-        self.bar.update(self.task, completed=gen, total=n_gen)
-
-    def training(self, done, total, arch):
-        self.bar.update(self.task, completed=done, total=total)
-
-    def trained(self, arch, result):
-        if result["status"] == "trained":
-            text = f"val acc {result['val_accuracy']:.3f} in {result['train_seconds']:.1f} s"
-        else:
-            text = result["status"] + (f" ({result['error']})" if result.get("error") else "")
-        self.bar.console.print(f"  trained {arch}: {text}", highlight=False, markup=False)
 
 
 class Strategy(str, enum.Enum):
@@ -47,7 +25,7 @@ class Strategy(str, enum.Enum):
 @user_errors
 def optimize(
     problem: Annotated[Optional[str], typer.Argument(help="problem file or shipped problem name (default: digits, the embedded default)")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="results file (.nc) or folder (default: results/)")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="results file (.nc) or folder (default: results/ in the current folder, created if needed)")] = None,
     seed: Annotated[Optional[int], typer.Option(help="seed of the search (default: the problem's [search] seed)")] = None,
     resume: Annotated[Optional[Path], typer.Option(help="continue this results file (interrupted or shorter run)")] = None,
     rounds: Annotated[Optional[int], typer.Option(min=1, help="search rounds")] = None,
@@ -63,6 +41,7 @@ def optimize(
     torch_threads: TorchThreadsOpt = None,
     objective: Annotated[Optional[list[str]], typer.Option("--objective", help="objective NAME (built-in, installed plug-in) or module:function; repeat for several: they replace the problem's [objectives], +NAME adds one")] = None,
     allow_code: Annotated[bool, typer.Option("--allow-code", help="run module:function objectives named in the problem file (problem files are shared: read that code first)")] = False,
+    wide: WideOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Search the problem's space for accurate networks that meet its hardware limits; write the
@@ -98,18 +77,21 @@ def optimize(
                           hasnas_samples=samples)
     from moo_snn.objectives import with_objectives
 
+    if "" not in sys.path and str(Path.cwd()) not in sys.path:  # module:function objectives from the current folder
+        sys.path.append(str(Path.cwd()))
     spec = with_objectives(spec, objective or (), allow_code=allow_code,
                            stored=[str(n) for n in stored.objective.values] if resume is not None else None)
+    if resume is not None and nothing_to_resume(stored, spec, resume):
+        raise typer.Exit(report_run(stdout, stderr, spec, stored, resume, json_out=json_out, wide=wide))
+    data = check_before_writing(spec, path, in_process=workers is None and scheduler is None, remote=scheduler is not None)
     try:
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=stderr, transient=True) as bar:
+        with SearchProgress(stderr) as progress:
             run_class = HasnasRun if Strategy(strategy) is Strategy.hasnas else SearchRun
-            progress = _RichProgress(bar)
             executor = make_executor(workers, scheduler, torch_threads=torch_threads)
             if workers or scheduler:
                 progress.phase(f"starting {workers} Dask workers" if workers else f"joining the Dask cluster at {scheduler}")
             with executor:
-                run = run_class(spec, path, archive_path=archive, resume=resume, device=device,
+                run = run_class(spec, path, archive_path=archive, resume=resume, device=device, data=data,
                                 command=" ".join(["moo-snn", *sys.argv[1:]]), progress=progress, executor=executor)
                 for name, before, now in run.option_changes:
                     stderr.print(f"resumed with {name} {now} (the run had {before})", highlight=False, markup=False)
@@ -118,35 +100,4 @@ def optimize(
         stderr.print(f"[yellow]interrupted[/]: every finished training is in {path}; continue with "
                      f"moo-snn optimize --resume {path}")
         raise typer.Exit(130) from None
-    front = ds.moo.front_records()
-    feasible = bool(front)
-    if json_out:
-        print_json({"results": str(path), "status": ds.attrs["status"], "hypervolume": ds.moo.hypervolume() if feasible else 0.0,
-                    "front": [{k: r[k] for k in ("arch", "val_accuracy", "test_accuracy", "params", "memory_kB", "area_mm2",
-                                                "latency_ms", "energy_uJ")} for r in front],
-                    "trained": int(ds.trained.sum()), "scored": int(ds.sizes["candidate"])})
-    else:
-        _print_front(spec, ds, front, path)
-    if not feasible:
-        violating = ", ".join(str(a) for a in ds.arch.values[ds.least_violating.values])
-        stderr.print(f"[red]no trained candidate meets the limits[/] of {spec.name}; the least violating ({violating}) "
-                     f"are stored with their violations in {path}")
-        raise typer.Exit(InfeasibleError.exit_code)
-
-
-def _print_front(spec, ds, front, path) -> None:
-    limits = {c.name: c for c in spec.constraints}
-    trained_here = int((ds.trained & (ds.source != "archive")).sum())
-    table = Table(title=f"{spec.name}: measured front, {len(front)} networks (scored {ds.sizes['candidate']}, trained "
-                        f"{trained_here} in this run, {int((ds.source == 'archive').sum())} known from the archive); "
-                        f"hypervolume {ds.moo.hypervolume():.3f}")
-    columns = ("arch", "source", "predicted_accuracy", "val_accuracy", "test_accuracy", "params", "memory_kB", "area_mm2",
-               "latency_ms", "energy_uJ")
-    for col in columns:
-        title = col.replace("_accuracy", " acc") + (f"\n(≤ {limits[col].limit:g})" if col in limits else "")
-        table.add_column(title, justify="left" if col in ("arch", "source") else "right", no_wrap=col == "arch")
-    for r in front:
-        table.add_row(r["arch"], r["source"], *(f"{r[c]:,.0f}" if c == "params" else f"{r[c]:.4g}" for c in columns[2:]))
-    stdout.print(table)
-    stdout.print(f"results: {path}  (status {ds.attrs['status']}; best compromise: candidate {ds.moo.knee()}; "
-                 f"open with moo_snn.open_results)")
+    raise typer.Exit(report_run(stdout, stderr, spec, ds, path, json_out=json_out, wide=wide))

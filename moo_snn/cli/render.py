@@ -49,6 +49,7 @@ def cli_help(text: str | None) -> str | None:
     terminal rewraps them), markup escaped. Paragraphs starting with ``\\b`` keep their lines."""
     if text is None:
         return None
+    text = text.replace("\\[", "[")  # a text escaped by hand is escaped once, below
     paragraphs = inspect.cleandoc(text).split("\n\n")
     joined = [p if p.startswith("\b") else " ".join(line.strip() for line in p.splitlines()) for p in paragraphs]
     return plain("\n\n".join(joined))
