@@ -21,6 +21,13 @@ import xarray as xr
 from moo_snn.errors import ResultsError
 
 
+def _umask() -> int:
+    """The process's umask (os.umask can only be read by setting it; set back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(ds: xr.Dataset, path: str | Path) -> None:
     """Write ``ds`` to ``path`` atomically: encoded in memory, written to a temporary file beside
     ``path``, flushed to disk, then renamed over ``path``.
@@ -37,6 +44,7 @@ def write_atomic(ds: xr.Dataset, path: str | Path) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.fchmod(fd, 0o666 & ~_umask())  # as open() would create it (mkstemp makes 0600: unreadable by the group)
     except OSError as exc:
         raise ResultsError(f"{path.parent}: cannot write there ({exc.strerror or exc})") from None
     try:
