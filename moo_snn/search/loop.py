@@ -43,6 +43,7 @@ from moo_snn.netcdf import write_atomic
 from moo_snn.results.state import Candidate, RoundRecord, RunState, now
 from moo_snn.objectives import constraint_matrix, metric_values, resolve_metrics
 from moo_snn.pareto import feasible_front, hypervolume
+from moo_snn.search import fidelity
 from moo_snn.search.selection import ideal_point, reference_point, select_survivors
 from moo_snn.space import SLOT_NAMES, SearchSpace, slot_for
 from moo_snn.surrogate import archive as arc
@@ -78,8 +79,11 @@ class SearchRun:
     """
 
     def __init__(self, spec, out: Path, *, archive_path: Path | None = None, resume: Path | None = None,
-                 device: str = "cpu", command: str = "", progress: Progress | None = None, data=None, executor=None):
+                 device: str = "cpu", command: str = "", progress: Progress | None = None, data=None, executor=None,
+                 budget: fidelity.Budget | None = None):
         self.spec = spec
+        self.levels = fidelity.levels(spec)  # [fidelity] levels, full training last (only it without the table)
+        self.budget = budget or fidelity.Budget()
         self.out = Path(out)
         self.device = device
         self.progress = progress or Progress()
@@ -134,7 +138,7 @@ class SearchRun:
         archive = arc.load_archive(path)
         if not arc.matches(archive, self.spec):
             return {}
-        done = arc.trained(archive, epochs=self.spec.training.epochs)
+        done = arc.trained(archive, epochs=self.spec.training.epochs, train_fraction=1.0)
         records = {}
         for k in range(done.sizes["record"]):
             arch = str(done.arch.values[k])
@@ -155,6 +159,8 @@ class SearchRun:
         c.measured_G = constraint_matrix(self.spec.constraints, [c.val_accuracy], costs, [c.arch], **context)[0]
 
     def _record_training(self, c: Candidate, result: dict, round_: int, source: str) -> None:
+        if fidelity.record_cost(self, c, result, round_, source):  # a low-fidelity training: recorded as a proxy
+            return
         c.status = result["status"] if result["status"] in ("trained", "diverged", "failed") else "failed"
         c.source = source
         c.round_trained = round_
@@ -170,7 +176,7 @@ class SearchRun:
         if c.status == "trained":
             self._measured(c)
 
-    def _train(self, candidates: list[Candidate], round_: int, source: str) -> None:
+    def _train(self, candidates: list[Candidate], round_: int, source: str, level: fidelity.Level | None = None) -> None:
         """Train ``candidates`` on the executor, recording and checkpointing each result as it arrives.
 
         Results may arrive in any order (Dask workers): each one only fills its own candidate, and
@@ -178,8 +184,11 @@ class SearchRun:
         """
         from moo_snn.executor import training_tasks
 
+        level = level or self.levels[-1]  # full training unless a [fidelity] level is given
+        candidates = fidelity.within_budget(self, candidates, level)
         tasks = training_tasks(self.spec, [c.arch for c in candidates], seed=self.state.seed, device=self.device,
-                               weights_paths=[self.weights_path(c.arch) for c in candidates])
+                               weights_paths=[self.weights_path(c.arch) if level.full else None for c in candidates],
+                               epochs=level.epochs, train_fraction=level.train_fraction)
         self.progress.training(0, len(candidates), "")
         with closing(self.executor.run(tasks, data=self._data)) as results:
             for done, (k, result) in enumerate(results, start=1):
@@ -215,6 +224,8 @@ class SearchRun:
     def _fit_predictor(self, before_round: int):
         """The predictor fit on the archive and on every training of the rounds before ``before_round``
         (so that a round redone on resume sees what it saw the first time)."""
+        if self.spec.fidelity.enabled and self.spec.fidelity.predictor == "fidelity_input":
+            return fidelity.fit_predictor(self, before_round)
         archs, acc = list(self.archive_records), [r["val_accuracy"] for r in self.archive_records.values()]
         for c in self.state.candidates.values():
             if c.trained and c.arch not in self.archive_records and c.round_trained < before_round:
@@ -233,7 +244,7 @@ class SearchRun:
         """Without a matching archive, train a space-filling feasible sample first (round 0)."""
         from moo_snn.surrogate.sampling import space_filling_sample
 
-        n_have = sum(c.trained for c in self.state.candidates.values()) + len(self.archive_records)
+        n_have = sum(c.status in ("trained", "proxy") for c in self.state.candidates.values()) + len(self.archive_records)
         if n_have >= self.search.bootstrap:
             return
         self.progress.phase(f"bootstrap: training {self.search.bootstrap} feasible architectures (no matching archive)")
@@ -243,7 +254,7 @@ class SearchRun:
             c = self._candidate(str(self.space.decode(x)), x, 0)
             if c.status == "predicted":
                 todo.append(c)
-        self._train(todo, 0, "bootstrap")
+        self._train(todo, 0, "bootstrap", level=self.levels[0])
 
     def _round(self, r: int) -> None:
         from pymoo.optimize import minimize
@@ -281,12 +292,16 @@ class SearchRun:
         for c in survivors:
             c.accuracy_predicted_when_selected = c.predicted_accuracy
         self.progress.phase(f"round {r}/{self.search.rounds}: training {len(survivors)} survivors")
-        self._train([c for c in survivors if c.status == "predicted"], r, "search")
+        spent_before = fidelity.spent_now(self)[0]
+        self._train([c for c in survivors if c.status == "predicted"], r, "search", level=self.levels[0])
+        promoted = fidelity.ladder(self, r, problem) if self.spec.fidelity.enabled else 0
         self.state.population = [x.copy() for x in X]  # the next round starts from it
-        measured = [(c.accuracy_predicted_when_selected, c.val_accuracy) for c in survivors if c.trained]
+        measured = [(c.accuracy_predicted_when_selected, c.val_accuracy if c.trained else c.proxy_accuracy)
+                    for c in survivors if c.trained or c.status == "proxy"]
         tau = float(stats.kendalltau(*zip(*measured)).statistic) if len(measured) >= 2 else float("nan")
         self._update_front()
-        self.state.rounds.append(RoundRecord(self.hypervolume(), tau, time.perf_counter() - start, len(scored.seen), len(survivors)))
+        self.state.rounds.append(RoundRecord(self.hypervolume(), tau, time.perf_counter() - start, len(scored.seen), len(survivors),
+                                             fidelity.spent_now(self)[0] - spent_before, promoted))
         self.checkpoint()
 
     def _update_front(self) -> None:
@@ -323,7 +338,10 @@ class SearchRun:
         """The strategy itself: bootstrap, then the rounds still to do."""
         self._bootstrap()
         for r in range(len(self.state.rounds) + 1, self.search.rounds + 1):
+            if fidelity.budget_exhausted(self):  # the budget is spent: stop (the results file says so)
+                break
             self._round(r)
+        fidelity.update_attrs(self)
 
     def run(self):
         """Run (or continue) the search; returns the results Dataset (written on every exit)."""

@@ -1,14 +1,18 @@
 """Features of architectures for the accuracy predictor.
 
 Input of the featuriser: a 2-D object array, one row per candidate, column 0 the canonical
-architecture string, optional column 1 the training-free score (SNASNet's SAHD). Features:
+architecture string, then, where asked, the training-free score (SNASNet's SAHD) and the fidelity
+of the measurement (its cost in full-training equivalents, 1 = full training; DESIGN §6b). Rows
+without the fidelity column are taken as full fidelity: a predictor that learns across fidelities
+predicts full-fidelity accuracy for plain architecture strings. Features:
 
 * the genome: for each of the 6 node pairs a one-hot of its edge kind (zero, or one of 4 ops ×
   2 directions: 9 kinds), log2 C, T, weight bits, log2 s (final pool), log2(1 + hidden);
 * derived: log10 of the weights, numbers of conv3x3 / conv1x1 / skip / avgpool edges, backward
   edges, active edges, the depth of the cell (edges on its longest forward 0 → 3 path), log2 of the
   classifier's input width;
-* optionally the training-free score.
+* optionally the training-free score;
+* optionally log2 of the fidelity (0 at full training, negative for cheaper proxies).
 """
 
 from __future__ import annotations
@@ -60,18 +64,23 @@ class ArchitectureFeaturizer(TransformerMixin, BaseEstimator):
     ----------
     channels, side, n_classes, stem_stride : the network input (see :class:`NetworkInput`).
     use_score : append column 1 of the input (the training-free score) as a feature.
+    use_fidelity : append log2 of the next column (the measurement's cost in full-training
+        equivalents, in (0, 1]) as a feature; a missing column means full fidelity (1).
     """
 
-    def __init__(self, channels: int = 1, side: int = 8, n_classes: int = 10, stem_stride: int = 1, use_score: bool = False):
+    def __init__(self, channels: int = 1, side: int = 8, n_classes: int = 10, stem_stride: int = 1, use_score: bool = False,
+                 use_fidelity: bool = False):
         self.channels = channels
         self.side = side
         self.n_classes = n_classes
         self.stem_stride = stem_stride
         self.use_score = use_score
+        self.use_fidelity = use_fidelity
 
     def fit(self, X, y=None):
         self.n_features_in_ = np.asarray(X, dtype=object).reshape(len(X), -1).shape[1]
-        self.feature_names_out_ = np.array(FEATURE_NAMES + (["sahd_score"] if self.use_score else []), dtype=object)
+        self.feature_names_out_ = np.array(FEATURE_NAMES + (["sahd_score"] if self.use_score else [])
+                                           + (["log2_fidelity_fte"] if self.use_fidelity else []), dtype=object)
         return self
 
     def transform(self, X):
@@ -82,6 +91,10 @@ class ArchitectureFeaturizer(TransformerMixin, BaseEstimator):
         features = np.array(rows, dtype=float).reshape(len(X), len(FEATURE_NAMES))
         if self.use_score:
             features = np.column_stack([features, X[:, 1].astype(float)])
+        if self.use_fidelity:
+            column = 1 + int(self.use_score)
+            fte = X[:, column].astype(float) if X.shape[1] > column else np.ones(len(X))
+            features = np.column_stack([features, np.log2(fte)])
         return features
 
     def get_feature_names_out(self, input_features=None):
@@ -89,6 +102,6 @@ class ArchitectureFeaturizer(TransformerMixin, BaseEstimator):
         return self.feature_names_out_
 
     @classmethod
-    def for_problem(cls, problem, use_score: bool = False) -> ArchitectureFeaturizer:
+    def for_problem(cls, problem, use_score: bool = False, use_fidelity: bool = False) -> ArchitectureFeaturizer:
         net = problem.network_input
-        return cls(net.channels, net.side, net.n_classes, net.stem_stride, use_score)
+        return cls(net.channels, net.side, net.n_classes, net.stem_stride, use_score, use_fidelity)

@@ -82,22 +82,27 @@ class EnsembleRegressor(RegressorMixin, BaseEstimator):
 
 
 def make_predictor(problem, regressor: str = DEFAULT_REGRESSOR, *, use_score: bool = False, n_members: int = 8,
-                   random_state: int | None = 0) -> Pipeline:
-    """The predictor pipeline for a problem: featuriser → ensemble of ``regressor``."""
+                   random_state: int | None = 0, use_fidelity: bool = False) -> Pipeline:
+    """The predictor pipeline for a problem: featuriser → ensemble of ``regressor``.
+
+    ``use_fidelity``: the predictor learns across fidelities (DESIGN §6b): its inputs carry the cost
+    of each measurement in full-training equivalents (:func:`predictor_inputs` ``fte=``) and it
+    predicts full-fidelity accuracy where that column is absent.
+    """
     if regressor not in REGRESSORS:
         raise MooSnnError(f"unknown regressor {regressor!r}{did_you_mean(regressor, REGRESSORS)}")
     return Pipeline([
-        ("features", ArchitectureFeaturizer.for_problem(problem, use_score)),
+        ("features", ArchitectureFeaturizer.for_problem(problem, use_score, use_fidelity)),
         ("model", EnsembleRegressor(REGRESSORS[regressor](), n_members=n_members, random_state=random_state)),
     ])
 
 
-def predictor_inputs(archs, scores=None) -> np.ndarray:
-    """The predictor's input rows: architecture strings (and training-free scores)."""
+def predictor_inputs(archs, scores=None, fte=None) -> np.ndarray:
+    """The predictor's input rows: architecture strings (and training-free scores, and the cost of
+    each measurement in full-training equivalents for a predictor that learns across fidelities)."""
     archs = np.asarray([str(a) for a in archs], dtype=object)
-    if scores is None:
-        return archs[:, None]
-    return np.column_stack([archs, np.asarray(scores, dtype=float).astype(object)])
+    columns = [archs] + [np.asarray(v, dtype=float).astype(object) for v in (scores, fte) if v is not None]
+    return np.column_stack(columns) if len(columns) > 1 else archs[:, None]
 
 
 def predict_with_std(predictor: Pipeline, X) -> tuple[np.ndarray, np.ndarray]:

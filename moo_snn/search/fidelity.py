@@ -1,0 +1,257 @@
+"""Multi-fidelity search (DESIGN §6b): fidelity levels, their cost, successive halving, promotion, budget.
+
+**Levels.** A problem's ``[fidelity]`` table lists low-fidelity levels, cheapest first: level ``i``
+trains ``epochs[i]`` epochs on a stratified fraction ``train_fraction[i]`` of the training split
+(:func:`moo_snn.data.splits.training_subset`). Above them is full training, the ``[training]``
+recipe: the only level whose measurements reach the front (what users deploy).
+
+**Cost in full-training equivalents (FTE).** A training of ``e`` epochs on a fraction ``f`` of the
+training split processes ``e · f · N`` samples, a full one ``E · N`` (``E``: ``[training] epochs``),
+so it costs
+
+    fte = e · f / E
+
+full trainings: forward and backward time per sample do not depend on the level (the same network,
+the same batch size), so time is proportional to samples seen. The validation and test passes
+after each training are the same at every level and are not counted (on digits they take under
+5 % of a full training; with ``e · f`` small they make a proxy dearer than its FTE says, which the
+recorded seconds show). A run records every training's epochs, fraction, samples seen, seconds and
+FTE (:class:`moo_snn.results.state.Candidate`).
+
+**Successive halving** (Jamieson & Talwalkar, AISTATS 2016; the rung structure of Hyperband, Li et
+al., JMLR 2018): a round's survivors are measured at level 0; of the candidates measured at level
+``i`` (this round's and earlier rounds' not yet above it), the best ``⌈n / eta⌉`` go up to level
+``i + 1``; finally ``promote`` candidates of the highest low level are *promoted* to full training.
+"Best" is decided on measured evidence: the measured accuracy at that level as the accuracy
+objective, the cost model's values as the others, the limits checked with the predictor's
+full-fidelity accuracy, then the same front-by-front, spread-over-the-front choice as the round's
+survivors (:func:`moo_snn.search.selection.select_survivors`, without an uncertainty bonus).
+
+**Budget.** ``Budget(fte=…, hours=…)`` caps what a run spends: before a batch of trainings the run
+asks :meth:`Budget.affordable` how many it may start; what is spent is recomputed from the
+results (the sum of every training's FTE and seconds), so a resumed run with a larger budget
+continues where the smaller one stopped.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Level:
+    """One fidelity: ``epochs`` on ``train_fraction`` of the training split; ``fte`` its cost.
+
+    ``index``: 0 … n-1 for the low levels, n for full training.
+    """
+
+    index: int
+    epochs: int
+    train_fraction: float
+    fte: float
+    full: bool
+
+    @property
+    def name(self) -> str:
+        return "full" if self.full else f"L{self.index} ({self.epochs} ep, {self.train_fraction:g} data)"
+
+
+def cost_fte(epochs: int, train_fraction: float, full_epochs: int) -> float:
+    """Cost of a training in full-training equivalents: ``epochs · train_fraction / full_epochs``."""
+    return float(epochs) * float(train_fraction) / float(full_epochs)
+
+
+def levels(problem) -> list[Level]:
+    """The problem's fidelity levels, cheapest first, full training last (only that one without ``[fidelity]``)."""
+    fid, full = problem.fidelity, problem.training.epochs
+    fractions = fid.train_fraction or (1.0,) * len(fid.epochs)
+    out = [Level(i, e, f, cost_fte(e, f, full), False) for i, (e, f) in enumerate(zip(fid.epochs, fractions))]
+    return out + [Level(len(out), full, 1.0, 1.0, True)]
+
+
+def level_of(problem, epochs: int, train_fraction: float) -> Level | None:
+    """The level with these epochs and fraction (None: not one of the problem's)."""
+    for level in levels(problem):
+        if level.epochs == epochs and math.isclose(level.train_fraction, train_fraction):
+            return level
+    return None
+
+
+def rung_size(n: int, eta: int) -> int:
+    """How many of ``n`` candidates measured at a level go up one level: ``⌈n / eta⌉``."""
+    return math.ceil(n / eta) if n > 0 else 0
+
+
+@dataclass
+class Budget:
+    """What a run may spend: ``fte`` full-training equivalents and/or ``hours`` of training time (None: no cap)."""
+
+    fte: float | None = None
+    hours: float | None = None
+
+    def affordable(self, n: int, level_fte: float, spent_fte: float, spent_seconds: float) -> int:
+        """How many of ``n`` trainings of cost ``level_fte`` may still start (trainings start whole)."""
+        if self.hours is not None and spent_seconds >= self.hours * 3600.0:
+            return 0
+        if self.fte is None:
+            return n
+        room = self.fte - spent_fte
+        return max(0, min(n, int(math.floor(room / level_fte + 1e-9))))
+
+    def exhausted(self, spent_fte: float, spent_seconds: float, cheapest_fte: float) -> bool:
+        """True when not even one training of the cheapest level may start."""
+        return self.affordable(1, cheapest_fte, spent_fte, spent_seconds) == 0
+
+    def as_attrs(self) -> dict:
+        """Results-file attributes (numbers; -1: no cap)."""
+        return {"budget_fte": -1.0 if self.fte is None else float(self.fte),
+                "budget_hours": -1.0 if self.hours is None else float(self.hours)}
+
+
+def choose(problem, pool: list, measured_accuracy, k: int) -> list[int]:
+    """Indices into ``pool`` (candidates) of up to ``k`` to measure at the next level.
+
+    ``problem``: the round's :class:`~moo_snn.search.pymoo_problem.SnnSearchProblem` (its predictor
+    gives the full-fidelity accuracy for the limits; its cost model the other objectives);
+    ``measured_accuracy``: each candidate's measured accuracy at its current level (the ranking
+    evidence). Only candidates that meet every limit with the predicted full accuracy are chosen
+    first; then the least violating (see :func:`~moo_snn.search.selection.select_survivors`).
+    """
+    from moo_snn.objectives import metric_values
+    from moo_snn.search.selection import select_survivors
+
+    if k <= 0 or not pool:
+        return []
+    X = np.array([c.genome for c in pool], dtype=np.int64)
+    p = problem.predict(X)
+    values = metric_values(problem.metrics, np.asarray(measured_accuracy, dtype=float), p["costs"], p["archs"],
+                           problem=problem.spec)
+    F = np.column_stack([m.to_minimize(values[:, j]) for j, m in enumerate(problem.metrics)])
+    G = p["G"] if problem.n_ieq_constr else np.zeros((len(pool), 0))
+    return select_survivors(p["archs"], F, G, np.zeros(len(pool)), trained=set(), k=k,
+                            metric_names=problem.spec.objectives.names, constraints=problem.spec.constraints,
+                            uncertainty_weight=0.0)
+
+
+# --- the hooks of the search loop (moo_snn.search.loop.SearchRun) ---------------------------------
+
+def record_cost(run, c, result: dict, round_: int, source: str) -> bool:
+    """Record what a training of ``c`` cost and at which fidelity; True if it was a low-fidelity one
+    (then recorded here as a proxy measurement: status ``proxy``, ``proxy_accuracy``), False if it was
+    a full training (the caller records its measurements as before)."""
+    epochs = int(result.get("epochs", run.spec.training.epochs))
+    fraction = float(result.get("train_fraction", 1.0))
+    level = level_of(run.spec, epochs, fraction) or Level(-1, epochs, fraction, cost_fte(epochs, fraction, run.spec.training.epochs),
+                                                          epochs == run.spec.training.epochs and fraction == 1.0)
+    if source != "archive":  # measured before this run: free
+        c.cost_fte = float(c.cost_fte) + level.fte
+        c.samples_seen = int(c.samples_seen) + int(result.get("samples_seen", 0) or 0)
+    if level.full or c.fidelity_epochs == 0 or level.fte > cost_fte(c.fidelity_epochs, c.fidelity_fraction, run.spec.training.epochs):
+        c.fidelity_epochs, c.fidelity_fraction = epochs, fraction
+    if level.full:
+        return False
+    c.proxy_seconds = float(np.nansum([c.proxy_seconds, result.get("train_seconds", np.nan)]))
+    ok = result["status"] == "trained"
+    if ok:
+        c.proxy_accuracy, c.proxy_level = float(result["val_accuracy"]), level.index
+    if c.status in ("predicted", "proxy"):
+        c.status = "proxy" if ok or c.status == "proxy" else (result["status"] if result["status"] in ("diverged", "failed") else "failed")
+        c.source = source
+        c.round_trained = round_
+    return True
+
+
+def spent_now(run) -> tuple[float, float]:
+    """(FTE, seconds) the run has spent on trainings so far."""
+    fte = seconds = 0.0
+    for c in run.state.candidates.values():
+        if c.source == "archive":
+            continue
+        fte += float(c.cost_fte)
+        seconds += float(np.nansum([c.train_seconds if c.status in ("trained", "diverged") else np.nan, c.proxy_seconds]))
+    return fte, seconds
+
+
+def within_budget(run, candidates: list, level: Level) -> list:
+    """The first of ``candidates`` the budget still allows at ``level``; notes in the results file when it runs out."""
+    fte, seconds = spent_now(run)
+    n = run.budget.affordable(len(candidates), level.fte, fte, seconds)
+    if n < len(candidates):
+        run.state.attrs["budget_exhausted"] = 1
+        run.state.attrs["budget_note"] = (f"budget spent ({fte:.3g} of {run.budget.fte if run.budget.fte is not None else 'no'} FTE, "
+                                          f"{seconds / 3600:.3g} of {run.budget.hours if run.budget.hours is not None else 'no'} h): "
+                                          f"{len(candidates) - n} {level.name} trainings not started; resume with a larger "
+                                          f"--budget / --budget-hours to continue")
+        run.progress.phase(run.state.attrs["budget_note"])
+    return candidates[:n]
+
+
+def budget_exhausted(run) -> bool:
+    """True when not even one training of the cheapest level fits the budget (the run stops)."""
+    fte, seconds = spent_now(run)
+    update_attrs(run)
+    if run.budget.exhausted(fte, seconds, run.levels[0].fte):
+        run.state.attrs["budget_exhausted"] = 1
+        return True
+    return False
+
+
+def update_attrs(run) -> None:
+    """The budget and what was spent, as results-file attributes (numbers; -1: no cap)."""
+    fte, seconds = spent_now(run)
+    run.state.attrs.update(run.budget.as_attrs(), spent_fte=fte, spent_train_hours=seconds / 3600.0,
+                           fidelity_levels="; ".join(f"{lv.epochs} ep x {lv.train_fraction:g} = {lv.fte:.4g} FTE" for lv in run.levels))
+    if not run.budget.exhausted(fte, seconds, run.levels[0].fte):
+        run.state.attrs["budget_exhausted"] = 0
+        run.state.attrs.pop("budget_note", None)
+
+
+def fit_predictor(run, before_round: int):
+    """The predictor fitted across fidelities: every measurement (archive, full and proxy trainings of
+    the rounds before ``before_round``) with its cost in FTE as an input; it predicts full accuracy."""
+    from moo_snn.errors import TrainingError
+    from moo_snn.surrogate.predictor import DEFAULT_REGRESSOR, make_predictor, predictor_inputs
+
+    low = {lv.index: lv for lv in run.levels if not lv.full}
+    archs = list(run.archive_records)
+    acc = [r["val_accuracy"] for r in run.archive_records.values()]
+    fte = [1.0] * len(archs)
+    for c in run.state.candidates.values():
+        if c.arch in run.archive_records or c.round_trained >= before_round:
+            continue
+        if c.trained:
+            archs.append(c.arch), acc.append(c.val_accuracy), fte.append(1.0)
+        if c.proxy_level in low and np.isfinite(c.proxy_accuracy):
+            archs.append(c.arch), acc.append(c.proxy_accuracy), fte.append(low[c.proxy_level].fte)
+    if len(set(archs)) < 2:
+        raise TrainingError(f"the accuracy predictor needs at least 2 measured networks, the run has {len(set(archs))}; "
+                            f"see the trainings' messages above, fix it, and run again")
+    model = make_predictor(run.spec, DEFAULT_REGRESSOR, random_state=run.state.seed, use_fidelity=True)
+    return model.fit(predictor_inputs(archs, fte=fte), np.asarray(acc, dtype=float))
+
+
+def ladder(run, r: int, problem) -> int:
+    """Successive halving after round ``r``'s survivors were measured at level 0, then promotion to
+    full training (see the module docstring); returns how many were promoted."""
+    fid = run.spec.fidelity
+    promoted = 0
+    for level in run.levels[1:]:
+        below = run.levels[level.index - 1]
+        pool = [c for c in run.state.candidates.values() if c.status == "proxy" and c.proxy_level == below.index]
+        fresh = sum(1 for c in pool if c.round_trained == r)
+        k = fid.promote if level.full else rung_size(fresh, fid.eta)
+        chosen = [pool[i] for i in choose(problem, pool, [c.proxy_accuracy for c in pool], k)]
+        if not chosen:
+            continue
+        run.progress.phase(f"round {r}: {'promoting' if level.full else 'raising'} {len(chosen)} to {level.name}")
+        if level.full:
+            for c in chosen:
+                c.round_promoted = r
+                c.accuracy_predicted_when_selected = c.predicted_accuracy
+        run._train(chosen, r, "promotion" if level.full else "search", level=level)
+        if level.full:
+            promoted = sum(1 for c in chosen if c.round_promoted == r and c.status != "proxy")
+    return promoted
