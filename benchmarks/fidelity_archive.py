@@ -6,7 +6,10 @@ low-fidelity level below (epochs, stratified fraction of the training split), th
 long recipe of ``problems/digits-long.toml`` (30 epochs), seed 0, one torch thread. The build is
 resumable: run the same command again and finished records are kept.
 
-    nice python benchmarks/fidelity_archive.py [--n 64] [--full-epochs 30] [--skip-full]
+    nice python benchmarks/fidelity_archive.py [--n 64] [--full-epochs 30] [--skip-full] [--noise-n 32]
+
+``--noise-n K`` then trains the first K architectures fully again with seed 1: the seed-noise
+ceiling of the rank agreement (two trainings of the same networks that differ only in the seed).
 
 Read it with ``moo-snn surrogate report digits --fidelity`` (see benchmarks/RESULTS.md).
 """
@@ -31,20 +34,23 @@ def main(argv=None) -> None:
     parser.add_argument("--n", type=int, default=64)
     parser.add_argument("--full-epochs", type=int, default=30)
     parser.add_argument("--skip-full", action="store_true")
+    parser.add_argument("--noise-n", type=int, default=32)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "surrogates" / "digits-fidelity.nc")
     args = parser.parse_args(argv)
     problem = load_problem("digits")
-    levels = list(LEVELS) + ([] if args.skip_full else [(args.full_epochs, 1.0)])
+    levels = [(e, f, args.n, 0) for e, f in LEVELS]
+    if not args.skip_full:
+        levels += [(args.full_epochs, 1.0, args.n, 0), (args.full_epochs, 1.0, args.noise_n, 1)]
     with InProcessExecutor(torch_threads=1) as executor:
-        for epochs, fraction in levels:
+        for epochs, fraction, n, train_seed in levels:
             start = time.perf_counter()
 
             def on_result(done, total, result, epochs=epochs, fraction=fraction):
                 print(f"[{epochs} ep, {fraction:g}] {done}/{total} {result['arch']} {result['status']} "
                       f"{result['val_accuracy']:.3f} {result['train_seconds']:.1f} s", file=sys.stderr, flush=True)
 
-            build_archive(problem, args.out, args.n, seed=0, epochs=epochs, train_fraction=fraction, score=False,
-                          executor=executor, on_result=on_result)
+            build_archive(problem, args.out, n, seed=0, train_seed=train_seed, epochs=epochs, train_fraction=fraction,
+                          score=False, executor=executor, on_result=on_result)
             print(f"level ({epochs} epochs, fraction {fraction:g}) done in {time.perf_counter() - start:.0f} s", flush=True)
 
 

@@ -236,3 +236,51 @@ def evaluate_nonideal(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, 
     values = np.asarray(accuracies, dtype=float)
     return NonidealResult(float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0,
                           accuracies, ideal)
+
+
+def crossbar_settings(problem, arch) -> dict[str, int]:
+    """``crossbar_size``, ``cell_bits``, ``adc_bits`` of ``arch`` on ``problem``'s accelerator (its co-design
+    genes where it has them, else ``[hardware]``): the crossbars the cost model prices."""
+    return {name: int(getattr(arch, name, None) or getattr(problem.hardware, name))
+            for name in ("crossbar_size", "cell_bits", "adc_bits")}
+
+
+def measure_nonideal(problem, weights_path, data=None, *, device: str = "cpu") -> dict:
+    """The ``[nonideal]`` accuracy of a saved network (``moo-snn train --save``) on ``problem``'s crossbars.
+
+    Returns :meth:`NonidealResult.to_dict` plus ``split`` and the crossbar settings used.
+    """
+    from moo_snn.architecture import Architecture
+    from moo_snn.training.trainer import load_weights, normalised
+
+    if data is None:
+        from moo_snn.data import load_problem_data
+        data = load_problem_data(problem)
+    model = load_weights(problem, weights_path).to(device)
+    saved = torch.load(weights_path, map_location="cpu", weights_only=True)
+    settings = crossbar_settings(problem, Architecture.parse(saved["arch"]))
+    split = problem.nonideal.split
+    x, y = normalised(data, getattr(data, f"x_{split}")), torch.as_tensor(getattr(data, f"y_{split}"))
+    result = evaluate_nonideal(model, x, y, config=problem.nonideal, batch_size=problem.training.eval_batch_size,
+                               device=device, **settings)
+    return {**result.to_dict(), "split": split, **settings}
+
+
+NONIDEAL_METRIC = "accuracy_nonideal"
+"""The metric (objective or limit) that asks every training for its non-ideal accuracy."""
+
+
+def needs_nonideal(problem) -> bool:
+    """True when ``problem``'s objectives or limits use :data:`NONIDEAL_METRIC`."""
+    return NONIDEAL_METRIC in {*problem.objectives.names, *(c.name for c in problem.constraints)}
+
+
+def measure_trained(problem, arch, model, tensors: dict, labels: dict, device) -> dict[str, float]:
+    """``accuracy_nonideal`` and ``accuracy_nonideal_std`` of a just-trained ``model`` on the ``[nonideal]``
+    split (``tensors``/``labels``: normalised splits by name), or ``{}`` where the problem does not use them."""
+    if not needs_nonideal(problem):
+        return {}
+    split = problem.nonideal.split
+    result = evaluate_nonideal(model, tensors[split], labels[split], config=problem.nonideal,
+                               batch_size=problem.training.eval_batch_size, device=device, **crossbar_settings(problem, arch))
+    return {"accuracy_nonideal": result.accuracy_mean, "accuracy_nonideal_std": result.accuracy_std}
