@@ -61,6 +61,8 @@ from moo_snn.evaluation import COST_METRICS
 from moo_snn.plugins import objective_entry_points
 
 DIRECTIONS = ("minimize", "maximize")
+ACCURACIES = ("accuracy", "accuracy_nonideal")
+"""Fractions that pymoo minimises as 1 - value (an error)."""
 
 
 class PluginWarning(UserWarning):
@@ -80,13 +82,13 @@ class Metric:
         value = np.asarray(value, dtype=float)
         if self.direction == "minimize":
             return value
-        return 1.0 - value if self.name == "accuracy" else -value
+        return 1.0 - value if self.name in ACCURACIES else -value
 
     def from_minimized(self, f):
         f = np.asarray(f, dtype=float)
         if self.direction == "minimize":
             return f
-        return 1.0 - f if self.name == "accuracy" else -f
+        return 1.0 - f if self.name in ACCURACIES else -f
 
 
 class Batch:
@@ -108,9 +110,11 @@ class Batch:
     measured : bool: True for trained candidates (measured accuracy and spike rates).
     """
 
-    def __init__(self, archs, accuracy, costs, *, problem=None, spike_rate=None, measured: bool | None = None):
+    def __init__(self, archs, accuracy, costs, *, problem=None, spike_rate=None, measured: bool | None = None,
+                 accuracy_nonideal=None):
         self._archs = None if archs is None else list(archs)
         self.accuracy = np.asarray(accuracy, dtype=float).reshape(-1)
+        self.accuracy_nonideal = None if accuracy_nonideal is None else np.asarray(accuracy_nonideal, dtype=float).reshape(-1)
         self.costs = costs
         self.problem = problem
         self._spike_rate = None if spike_rate is None else np.nan_to_num(np.atleast_2d(np.asarray(spike_rate, dtype=float)))
@@ -218,12 +222,25 @@ def _cost(name: str) -> Objective:
 
 
 accuracy = Objective("accuracy", *METRICS["accuracy"], fn=_accuracy, description="validation accuracy (predicted or measured)")
+
+
+def _accuracy_nonideal(batch: Batch) -> np.ndarray:
+    """Measured accuracy on non-ideal crossbars (moo_snn.training.nonideal, the mean over [nonideal] draws) where
+    measured; before training, the ideal (predicted) accuracy stands in for it, an upper bound: a limit on it bites on
+    trained candidates, and the final front holds trained candidates only."""
+    if batch.accuracy_nonideal is None:
+        return batch.accuracy
+    return np.where(np.isfinite(batch.accuracy_nonideal), batch.accuracy_nonideal, batch.accuracy)
+
+
+accuracy_nonideal = Objective("accuracy_nonideal", *METRICS["accuracy_nonideal"], fn=_accuracy_nonideal,
+                              description="validation accuracy on non-ideal crossbars, mean over chips ([nonideal]; ideal prediction before training)")
 params = _cost("params")
 memory_kB = _cost("memory_kB")
 area_mm2 = _cost("area_mm2")
 latency_ms = _cost("latency_ms")
 energy_uJ = _cost("energy_uJ")
-BUILTIN: dict[str, Objective] = {m.name: m for m in (accuracy, params, memory_kB, area_mm2, latency_ms, energy_uJ)}
+BUILTIN: dict[str, Objective] = {m.name: m for m in (accuracy, accuracy_nonideal, params, memory_kB, area_mm2, latency_ms, energy_uJ)}
 assert set(BUILTIN) == set(METRICS) and set(COST_METRICS) < set(BUILTIN)
 
 
@@ -324,13 +341,13 @@ def resolve_metrics(names, *, allow_code: bool = False) -> list[Objective]:
     return [REGISTRY.get(str(name), allow_code=allow_code) for name in names]
 
 
-def metric_values(names, accuracy, costs, archs=None, *, problem=None, spike_rate=None) -> np.ndarray:
+def metric_values(names, accuracy, costs, archs=None, *, problem=None, spike_rate=None, accuracy_nonideal=None) -> np.ndarray:
     """Natural values ``(n, len(names))`` of the named metrics (names or :class:`Metric` objects).
 
     ``archs``: the n architectures (strings or objects); ``problem``, ``spike_rate`` (measured
     rates, shape (n, n_slots)): what custom objectives may read (see :class:`Batch`).
     """
-    batch = Batch(archs, accuracy, costs, problem=problem, spike_rate=spike_rate)
+    batch = Batch(archs, accuracy, costs, problem=problem, spike_rate=spike_rate, accuracy_nonideal=accuracy_nonideal)
     columns = []
     for name in names:
         metric = name if isinstance(name, Objective) else get_objective(getattr(name, "name", name))

@@ -41,6 +41,8 @@ def optimize(
     torch_threads: TorchThreadsOpt = None,
     objective: Annotated[Optional[list[str]], typer.Option("--objective", help="objective NAME (built-in, installed plug-in) or module:function; repeat for several: they replace the problem's [objectives], +NAME adds one")] = None,
     allow_code: Annotated[bool, typer.Option("--allow-code", help="run module:function objectives named in the problem file (problem files are shared: read that code first)")] = False,
+    budget: Annotated[Optional[float], typer.Option("--budget", min=0, help="stop training once this many full-training equivalents (FTE: epochs x data fraction / full epochs, summed) are spent; --resume with a larger one continues")] = None,
+    budget_hours: Annotated[Optional[float], typer.Option("--budget-hours", min=0, help="stop starting trainings once this many hours of training time are spent")] = None,
     wide: WideOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
@@ -91,8 +93,11 @@ def optimize(
             if workers or scheduler:
                 progress.phase(f"starting {workers} Dask workers" if workers else f"joining the Dask cluster at {scheduler}")
             with executor:
+                from moo_snn.search.fidelity import Budget
+
+                caps = {"budget": Budget(budget, budget_hours)} if budget is not None or budget_hours is not None else {}
                 run = run_class(spec, path, archive_path=archive, resume=resume, device=device, data=data,
-                                command=" ".join(["moo-snn", *sys.argv[1:]]), progress=progress, executor=executor)
+                                command=" ".join(["moo-snn", *sys.argv[1:]]), progress=progress, executor=executor, **caps)
                 for name, before, now in run.option_changes:
                     stderr.print(f"resumed with {name} {now} (the run had {before})", highlight=False, markup=False)
                 ds = run.run()

@@ -30,6 +30,7 @@ DATASETS = {
 METRICS = {
     # name: (units, direction) of the built-in objectives and constraints
     "accuracy": ("1", "maximize"),
+    "accuracy_nonideal": ("1", "maximize"),  # on non-ideal crossbars: [nonideal], moo_snn.training.nonideal
     "params": ("1", "minimize"),
     "memory_kB": ("kB", "minimize"),
     "area_mm2": ("mm2", "minimize"),
@@ -217,10 +218,10 @@ def _parse_constraints(table, where: str, check_plugins: bool = True) -> tuple[C
                 raise ProblemError(f"{key}: expected a number (an upper limit) or a table with one key, 'max' or 'min'; found {value!r}")
             kind, limit = next(iter(value.items()))
         else:
-            kind, limit = ("min" if name == "accuracy" else "max"), value
+            kind, limit = ("min" if name in ("accuracy", "accuracy_nonideal") else "max"), value
         if isinstance(limit, bool) or not isinstance(limit, (int, float)) or limit != limit or abs(limit) == float("inf"):
             raise ProblemError(f"{key}: expected a finite number as limit, found {limit!r}")
-        if limit < 0 or (name == "accuracy" and limit > 1):
+        if limit < 0 or (name in ("accuracy", "accuracy_nonideal") and limit > 1):
             raise ProblemError(f"{key}: impossible limit {limit!r} (must be >= 0{', <= 1' if name == 'accuracy' else ''})")
         constraints.append(Constraint(name, float(limit), kind))
     return tuple(constraints)
