@@ -79,6 +79,8 @@ class Candidate:
     source: str = "search"
     val_accuracy: float = np.nan
     test_accuracy: float = np.nan
+    accuracy_nonideal: float = np.nan
+    accuracy_nonideal_std: float = np.nan
     measured_values: np.ndarray | None = None
     measured_G: np.ndarray | None = None
     measured_costs: np.ndarray | None = None
@@ -152,6 +154,8 @@ CANDIDATE_FIELDS = (
     Field("training_free_score", "training_free_score", None, float, "1", "SNASNet's training-free score (strategy hasnas)"),
     Field("val_accuracy", "val_accuracy", None, float, "1", "measured validation accuracy"),
     Field("test_accuracy", "test_accuracy", None, float, "1", "measured test accuracy"),
+    Field("accuracy_nonideal", "accuracy_nonideal", None, float, "1", "validation accuracy on non-ideal crossbars, mean over the [nonideal] draws (NaN: not asked for)"),
+    Field("accuracy_nonideal_std", "accuracy_nonideal_std", None, float, "1", "standard deviation of that accuracy over the draws"),
     Field("train_seconds", "train_seconds", None, float, "s", "wall time of the training"),
     Field("spike_rate", "spike_rate", "layer", float, "1", "measured input spike rate of each crossbar-layer slot"),
     Field("error", "error", None, object, None, "why its training failed (one line; empty otherwise)"),

@@ -154,7 +154,8 @@ class SearchRun:
         rates = np.nan_to_num(np.asarray(c.spike_rate, dtype=float)[None], nan=0.0)
         costs = population_costs(self.spec, self.space, c.genome[None], spike_rate=rates)
         c.measured_costs = np.array([float(np.asarray(getattr(costs, name))[0]) for name in COST_METRICS])
-        context = dict(problem=self.spec, spike_rate=rates)  # what custom objectives see (measured)
+        context = dict(problem=self.spec, spike_rate=rates,  # what custom objectives see (measured)
+                       accuracy_nonideal=[getattr(c, "accuracy_nonideal", np.nan)])
         c.measured_values = metric_values(self.metrics, [c.val_accuracy], costs, [c.arch], **context)[0]
         c.measured_G = constraint_matrix(self.spec.constraints, [c.val_accuracy], costs, [c.arch], **context)[0]
 
@@ -166,6 +167,8 @@ class SearchRun:
         c.round_trained = round_
         c.val_accuracy, c.test_accuracy = result["val_accuracy"], result["test_accuracy"]
         c.train_seconds = result["train_seconds"]
+        c.accuracy_nonideal = float(result.get("accuracy_nonideal", np.nan))  # [nonideal], where a metric asks for it
+        c.accuracy_nonideal_std = float(result.get("accuracy_nonideal_std", np.nan))
         c.error = " ".join(str(result.get("error") or "").split())[:300] if c.status == "failed" else ""
         rates = result.get("spike_rate")
         if rates is None:
