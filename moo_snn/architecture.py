@@ -215,4 +215,5 @@ class Architecture:
 
     @property
     def has_backward_edges(self) -> bool:
+        """Whether an active edge is a backward (temporal feedback, t − 1 → t) one."""
         return any(e.backward for e in self.active_edges())

@@ -16,8 +16,28 @@ COST_METRICS = ("params", "memory_kB", "area_mm2", "latency_ms", "energy_uJ")
 def population_costs(problem, space: SearchSpace, X, *, spike_rate=None, per_layer: bool = False) -> CostReport:
     """Costs of the genomes ``X`` (n, n_var) under the problem's ``[hardware]`` (extended or spikesim).
 
-    ``spike_rate``: None (the problem's assumed rate), a float, or measured rates ``(n, n_slots)``.
     Hardware genes, where the space opens them, set each candidate's crossbar size, cell bits, ADC bits.
+    The equations and their sources are in :mod:`moo_snn.cost.model` (SpikeSim, Moitra et al. 2023).
+
+    Parameters
+    ----------
+    problem : ProblemSpec
+        Its ``[hardware]`` table and input shape are used.
+    space : SearchSpace
+        The space the genomes belong to.
+    X : array_like of int, shape (n, n_var)
+        Genomes (``space.encode(arch)`` makes one).
+    spike_rate : None, float or array_like, shape (n, n_slots), optional
+        Input spike rate per layer: None for the problem's assumed rate, one rate for all, or
+        measured rates per crossbar layer slot.
+    per_layer : bool, optional
+        Also keep the per-layer breakdown.
+
+    Returns
+    -------
+    CostReport
+        ``params``, ``memory_kB`` [kB], ``area_mm2`` [mm²], ``latency_ms`` [ms], ``energy_uJ`` [µJ],
+        each of shape (n,).
     """
     X = np.atleast_2d(np.asarray(X, dtype=np.int64))
     hardware = {name: space.values(X, name) for name in HARDWARE_GENES}

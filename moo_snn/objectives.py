@@ -163,7 +163,26 @@ class Batch:
 
 @dataclass(frozen=True)
 class Objective(Metric):
-    """A :class:`Metric` with its computation: ``objective(batch)`` → ndarray ``(n,)`` in ``units``."""
+    """A :class:`Metric` with its computation: ``objective(batch)`` → ndarray ``(n,)`` in ``units``.
+
+    Parameters
+    ----------
+    name : str
+        Its name in problem files, on the command line and in the results file.
+    units : str
+        Units of the values (``"1"``: none).
+    direction : {"minimize", "maximize"}
+        Which way is better (pymoo minimises: a maximised value enters negated or as 1 − value).
+    fn : callable
+        ``fn(batch: Batch) -> array_like (n,)``.
+    description : str
+        One line about it.
+
+    Raises
+    ------
+    ProblemError
+        An unknown direction or a ``fn`` that is not callable.
+    """
 
     fn: Callable = field(default=None, repr=False, compare=False)
     description: str = ""
@@ -201,7 +220,24 @@ class Objective(Metric):
 
 
 def objective(name: str | None = None, *, units: str = "1", direction: str = "minimize", description: str | None = None):
-    """Decorator: turn ``fn(batch) -> (n,)`` into an :class:`Objective` (name: the function's)."""
+    """Decorator: turn ``fn(batch) -> (n,)`` into an :class:`Objective` (name: the function's).
+
+    Parameters
+    ----------
+    name : str, optional
+        The objective's name (default: the function's name).
+    units : str, optional
+        Units of the values, as in the results file's ``units`` attributes (``"1"``: none).
+    direction : {"minimize", "maximize"}, optional
+        Which way is better.
+    description : str, optional
+        One line (default: the first line of the function's docstring).
+
+    Returns
+    -------
+    callable
+        A decorator returning the :class:`Objective`.
+    """
 
     def wrap(fn):
         doc = (fn.__doc__ or "").strip().splitlines()

@@ -77,6 +77,7 @@ class SearchSpace:
 
     @property
     def n_var(self) -> int:
+        """Genes per genome (6 edge genes, then the value and hardware genes): pymoo's ``n_var``."""
         return len(self.gene_names)
 
     # --- genome ⇄ architecture ---------------------------------------------------------------

@@ -155,7 +155,29 @@ TOP_LEVEL = ("name", "description", "reference_arch", *SECTIONS, "constraints")
 
 @dataclass(frozen=True)
 class ProblemSpec:
-    """A whole problem: what to search, on what data, trained how, for which accelerator."""
+    """A whole problem: what to search, on what data, trained how, for which accelerator.
+
+    Made by :func:`load_problem` / :func:`parse_problem` from a problem file (``moo-snn problems
+    --keys`` lists every key with its default, unit and meaning); frozen.
+
+    Parameters
+    ----------
+    name : str
+        The problem's name (it names the results files).
+    description : str
+        One line about it.
+    reference_arch : Architecture
+        A known network of the space (for the CIFAR problems SNASNet's published cell).
+    data, space, training, hardware, objectives, search, nonideal, fidelity : dataclass
+        The tables ``[data]``, ``[space]``, ``[training]``, ``[hardware]``, ``[objectives]``,
+        ``[search]``, ``[nonideal]``, ``[fidelity]``.
+    constraints : tuple of Constraint
+        The ``[constraints]`` table: limits on metrics.
+    source : str
+        The problem file's text (saved next to every result).
+    base_dir : str
+        The folder of the problem file: relative data paths are read from there.
+    """
 
     name: str
     description: str
@@ -176,6 +198,7 @@ class ProblemSpec:
 
     @property
     def network_input(self) -> NetworkInput:
+        """Channels, side and classes of the problem's images, and the stem stride (the cost model's input)."""
         shape = DATASETS[self.data.dataset] or (self.data.channels, self.data.side, self.data.classes)
         return NetworkInput(*shape, stem_stride=self.space.stem_stride)
 
@@ -191,6 +214,7 @@ class ProblemSpec:
 
     @property
     def data_path(self) -> Path | None:
+        """``[data] path`` resolved against the problem file's folder (None for digits, which needs none)."""
         if not self.data.path:
             return None
         path = Path(self.data.path).expanduser()
@@ -326,7 +350,24 @@ def resolve_problem_path(name: str | Path | None) -> Path:
 
 
 def load_problem(name: str | Path | None = None) -> ProblemSpec:
-    """Load and validate a problem file (a path or a shipped problem's name)."""
+    """Load and validate a problem file (a path or a shipped problem's name).
+
+    Parameters
+    ----------
+    name : str or path-like, optional
+        A problem file, or the name of a shipped one (``digits``, ``cifar10-hasnas``,
+        ``cifar100-hasnas``, ``tinyimagenet-neuronas``); None: ``digits``.
+
+    Returns
+    -------
+    ProblemSpec
+
+    Raises
+    ------
+    ProblemError
+        The file does not exist or cannot be read, or a key, type or value in it is wrong (the
+        message names the key and the valid choices).
+    """
     path = resolve_problem_path(name)
     try:
         text = path.read_text(encoding="utf-8")

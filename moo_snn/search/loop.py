@@ -69,6 +69,10 @@ class SearchRun:
     archive_path : the accuracy archive to warm-start from (default ``surrogates/<dataset>.nc``);
         used only if it matches the problem's data and recipe.
     resume : a results file to continue (build ``spec`` with :func:`resume_spec` to keep its options).
+    command : the command line that started the run (stored in the results file's attributes).
+    progress : receives the run's phases, generations and trainings (:class:`Progress`; default: silent).
+    data : the problem's :class:`~moo_snn.data.DataSplits` (loaded from the problem on first use when None).
+    budget : a :class:`~moo_snn.search.fidelity.Budget` in full-training equivalents or hours (default: none).
     device : torch device for the trainings.
     executor : where the trainings run (:mod:`moo_snn.executor`); default in this process.
 
@@ -123,6 +127,7 @@ class SearchRun:
     # --- data and archive ---------------------------------------------------------------------
     @property
     def data(self):
+        """The problem's data splits, loaded on first use (:func:`moo_snn.data.load_problem_data`)."""
         if self._data is None:
             from moo_snn.data import load_problem_data
             self._data = load_problem_data(self.spec)
@@ -327,14 +332,17 @@ class SearchRun:
             self.state.least_violating = [trained[i].arch for i in np.argsort(violation, kind="stable")[: self.search.survivors]]
 
     def front(self) -> list[Candidate]:
+        """The trained candidates on the measured feasible front (as of the last round)."""
         return [c for c in self.state.candidates.values() if c.arch in self.state.on_front]
 
     def hypervolume(self) -> float:
+        """Hypervolume of the measured front, a fraction of the box [ideal, reference point] (:func:`moo_snn.pareto.hypervolume`)."""
         F = [[m.to_minimize(v) for m, v in zip(self.metrics, c.measured_values)] for c in self.front()]
         ideal = json.loads(self.state.attrs.get("ideal_point", "null"))
         return hypervolume(np.array(F), self.state.reference_point, ideal) if F else 0.0
 
     def checkpoint(self) -> None:
+        """Write the run's state to its results file atomically (temp file + rename)."""
         write_atomic(self.state.to_dataset(), self.out)
 
     def _search(self) -> None:

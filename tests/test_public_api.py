@@ -1,0 +1,97 @@
+"""The public API (``moo_snn.__all__``): light to import, every name documented the numpydoc way."""
+
+from __future__ import annotations
+
+import doctest
+import inspect
+import re
+import subprocess
+import sys
+
+import pytest
+
+import moo_snn
+
+PUBLIC = [name for name in moo_snn.__all__ if name != "__version__"]
+
+
+def test_import_moo_snn_loads_neither_torch_nor_norse():
+    code = ("import sys, moo_snn; heavy = sorted(m for m in ('torch', 'norse', 'nirtorch', 'sklearn') if m in sys.modules); "
+            "print(','.join(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == ""
+
+
+def test_lazy_names_load_on_first_use_and_are_the_real_objects():
+    from moo_snn.search.loop import SearchRun
+    from moo_snn.training.trainer import train_architecture
+
+    assert moo_snn.SearchRun is SearchRun and moo_snn.train_architecture is train_architecture
+    assert set(moo_snn.__all__) <= set(dir(moo_snn))
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        moo_snn.nope  # noqa: B018
+
+
+def test_the_module_docstring_example_runs():
+    result = doctest.testmod(moo_snn, verbose=False)
+    assert result.attempted >= 4 and result.failed == 0
+
+
+def _parameters_documented(obj, where: str) -> list[str]:
+    """Problems with the numpydoc ``Parameters`` section of ``obj`` (a function or a class)."""
+    doc = inspect.getdoc(obj) or ""
+    target = obj.__init__ if inspect.isclass(obj) else obj
+    try:
+        names = [p.name for p in inspect.signature(target).parameters.values()
+                 if p.name not in ("self", "cls") and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    except (TypeError, ValueError):
+        return []
+    if not names:
+        return []
+    match = re.search(r"^Parameters\n-{10,}\n(.*?)(?:^\S[^\n]*\n-{3,}\n|\Z)", doc, re.S | re.M)
+    if not match:
+        return [f"{where}: no numpydoc 'Parameters' section (parameters: {', '.join(names)})"]
+    section = match.group(1)
+    documented = {n.strip() for line in section.splitlines() if re.match(r"^[A-Za-z_*]", line) and " :" in line
+                  for n in line.split(" :")[0].split(",")}
+    return [f"{where}: parameter {n!r} not documented" for n in names if n not in documented]
+
+
+@pytest.mark.parametrize("name", PUBLIC)
+def test_public_name_has_a_numpydoc_docstring(name):
+    obj = getattr(moo_snn, name)
+    doc = inspect.getdoc(obj)
+    assert doc and doc.splitlines()[0].strip(), f"moo_snn.{name} has no docstring"
+    problems = _parameters_documented(obj, f"moo_snn.{name}")
+    if inspect.isclass(obj):
+        for attr, member in vars(obj).items():
+            if attr.startswith("_"):
+                continue
+            func = member.fget if isinstance(member, property) else getattr(member, "__func__", member)
+            if inspect.isfunction(func) or isinstance(member, property):
+                if not inspect.getdoc(func):
+                    problems.append(f"moo_snn.{name}.{attr}: no docstring")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_docstring_check_catches_what_it_should():
+    def undocumented(a, b):
+        """Summary only."""
+
+    def documented(a, b=1):
+        """Summary.
+
+        Parameters
+        ----------
+        a : int
+            The first.
+        b : int, optional
+            The second.
+
+        Returns
+        -------
+        int
+        """
+
+    assert _parameters_documented(undocumented, "f") == ["f: no numpydoc 'Parameters' section (parameters: a, b)"]
+    assert _parameters_documented(documented, "f") == []
