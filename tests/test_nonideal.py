@@ -119,3 +119,21 @@ def test_impossible_stuck_fractions_are_a_clear_error(trained):
     with pytest.raises(ProblemError, match="stuck"):
         evaluate_nonideal(model, x, y, config=dataclasses.replace(OFF, stuck_off_fraction=0.6, stuck_on_fraction=0.6),
                           crossbar_size=64, cell_bits=4, adc_bits=4)
+
+
+@pytest.mark.slow  # one short training (about 10 s on a busy machine)
+def test_train_nonideal_json_prints_the_mean_and_its_spread():
+    import json
+
+    from typer.testing import CliRunner
+
+    from moo_snn.cli import app
+
+    result = CliRunner().invoke(app, ["train", "digits", "--arch", ARCH, "--epochs", "1", "--torch-threads", "1", "--nonideal", "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    draws = out["nonideal"]["accuracy_nonideal_draws"]
+    assert len(draws) == 5 and out["accuracy_nonideal"] == pytest.approx(np.mean(draws))
+    assert out["accuracy_nonideal_std"] == pytest.approx(np.std(draws, ddof=1))
+    assert out["nonideal"]["accuracy_ideal"] == out["val_accuracy"]
+    assert out["nonideal"]["crossbar_size"] == 64 and out["nonideal"]["adc_bits"] == 4
