@@ -30,6 +30,9 @@ def front_columns(ds) -> list[tuple[str, Column]]:
     limits = ds.moo.limits()
     costs = {key for key, _, _ in COSTS}
     extra = [m for m in ds.moo.objectives() if m.name not in costs and m.name != "accuracy"]
+    if "accuracy_nonideal" in limits and all(m.name != "accuracy_nonideal" for m in extra):  # a limit, not an objective
+        from moo_snn.objectives import accuracy_nonideal
+        extra.append(accuracy_nonideal)
     columns = [("candidate", Column("cand.", repeat=True)), ("arch", Column("architecture", "left")),
                ("source", Column("source", "left"))]
     for key, header in ACCURACIES:
@@ -49,6 +52,9 @@ def front_cells(record: dict, key: str) -> str:
     if key in ("arch", "source"):
         return str(record.get(key, "–"))
     value = record.get(key)
+    if key == "accuracy_nonideal":  # mean over the [nonideal] chips ± their spread
+        spread = record.get("accuracy_nonideal_std")
+        return "–" if value is None or value != value else f"{value:.4f}" + (f" ± {spread:.3f}" if spread == spread and spread is not None else "")
     if key.endswith("accuracy"):
         return "–" if value is None or value != value else f"{value:.4f}"
     return number(value)

@@ -151,6 +151,9 @@ class MooAccessor:
                       "knee": cand == knee, "predicted_accuracy": float(front.predicted_accuracy.values[k]),
                       "val_accuracy": float(front.val_accuracy.values[k]), "test_accuracy": float(front.test_accuracy.values[k])}
             record.update({name: float(costs[name][k]) for name in COST_METRICS})
+            if "accuracy_nonideal" in front:  # on non-ideal crossbars ([nonideal]), NaN where not measured
+                record.update(accuracy_nonideal=float(front.accuracy_nonideal.values[k]),
+                              accuracy_nonideal_std=float(front.accuracy_nonideal_std.values[k]))
             record.update({str(name): float(front.measured_objective.values[k, j]) for j, name in enumerate(front.objective.values)})
             records.append(record)
         return sorted(records, key=lambda r: -r["val_accuracy"])
