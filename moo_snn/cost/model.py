@@ -151,7 +151,13 @@ def evaluate_costs(
     ------
     ProblemError
         Unknown mode, a setting of the wrong shape or out of range, an active layer with a
-        non-positive size.
+        non-positive size, an ``adc_ns_per_bit`` too long for the PE cycle.
+
+    Warns
+    -----
+    SpikeSimCompatibilityWarning
+        ``spikesim`` mode only: SpikeSim's own script would refuse a candidate's layer list (unsorted
+        PE counts, more than 12 layers, every layer smaller than one crossbar); one warning per call.
     """
     mode = hardware.mode if mode is None else mode
     if mode not in MODES:

@@ -59,8 +59,9 @@ class CostReport:
         rest of ``area_mm2`` is shared (tile overhead, unused PE slots of the last tile):
         :attr:`shared_area_mm2`.
     layer_latency_ms : ndarray of float, shape (n, n_slots), or None
-        Each layer's share of the pipelined latency [ms]: ⌊f·N_l⌋ PE cycles per timestep for all
-        but the last layer, N_l for the last; the row sums to ``latency_ms``.
+        Each layer's share of the pipelined latency [ms] (:mod:`moo_snn.cost.latency`): in the work
+        model finish_l − finish_{l−1}; in SpikeSim's rule ⌊f·N_l⌋ PE cycles per timestep for all but
+        the last layer, N_l for the last. The row sums to ``latency_ms``.
     layer_energy_uJ : ndarray of float, shape (n, n_slots), or None
         Energy of each layer [µJ]; the row sums to ``energy_uJ``.
     """
