@@ -7,8 +7,10 @@ Timing (2 CPU threads, torch 2.13, digits, B = 256, 2 mini-batches, per score): 
 a third of it is the kernel, the rest the forward pass. This file runs in a few seconds.
 """
 
+import dataclasses
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -18,7 +20,7 @@ from moo_snn.data import load_problem_data
 from moo_snn.errors import TrainingError
 from moo_snn.layers import NetworkInput
 from moo_snn.training.network import SpikingNetwork
-from moo_snn.training.sahd import SahdRecorder, sahd_kernel, training_free_score
+from moo_snn.training.sahd import SahdRecorder, best_scored, distinct_samples, sahd_kernel, training_free_score
 
 
 @pytest.fixture(scope="module")
@@ -146,3 +148,86 @@ def test_score_of_real_digits_networks_is_finite_and_deterministic(digits):
         problem, small, data, batch_size=64, seed=2)
     with pytest.raises(TrainingError):
         training_free_score(problem, small, data, batch_size=1)
+
+
+def _with_duplicates(data, repeat):
+    """The same splits with training images ``repeat`` appended again (an oversampled data set)."""
+    return dataclasses.replace(data, x_train=np.concatenate([data.x_train, data.x_train[repeat]]),
+                               y_train=np.concatenate([data.y_train, data.y_train[repeat]]))
+
+
+def test_distinct_samples_keeps_first_occurrences_in_order():
+    x = np.array([[0, 1], [2, 3], [0, 1], [4, 5], [2, 3]], dtype=np.float32)
+    assert distinct_samples(x).tolist() == [0, 1, 3]
+    assert distinct_samples(torch.as_tensor(x)).tolist() == [0, 1, 3]
+    assert distinct_samples(np.arange(12.0).reshape(4, 3)).tolist() == [0, 1, 2, 3]
+
+
+def test_a_repeated_image_makes_any_kernel_singular():
+    """Why mini-batches must hold distinct samples: two equal rows of spike maps, two equal rows of K."""
+    torch.manual_seed(0)
+    net = SpikingNetwork(Architecture.parse("0303-0030-0003-0000_c8_t2_w4_p1_h0"), NetworkInput(1, 8, 10), TrainingSpec()).train()
+    x = torch.randn(6, 1, 8, 8) * 2
+    for batch, singular in ((x, False), (torch.cat([x, x[:1]]), True)):
+        rec = SahdRecorder()
+        with torch.no_grad():
+            net(batch, rec)
+        assert (rec.log_abs_det() == -math.inf) == singular
+
+
+def test_score_on_duplicated_data_is_the_score_on_the_distinct_images(digits):
+    """Every training image twice (same mean and std): the score of the distinct images, finite."""
+    problem, data = digits
+    doubled = _with_duplicates(data, np.arange(len(data.x_train)))
+    np.testing.assert_array_equal(doubled.mean, data.mean)
+    for arch in ("0001-0000-0000-0000_c4_t2_w4_p2_h0", problem.reference_arch):
+        score = training_free_score(problem, arch, doubled, batch_size=256, seed=3)
+        assert math.isfinite(score)
+        assert score == training_free_score(problem, arch, data, batch_size=256, seed=3)
+
+
+def test_oversampled_data_scores_every_cell_finite(digits):
+    """The shared case score-duplicates: a third of the images repeated; the old draw gave -inf for every cell."""
+    problem, data = digits
+    rng = np.random.default_rng(0)
+    over = _with_duplicates(data, rng.choice(len(data.x_train), len(data.x_train) // 3, replace=False))
+    assert len(distinct_samples(over.x_train)) == len(data.x_train)
+    for arch in ("0001-0000-0000-0000_c4_t2_w4_p2_h0", "0303-0030-0003-0000_c4_t2_w4_p1_h0", "0002-0030-0000-0000_c4_t4_w4_p2_h0"):
+        assert math.isfinite(training_free_score(problem, arch, over, batch_size=256, seed=0))
+
+
+def test_fewer_than_two_distinct_images_is_an_error(digits):
+    problem, data = digits
+    same = dataclasses.replace(data, x_train=np.repeat(data.x_train[:1], 50, axis=0), y_train=np.repeat(data.y_train[:1], 50))
+    with pytest.raises(TrainingError, match="1 distinct sample"):
+        training_free_score(problem, "0001-0000-0000-0000_c4_t2_w4_p2_h0", same)
+
+
+def test_best_scored_never_decides_on_no_information():
+    assert best_scored([1.0, -math.inf, 3.0, 3.0]) == 2  # the first of the best finite
+    assert best_scored([-math.inf, -math.inf, 0.5]) == 2
+    with pytest.raises(TrainingError, match=r"-inf for all 3 candidates \(e.g. a\)"):
+        best_scored([-math.inf] * 3, ["a", "b", "c"])
+    with pytest.raises(TrainingError, match="-inf for all 0"):
+        best_scored([])
+
+
+def test_hasnas_stops_with_one_message_when_no_cell_can_be_ranked(tmp_path, monkeypatch):
+    """Every score -inf: the run says so (exit 2) and trains nothing, instead of training the first cell."""
+    from typer.testing import CliRunner
+
+    from moo_snn.cli import app
+    from moo_snn.training import sahd
+
+    monkeypatch.setattr(sahd, "training_free_score", lambda *args, **kwargs: -math.inf)
+    text = (load_problem("digits").source.replace("epochs = 10", "epochs = 1"))
+    (tmp_path / "p.toml").write_text(text)
+    result = CliRunner().invoke(app, ["optimize", str(tmp_path / "p.toml"), "--strategy", "hasnas", "--samples", "200",
+                                      "--out", str(tmp_path / "o.nc"), "--torch-threads", "1"])
+    assert result.exit_code == 2, result.output
+    assert "training-free score (SAHD) is -inf for all" in result.output
+    assert "training 1/1" not in result.output
+    from moo_snn import open_results
+
+    ds = open_results(tmp_path / "o.nc")  # the scores are kept; nothing was trained
+    assert int(ds.trained.sum()) == 0 and np.isneginf(ds.training_free_score.values[np.isfinite(ds.training_free_score.values) | np.isinf(ds.training_free_score.values)]).all()

@@ -5,7 +5,10 @@ reconstruction follows what they build on (REFERENCE.md): sample N random valid 
 (SNASNet samples 5,000), reject every candidate that breaks a limit with the cost model *before*
 scoring it, limit by limit in the papers' order (memory, then area, latency, energy; parameters
 with memory), score the survivors with SNASNet's training-free score (the sparsity-aware Hamming
-kernel's log-determinant on the untrained network), and fully train the best one.
+kernel's log-determinant on the untrained network, on mini-batches of distinct images), and fully
+train the best one. Where the score is ``-inf`` for every cell (every kernel singular: it cannot rank
+them), the run stops with one :class:`~moo_snn.errors.TrainingError` line (exit 2) after saving the
+scores, rather than train the first cell sampled (:func:`moo_snn.training.sahd.best_scored`).
 
 The result is a one-member front (if that network also meets an accuracy limit), so that
 ``moo-snn pareto`` compares it with a moo-snn run directly. The funnel (how many candidates each
@@ -38,7 +41,7 @@ class HasnasRun(SearchRun):
         self.state.attrs["strategy"] = "hasnas"
 
     def _search(self) -> None:
-        from moo_snn.training.sahd import training_free_score
+        from moo_snn.training.sahd import best_scored, training_free_score
 
         start = time.perf_counter()
         if not self.state.rounds:
@@ -74,7 +77,8 @@ class HasnasRun(SearchRun):
                                                             device=self.device)
                 scores.append(c.training_free_score)
                 self.progress.generation(1, k + 1, len(X))
-            best = self.state.candidates[str(self.space.decode(X[int(np.argmax(scores))]))]
+            self.checkpoint()  # the scores are kept even when none can rank the cells
+            best = self.state.candidates[str(self.space.decode(X[best_scored(scores, archs)]))]
             self.progress.phase("hasnas: training the best-scoring cell")
             if best.status == "predicted":  # a resumed run does not train it again
                 self._train([best], 1, "search")

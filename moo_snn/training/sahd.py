@@ -38,17 +38,26 @@ backward edge from t = 1 on: its silent t = 0 input is recorded with ``spikes=Fa
 reduction LIF, the head LIF and the classifier's hidden LIF. The stem's input, the pooled classifier
 inputs and the silent inputs are ignored. Values are binarised as ``x > 0`` (as in the public code).
 
-Singular kernels: when ``det K = 0`` exactly (e.g. every LIF layer silent for every sample, so that
-``K = N̄·11ᵀ`` has rank 1) ``log|det K| = −inf`` and :func:`training_free_score` returns ``-inf``:
-an architecture whose spikes cannot tell samples apart ranks last, and ``-inf`` still sorts (NaN
-would not). ``K`` is always finite (binary inputs, ``ε > 0``), so NaN does not arise; any non-finite
-value is returned as ``-inf`` all the same.
+Distinct samples: two identical images give identical spike maps in every layer, hence two equal
+rows of ``K`` and ``det K = 0`` whatever the architecture. A mini-batch is therefore drawn from the
+*distinct* images of the training split (exact duplicates, e.g. of an oversampled data set, are
+kept once, at their first occurrence; a split without duplicates draws exactly as before), and a
+split with fewer than 2 distinct images is a :class:`~moo_snn.errors.TrainingError`.
+
+Singular kernels: when ``det K = 0`` exactly for distinct samples (e.g. every LIF layer silent for
+every sample, so that ``K = N̄·11ᵀ`` has rank 1) ``log|det K| = −inf`` and
+:func:`training_free_score` returns ``-inf``: an architecture whose spikes cannot tell samples
+apart ranks last, and ``-inf`` still sorts (NaN would not). ``K`` is always finite (binary inputs,
+``ε > 0``), so NaN does not arise; any non-finite value is returned as ``-inf`` all the same. A
+score that is ``-inf`` for *every* candidate carries no information to rank them by:
+:func:`best_scored` refuses to pick one (the ``hasnas`` strategy stops with that message).
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from moo_snn.architecture import Architecture
@@ -128,6 +137,56 @@ class SahdRecorder(SpikeRecorder):
         return logabsdet if math.isfinite(logabsdet) else -math.inf
 
 
+def distinct_samples(images) -> np.ndarray:
+    """Indices of the first occurrence of each distinct image, in their original order.
+
+    Parameters
+    ----------
+    images : array_like or torch.Tensor, shape (n, ...)
+        The samples; two are the same if every value is equal.
+
+    Returns
+    -------
+    numpy.ndarray of int, shape (n_distinct,)
+        ``arange(n)`` when no image repeats.
+    """
+    flat = np.asarray(images.detach().cpu() if isinstance(images, torch.Tensor) else images).reshape(len(images), -1)
+    _, first = np.unique(flat, axis=0, return_index=True)
+    return np.sort(first)
+
+
+def best_scored(scores, archs=None) -> int:
+    """Index of the highest training-free score; an error where no score carries information.
+
+    Parameters
+    ----------
+    scores : sequence of float, shape (n,)
+        :func:`training_free_score` of each candidate (``-inf`` for a singular kernel).
+    archs : sequence of str, shape (n,), optional
+        The candidates, named in the error.
+
+    Returns
+    -------
+    int
+        The first index of the largest finite score.
+
+    Raises
+    ------
+    TrainingError
+        Every score is ``-inf`` (or none is given): an argmax over them would pick the first
+        candidate for no reason.
+    """
+    values = np.asarray(scores, dtype=float)
+    finite = np.isfinite(values)
+    if not finite.any():
+        example = f" (e.g. {archs[0]})" if archs is not None and len(archs) else ""
+        raise TrainingError(f"the training-free score (SAHD) is -inf for all {len(values)} candidates{example}: every kernel "
+                            f"is singular, so the score cannot rank them; the spike maps of the untrained networks do not "
+                            f"tell the mini-batch samples apart (check the data, or search with --strategy nsga2, which "
+                            f"trains and predicts instead)")
+    return int(np.flatnonzero(finite)[np.argmax(values[finite])])
+
+
 def training_free_score(problem: ProblemSpec, arch: Architecture | str, data=None, *, batch_size: int = 256,
                         n_batches: int = 2, seed: int = 0, device: str = "cpu", normalise: str = "rate") -> float:
     """SNASNet's SAHD score of ``arch`` at initialisation (higher is better).
@@ -137,9 +196,9 @@ def training_free_score(problem: ProblemSpec, arch: Architecture | str, data=Non
     problem : the problem (input shape, neuron parameters).
     arch : an :class:`Architecture` or its string; scored in its pruned form.
     data : the :class:`~moo_snn.data.DataSplits` (loaded from the problem when None); mini-batches are
-        drawn from the training split, normalised with its per-channel mean and std as in training,
-        without augmentation.
-    batch_size : samples per mini-batch ``B`` (at most the training split's size).
+        drawn from the distinct images of the training split (:func:`distinct_samples`), normalised
+        with its per-channel mean and std as in training, without augmentation.
+    batch_size : samples per mini-batch ``B`` (at most the number of distinct training images).
     n_batches : mini-batches averaged over; each is an independent random draw (seeded).
     seed : seeds the weight initialisation (forked global RNG) and the draw of the mini-batches.
     device : ``cpu`` or ``cuda[:N]``.
@@ -164,10 +223,12 @@ def training_free_score(problem: ProblemSpec, arch: Architecture | str, data=Non
     if data is None:
         from moo_snn.data import load_problem_data
         data = load_problem_data(problem)
-    x_train = normalised(data, data.x_train)
+    keep = distinct_samples(data.x_train)  # a repeated image would make every kernel singular
+    x_train = normalised(data, data.x_train)[torch.as_tensor(keep)]
     n = len(x_train)
     if n < 2:
-        raise TrainingError(f"the training split has {n} sample(s); the score needs at least 2")
+        raise TrainingError(f"the training split has {n} distinct sample(s) (of {len(data.x_train)}); the score needs "
+                            f"at least 2 different images")
     batch = min(batch_size, n)
 
     scores = []
