@@ -188,3 +188,81 @@ def test_export_errors_are_one_line(run, tmp_path):
         assert result.exit_code == 2, result.output
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         assert len(lines) == 1 and fragment in lines[0]
+
+
+# --- graphs written by other tools (issue 17 item 3): no moo-snn metadata, Conv2d.input_shape None ----
+
+def _foreign_graph(tau=0.002, r=2.0, v_leak=0.1, delay_cycle=None, input_shape=None):
+    """Input 1×8×8 → Conv2d 3×3 (input_shape None by default) → LIF → SumPool2d 2×2 → Flatten → Affine → Output."""
+    rng = np.random.default_rng(0)
+    shape = (2, 8, 8)
+    nodes = {
+        "input": nir.Input(input_type=np.array([1, 8, 8])),
+        "conv": nir.Conv2d(input_shape=input_shape, weight=rng.normal(0, 1, (2, 1, 3, 3)).astype(np.float32), stride=1, padding=1,
+                           dilation=1, groups=1, bias=rng.normal(0, 0.5, 2).astype(np.float32)),
+        "lif": nir.LIF(tau=np.full(shape, tau, np.float32), r=np.full(shape, r, np.float32), v_leak=np.full(shape, v_leak, np.float32),
+                       v_threshold=np.ones(shape, np.float32), v_reset=np.zeros(shape, np.float32)),
+        "pool": nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0])),
+        "flat": nir.Flatten(input_type={"input": np.array([2, 4, 4])}),
+        "fc": nir.Affine(weight=rng.normal(0, 0.3, (3, 32)).astype(np.float32), bias=np.arange(3, dtype=np.float32)),
+        "output": nir.Output(output_type=np.array([3])),
+    }
+    edges = [("input", "conv"), ("conv", "lif"), ("lif", "pool"), ("pool", "flat"), ("flat", "fc"), ("fc", "output")]
+    if delay_cycle is not None:
+        edges += delay_cycle
+    return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False), nodes
+
+
+def _foreign_reference(nodes, x, timesteps, dt=1e-3):
+    """The same graph by hand: v ← v + dt/τ·(v_leak − v + r·I), spike if v > 1, reset to 0 (NIR's LIF)."""
+    conv, lif, fc = nodes["conv"], nodes["lif"], nodes["fc"]
+    current = torch.nn.functional.conv2d(x, torch.as_tensor(conv.weight), torch.as_tensor(conv.bias), padding=1)
+    k = dt / float(lif.tau.flat[0])
+    v, outs = torch.full_like(current, float(lif.v_leak.flat[0])), []
+    for _ in range(timesteps):
+        v = v + k * (float(lif.v_leak.flat[0]) - v + float(lif.r.flat[0]) * current)
+        z = (v > 1.0).float()
+        v = torch.where(z > 0, torch.zeros_like(v), v)
+        pooled = torch.nn.functional.avg_pool2d(z, 2) * 4  # a 2×2 sum
+        outs.append(pooled.flatten(1) @ torch.as_tensor(fc.weight).T + torch.as_tensor(fc.bias))
+    return torch.stack(outs).mean(0)
+
+
+def test_a_foreign_graph_needs_its_timesteps_and_then_runs_like_a_hand_computation(tmp_path):
+    graph, nodes = _foreign_graph(input_shape=(8, 8))  # nir.write cannot store None; the file of the shared case has (8, 8)
+    path = tmp_path / "foreign.nir"
+    nir.write(str(path), graph)
+    with pytest.raises(moo_snn.MooSnnError, match=r"foreign.nir: .*no 'timesteps' metadata.*read_nir\(path, timesteps=T\)") as info:
+        read_nir(path)
+    assert "\n" not in str(info.value)
+    x = torch.rand(5, 1, 8, 8) * 2
+    for timesteps in (1, 4):
+        out = read_nir(path, timesteps=timesteps)(x)
+        torch.testing.assert_close(out, _foreign_reference(nodes, x, timesteps), rtol=1e-5, atol=1e-5)
+        assert out.shape == (5, 3)
+    # dt: given, and halving it halves dt/τ (another trajectory)
+    torch.testing.assert_close(read_nir(path, timesteps=3, dt=5e-4)(x), _foreign_reference(nodes, x, 3, dt=5e-4), rtol=1e-5, atol=1e-5)
+    for bad in (0, -2, 2.5):
+        with pytest.raises(moo_snn.MooSnnError, match="timesteps must be a positive integer"):
+            read_nir(path, timesteps=bad)
+
+
+def test_an_in_memory_graph_with_conv_input_shape_none_runs():
+    """As another tool hands it over (nir.Conv2d(input_shape=None, ...)): nothing needs the shape."""
+    from moo_snn.training.nir_import import NirNetwork
+
+    graph, nodes = _foreign_graph(tau=0.002, r=1.0, v_leak=0.0)
+    assert graph.nodes["conv"].input_shape is None and not graph.metadata
+    x = torch.rand(3, 1, 8, 8)
+    torch.testing.assert_close(NirNetwork(graph, timesteps=2)(x), _foreign_reference(nodes, x, 2), rtol=1e-5, atol=1e-5)
+
+
+def test_foreign_graphs_that_cannot_run_are_one_line_errors(tmp_path):
+    from moo_snn.training.nir_import import NirNetwork
+
+    graph, _ = _foreign_graph(delay_cycle=[("lif", "conv")])  # a cycle without a Delay
+    with pytest.raises(moo_snn.MooSnnError, match="cycle without a Delay node"):
+        NirNetwork(graph, timesteps=2)
+    graph, _ = _foreign_graph(delay_cycle=[("lif", "nowhere")])
+    with pytest.raises(moo_snn.MooSnnError, match="edges name nodes it does not have: nowhere"):
+        NirNetwork(graph, timesteps=2)

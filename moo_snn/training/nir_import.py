@@ -1,12 +1,24 @@
-"""Run a NIR graph with torch: our reader for the graphs of :mod:`moo_snn.training.nir_export`.
+"""Run a NIR graph with torch: the graphs of :mod:`moo_snn.training.nir_export` and of other tools.
 
-norse's ``from_nir`` cannot read NIR pooling back nor cycles, so this is a small, generic NIR
-interpreter of its own. It implements the nodes our networks use (``Input``, ``Output``,
+A small, generic NIR interpreter. It implements the nodes our networks use (``Input``, ``Output``,
 ``Conv2d``, ``Affine``, ``Linear``, ``Scale``, ``LIF``, ``Delay``, ``Flatten``, ``AvgPool2d``,
-``SumPool2d``) with NIR's semantics: per timestep, nodes run in topological order (a ``Delay``
-breaks cycles: it outputs what it received ``delay / dt`` timesteps earlier, zeros before), a node
-with several incoming edges sums them in the order of ``graph.edges``, a LIF neuron integrates
-v ← v + (dt/τ)·(v_leak − v + r·I), spikes where v > v_threshold and resets to v_reset.
+``SumPool2d``) with NIR's semantics: per timestep, nodes run in topological order
+(:class:`graphlib.TopologicalSorter`; a ``Delay`` breaks cycles: it outputs what it received
+``delay / dt`` timesteps earlier, zeros before), a node with several incoming edges sums them in the
+order of ``graph.edges``, a LIF neuron integrates v ← v + (dt/τ)·(v_leak − v + r·I), spikes where
+v > v_threshold and resets to v_reset.
+
+Graphs written by other tools carry none of our metadata: NIR itself does not say for how many
+timesteps a graph runs, so ``timesteps`` must then be given (a missing T is one
+:class:`~moo_snn.errors.TrainingError` naming the argument); ``dt`` defaults to norse's 1 ms;
+shapes such as ``Conv2d.input_shape`` (None in many files) are not needed: every node works on the
+tensor it receives.
+
+Why not norse's ``from_nir`` or ``nirtorch.nir_to_torch`` (2.6): norse reads neither NIR pooling
+nor cycles back; nirtorch's default map has no ``LIF``, ``Scale`` or ``Delay`` node, maps
+``SumPool2d`` to ``LPPool2d`` without its padding (our avg-pool 3×3 edges are padded) and with
+|x| instead of x, and resolves a cycle with the previous step's output whether or not a ``Delay``
+sits on it; and neither reproduces our BatchNorm bit for bit (``exact=True`` below).
 
 ``exact=True`` evaluates a ``Conv2d`` whose metadata holds ``batchnorm_*`` statistics with torch's
 own ``batch_norm`` (bit-identical to the trained network on the same machine); ``exact=False``
@@ -15,6 +27,7 @@ uses the node's affine weights, as any NIR consumer would (equal up to float rou
 
 from __future__ import annotations
 
+import graphlib
 from collections import defaultdict
 
 import nir
@@ -79,7 +92,8 @@ class _Node(nn.Module):
             if self.bn is not None:
                 mean, var, weight, bias, eps = self.bn
                 return F.batch_norm(x, mean, var, weight, bias, False, 0.0, eps), None
-            stride, padding, dilation = (tuple(int(v) for v in np.atleast_1d(a)) for a in (n.stride, n.padding, n.dilation))
+            stride, dilation = (tuple(int(v) for v in np.atleast_1d(a)) for a in (n.stride, n.dilation))
+            padding = n.padding if isinstance(n.padding, str) else tuple(int(v) for v in np.atleast_1d(n.padding))
             return F.conv2d(x, self.weight, self.bias if self.has_bias else None, stride, padding, dilation, int(n.groups)), None
         if isinstance(n, (nir.Affine, nir.Linear)):
             return F.linear(x, self.weight, self.bias), None
@@ -108,16 +122,30 @@ class NirNetwork(nn.Module):
     Parameters
     ----------
     graph : the ``nir.NIRGraph`` (one input, one output).
-    timesteps : T; default: the graph's ``timesteps`` metadata.
+    timesteps : T; default: the graph's ``timesteps`` metadata (moo-snn's exports write it; a graph
+        from another tool usually has none, and then T must be given).
     exact : see the module docstring.
+    dt : integration step [s]; default: the graph's ``dt`` metadata, else 1e-3 (norse's).
+
+    Raises
+    ------
+    TrainingError
+        No T (neither given nor in the metadata) or not a positive integer; not one Input and one
+        Output node; an edge to a node the graph lacks; a cycle without a Delay; an unsupported node.
     """
 
-    def __init__(self, graph: nir.NIRGraph, timesteps: int | None = None, exact: bool = True):
+    def __init__(self, graph: nir.NIRGraph, timesteps: int | None = None, exact: bool = True, dt: float | None = None):
         super().__init__()
         meta = graph.metadata or {}
         self.metadata = meta
-        self.timesteps = int(timesteps if timesteps is not None else meta["timesteps"])
-        self.dt = float(meta.get("dt", 1e-3))
+        self.timesteps = _timesteps(timesteps if timesteps is not None else meta.get("timesteps"))
+        self.dt = float(dt if dt is not None else meta.get("dt", 1e-3))
+        if not self.dt > 0:
+            raise TrainingError(f"dt must be a positive time step [s], found {self.dt!r}")
+        missing = sorted({k for edge in graph.edges for k in edge if k not in graph.nodes})
+        if missing:
+            raise TrainingError(f"the NIR graph's edges name nodes it does not have: {', '.join(missing)} "
+                                f"(nodes: {', '.join(graph.nodes)})")
         self.names = list(graph.nodes)
         self.ops = nn.ModuleDict({name.replace(".", "/"): _Node(node, exact) for name, node in graph.nodes.items()})
         self.inputs: dict[str, list[str]] = defaultdict(list)
@@ -133,21 +161,15 @@ class NirNetwork(nn.Module):
     def _topological(self, graph) -> list[str]:
         """Order within one timestep: edges out of Delay nodes carry the previous step, not this one."""
         delays = {k for k, v in graph.nodes.items() if isinstance(v, nir.Delay)}
-        pending = {k: {s for s in self.inputs[k] if s not in delays} for k in graph.nodes}
-        order, ready = [], [k for k in graph.nodes if not pending[k]]
-        while ready:
-            name = ready.pop(0)
-            order.append(name)
-            for k in graph.nodes:
-                if name in pending[k]:
-                    pending[k].discard(name)
-                    if not pending[k] and k not in order and k not in ready:
-                        ready.append(k)
-        if len(order) != len(graph.nodes):
-            raise TrainingError("the NIR graph has a cycle without a Delay node; cannot order it in time")
-        return order
+        sorter = graphlib.TopologicalSorter({k: [s for s in self.inputs[k] if s not in delays] for k in graph.nodes})
+        try:
+            return list(sorter.static_order())
+        except graphlib.CycleError as exc:
+            raise TrainingError(f"the NIR graph has a cycle without a Delay node ({' → '.join(exc.args[1])}); "
+                                f"cannot order it in time") from None
 
     def op(self, name: str) -> _Node:
+        """The torch module of the NIR node ``name``."""
         return self.ops[name.replace(".", "/")]
 
     def forward(self, x: torch.Tensor, return_sequence: bool = False) -> torch.Tensor:
@@ -173,10 +195,50 @@ class NirNetwork(nn.Module):
         return sequence if return_sequence else sequence.mean(0)
 
 
-def read_nir(path, *, exact: bool = True) -> NirNetwork:
-    """Read a NIR file and build the torch module that runs it (see :class:`NirNetwork`)."""
+def _timesteps(value) -> int:
+    """T as a positive int, or the one-line error that says to pass ``timesteps``."""
+    if value is None:
+        raise TrainingError("the NIR graph does not say for how many timesteps it runs (no 'timesteps' metadata, as in "
+                            "graphs written by other tools); give it: read_nir(path, timesteps=T)")
+    try:
+        steps = int(np.asarray(value).item())
+    except (TypeError, ValueError):
+        steps = 0
+    if steps < 1 or steps != np.asarray(value).item():
+        raise TrainingError(f"timesteps must be a positive integer, found {value!r}")
+    return steps
+
+
+def read_nir(path, *, timesteps: int | None = None, exact: bool = True, dt: float | None = None) -> NirNetwork:
+    """Read a NIR file and build the torch module that runs it.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A NIR file (HDF5), ours or another tool's.
+    timesteps : int, optional
+        T, the timesteps the graph runs for; required where the file's metadata has no ``timesteps``
+        (moo-snn's exports have it).
+    exact : bool, optional
+        Reproduce our BatchNorm bit for bit where the metadata allows (module docstring).
+    dt : float, optional
+        Integration step [s]; default: the file's ``dt`` metadata, else 1e-3.
+
+    Returns
+    -------
+    NirNetwork
+        ``model(x)`` with ``x`` of shape (B, C, H, W) gives the output averaged over T, (B, classes).
+
+    Raises
+    ------
+    TrainingError
+        Not a readable NIR file, or a graph this reader cannot run (:class:`NirNetwork`).
+    """
     try:
         graph = nir.read(str(path), type_check=False)
     except Exception as exc:
         raise TrainingError(f"{path}: not a readable NIR file ({type(exc).__name__}: {exc})") from None
-    return NirNetwork(graph, exact=exact)
+    try:
+        return NirNetwork(graph, timesteps=timesteps, exact=exact, dt=dt)
+    except TrainingError as exc:
+        raise TrainingError(f"{path}: {exc}") from None
