@@ -66,7 +66,24 @@ def package_versions() -> dict[str, str]:
 
 @dataclass
 class Candidate:
-    """One architecture the run scored or trained; see :data:`CANDIDATE_FIELDS` for each attribute."""
+    """One architecture the run scored or trained; see :data:`CANDIDATE_FIELDS` for each attribute.
+
+    Parameters
+    ----------
+    arch : str
+        Canonical architecture string.
+    genome : numpy.ndarray of int, shape (n_var,)
+        Its genome in the run's search space.
+    round_found : int
+        The round in which the search first scored it (0: bootstrap).
+    predicted_accuracy, predicted_std : float
+        The predictor's accuracy and spread when last scored (NaN if never predicted).
+    predicted_values : numpy.ndarray, shape (n_objectives,), optional
+        Predicted objective values in natural units.
+
+    The remaining attributes (measured accuracies, costs, spike rates, status, ...) are filled as
+    the run measures it; each is listed with its units in :data:`CANDIDATE_FIELDS`.
+    """
 
     arch: str
     genome: np.ndarray
@@ -233,7 +250,15 @@ class RunState:
                 "constraint": len(self.constraint_names), "cost": len(COST_METRICS), "layer": len(SLOT_NAMES)}[dim]
 
     def to_dataset(self) -> xr.Dataset:
-        """The results Dataset (see the module docstring)."""
+        """The results Dataset (see the module docstring).
+
+        Returns
+        -------
+        xarray.Dataset
+            Dims ``candidate``, ``gene``, ``objective``, ``constraint``, ``round`` (and ``layer`` for
+            spike rates); every physical variable carries ``units``; attrs hold the problem's TOML
+            text, seed, versions and status. :meth:`from_dataset` reads it back.
+        """
         cands = list(self.candidates.values())
         n = len(cands)
         variables = {}

@@ -59,6 +59,20 @@ class EnsembleRegressor(RegressorMixin, BaseEstimator):
         self.random_state = random_state
 
     def fit(self, X, y):
+        """Fit ``n_members`` clones of ``estimator``, each on a bootstrap resample of ``(X, y)``.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_features)
+            Features (the featuriser's output).
+        y : array_like, shape (n_samples,)
+            Measured validation accuracy.
+
+        Returns
+        -------
+        EnsembleRegressor
+            ``self``, with ``estimators_`` (the fitted members).
+        """
         X, y = validate_data(self, X, y, y_numeric=True)
         rng = check_random_state(self.random_state)
         base = self.estimator if self.estimator is not None else ExtraTreesRegressor(n_estimators=50, min_samples_leaf=2)
@@ -73,6 +87,20 @@ class EnsembleRegressor(RegressorMixin, BaseEstimator):
         return self
 
     def predict(self, X, return_std: bool = False):
+        """Mean prediction of the members, and their spread with ``return_std=True``.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_features)
+        return_std : bool, optional
+            Also return the standard deviation over the members (the uncertainty the search uses).
+
+        Returns
+        -------
+        mean : numpy.ndarray, shape (n_samples,)
+        std : numpy.ndarray, shape (n_samples,)
+            Only with ``return_std=True``.
+        """
         check_is_fitted(self, "estimators_")
         X = validate_data(self, X, reset=False)
         with threadpool_limits(1):

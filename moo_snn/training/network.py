@@ -132,11 +132,13 @@ class SpikingConv(nn.Module):
         self.bn = nn.BatchNorm2d(channels)
 
     def forward(self, x: torch.Tensor, recorder: SpikeRecorder | None = None) -> torch.Tensor:
+        """``x``: ``(T, B, C, H, W)`` currents → LIF spikes (recorded) → conv → BN, ``(T, B, C_out, H, W)``."""
         spikes = self.lif(x)
         _record(recorder, self.name, spikes)
         return _flat(lambda s: self.bn(self.conv(s)), spikes)
 
     def step(self, x: torch.Tensor, state, recorder: SpikeRecorder | None = None):
+        """One timestep, ``(B, C, H, W)`` → ``(y, state)``; ``state`` is the LIF's (None at t = 0)."""
         spikes, state = self.lif.step(x, state)
         _record(recorder, self.name, spikes, per_step=True)
         return self.bn(self.conv(spikes)), state
@@ -154,7 +156,7 @@ class Cell(nn.Module):
         self.edges: list[Edge] = arch.active_edges()
         self.ops = nn.ModuleList(
             SpikingConv(f"{prefix}.{e.name}", channels, CONV_KERNEL[e.op], bits, spec) if e.op in CONV_KERNEL
-            else Skip(e.op)
+            else WeightFreeEdge(e.op)
             for e in self.edges
         )
         self.recurrent = any(e.backward for e in self.edges)
@@ -192,17 +194,25 @@ class Cell(nn.Module):
         return torch.stack(outputs)
 
 
-class Skip(nn.Module):
-    """``skip`` (identity) or ``avgpool3x3`` (3×3, stride 1): weight-free edges."""
+class WeightFreeEdge(nn.Module):
+    """A cell edge without weights: ``skip`` (identity) or ``avgpool3x3`` (3×3, stride 1).
+
+    Parameters
+    ----------
+    op : {"skip", "avgpool3x3"}
+        The edge's operation.
+    """
 
     def __init__(self, op: str):
         super().__init__()
         self.fn = _stateless_op(op)
 
     def forward(self, x: torch.Tensor, recorder: SpikeRecorder | None = None) -> torch.Tensor:
+        """``x``: ``(T, B, C, H, W)`` → the same shape (nothing is recorded: no crossbar, no LIF)."""
         return _flat(self.fn, x)
 
     def step(self, x: torch.Tensor, state, recorder: SpikeRecorder | None = None):
+        """One timestep, ``(B, C, H, W)`` → ``(y, None)``: the edge has no state."""
         return self.fn(x), None
 
 
@@ -237,6 +247,20 @@ class SpikingNetwork(nn.Module):
             self.fc2 = QuantLinear(features, net_input.n_classes, bits)
 
     def forward(self, x: torch.Tensor, recorder: SpikeRecorder | None = None) -> torch.Tensor:
+        """Logits of a batch of images.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (B, C, H, W)
+            Normalised images, fed unchanged at every timestep (direct encoding, DESIGN §3).
+        recorder : SpikeRecorder, optional
+            Receives every crossbar layer's input (spike rates, the SAHD kernel).
+
+        Returns
+        -------
+        torch.Tensor, shape (B, classes)
+            The classifier output averaged over the T timesteps.
+        """
         # the stem reads the image, not spikes: its input "rate" is 1 (every input drives its rows)
         _record(recorder, "stem", torch.ones(()).expand(self.timesteps, *x.shape), spikes=False)
         current = self.stem(x)
