@@ -39,24 +39,31 @@ def edp(batch):
 class FakeResult:
     """What train_architecture returns, made up from the architecture (wider, longer, more bits: better)."""
 
-    def __init__(self, arch):
+    def __init__(self, arch, epochs=1):
         from moo_snn.architecture import Architecture
 
         a = Architecture.parse(str(arch))
-        self.acc = min(0.99, 0.45 + 0.3 * np.log2(a.channels) / 5 + 0.15 * np.log2(a.timesteps + 1) / 3 + 0.04 * (a.weight_bits > 2))
-        self.arch = str(arch)
+        self.val_accuracy = min(0.99, 0.45 + 0.3 * np.log2(a.channels) / 5 + 0.15 * np.log2(a.timesteps + 1) / 3
+                                + 0.04 * (a.weight_bits > 2))
+        self.test_accuracy = self.val_accuracy - 0.01
+        self.arch, self.status, self.epochs, self.seed, self.device = str(arch), "trained", epochs, 0, "cpu"
+        self.train_seconds, self.samples_per_second, self.params, self.spike_rates = 0.01, 0.66, 1, {}
 
     def to_dict(self):
         rates = [1.0] + [0.12] * (len(SLOT_NAMES) - 1)
-        return dict(arch=self.arch, status="trained", val_accuracy=self.acc, test_accuracy=self.acc - 0.01, spike_rate=rates,
-                    train_seconds=0.01, epochs=1, seed=0, device="cpu", samples_per_second=0.66, params=1, epoch_losses=[])
+        return dict(arch=self.arch, status="trained", val_accuracy=self.val_accuracy, test_accuracy=self.test_accuracy,
+                    spike_rate=rates, train_seconds=0.01, epochs=self.epochs, seed=0, device="cpu", samples_per_second=0.66,
+                    params=1, epoch_losses=[])
 
 
-def fake_train(problem, arch, data=None, **kwargs):
-    return FakeResult(arch)
+def fake_train(problem, arch, data=None, *, epochs=None, **kwargs):
+    """Stands in for :func:`moo_snn.training.trainer.train_architecture` (a full training at the
+    epochs asked for, or the problem's)."""
+    return FakeResult(arch, epochs or problem.training.epochs)
 
 
-def make_run(path: Path, text: str | None = None, *, seed: int = 0, strategy: str = "moo", objectives=None) -> Path:
+def make_run(path: Path, text: str | None = None, *, seed: int = 0, strategy: str = "moo", objectives=None,
+             samples: int = 12) -> Path:
     """Run a small search (made-up trainings) into ``path``; returns ``path``."""
     import pytest
 
@@ -66,7 +73,7 @@ def make_run(path: Path, text: str | None = None, *, seed: int = 0, strategy: st
     from moo_snn.search.loop import SearchRun, with_overrides
     from moo_snn.training import trainer
 
-    spec = with_overrides(parse_problem(text or small_text(), "small-digits.toml"), seed=seed)
+    spec = with_overrides(parse_problem(text or small_text(), "small-digits.toml"), seed=seed, hasnas_samples=samples)
     spec = with_objectives(spec, objectives or ())
     mp = pytest.MonkeyPatch()
     mp.setattr(trainer, "train_architecture", fake_train)

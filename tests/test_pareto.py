@@ -14,7 +14,7 @@ from moo_snn.config.problem import load_problem, parse_problem
 from moo_snn.results.state import Candidate, RunState
 from moo_snn.search.loop import SearchRun, with_overrides
 from moo_snn.pareto import hypervolume
-from moo_snn.space import SLOT_NAMES, SearchSpace
+from moo_snn.space import SearchSpace
 
 # the digits problem, a small search, accuracy limit 0.5 (as tests/test_search.py)
 TEXT = (load_problem("digits").source.replace("accuracy = { min = 0.9 }", "accuracy = { min = 0.5 }")
@@ -23,24 +23,7 @@ TEXT = (load_problem("digits").source.replace("accuracy = { min = 0.9 }", "accur
 SPEC = parse_problem(TEXT, "small-digits.toml")
 
 
-class FakeResult:
-    """What train_architecture returns, made up from the architecture (wider, longer, more bits: better)."""
-
-    def __init__(self, arch):
-        from moo_snn.architecture import Architecture
-
-        a = Architecture.parse(str(arch))
-        self.acc = min(0.99, 0.45 + 0.3 * np.log2(a.channels) / 5 + 0.15 * np.log2(a.timesteps + 1) / 3 + 0.04 * (a.weight_bits > 2))
-        self.arch = str(arch)
-
-    def to_dict(self):
-        rates = [1.0] + [0.12] * (len(SLOT_NAMES) - 1)  # per layer slot; the stem reads the image
-        return dict(arch=self.arch, status="trained", val_accuracy=self.acc, test_accuracy=self.acc - 0.01, spike_rate=rates,
-                    train_seconds=0.01, epochs=1, seed=0, device="cpu", samples_per_second=1.0, params=1, epoch_losses=[])
-
-
-def fake_train(problem, arch, data=None, **kwargs):
-    return FakeResult(arch)
+from cli_runs import fake_train  # noqa: E402 - made-up trainings at the epochs asked for
 
 
 @pytest.fixture(scope="module")
@@ -51,10 +34,13 @@ def run_path(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setattr(trainer, "train_architecture", fake_train)
     try:
+        from moo_snn.data import load_problem_data
+
+        data = load_problem_data(SPEC)
         path = tmp_path_factory.mktemp("run") / "small.nc"
-        SearchRun(SPEC, path, archive_path=path.parent / "none.nc", data=object()).run()
+        SearchRun(SPEC, path, archive_path=path.parent / "none.nc", data=data).run()
         other = path.parent / "other.nc"
-        SearchRun(with_overrides(SPEC, seed=1), other, archive_path=path.parent / "none.nc", data=object()).run()
+        SearchRun(with_overrides(SPEC, seed=1), other, archive_path=path.parent / "none.nc", data=data).run()
     finally:
         mp.undo()
     return path

@@ -191,9 +191,14 @@ def print_tables(console: Console, tables: list[Table], *, wide: bool = False) -
     for k, table in enumerate(tables):
         if k:
             console.print()
-        if wide:
+        if wide:  # rich caps a print at the console's width: widen the console for this table
             width = console.measure(table, options=console.options.update_width(10**6)).maximum
-            console.print(table, width=max(width, console.width), soft_wrap=True)
+            before = console._width
+            console.width = max(width, console.width)
+            try:
+                console.print(table)
+            finally:
+                console._width = before
         else:
             console.print(table)
 

@@ -167,7 +167,7 @@ class MooAccessor:
         ref = self.reference_point(natural=True)
         return {"problem": self._ds.attrs.get("problem_name", ""), "status": self._ds.attrs.get("status", ""),
                 "hypervolume": self.hypervolume(),
-                "reference_point": {m.name: float(v) for m, v in zip(self.objectives(), ref)},
+                "reference_point": {m.name: float(f"{v:.12g}") for m, v in zip(self.objectives(), ref)},  # 0.3, not 0.30000000000000004
                 "knee": knee, "front": front}
 
     # --- single candidates and tables ---------------------------------------------------------

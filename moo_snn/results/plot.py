@@ -9,7 +9,8 @@ In each panel (y: the first objective of the pair, x: the second; accuracy alway
 * large markers joined by a staircase: the measured front, the staircase being the best trade-off
   reachable in this projection; thin grey ticks join a front member's predicted position to its
   measured one (how far the predictor was off);
-* a star: the knee (best compromise);
+* a star: the knee (best compromise); overlaid runs mark theirs with one marker shape per run,
+  in the run's colour, drawn under the front members (a one-member front stays visible);
 * dashed lines and shading: the problem's limits (the shaded side breaks them).
 
 Several runs are overlaid, one colour each, with their hypervolumes in the legend. Matplotlib's
@@ -21,6 +22,24 @@ from __future__ import annotations
 import numpy as np
 
 COLOURS = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
+KNEE_MARKERS = ("*", "D", "P", "X", "p", "h", "^", "v")
+"""The knee's marker of each overlaid run (with the run's colour): told apart without colour too."""
+
+
+def default_labels(datasets) -> list[str]:
+    """One distinct label per run: problem and seed, then the strategy, the start time, a number,
+    as far as needed to tell two runs apart (two runs of one problem and seed are not one label)."""
+    def attr(d, key, default="?"):
+        return str(d.attrs.get(key, default))
+
+    labels = [f"{attr(d, 'problem_name', 'run')} seed {attr(d, 'seed')}" for d in datasets]
+    for extra in (lambda d: attr(d, "strategy", "moo"), lambda d: attr(d, "started", "")):
+        if len(set(labels)) == len(labels):
+            return labels
+        labels = [f"{label}, {extra(d)}".rstrip(", ") for label, d in zip(labels, datasets)]
+    if len(set(labels)) != len(labels):
+        labels = [f"{label} (run {k + 1})" for k, label in enumerate(labels)]
+    return labels
 
 
 def _label(metric) -> str:
@@ -57,15 +76,16 @@ def _limits_shading(ax, limit, kind, axis):
 def plot_runs(datasets, labels=None, path=None, *, title: str | None = None):
     """Plot the fronts of ``datasets`` (results Datasets); save to ``path`` if given; return the Figure.
 
-    ``labels``: one per dataset (default: the run's problem name and seed).
+    ``labels``: one per dataset (default: :func:`default_labels`, distinct). Each run has its
+    colour; its front members are drawn above its knee marker (a one-member front stays visible);
+    overlaid runs mark their knees with distinct markers (:data:`KNEE_MARKERS`).
     """
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
     datasets = list(datasets)
-    labels = list(labels) if labels is not None else [f"{d.attrs.get('problem_name', 'run')} seed {d.attrs.get('seed', '?')}"
-                                                       for d in datasets]
+    labels = list(labels) if labels is not None else default_labels(datasets)
     first = datasets[0]
     metrics = first.moo.objectives()
     names = [m.name for m in metrics]
@@ -106,11 +126,15 @@ def plot_runs(datasets, labels=None, path=None, *, title: str | None = None):
             ax.scatter(mv[bad, j], mv[bad, i], s=14, color=dot, alpha=0.25, zorder=3, lw=0)
             if front.any():
                 _staircase(ax, mv[front, j], mv[front, i], mj.direction, mi.direction, colour)
-                ax.scatter(mv[front, j], mv[front, i], s=46, color=colour, edgecolors="black", linewidths=0.7, zorder=4)
+                # front members above the knee's marker: a one-member front shows as a point in its star
+                ax.scatter(mv[front, j], mv[front, i], s=46, color=colour, edgecolors="black", linewidths=0.7, zorder=6,
+                           gid=f"front-{r}")
                 knee = ds.moo.knee()
                 if knee is not None:
                     k = int(np.flatnonzero(ds.candidate.values == knee)[0])
-                    ax.scatter([mv[k, j]], [mv[k, i]], s=230, marker="*", color="gold", edgecolors="black", linewidths=0.8, zorder=5)
+                    ax.scatter([mv[k, j]], [mv[k, i]], s=230 if single else 260, marker=KNEE_MARKERS[0 if single else r % len(KNEE_MARKERS)],
+                               color="gold" if single else colour, edgecolors="black", linewidths=0.8, zorder=5, alpha=1 if single else 0.55,
+                               gid=f"knee-{r}")
             shown_x.append(mv[trained, j])
             shown_y.append(mv[trained, i])
             if single:
@@ -163,8 +187,13 @@ def plot_runs(datasets, labels=None, path=None, *, title: str | None = None):
                     Line2D([], [], ls="-", marker="x", color="0.45", ms=5, lw=0.7, label="front member as predicted → measured")]
     else:
         for r, (ds, label) in enumerate(zip(datasets, labels)):
-            handles.append(Line2D([], [], ls="-", marker="o", color=COLOURS[r % len(COLOURS)], mec="black", ms=6,
+            colour = COLOURS[r % len(COLOURS)]
+            handles.append(Line2D([], [], ls="-", marker="o", color=colour, mec="black", ms=6,
                                   label=f"{label}: hypervolume {ds.moo.hypervolume():.3f} ({int(ds.on_front.sum())} on front)"))
+            knee = ds.moo.knee()
+            if knee is not None:
+                handles.append(Line2D([], [], ls="", marker=KNEE_MARKERS[r % len(KNEE_MARKERS)], color=colour, mec="black", ms=10,
+                                      alpha=0.8, label=f"{label}: knee, candidate {knee}"))
     knee = first.moo.knee() if single else None
     if knee is not None:
         row = first.sel(candidate=knee)
@@ -173,8 +202,9 @@ def plot_runs(datasets, labels=None, path=None, *, title: str | None = None):
         knee_label = f"best compromise (knee): candidate {knee}, {row.arch.values}\n({values})"
     else:
         knee_label = "best compromise (knee)"
-    handles += [Line2D([], [], ls="", marker="*", color="gold", mec="black", ms=12, label=knee_label),
-                Line2D([], [], ls="--", color="0.25", lw=0.9, label="limit (shaded side breaks it)")]
+    if single:
+        handles.append(Line2D([], [], ls="", marker="*", color="gold", mec="black", ms=12, label=knee_label))
+    handles.append(Line2D([], [], ls="--", color="0.25", lw=0.9, label="limit (shaded side breaks it)"))
     fig.legend(handles=handles, loc="outside lower center", ncol=3 if single else 2, fontsize=8, frameon=False)
     if title is None:
         name = first.attrs.get("problem_name") or first.moo.problem().name
