@@ -132,7 +132,8 @@ def test_no_cycles_between_subpackages():
     try:
         sorter.prepare()
     except graphlib.CycleError as exc:
-        pytest.fail(f"subpackages import each other in a circle: {' → '.join(exc.args[1])}")
+        # graphlib lists each node before the one that depends on it: reversed, each imports the next
+        pytest.fail(f"subpackages import each other in a circle: {' imports '.join(reversed(exc.args[1]))}")
 
 
 def test_torch_norse_nirtorch_only_in_training():
