@@ -31,14 +31,16 @@ def hand_layer() -> QuantLinear:
 
 
 def test_offset_binary_slices_by_hand():
-    """2-bit cells: u = [7, 1, 6] → low digits u mod 4 = [3, 1, 2], high digits u // 4 = [1, 0, 1]."""
+    """2-bit cells: u = [7, 1, 6] → low digits u mod 4 = [3, 1, 2] (2 bits, top 3), high digits u // 4 = [1, 0, 1]
+    (the third bit alone, top 1: its two levels span the cell's whole range)."""
     layer = _slice(hand_layer(), cell_bits=2, reads_image=False)
     assert layer.digits.squeeze(1).tolist() == [[3, 1, 2], [1, 0, 1]]
+    assert layer.tops.flatten().tolist() == [3, 1]
     torch.testing.assert_close(layer.weight(layer.digits), torch.tensor([[0.3, -0.3, 0.2]]))
-    # a stuck-on high cell of weight 2 (digit 0 → 3): u = 1 + 4·3 = 13, q = 9, W = 0.9
+    # a stuck-on high cell of weight 2 (digit 0 → its top, 1): u = 1 + 4·1 = 5, q = 1, W = 0.1
     stuck = layer.digits.clone()
-    stuck[1, 0, 1] = 3
-    torch.testing.assert_close(layer.weight(stuck)[0, 1], torch.tensor(0.9))
+    stuck[1, 0, 1] = 1
+    torch.testing.assert_close(layer.weight(stuck)[0, 1], torch.tensor(0.1))
 
 
 def test_adc_quantises_each_crossbar_partial_sum_by_hand():
@@ -59,13 +61,14 @@ def test_adc_quantises_each_crossbar_partial_sum_by_hand():
 
 
 def test_programming_errors_and_stuck_cells_by_rule():
-    """σ moves levels by σ·(2^b − 1)·ε, clipped to [0, 3]; p_on = 1 sticks every cell at 3."""
+    """σ moves a digit by σ·t_j·ε, clipped to [0, t_j] (t = 3 low, 1 high); p_on = 1 sticks every cell at its top."""
     layer = _slice(hand_layer(), cell_bits=2, reads_image=False)
     _program(layer, NonidealConfig(conductance_sigma=0.0, stuck_off_fraction=0.0, stuck_on_fraction=1.0), torch.Generator().manual_seed(0))
-    assert torch.all(layer.programmed == 3)
+    assert layer.programmed.squeeze(1).tolist() == [[3, 3, 3], [1, 1, 1]]
     _program(layer, NonidealConfig(conductance_sigma=0.2, stuck_off_fraction=0.0, stuck_on_fraction=0.0), torch.Generator().manual_seed(1))
     eps = torch.randn(layer.digits.shape, generator=torch.Generator().manual_seed(1))
-    torch.testing.assert_close(layer.programmed, (layer.digits + 0.2 * 3 * eps).clamp(0, 3))
+    tops = torch.tensor([3.0, 1.0]).view(2, 1, 1)
+    torch.testing.assert_close(layer.programmed, torch.minimum((layer.digits + 0.2 * tops * eps).clamp_min(0), tops))
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,11 @@ Mapping (the one the cost model prices, :mod:`moo_snn.cost.model`): every weight
 convs and linears, :class:`~moo_snn.training.quant.QuantConv2d` / ``QuantLinear``) holds its w-bit
 weights W = q·s (q an integer in [−L, L], L = 2^(w−1) − 1, s the per-tensor scale of
 :func:`~moo_snn.training.quant.fake_quantize`) in offset binary, u = q + 2^(w−1) ∈ [0, 2^w), sliced over
-S = ⌈w / b⌉ cells of b = ``cell_bits`` bits side by side: u = Σ_j d_j·2^(b·j), d_j ∈ [0, 2^b − 1]
-(1-bit weights: u = (q + 1)/2, q = ±1). The offset is removed digitally, exactly, from the input sum
+S = ⌈w / b⌉ cells of b = ``cell_bits`` bits side by side: u = Σ_j d_j·2^(b·j), d_j ∈ [0, t_j], where
+slice j holds w_j = min(b, w − b·j) bits and t_j = 2^(w_j) − 1 (1-bit weights: u = (q + 1)/2, q = ±1).
+A slice that holds fewer bits than its cell spreads its t_j + 1 levels over the cell's whole
+conductance range (a 2-bit weight in a 4-bit cell uses conductances 0, 1/3, 2/3, 1 of the range), as
+a designer maps it: errors below are therefore in units of t_j. The offset is removed digitally, exactly, from the input sum
 (Σ q·x = Σ u·x − 2^(w−1)·Σ x: SpikeSim's subtractor). The input channels are split into row blocks of
 X = ``crossbar_size``; one crossbar read sums one row block (its k² kernel taps included, as the
 cost model's PE) for one slice: that partial sum is what one ADC converts.
@@ -13,8 +16,8 @@ cost model's PE) for one slice: that partial sum is what one ADC converts.
 Non-idealities of one chip (one draw), per cell, with common random numbers (the same normal ε and
 uniform υ for every setting, so a larger σ is the same chip programmed worse):
 
-* programming variation: d' = clip(d + σ·(2^b − 1)·ε, 0, 2^b − 1), σ = ``conductance_sigma``;
-* stuck cells: d' = 0 where υ < p_off (stuck-off), d' = 2^b − 1 where p_off ≤ υ < p_off + p_on (stuck-on);
+* programming variation: d' = clip(d + σ·t_j·ε, 0, t_j), σ = ``conductance_sigma`` (a fraction of the range);
+* stuck cells: d' = 0 where υ < p_off (stuck-off), d' = t_j where p_off ≤ υ < p_off + p_on (stuck-on);
 * ADC: each crossbar partial sum P is converted with a = ``adc_bits`` bits over [0, P_max]:
   Q(P) = P_max · round(min(P, P_max) / P_max · (2^a − 1)) / (2^a − 1), where P_max is the largest
   ideal partial sum of that layer, row block and slice on one calibration batch (an ADC range set
@@ -67,19 +70,19 @@ class _Crossbars:
     """One weight layer programmed on crossbars: integer weights, slices, scale and the chip's cells."""
 
     module: torch.nn.Module
-    digits: torch.Tensor  # (S, *weight.shape), ideal cell levels d_j
+    digits: torch.Tensor  # (S, *weight.shape), ideal slice digits d_j
     scale: torch.Tensor
     offset: float  # u = (q + offset) / step, q = step·u − offset
     step: float
-    cell_levels: int  # 2^b − 1
+    base: int  # 2^b: place value between slices
+    tops: torch.Tensor  # (S, 1, ...): t_j = 2^(w_j) − 1, the top digit of each slice (the cell's full range)
     reads_image: bool
     programmed: torch.Tensor | None = None  # d' of the current draw
     p_max: torch.Tensor | None = None  # (row blocks, S) ADC ranges
 
     def weight(self, cells: torch.Tensor) -> torch.Tensor:
         """W = (step·Σ_j d_j·2^(b·j) − offset)·s from cell levels ``cells`` (S, *weight.shape)."""
-        base = self.cell_levels + 1
-        u = sum(cells[j] * float(base**j) for j in range(len(cells)))
+        u = sum(cells[j] * float(self.base**j) for j in range(len(cells)))
         return (self.step * u - self.offset) * self.scale
 
 
@@ -104,20 +107,22 @@ def _slice(module: torch.nn.Module, cell_bits: int, reads_image: bool) -> _Cross
     base = 2**cell_bits
     slices = max(1, math.ceil(bits / cell_bits))
     digits = torch.stack([torch.div(u, base**j, rounding_mode="floor") % base for j in range(slices)])
-    return _Crossbars(module, digits, scale, offset, step, base - 1, reads_image)
+    slice_bits = [min(cell_bits, bits - cell_bits * j) for j in range(slices)]
+    tops = torch.tensor([2.0**b - 1 for b in slice_bits], dtype=digits.dtype, device=digits.device)
+    return _Crossbars(module, digits, scale, offset, step, base, tops.view(-1, *[1] * w.dim()), reads_image)
 
 
 def _program(layer: _Crossbars, config: NonidealConfig, generator: torch.Generator) -> None:
     """Draw one chip's cells for ``layer`` (common random numbers: ε and υ do not depend on the rates)."""
     eps = torch.randn(layer.digits.shape, generator=generator).to(layer.digits)
     ups = torch.rand(layer.digits.shape, generator=generator).to(layer.digits)
-    top = float(layer.cell_levels)
+    top = layer.tops.expand_as(layer.digits)
     d = layer.digits
     if config.conductance_sigma > 0:
-        d = (d + config.conductance_sigma * top * eps).clamp(0.0, top)
+        d = torch.minimum((d + config.conductance_sigma * top * eps).clamp_min(0.0), top)
     d = torch.where(ups < config.stuck_off_fraction, torch.zeros_like(d), d)
     stuck_on = (ups >= config.stuck_off_fraction) & (ups < config.stuck_off_fraction + config.stuck_on_fraction)
-    layer.programmed = torch.where(stuck_on, torch.full_like(d, top), d)
+    layer.programmed = torch.where(stuck_on, top, d)
 
 
 def _blocks(channels: int, crossbar_size: int) -> list[tuple[int, int]]:
@@ -147,7 +152,7 @@ def _input_sum(layer: _Crossbars, x: torch.Tensor) -> torch.Tensor:
 def _adc_forward(layer: _Crossbars, x: torch.Tensor, crossbar_size: int, adc_bits: int, calibrate: bool) -> torch.Tensor:
     """Σ q·x through per-crossbar ADCs (or recording the ADC ranges when ``calibrate``), times the scale."""
     cells = layer.digits if calibrate else layer.programmed
-    base = layer.cell_levels + 1
+    base = layer.base
     blocks = _blocks(x.shape[1] if isinstance(layer.module, QuantConv2d) else x.shape[-1], crossbar_size)
     if calibrate and layer.p_max is None:
         layer.p_max = torch.zeros(len(blocks), cells.shape[0], dtype=x.dtype, device=x.device)
