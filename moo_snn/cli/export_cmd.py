@@ -36,4 +36,4 @@ def export(
         print_json(info)
     else:
         stdout.print(f"wrote {nir}: candidate {info['candidate']} {info['arch']} ({info['nodes']} NIR nodes, {info['edges']} "
-                     f"edges; weights {'retrained into' if info['retrained'] else 'from'} {info['weights']})")
+                     f"edges; weights {'retrained by an earlier export, from' if info.get('retrained_earlier') else 'retrained into' if info['retrained'] else 'from'} {info['weights']})")

@@ -9,6 +9,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from moo_snn.cli.progress import Lines, use_lines
+from moo_snn.cli.render import plain
 from moo_snn.cli.common import (DeviceOpt, JsonOpt, ProblemArg, SchedulerOpt, SeedOpt, TorchThreadsOpt, WorkersOpt, print_json,
                                 stderr, stdout, user_errors)
 
@@ -21,7 +23,7 @@ surrogate_app = typer.Typer(help="Accuracy archives (really trained architecture
 def build(
     problem: ProblemArg,
     n: Annotated[int, typer.Option("--n", min=1, help="architectures to train (a space-filling sample of those that meet the cost limits)")] = 200,
-    out: Annotated[Optional[Path], typer.Option(help="archive file (default: surrogates/<dataset>.nc); an existing one is continued")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="archive file (default: surrogates/<dataset>.nc in the current folder); an existing one is continued")] = None,
     epochs: Annotated[Optional[int], typer.Option(min=1, help="epochs (default: the problem's)")] = None,
     score: Annotated[bool, typer.Option(help="also compute SNASNet's training-free score of each architecture")] = True,
     seed: SeedOpt = 0,
@@ -41,12 +43,18 @@ def build(
     spec = load_problem(problem)
     path = out or user_archive_path(spec.data.dataset)  # never the shipped archive inside the installed package
     executor = make_executor(workers, scheduler, torch_threads=torch_threads)
+    lines = Lines(stderr) if use_lines(stderr) else None  # a log: one line per finished training
     with Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[last]}"),
-                  TimeElapsedColumn(), console=stderr, transient=json_out or not stderr.is_terminal) as progress:
+                  TimeElapsedColumn(), console=stderr, transient=True, disable=lines is not None) as progress:
         task = progress.add_task("build", total=n, last="")
+        if lines is not None:
+            lines.say(f"surrogate build: training up to {n} architectures into {path}")
 
         def on_result(done, total, result):
-            progress.update(task, completed=done, total=total, last=f"{result['arch']}: {result['status']} {result['val_accuracy']:.3f}")
+            last = f"{result['arch']}: {result['status']} {result['val_accuracy']:.3f}"
+            if lines is not None:
+                lines.say(f"trained {done}/{total}: {last}")
+            progress.update(task, completed=done, total=total, last=plain(last))
 
         try:
             with executor:
@@ -59,7 +67,10 @@ def build(
     if json_out:
         print_json(summary)
     else:
-        stdout.print(f"{n_new} architectures trained; {summary['records']} records in {path}")
+        stdout.print(plain(f"{n_new} architectures trained; {summary['records']} records in {path}"))
+    if n_new == 0:
+        stderr.print(plain(f"nothing to train: {path} already holds every architecture of this sample (--n {n}, seed {seed}); "
+                           f"ask for more with --n {n + 50}, or retrain the sample with another --train-seed"))
 
 
 @surrogate_app.command("report")
@@ -89,6 +100,8 @@ def report(
         spec = load_problem(source)
         archive = arc.load_archive(default_archive_path(spec))
     regressor = regressor or DEFAULT_REGRESSOR
+    stderr.print(plain(f"cross-validating the predictor ({folds} folds){' and comparing every built-in regressor' if compare else ''}"
+                       f" on {archive.sizes['record']} records…"))
     quality, oof = predictor_report(spec, archive, regressor=regressor, use_score=score, n_splits=folds, seed=seed)
     done = arc.trained(archive)
     result = dict(quality, regressor=regressor, training_free_score_feature=score,
