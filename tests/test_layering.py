@@ -96,13 +96,18 @@ def _graph() -> dict[str, list[tuple[str, int]]]:
                 # keep the longest prefix that is a module of the package (drop imported names)
                 while target not in modules and "." in target:
                     target = target.rpartition(".")[0]
-                if target != "moo_snn":
-                    deps.append((target, line))
+                deps.append((target, line))  # "moo_snn": the public API itself (flagged below)
         graph[name] = sorted(set(deps), key=lambda d: (d[1], d[0]))
     return graph
 
 
 GRAPH = _graph()
+
+
+def test_no_module_imports_the_public_api():
+    """``from moo_snn import X`` inside the package would import every layer at once (and hide where X lives)."""
+    bad = [f"{m}:{line}" for m, deps in GRAPH.items() if m != "moo_snn" for t, line in deps if t == "moo_snn"]
+    assert not bad, "import from the defining module instead of moo_snn: " + ", ".join(bad)
 
 
 def test_every_module_has_a_layer():
@@ -116,7 +121,7 @@ def test_imports_go_down_the_layers():
         if module == "moo_snn" or _layer(module) is None:
             continue  # the public API imports from every layer; a module without a layer fails the test above
         for target, line in deps:
-            if target.split(".")[0] in HEAVY or _layer(target) is None:
+            if target.split(".")[0] in HEAVY or target == "moo_snn" or _layer(target) is None:
                 continue
             if _layer(target) > _layer(module):
                 upward.append(f"{module}:{line} imports {target} ({LAYERS[_layer(module)][0]} → {LAYERS[_layer(target)][0]})")
@@ -127,7 +132,7 @@ def test_no_cycles_between_subpackages():
     sorter = graphlib.TopologicalSorter()
     for module, deps in GRAPH.items():
         for target, _ in deps:
-            if target.startswith("moo_snn.") and _component(target) != _component(module):
+            if target.startswith("moo_snn.") and module != "moo_snn" and _component(target) != _component(module):
                 sorter.add(_component(module), _component(target))
     try:
         sorter.prepare()
