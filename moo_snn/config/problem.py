@@ -42,6 +42,11 @@ SURROGATES = ("super", "tanh", "circ", "triangle", "heavi_erfc")
 
 @dataclass(frozen=True)
 class DataSpec:
+    """The ``[data]`` table: which data set, where it lies, how it is split.
+
+    Every field is a key of the table, with its default, bounds and meaning in its ``metadata`` (``moo-snn problems --keys`` prints them); :func:`moo_snn.schema.parse_table` checks a table against it.
+    """
+
     dataset: str = field(metadata={"doc": "data set", "choices": tuple(DATASETS)})
     path: str = field(default="", metadata={"doc": "folder (cifar10, cifar100, tinyimagenet) or .npz file; relative paths are read from the problem file's folder"})
     val_fraction: float = field(default=0.15, metadata={"doc": "fraction held out of the training data for validation (selection uses it)", "min": 0.01, "max": 0.5})
@@ -55,6 +60,11 @@ class DataSpec:
 
 @dataclass(frozen=True)
 class SpaceSpec:
+    """The ``[space]`` table: the choices of every gene of the genome (DESIGN §3).
+
+    Every field is a key of the table, with its default, bounds and meaning in its ``metadata`` (``moo-snn problems --keys`` prints them); :func:`moo_snn.schema.parse_table` checks a table against it.
+    """
+
     ops: tuple[str, ...] = field(default=("zero", "skip", "conv1x1", "conv3x3"), metadata={"doc": "operations an edge may carry", "choices": OPS, "nonempty": True})
     backward: bool = field(default=True, metadata={"doc": "allow backward (temporal feedback) edges"})
     channels: tuple[int, ...] = field(default=(8, 16, 32), metadata={"doc": "choices of C, the first cell's channels", "min": 1, "max": 4096, "nonempty": True})
@@ -70,6 +80,11 @@ class SpaceSpec:
 
 @dataclass(frozen=True)
 class TrainingSpec:
+    """The ``[training]`` table: the full-training recipe and the LIF neuron (DESIGN §3).
+
+    Every field is a key of the table, with its default, bounds and meaning in its ``metadata`` (``moo-snn problems --keys`` prints them); :func:`moo_snn.schema.parse_table` checks a table against it.
+    """
+
     epochs: int = field(default=10, metadata={"doc": "training epochs", "min": 1, "max": 10000})
     batch_size: int = field(default=64, metadata={"doc": "mini-batch size", "min": 1, "max": 65536})
     eval_batch_size: int = field(default=256, metadata={"doc": "batch size for validation and test", "min": 1, "max": 65536})
@@ -93,6 +108,11 @@ class TrainingSpec:
 
 @dataclass(frozen=True)
 class ObjectivesSpec:
+    """The ``[objectives]`` table: the names of the objectives to optimise, in order.
+
+    Every field is a key of the table, with its default, bounds and meaning in its ``metadata`` (``moo-snn problems --keys`` prints them); :func:`moo_snn.schema.parse_table` checks a table against it.
+    """
+
     names: tuple[str, ...] = field(default=("accuracy", "energy_uJ"), metadata={"doc": "objectives: built-ins (" + ", ".join(METRICS) + "), installed plug-ins ('moo_snn.objectives' entry points) or 'module:function' (runs only with --allow-code)", "nonempty": True})
 
 
@@ -111,6 +131,11 @@ class Constraint:
 
 @dataclass(frozen=True)
 class SearchSpec:
+    """The ``[search]`` table: seed, rounds, NSGA-II settings, survivors, bootstrap.
+
+    Every field is a key of the table, with its default, bounds and meaning in its ``metadata`` (``moo-snn problems --keys`` prints them); :func:`moo_snn.schema.parse_table` checks a table against it.
+    """
+
     seed: int = field(default=0, metadata={"doc": "seed of the search (NSGA-II, survivor selection, training)", "min": 0})
     rounds: int = field(default=3, metadata={"doc": "search rounds (NSGA-II, then full training of survivors)", "min": 1, "max": 1000})
     generations: int = field(default=40, metadata={"doc": "NSGA-II generations per round", "min": 1, "max": 100000})
@@ -136,6 +161,7 @@ class FidelitySpec:
 
     @property
     def enabled(self) -> bool:
+        """Whether the problem has low-fidelity levels (a non-empty ``epochs``)."""
         return bool(self.epochs)
 
 

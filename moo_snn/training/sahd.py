@@ -118,6 +118,8 @@ class SahdRecorder(SpikeRecorder):
         self.calls = 0
 
     def record(self, name, values, *, per_step=False, spikes=True, crossbar=True):
+        """Add the kernel of each timestep of ``values`` (``(T, B, ...)``, or ``(B, ...)`` with ``per_step``);
+        records with ``spikes=False`` (the stem's image, silent inputs) are ignored."""
         if not spikes:
             return
         for spike_map in (values.unsqueeze(0) if per_step else values):
