@@ -98,6 +98,7 @@ class LayerTable:
 
     @property
     def n_candidates(self) -> int:
+        """Number of networks in the table (its first axis)."""
         return self.active.shape[0]
 
     @classmethod

@@ -85,6 +85,7 @@ class Metric:
         return 1.0 - value if self.name in ACCURACIES else -value
 
     def from_minimized(self, f):
+        """The natural value of pymoo's minimised ``f`` (the inverse of :meth:`to_minimize`)."""
         f = np.asarray(f, dtype=float)
         if self.direction == "minimize":
             return f
@@ -126,6 +127,7 @@ class Batch:
 
     @property
     def archs(self) -> list:
+        """The batch's architectures as :class:`~moo_snn.architecture.Architecture` objects (parsed once)."""
         from moo_snn.architecture import Architecture
 
         if self._archs is None:
@@ -142,6 +144,7 @@ class Batch:
 
     @property
     def layers(self):
+        """The crossbar layer table of the batch, ``(n, n_slots)`` (needs ``problem``; built once)."""
         if self._layers is None:
             from moo_snn.space import SearchSpace
 
@@ -153,6 +156,7 @@ class Batch:
 
     @property
     def spike_rate(self) -> np.ndarray:
+        """Input spike rate of every layer slot, ``(n, n_slots)``: measured where given, else the problem's assumed rate (the stem's is 1)."""
         if self._spike_rate is not None:
             return self._spike_rate
         active = self.layers.active
@@ -316,9 +320,11 @@ class Registry:
         return self.plugins
 
     def valid_names(self) -> list[str]:
+        """The built-in objective names, then the installed plug-ins' (sorted)."""
         return list(BUILTIN) + sorted(self.load_plugins())
 
     def get(self, name: str, *, allow_code: bool = False) -> Objective:
+        """The objective ``name``: a built-in, a plug-in, or ``module:function`` (only with ``allow_code``); unknown names are a ProblemError with the valid ones."""
         if name in BUILTIN:
             return BUILTIN[name]
         if name in self.code:

@@ -53,6 +53,7 @@ class SafeUnpickler(pickle.Unpickler):
     """An unpickler that resolves only the globals in :data:`ALLOWED`."""
 
     def find_class(self, module: str, name: str) -> object:
+        """The allowed class ``module.name`` (:data:`ALLOWED`); any other is refused by name (DataError)."""
         try:
             return ALLOWED[(module, name)]
         except KeyError:

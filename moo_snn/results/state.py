@@ -46,6 +46,7 @@ _IMPORT_NAMES = {"moo-snn": "moo_snn", "scikit-learn": "sklearn"}
 
 
 def now() -> str:
+    """The current UTC time, ISO 8601 to the second (the results file's ``started``/``ended``)."""
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
@@ -124,6 +125,7 @@ class Candidate:
 
     @property
     def trained(self) -> bool:
+        """Whether the candidate was fully trained (status ``trained``)."""
         return self.status == "trained"
 
 

@@ -96,6 +96,7 @@ class EvaluatedCandidates(Callback):
         self.seen: dict[str, dict] = {}
 
     def notify(self, algorithm):
+        """pymoo's callback after each generation: keep every newly evaluated individual's genome and predictions in ``seen``."""
         off = algorithm.off  # the individuals evaluated in this generation (the initial population first)
         if off is not None and len(off):
             X = np.rint(off.get("X")).astype(np.int64)

@@ -116,6 +116,7 @@ def append(archive: xr.Dataset, result: dict, sahd_score: float = float("nan")) 
 
 
 def has_record(archive: xr.Dataset, arch: str, seed: int) -> bool:
+    """Whether the archive holds a record of ``arch`` trained with ``seed``."""
     return bool(((archive.arch == arch) & (archive.seed == seed)).any())
 
 

@@ -78,12 +78,14 @@ class ArchitectureFeaturizer(TransformerMixin, BaseEstimator):
         self.use_fidelity = use_fidelity
 
     def fit(self, X, y=None):
+        """Record the number of input columns and the feature names (nothing is learned)."""
         self.n_features_in_ = np.asarray(X, dtype=object).reshape(len(X), -1).shape[1]
         self.feature_names_out_ = np.array(FEATURE_NAMES + (["sahd_score"] if self.use_score else [])
                                            + (["log2_fidelity_fte"] if self.use_fidelity else []), dtype=object)
         return self
 
     def transform(self, X):
+        """Features of the architectures in ``X`` (column 0: architecture strings), float ``(n, n_features)``."""
         check_is_fitted(self, "n_features_in_")
         X = np.asarray(X, dtype=object).reshape(len(X), -1)
         net = NetworkInput(self.channels, self.side, self.n_classes, self.stem_stride)
@@ -98,10 +100,12 @@ class ArchitectureFeaturizer(TransformerMixin, BaseEstimator):
         return features
 
     def get_feature_names_out(self, input_features=None):
+        """Names of the features :meth:`transform` returns (scikit-learn's set_output protocol)."""
         check_is_fitted(self, "feature_names_out_")
         return self.feature_names_out_
 
     @classmethod
     def for_problem(cls, problem, use_score: bool = False, use_fidelity: bool = False) -> ArchitectureFeaturizer:
+        """The featuriser for a problem's input shape (channels, side, classes, stem stride)."""
         net = problem.network_input
         return cls(net.channels, net.side, net.n_classes, net.stem_stride, use_score, use_fidelity)

@@ -62,11 +62,13 @@ class RateRecorder(SpikeRecorder):
         self.counts: dict[str, int] = {}
 
     def record(self, name, values, *, per_step=False, spikes=True, crossbar=True):
+        """Add the sum and count of ``values`` of crossbar layers (``crossbar=True``) to the layer's totals."""
         if crossbar:
             self.sums[name] = self.sums.get(name, 0.0) + float(values.detach().sum())
             self.counts[name] = self.counts.get(name, 0) + values.numel()
 
     def rates(self) -> dict[str, float]:
+        """Mean input spike rate per recorded layer: spikes / inputs over every call."""
         return {name: self.sums[name] / max(self.counts[name], 1) for name in self.sums}
 
 

@@ -37,6 +37,7 @@ class QuantConv2d(nn.Conv2d):
         self.bits = bits
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Convolution of ``x`` ``(B, C_in, H, W)`` with the weights fake-quantised to ``bits`` (straight-through gradient)."""
         return self._conv_forward(x, fake_quantize(self.weight, self.bits), None)
 
 
@@ -48,4 +49,5 @@ class QuantLinear(nn.Linear):
         self.bits = bits
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x @ Wᵀ + b`` for ``x`` ``(..., in_features)``, W fake-quantised to ``bits`` (straight-through gradient)."""
         return F.linear(x, fake_quantize(self.weight, self.bits), self.bias)

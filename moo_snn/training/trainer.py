@@ -45,6 +45,7 @@ class TrainResult:
     epoch_losses: list[float] = field(default_factory=list)
 
     def to_dict(self) -> dict:
+        """The result as a plain dict (what executors send back and archives append)."""
         return asdict(self)
 
 
