@@ -27,6 +27,7 @@ from moo_snn.cli.cost_cmd import cost
 from moo_snn.cli.export_cmd import export
 from moo_snn.cli.optimize_cmd import optimize
 from moo_snn.cli.pareto_cmd import pareto
+from moo_snn.cli.plan_cmd import plan
 from moo_snn.cli.problems_cmd import problems
 from moo_snn.cli.surrogate_cmd import surrogate_app
 from moo_snn.cli.train_cmd import train
@@ -97,6 +98,7 @@ app.command()(cost)
 app.command()(pareto)
 app.command()(export)
 app.add_typer(surrogate_app, name="surrogate")
+app.command()(plan)
 # new commands are registered above this line: help texts are shown as written (no rich markup)
 plain_help_everywhere(app)
 

@@ -255,3 +255,25 @@ def ladder(run, r: int, problem) -> int:
         if level.full:
             promoted = sum(1 for c in chosen if c.round_promoted == r and c.status != "proxy")
     return promoted
+
+
+def phase_plan(problem) -> dict:
+    """Trainings and FTE per phase of a run (bootstrap, rounds, rungs, promotions) with the problem's
+    ladder, as :func:`moo_snn.training.plan.plan_run` takes them; ``"_total"``: their FTE,
+    ``"_total_without_ladder"``: the FTE of the same run with full trainings only."""
+    s, fid = problem.search, problem.fidelity
+    ladder_levels = levels(problem)
+    phases = {"bootstrap": dict(trainings=s.bootstrap, level=ladder_levels[0].name, fte_each=ladder_levels[0].fte)}
+    if len(ladder_levels) == 1:
+        phases["rounds"] = dict(trainings=s.rounds * s.survivors, level="full", fte_each=1.0)
+    else:
+        phases["rounds"] = dict(trainings=s.rounds * s.survivors, level=ladder_levels[0].name, fte_each=ladder_levels[0].fte)
+        n = s.survivors
+        for level in ladder_levels[1:-1]:
+            n = rung_size(n, fid.eta)
+            phases[f"rungs {level.name}"] = dict(trainings=s.rounds * n, level=level.name, fte_each=level.fte)
+        phases["promotions"] = dict(trainings=s.rounds * fid.promote, level="full", fte_each=1.0)
+    for p in phases.values():
+        p["fte"] = p["trainings"] * p["fte_each"]
+    return dict(phases, _total=float(sum(p["fte"] for p in phases.values())),
+                _total_without_ladder=float(s.bootstrap + s.rounds * s.survivors))

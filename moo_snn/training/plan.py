@@ -1,0 +1,255 @@
+"""``moo-snn plan``: what a search will cost, priced before any data is read (DESIGN §6b).
+
+Method
+------
+1. **Networks timed.** A feasible pool of the space (:func:`~moo_snn.surrogate.sampling.feasible_pool`,
+   the networks the search can train) is ranked by its work per sample,
+   ``W = T · Σ_layers c_in · c_out · k² · d_out²`` multiply-accumulates (the crossbar layers of
+   :func:`moo_snn.layers.crossbar_layers`); the networks at the 10th, 50th and 90th percentile of
+   ``W`` are built and trained for a few steps on random tensors of the problem's input shape
+   (``(B, C, H, W)``, labels uniform over the classes), with the problem's optimiser, after one
+   warm-up step. No data are read.
+2. **Seconds per sample.** ``s(W) = a + b·W`` is fitted through the three timed networks (least
+   squares) and averaged over the whole pool: the expected time of one training sample of a network
+   the search picks. Steps are timed at the problem's batch size (so per-step overheads are shared
+   as in training), except on CPU for networks whose step exceeds :data:`CHEAP_STEP_MAC`: those at
+   batch 8 (per-sample time on CPU hardly depends on the batch once the work per step is large).
+3. **Per training.** ``epochs · N_train · s̄`` for the training, plus the validation and test
+   passes at a third of a training sample's cost each (a forward pass without the backward one,
+   measured by the usual rule of thumb that backward costs twice the forward). ``N_train`` comes from
+   the data set's published size and the problem's ``[data]`` fractions (:data:`DATASET_SIZES`),
+   so no data are needed.
+4. **Per phase.** Bootstrap ``B`` trainings, ``R`` rounds of ``k`` survivors; with a ``[fidelity]``
+   ladder they run at the cheapest level and each round adds its rungs and ``promote`` full
+   trainings (:mod:`moo_snn.search.fidelity`), all priced in full-training equivalents (FTE) and
+   hours; without the ladder every training is full.
+5. **Peak memory per training.** On CUDA: ``torch.cuda.max_memory_allocated`` over the timed steps
+   of the problem's batch. On CPU: each network's steps run in a forked child process, whose peak
+   resident set (``getrusage(RUSAGE_SELF).ru_maxrss``) minus its resident set at the start is the
+   training step's memory; measured at two batch sizes and extrapolated linearly to the problem's
+   batch (activations grow with the batch; weights and optimiser state do not), plus the data a
+   training holds (the images as float32, twice: as read and normalised). Reference: one CPU epoch
+   of the SNASNet-size CIFAR-10 network (C = 256, T = 5, batch 64) peaked at about 18 GB RSS
+   (REFERENCE.md).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import resource
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from moo_snn.errors import MooSnnError
+
+CHEAP_STEP_MAC = 2e9
+"""A CPU training step of at most this many multiply-accumulates (work per sample x batch) is timed at
+the problem's batch size (a fraction of a second); larger ones at batch 8, per sample."""
+
+DATASET_SIZES = {
+    # name: (samples read as training data, own test samples or 0): published sizes
+    "digits": (1797, 0),  # scikit-learn load_digits
+    "cifar10": (50000, 10000),  # Krizhevsky 2009
+    "cifar100": (50000, 10000),
+    "tinyimagenet": (100000, 10000),  # 200 classes x 500 training images; its 10,000 validation images serve as test
+}
+
+
+@dataclass
+class Plan:
+    """The priced run; ``to_dict()`` is what ``moo-snn plan --json`` prints."""
+
+    problem: str
+    device: str
+    n_train: int
+    n_eval: int
+    timed: list[dict]
+    seconds_per_sample: float
+    full_training_hours: float
+    phases: dict
+    estimated_hours: float
+    full_training_equivalents: float
+    estimated_hours_without_ladder: float
+    full_training_equivalents_without_ladder: float
+    peak_memory_GB: float
+    data_memory_GB: float
+    timing_seconds: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def split_sizes(problem) -> tuple[int, int]:
+    """(training samples, validation + test samples) of the problem, from published data-set sizes."""
+    d = problem.data
+    if d.dataset == "npz":
+        path = problem.data_path
+        if path is None or not path.exists():
+            raise MooSnnError(f"{problem.name}: an npz problem's size is read from its file, and {path} does not exist; "
+                              f"give [data] path, or price it as a data set of the same size")
+        with np.load(path) as f:
+            total, own_test = int(len(f["y"])), 0
+    else:
+        total, own_test = DATASET_SIZES[d.dataset]
+    if own_test:
+        n_val = math.ceil(d.val_fraction * total)
+        n_train, n_eval = total - n_val, n_val + own_test
+    else:
+        n_test = math.ceil(d.test_fraction * total)
+        n_val = math.ceil(d.val_fraction * total)
+        n_train, n_eval = total - n_test - n_val, n_test + n_val
+    if 0 < d.max_train < n_train:
+        n_train = d.max_train
+    return n_train, n_eval
+
+
+def work_per_sample(arch, net_input) -> float:
+    """``T · Σ c_in · c_out · k² · d_out²``: multiply-accumulates of one sample over all timesteps."""
+    from moo_snn.layers import crossbar_layers
+
+    return float(arch.timesteps * sum(l.c_in * l.c_out * l.kernel ** 2 * l.d_out ** 2 for l in crossbar_layers(arch, net_input)))
+
+
+def _steps(problem, arch, batch: int, device, n_steps: int) -> float:
+    """Seconds per training step of ``arch`` on random tensors (after one warm-up step)."""
+    import torch
+    import torch.nn.functional as F
+
+    from moo_snn.training.network import SpikingNetwork
+    from moo_snn.training.trainer import make_optimizer
+
+    net = problem.network_input
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(batch, net.channels, net.side, net.side, generator=gen).to(device)
+    y = torch.randint(0, net.n_classes, (batch,), generator=gen).to(device)
+    model = SpikingNetwork(arch.pruned(), net, problem.training).to(device)
+    opt, sched = make_optimizer(model, problem.training, 100)
+    model.train()
+    times = []
+    for step in range(n_steps + 1):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        if step:
+            times.append(time.perf_counter() - start)
+    return float(np.median(times)) if times else float("nan")
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _measure_cpu(problem, arch, batch: int, n_steps: int, conn) -> None:
+    """In a forked child: (seconds per step, peak extra RSS bytes) sent through ``conn``."""
+    import torch
+
+    try:
+        base = _rss_bytes()
+        seconds = _steps(problem, arch, batch, torch.device("cpu"), n_steps)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+        conn.send((seconds, max(peak - base, 0)))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent
+        conn.send(exc)
+    finally:
+        conn.close()
+
+
+def measure(problem, arch, batch: int, device: str = "cpu", n_steps: int = 2) -> tuple[float, float]:
+    """(seconds per step, peak memory in bytes) of training ``arch`` at ``batch`` on ``device``."""
+    import multiprocessing
+
+    import torch
+
+    if device.startswith("cuda"):
+        dev = torch.device(device)
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(dev)
+        seconds = _steps(problem, arch, batch, dev, n_steps)
+        return seconds, float(torch.cuda.max_memory_allocated(dev))
+    import moo_snn.training.network  # noqa: F401 - imported once here, not in every child (norse loads slowly)
+    import moo_snn.training.trainer  # noqa: F401
+
+    ctx = multiprocessing.get_context("fork")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_measure_cpu, args=(problem, arch, batch, n_steps, child))
+    proc.start()
+    child.close()
+    try:
+        got = parent.recv()
+    except EOFError:
+        proc.join()
+        raise MooSnnError(f"timing {arch} at batch {batch} ended without a result (exit code {proc.exitcode}: out of memory?)") from None
+    proc.join()
+    if isinstance(got, BaseException):
+        raise got
+    return float(got[0]), float(got[1])
+
+
+def plan_run(problem, phases: dict, device: str = "cpu", *, n_steps: int = 1, pool_size: int = 2000, seed: int = 0) -> Plan:
+    """Price a run of ``problem`` on ``device`` (see the module docstring).
+
+    ``phases``: the run's trainings per phase, ``{name: dict(trainings, level, fte_each, fte)}`` with
+    the FTE totals under ``"_total"`` and ``"_total_without_ladder"``
+    (:func:`moo_snn.search.fidelity.phase_plan`).
+    """
+    from moo_snn.evaluation import meets_cost_limits
+    from moo_snn.space import SearchSpace
+    from moo_snn.training.trainer import resolve_device
+
+    started = time.perf_counter()
+    resolve_device(device)
+    space = SearchSpace(problem.space)
+    drawn = space.sample(pool_size, np.random.default_rng(seed))
+    pool = drawn[meets_cost_limits(problem, space, drawn)]  # the networks a search can train
+    if len(pool) == 0:
+        pool = space.sample(pool_size, np.random.default_rng(seed))
+    archs = [space.decode(x) for x in pool]
+    net = problem.network_input
+    work = np.array([work_per_sample(a, net) for a in archs])
+    picks = sorted({int(np.argsort(work)[min(len(work) - 1, int(q * len(work)))]) for q in (0.1, 0.5, 0.9)})
+    import torch
+
+    # one tiny step here first: torch and norse compile their kernels on first use (seconds), once for
+    # all the forked children that follow
+    _steps(problem, archs[picks[0]], 2, torch.device("cpu"), 0)
+    timed = []
+    for i in picks:
+        cheap = device.startswith("cuda") or work[i] * problem.training.batch_size <= CHEAP_STEP_MAC
+        batch = problem.training.batch_size if cheap else min(problem.training.batch_size, 8)
+        low_batch = max(1, batch // 2)
+        seconds, mem = measure(problem, archs[i], batch, device, n_steps + 2 if cheap else n_steps)
+        mem_full = mem
+        if batch < problem.training.batch_size:  # CPU: extrapolate the activations' memory to the problem's batch
+            _, mem_low = measure(problem, archs[i], low_batch, device, 1)
+            per_sample_mem = max(mem - mem_low, 0.0) / max(batch - low_batch, 1)
+            mem_full = mem + per_sample_mem * (problem.training.batch_size - batch)
+        timed.append(dict(arch=str(archs[i]), work_MMAC=work[i] / 1e6, seconds_per_step=seconds, batch=batch,
+                          seconds_per_sample=seconds / batch, step_memory_GB=mem_full / 1e9))
+    W = np.array([t["work_MMAC"] for t in timed]) * 1e6
+    s = np.array([t["seconds_per_sample"] for t in timed])
+    slope, intercept = np.polyfit(W, s, 1) if len(set(W)) > 1 else (0.0, float(s.mean()))
+    per_sample = float(np.mean(np.maximum(intercept + slope * work, s.min())))
+    n_train, n_eval = split_sizes(problem)
+    eval_seconds = n_eval * per_sample / 3.0
+    full_seconds = problem.training.epochs * n_train * per_sample + eval_seconds
+    phases = dict(phases)
+    fte, fte_plain = phases.pop("_total"), phases.pop("_total_without_ladder")
+    hours = sum(p["trainings"] * (p["fte_each"] * (full_seconds - eval_seconds) + eval_seconds) for p in phases.values()) / 3600
+    hours_plain = fte_plain * full_seconds / 3600
+    data_bytes = 2 * 4 * (n_train + n_eval) * net.channels * net.side ** 2
+    return Plan(problem=problem.name, device=device, n_train=n_train, n_eval=n_eval, timed=timed, seconds_per_sample=per_sample,
+                full_training_hours=full_seconds / 3600, phases=phases, estimated_hours=hours, full_training_equivalents=fte,
+                estimated_hours_without_ladder=hours_plain, full_training_equivalents_without_ladder=fte_plain,
+                peak_memory_GB=(max(t["step_memory_GB"] for t in timed) * 1e9 + data_bytes) / 1e9,
+                data_memory_GB=data_bytes / 1e9, timing_seconds=time.perf_counter() - started)
