@@ -6,8 +6,10 @@ each training occupies one worker for its replayed time (:class:`~moo_snn.replay
 task, measured for real on a Dask LocalCluster by ``benchmarks/bench_async.py``). The search itself
 is *not* simulated: it runs here, for real, and its own time (predictor fits, NSGA-II, checkpoints,
 everything between two calls into the executor) advances the simulated clock by the real seconds it
-took (``head_seconds="measured"``), or by a fixed number of seconds per result returned (a number:
-deterministic, for tests). Workers that finish while the search computes wait idle until it
+took (``head_seconds="measured"``: wall time), or by the CPU seconds this process spent
+(``"cpu"``: what it would take on a head node of its own, unaffected by other processes sharing
+this machine; the search runs in one thread), or by a fixed number of seconds per result returned
+(a number: deterministic, for tests). Workers that finish while the search computes wait idle until it
 submits again, as they would on a real cluster driven by one process.
 
 Events: ``submit`` at time t starts the task at t on the free worker with the lowest number, else
@@ -55,28 +57,32 @@ class SimulatedCluster:
     table : a :class:`~moo_snn.replay.ReplayTable` (its ``time_factor`` scales training times).
     workers : number of workers (one training each at a time).
     task_overhead_s : simulated seconds each task holds its worker beyond its training (dispatch).
-    head_seconds : ``"measured"`` (the search's real time between calls advances the clock) or a
-        number of simulated seconds charged after each result returned.
+    head_seconds : ``"measured"`` (the search's wall time between calls advances the clock), ``"cpu"``
+        (its CPU time) or a number of simulated seconds charged after each result returned.
     retries : further attempts of a task whose worker died.
     dies : ``dies(arch, attempt)``: whether that attempt's worker dies (default: never).
 
     Attributes
     ----------
     busy_s : simulated worker-seconds spent in attempts (dead ones included).
-    trace : one dict per finished attempt: ``tag``, ``arch``, ``worker``, ``start_s``, ``finish_s``, ``died``.
+    head_s : seconds of the search's own time charged to the clock.
+    trace : one dict per finished attempt: ``tag``, ``arch``, ``worker``, ``start_s``, ``finish_s``,
+        ``returned_s`` (when the search received it: later than ``finish_s`` if it was busy), ``died``.
     """
 
     def __init__(self, table, workers: int, *, task_overhead_s: float = 0.0, head_seconds: float | str = "measured",
                  retries: int = 2, dies: Callable[[str, int], bool] | None = None):
         if workers < 1:
             raise ExecutorError(f"a simulated cluster needs at least 1 worker, found {workers}")
-        if head_seconds != "measured" and not isinstance(head_seconds, (int, float)):
-            raise ExecutorError(f"head_seconds must be 'measured' or a number of seconds, found {head_seconds!r}")
+        if head_seconds not in ("measured", "cpu") and not isinstance(head_seconds, (int, float)):
+            raise ExecutorError(f"head_seconds must be 'measured', 'cpu' or a number of seconds, found {head_seconds!r}")
+        self._timer = time.process_time if head_seconds == "cpu" else time.perf_counter
         self.table, self.workers, self.slots = table, int(workers), int(workers)
         self.task_overhead_s, self.head_seconds, self.retries = float(task_overhead_s), head_seconds, retries
         self.dies = dies or (lambda arch, attempt: False)
         self.now_s = 0.0
         self.busy_s = 0.0
+        self.head_s = 0.0
         self.trace: list[dict] = []
         self._free = list(range(self.workers))  # a heap: the lowest free worker number first
         self._running: list[_Attempt] = []  # heap by finish time
@@ -94,18 +100,21 @@ class SimulatedCluster:
 
     def _head(self) -> None:
         """Advance the clock by the search's own time since control went back to it."""
-        if self.head_seconds == "measured":
+        if self.head_seconds in ("measured", "cpu"):
             if self._real_mark is not None:
-                self._advance_to(self.now_s + (time.perf_counter() - self._real_mark))
-            self._real_mark = time.perf_counter()
+                spent = self._timer() - self._real_mark
+                self.head_s += spent
+                self._advance_to(self.now_s + spent)
+            self._real_mark = self._timer()
         elif self._charge:
+            self.head_s += self._charge
             self._advance_to(self.now_s + self._charge)
             self._charge = 0.0
 
     def _release(self) -> None:
         """Control goes back to the search now."""
-        if self.head_seconds == "measured":
-            self._real_mark = time.perf_counter()
+        if self.head_seconds in ("measured", "cpu"):
+            self._real_mark = self._timer()
         else:
             self._charge = float(self.head_seconds)
 
@@ -140,8 +149,8 @@ class SimulatedCluster:
         self._head()
         self._queue.append((tag, task, 1))
         self._dispatch(self.now_s)
-        if self.head_seconds == "measured":  # the replay look-up is the simulator's time, not the search's
-            self._real_mark = time.perf_counter()
+        if self.head_seconds in ("measured", "cpu"):  # the replay look-up is the simulator's time, not the search's
+            self._real_mark = self._timer()
 
     def next_result(self) -> tuple[object, dict]:
         self._head()
@@ -153,7 +162,7 @@ class SimulatedCluster:
                 continue
             a = heapq.heappop(self._done)
             self.trace.append(dict(tag=a.tag, arch=a.task.arch, worker=a.worker, start_s=a.start_s, finish_s=a.finish_s,
-                                   died=a.result is None))
+                                   returned_s=self.now_s, died=a.result is None))
             if a.result is None:
                 if a.attempt <= self.retries:
                     self._queue.append((a.tag, a.task, a.attempt + 1))
