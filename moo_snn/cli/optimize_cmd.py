@@ -43,6 +43,7 @@ def optimize(
     allow_code: Annotated[bool, typer.Option("--allow-code", help="run module:function objectives named in the problem file (problem files are shared: read that code first)")] = False,
     budget: Annotated[Optional[float], typer.Option("--budget", min=0, help="stop training once this many full-training equivalents (FTE: epochs x data fraction / full epochs, summed) are spent; --resume with a larger one continues")] = None,
     budget_hours: Annotated[Optional[float], typer.Option("--budget-hours", min=0, help="stop starting trainings once this many hours of training time are spent")] = None,
+    asynchronous: Annotated[Optional[bool], typer.Option("--async/--sync", help="async: a free worker gets the next candidate from the current predictor and population (no round barrier); sync: rounds of survivors. Default: async with --workers 2 or more or --scheduler, else sync (measured in benchmarks/RESULTS.md); a resumed run keeps its mode")] = None,
     wide: WideOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
@@ -65,6 +66,8 @@ def optimize(
             raise ResultsError(f"{resume} was made with another problem than {problem}; run --resume without a problem")
         seed = int(stored.attrs["seed"]) if seed is None else seed
         strategy = stored.attrs.get("strategy", strategy)  # a run continues with the strategy it began with
+        if asynchronous is None:
+            asynchronous = stored.attrs.get("search_mode") == "async"
         path = resume
     else:
         spec = load_problem(problem)
@@ -85,10 +88,18 @@ def optimize(
                            stored=[str(n) for n in stored.objective.values] if resume is not None else None)
     if resume is not None and nothing_to_resume(stored, spec, resume):
         raise typer.Exit(report_run(stdout, stderr, spec, stored, resume, json_out=json_out, wide=wide))
+    if asynchronous is None:  # measured: async keeps 2+ workers busy, one worker gains nothing from it
+        asynchronous = Strategy(strategy) is Strategy.moo and ((workers or 0) >= 2 or scheduler is not None)
+    if asynchronous and Strategy(strategy) is not Strategy.moo:
+        raise typer.BadParameter("--async applies to --strategy moo only", param_hint="--async")
     data = check_before_writing(spec, path, in_process=workers is None and scheduler is None, remote=scheduler is not None)
     try:
         with SearchProgress(stderr) as progress:
             run_class = HasnasRun if Strategy(strategy) is Strategy.hasnas else SearchRun
+            if asynchronous:
+                from moo_snn.search.async_loop import AsyncSearchRun
+
+                run_class = AsyncSearchRun
             executor = make_executor(workers, scheduler, torch_threads=torch_threads)
             if workers or scheduler:
                 progress.phase(f"starting {workers} Dask workers" if workers else f"joining the Dask cluster at {scheduler}")
