@@ -101,8 +101,9 @@ def descend_to_feasible(problem, space: SearchSpace, X, *, sweeps: int = 4) -> n
 def feasible_examples(problem, space: SearchSpace, *, n: int = 20000, starts: int = 256, seed: int = 0) -> np.ndarray:
     """Distinct genomes (canonical strings) that meet every cost limit together, found by the same sample as
     :func:`unreachable_cost_limits` (``n`` random genomes and their cheapest corners), the problem's
-    ``reference_arch`` where the space holds it, and :func:`descend_to_feasible` from ``starts`` of them.
-    Empty only if none of these meets the limits; deterministic for a seed."""
+    ``reference_arch`` where the space holds it, and :func:`descend_to_feasible` from ``starts`` of them
+    (the least violating and random ones; up to three times while none is found). Empty only if none of
+    these meets the limits; deterministic for a seed."""
     from moo_snn.errors import ArchitectureError
 
     rng = np.random.default_rng(seed)
@@ -115,10 +116,13 @@ def feasible_examples(problem, space: SearchSpace, *, n: int = 20000, starts: in
     violation = total_violation(problem, population_costs(problem, space, X))
     order = np.argsort(violation, kind="stable")
     found = X[violation <= 0]
-    if len(found) < starts:  # few or none: descend from the least violating and from random genomes
-        start = np.concatenate([X[order[: starts // 2]], X[rng.choice(len(X), starts - starts // 2, replace=False)]])
+    for attempt in range(3 if len(found) < starts else 0):  # few or none: descend from the least violating and random genomes
+        start = np.concatenate([X[order[attempt * starts // 2: (attempt + 1) * starts // 2]],
+                                X[rng.choice(len(X), starts - starts // 2, replace=False)]])
         descended = descend_to_feasible(problem, space, start)
         found = np.concatenate([found, descended[total_violation(problem, population_costs(problem, space, descended)) <= 0]])
+        if len(found):
+            break
     if len(found) == 0:
         return found.reshape(0, space.n_var)
     _, first = np.unique([str(space.decode(x)) for x in found], return_index=True)

@@ -114,6 +114,9 @@ class SearchRun:
             self.state.command = command
             self.option_changes = [(k, self.state.options[k], v) for k, v in options.items()
                                    if k in self.state.options and self.state.options[k] != v]
+            for c in self.state.candidates.values():
+                if c.trained and c.measured_values is None:  # its objectives failed last time: measure it now
+                    self._measured(c)
         else:
             self.state = RunState(problem_text=spec.source, objective_names=list(spec.objectives.names),
                                   constraint_names=[c.name for c in spec.constraints], gene_names=list(self.space.gene_names),
@@ -313,7 +316,8 @@ class SearchRun:
         self.checkpoint()
 
     def _update_front(self) -> None:
-        trained = [c for c in self.state.candidates.values() if c.trained]
+        # a training whose objectives could not be evaluated (a plug-in's error) stays out until a resume measures it
+        trained = [c for c in self.state.candidates.values() if c.trained and c.measured_values is not None]
         self.state.on_front, self.state.pareto_rank, self.state.least_violating = set(), {}, []
         if not trained:
             return
