@@ -17,9 +17,10 @@ times, then recorded as ``failed`` (NaN accuracies, ``error`` says why); the run
 there) is not retried: it stops the run with its message, every finished result already recorded.
 
 Determinism: a training's numbers depend on its seed and, on CPU, on torch's thread count (the
-summation order of parallel reductions). Executors set the thread count of every training
-(``torch_threads``); the same seed and the same thread count give the same measured result in this
-process and on any worker.
+summation order of parallel reductions). Executors pass ``torch_threads`` to every training; where
+it is None each training chooses its count (:func:`moo_snn.training.runtime.choose_threads`) and
+records it in its result (``torch_threads``); the same seed and the same thread count give the
+same measured result in this process and on any worker.
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ def failed_result(task: TrainingTask, error: str, attempts: int) -> dict:
     nan = math.nan
     return dict(arch=task.arch, status="failed", val_accuracy=nan, test_accuracy=nan, spike_rates={}, train_seconds=nan,
                 epochs=task.epochs, seed=task.seed, device=task.device, samples_per_second=nan, params=0, epoch_losses=[],
-                sahd_score=nan, error=error, attempts=attempts, train_fraction=task.train_fraction, samples_seen=0)
+                sahd_score=nan, error=error, attempts=attempts, train_fraction=task.train_fraction, samples_seen=0, torch_threads=0)
 
 
 class Executor(Protocol):
@@ -136,11 +137,13 @@ _WORKER_DATA = DataCache()  # one per worker process: a problem's data are read 
 
 
 def run_training_task(task: TrainingTask, data=None, *, threads: int | None = None, device: str | None = None,
-                      weights_path: str | None = None) -> dict:
+                      weights_path: str | None = None, trainings_per_node: int = 1) -> dict:
     """Carry out one task here: parse its problem, train, optionally score; the result dict.
 
     ``data`` are the problem's loaded data (read through the worker's cache when None);
-    ``device`` and ``weights_path`` override the task's.
+    ``device`` and ``weights_path`` override the task's. ``threads`` None: the training's thread
+    policy chooses (:func:`moo_snn.training.runtime.choose_threads`, sharing the node's cores among
+    ``trainings_per_node`` trainings); the count used is the result's ``torch_threads``.
     """
     from moo_snn.training import trainer
     from moo_snn.training.runtime import torch_threads
@@ -154,7 +157,8 @@ def run_training_task(task: TrainingTask, data=None, *, threads: int | None = No
         data = training_subset(data, task.train_fraction, problem.data.split_seed)
     with torch_threads(threads):
         result = trainer.train_architecture(problem, task.arch, data, epochs=task.epochs, seed=task.seed, device=device,
-                                            weights_path=weights_path).to_dict()
+                                            weights_path=weights_path, torch_threads=threads,
+                                            trainings_per_node=trainings_per_node).to_dict()
         if task.score:
             from moo_snn.training.sahd import training_free_score
 
@@ -180,14 +184,15 @@ def _worker_device(device: str) -> str:
     return f"cuda:{name % count}" if isinstance(name, int) and count > 1 else device
 
 
-def run_on_worker(task: TrainingTask, threads: int | None = None) -> dict:
+def run_on_worker(task: TrainingTask, threads: int | None = None, trainings_per_node: int = 1) -> dict:
     """The function a Dask worker runs: the task, with the trained weights returned as bytes."""
     tmp = None
     if task.weights_path:
         fd, tmp = tempfile.mkstemp(suffix=".pt")
         os.close(fd)
     try:
-        result = run_training_task(task, threads=threads, device=_worker_device(task.device), weights_path=tmp)
+        result = run_training_task(task, threads=threads, device=_worker_device(task.device), weights_path=tmp,
+                                   trainings_per_node=trainings_per_node)
         result["worker"] = worker_name()
         if tmp and os.path.getsize(tmp) > 0:
             result["weights"] = Path(tmp).read_bytes()
@@ -220,7 +225,9 @@ class InProcessExecutor:
     Parameters
     ----------
     retries : further attempts of a training that raised (not a :class:`MooSnnError`).
-    torch_threads : torch threads per training (None: leave torch's setting, all cores by default).
+    torch_threads : torch threads per training (None: each training's thread policy,
+        :func:`moo_snn.training.runtime.choose_threads`: 1 for small networks, never more than the
+        free cores).
     """
 
     def __init__(self, *, retries: int = 0, torch_threads: int | None = None):
@@ -273,30 +280,36 @@ class DaskExecutor:
     retries : further attempts of a training whose worker died or that raised; then ``failed``.
         On a local cluster every worker death counts as one attempt; an existing scheduler also
         applies its own ``distributed.scheduler.allowed-failures`` to worker deaths.
-    torch_threads : torch threads per training; default on a local cluster: cores // workers,
-        elsewhere the worker's setting (Dask's nanny starts workers with ``OMP_NUM_THREADS=1``).
+    torch_threads : torch threads per training; default (None): each training's thread policy
+        (:func:`moo_snn.training.runtime.choose_threads`), which shares a machine's free cores among
+        the trainings running on it (the local cluster's workers, or the worker threads per host).
     connect_timeout_s : how long to wait for ``scheduler``.
+    trainings_per_gpu : trainings that share one GPU at a time (small networks leave a GPU mostly
+        idle): tasks ask for ``GPU: 1 / trainings_per_gpu`` of a worker's resource.
 
-    With ``device="cuda"``, tasks ask for the worker resource ``GPU: 1`` where workers declare it
-    (``dask worker ADDR --nthreads 1 --resources GPU=1``), so each GPU trains one network at a time;
-    workers of a local cluster each take one GPU (``cuda:<worker number mod GPUs>``).
+    With ``device="cuda"``, tasks ask for the worker resource ``GPU`` where workers declare it
+    (``dask worker ADDR --nthreads K --resources GPU=1``: up to K trainings, at most
+    ``trainings_per_gpu`` on the GPU at a time); workers of a local cluster each take one GPU
+    (``cuda:<worker number mod GPUs>``): ``--workers N`` on a machine with G GPUs puts about N / G
+    trainings on each.
     """
 
     def __init__(self, *, workers: int | None = None, scheduler: str | None = None, client=None, retries: int = 2,
-                 torch_threads: int | None = None, connect_timeout_s: float = 20.0):
+                 torch_threads: int | None = None, connect_timeout_s: float = 20.0, trainings_per_gpu: int = 1):
         given = sum(x is not None for x in (workers, scheduler, client))
         if given > 1:
             raise ExecutorError("--workers (start a local Dask cluster) and --scheduler (join an existing one) exclude "
                                 "each other; give one of them")
         if given == 0:
             raise ExecutorError("a Dask executor needs workers=N, scheduler=ADDR or client=Client")
+        if trainings_per_gpu < 1:
+            raise ExecutorError(f"trainings per GPU must be at least 1, found {trainings_per_gpu}")
         if workers is not None and workers < 1:
             raise ExecutorError(f"--workers must be at least 1, found {workers}")
         self.workers, self.scheduler, self.retries = workers, scheduler, retries
         self.connect_timeout_s = connect_timeout_s
-        self.torch_threads = torch_threads
-        if torch_threads is None and workers is not None:
-            self.torch_threads = max(1, (os.cpu_count() or 1) // workers)
+        self.torch_threads = torch_threads  # None: each training's thread policy, sharing its node's cores
+        self.trainings_per_gpu = trainings_per_gpu
         self._client, self._cluster, self._own_client = client, None, client is None
 
     @property
@@ -332,7 +345,7 @@ class DaskExecutor:
         if not any(t.device.startswith("cuda") for t in tasks):
             return None
         workers = self.client.scheduler_info()["workers"].values()
-        return {"GPU": 1} if any("GPU" in (w.get("resources") or {}) for w in workers) else None
+        return {"GPU": 1 / self.trainings_per_gpu} if any("GPU" in (w.get("resources") or {}) for w in workers) else None
 
     def run(self, tasks: Sequence[TrainingTask], data=None) -> Iterator[tuple[int, dict]]:
         """Yield ``(index, result)`` as trainings finish; ``data`` is ignored (workers read their own).
@@ -356,7 +369,16 @@ class DaskExecutor:
 
     def call(self, task: TrainingTask) -> tuple:
         """The function and arguments a worker runs for ``task`` (a replaying subclass changes them)."""
-        return run_on_worker, task, self.torch_threads
+        return run_on_worker, task, self.torch_threads, self._trainings_per_node()
+
+    def _trainings_per_node(self) -> int:
+        """Trainings that run at once on one machine: the local cluster's workers, else the most worker threads of one host."""
+        if self.workers is not None:
+            return self.workers
+        per_host: dict[str, int] = {}
+        for w in self.client.scheduler_info()["workers"].values():
+            per_host[w.get("host", "")] = per_host.get(w.get("host", ""), 0) + int(w.get("nthreads", 1))
+        return max(per_host.values(), default=1)
 
     def close(self) -> None:
         """Close the client and the local cluster this executor started."""
@@ -491,8 +513,9 @@ def _write_weights(task: TrainingTask, weights: bytes | None) -> None:
 
 
 def make_executor(workers: int | None = None, scheduler: str | None = None, *, retries: int = 2,
-                  torch_threads: int | None = None):
+                  torch_threads: int | None = None, trainings_per_gpu: int = 1):
     """The executor of the command-line options: in-process, or Dask (``--workers N`` / ``--scheduler ADDR``)."""
     if workers is None and scheduler is None:
         return InProcessExecutor(torch_threads=torch_threads)
-    return DaskExecutor(workers=workers, scheduler=scheduler, retries=retries, torch_threads=torch_threads)
+    return DaskExecutor(workers=workers, scheduler=scheduler, retries=retries, torch_threads=torch_threads,
+                        trainings_per_gpu=trainings_per_gpu)

@@ -125,3 +125,43 @@ def test_train_command_user_errors(args, fragment):
     result = CliRunner().invoke(app, ["train", "digits", "--epochs", "1", *args])
     assert result.exit_code == 2, result.output
     assert fragment in result.stderr and "Traceback" not in result.output
+
+
+def test_on_batch_reports_every_batch_and_the_thread_count_is_recorded(digits):
+    problem, data = digits
+    calls = []
+    result = train_architecture(problem, ARCH, data, epochs=2, seed=0, on_batch=lambda *a: calls.append(a))
+    n_batches = math.ceil(len(data.y_train) / problem.training.batch_size)
+    assert [(e, n, b, nb) for e, n, b, nb, _ in calls] == [(e, 2, b, n_batches) for e in (1, 2) for b in range(1, n_batches + 1)]
+    assert all(rate > 0 for *_, rate in calls)
+    assert result.torch_threads == 1  # a digits network: one thread (the policy's small-network rule)
+    before = torch.get_num_threads()
+    again = train_architecture(problem, ARCH, data, epochs=2, seed=0, torch_threads=1)
+    assert again.epoch_losses == result.epoch_losses and again.torch_threads == 1
+    assert torch.get_num_threads() == before
+
+
+def test_crop_flip_draws_match_a_per_sample_reference():
+    """The vectorised augmentation against slicing sample by sample with the same random draws."""
+    x = torch.randn(6, 3, 8, 8)
+    out = augment_crop_flip(x, 2, torch.Generator().manual_seed(5))
+    g = torch.Generator().manual_seed(5)
+    dy, dx = torch.randint(0, 5, (6,), generator=g), torch.randint(0, 5, (6,), generator=g)
+    flip = torch.rand(6, generator=g) < 0.5
+    padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
+    for i in range(6):
+        crop = padded[i, :, dy[i]:dy[i] + 8, dx[i]:dx[i] + 8]
+        assert torch.equal(out[i], crop.flip(-1) if flip[i] else crop)
+
+
+def test_bf16_autocast_and_channels_last_keys_train(tmp_path):
+    """The GPU options run on CPU too: bf16 changes the numbers, channels_last only the layout."""
+    base = load_problem("digits").source
+    problems = {name: parse_problem(base.replace('schedule = "cosine"', f'schedule = "cosine"\n{extra}'), f"{name}.toml")
+                for name, extra in (("plain", ""), ("bf16", 'autocast = "bf16"'), ("cl", "channels_last = true"))}
+    data = load_problem_data(problems["plain"])
+    results = {k: train_architecture(p, ARCH, data, epochs=2, seed=0) for k, p in problems.items()}
+    for name, result in results.items():
+        assert result.status == "trained" and result.val_accuracy > 0.3, name
+    assert results["bf16"].epoch_losses != results["plain"].epoch_losses
+    assert results["cl"].epoch_losses == pytest.approx(results["plain"].epoch_losses, rel=1e-3)

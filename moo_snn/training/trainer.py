@@ -12,6 +12,7 @@ explicit generators and a forked global RNG; nothing outside is changed.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import pickle
 import time
@@ -24,12 +25,19 @@ import torch.nn.functional as F
 from moo_snn.architecture import Architecture
 from moo_snn.config.problem import ProblemSpec, TrainingSpec
 from moo_snn.errors import TrainingError
+from moo_snn.layers import crossbar_layers
+from moo_snn.training import runtime
 from moo_snn.training.network import RateRecorder, SpikeRecorder, SpikingNetwork
 
 
 @dataclass
 class TrainResult:
-    """What one training measured. Accuracies are fractions; NaN where not measured."""
+    """What one training measured. Accuracies are fractions; NaN where not measured.
+
+    ``torch_threads``: torch's intra-op thread count the training ran with (chosen by
+    :func:`~moo_snn.training.runtime.choose_threads` unless given); on CPU the same seed gives the
+    same numbers only with the same count.
+    """
 
     arch: str
     status: str  # "trained" or "diverged"
@@ -43,6 +51,9 @@ class TrainResult:
     samples_per_second: float
     params: int
     epoch_losses: list[float] = field(default_factory=list)
+    accuracy_nonideal: float = float("nan")  # on non-ideal crossbars ([nonideal]); NaN where no metric asks for it
+    accuracy_nonideal_std: float = float("nan")
+    torch_threads: int = 0
 
     def to_dict(self) -> dict:
         """The result as a plain dict (what executors send back and archives append)."""
@@ -60,16 +71,21 @@ def resolve_device(device: str) -> torch.device:
 
 
 def augment_crop_flip(x: torch.Tensor, padding: int, generator: torch.Generator) -> torch.Tensor:
-    """Random crop after zero padding and random horizontal flip, per sample (vectorised)."""
+    """Random crop after zero padding and random horizontal flip, per sample (vectorised).
+
+    ``x`` ``(B, C, H, W)`` on any device; the random offsets and flips are drawn from the CPU
+    ``generator`` (the same draws on every device) and sent to ``x``'s device in one copy.
+    """
     b, c, h, w = x.shape
     padded = F.pad(x, (padding,) * 4)
-    dy = torch.randint(0, 2 * padding + 1, (b,), generator=generator).to(x.device)
-    dx = torch.randint(0, 2 * padding + 1, (b,), generator=generator).to(x.device)
+    dy = torch.randint(0, 2 * padding + 1, (b,), generator=generator)
+    dx = torch.randint(0, 2 * padding + 1, (b,), generator=generator)
+    flip = torch.rand(b, generator=generator) < 0.5
+    dy, dx, flip = torch.stack((dy, dx, flip.long())).to(x.device, non_blocking=True)
     rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]
     cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, None, :]
     out = padded[torch.arange(b, device=x.device)[:, None, None, None], torch.arange(c, device=x.device)[None, :, None, None], rows, cols]
-    flip = (torch.rand(b, generator=generator) < 0.5).to(x.device)
-    return torch.where(flip[:, None, None, None], out.flip(-1), out)
+    return torch.where(flip.bool()[:, None, None, None], out.flip(-1), out)
 
 
 def normalised(data, images) -> torch.Tensor:
@@ -95,22 +111,75 @@ def make_optimizer(model: torch.nn.Module, spec: TrainingSpec, total_steps: int)
     return opt, sched
 
 
+def _memory_format(spec: TrainingSpec) -> torch.memory_format:
+    return torch.channels_last if spec.channels_last else torch.contiguous_format
+
+
+def _autocast(spec: TrainingSpec, device: torch.device):
+    """bf16 autocast of the ``[training] autocast`` key (a no-op context with ``none``)."""
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=spec.autocast == "bf16")
+
+
 @torch.no_grad()
 def evaluate(model: SpikingNetwork, x: torch.Tensor, y: torch.Tensor, batch_size: int, device: torch.device,
-             recorder: SpikeRecorder | None = None) -> float:
-    """Accuracy of ``model`` on ``(x, y)``; every layer's input goes to ``recorder``."""
+             recorder: SpikeRecorder | None = None, spec: TrainingSpec | None = None) -> float:
+    """Accuracy of ``model`` on ``(x, y)`` (on any device; batches are moved to ``device``);
+    every layer's input goes to ``recorder``. ``spec``: its autocast and memory format (default off)."""
     model.eval()
     correct = 0
+    layout = _memory_format(spec) if spec is not None else torch.contiguous_format
     for start in range(0, len(x), batch_size):
-        xb = x[start:start + batch_size].to(device)
-        yb = y[start:start + batch_size].to(device)
-        correct += int((model(xb, recorder).argmax(1) == yb).sum())
+        xb = x[start:start + batch_size].to(device, non_blocking=True).contiguous(memory_format=layout)
+        yb = y[start:start + batch_size].to(device, non_blocking=True)
+        with _autocast(spec, device) if spec is not None else contextlib.nullcontext():
+            logits = model(xb, recorder)
+        correct += int((logits.argmax(1) == yb).sum())
     return correct / max(len(x), 1)
+
+
+def macs_per_step(arch: Architecture, net_input, batch_size: int) -> float:
+    """Multiply-accumulates of one timestep of one batch over all crossbar layers (the thread policy's size)."""
+    return float(batch_size) * sum(l.params * l.d_out * l.d_out for l in crossbar_layers(arch, net_input))
+
+
+def _split_tensors(data, device: torch.device) -> tuple[dict, dict]:
+    """Normalised images and labels of every split, moved to ``device`` once (no per-batch host copies)."""
+    images = {k: normalised(data, getattr(data, f"x_{k}")).to(device) for k in ("train", "val", "test")}
+    labels = {k: torch.as_tensor(getattr(data, f"y_{k}")).to(device) for k in ("train", "val", "test")}
+    return images, labels
+
+
+def _train_epoch(model, opt, sched, spec: TrainingSpec, images, labels, order, batch: int, steps: int, device,
+                 generator, on_batch, epoch: int, epochs: int) -> tuple[float, int, bool]:
+    """One epoch; ``(loss sum, samples seen, diverged)``. ``order``: the epoch's permutation on ``device``."""
+    model.train()
+    layout, total, count, started = _memory_format(spec), 0.0, 0, time.perf_counter()
+    for step in range(steps):
+        idx = order[step * batch:(step + 1) * batch]
+        xb, yb = images[idx], labels[idx]
+        if spec.augment == "crop_flip":
+            xb = augment_crop_flip(xb, spec.crop_padding, generator)
+        with _autocast(spec, device):
+            loss = F.cross_entropy(model(xb.contiguous(memory_format=layout)), yb, label_smoothing=spec.label_smoothing)
+        if not torch.isfinite(loss):
+            return total, count, True
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if spec.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), spec.grad_clip)
+        opt.step()
+        sched.step()
+        total += loss.detach().item() * len(idx)
+        count += len(idx)
+        if on_batch is not None:
+            on_batch(epoch, epochs, step + 1, steps, count / max(time.perf_counter() - started, 1e-9))
+    return total, count, False
 
 
 def train_architecture(problem: ProblemSpec, arch: Architecture | str, data=None, *, epochs: int | None = None,
                        seed: int = 0, device: str = "cpu", weights_path: str | Path | None = None,
-                       on_epoch=None) -> TrainResult:
+                       on_epoch=None, on_batch=None, torch_threads: int | None = None,
+                       trainings_per_node: int = 1) -> TrainResult:
     """Train ``arch`` on the problem's data with the problem's recipe and measure it.
 
     Parameters
@@ -120,15 +189,22 @@ def train_architecture(problem: ProblemSpec, arch: Architecture | str, data=None
     data : the :class:`~moo_snn.data.DataSplits` (loaded from the problem when None).
     epochs : overrides ``[training] epochs``.
     seed : seed of initialisation, shuffling, augmentation and dropout.
-    device : ``cpu`` or ``cuda[:N]``.
+    device : ``cpu`` or ``cuda[:N]``. On CUDA, cuDNN runs its deterministic algorithms during the
+        training; results repeat per seed where torch's CUDA kernels do (not checked on a GPU here).
     weights_path : where to save the trained weights (``torch.save`` of the state dict,
         readable with ``torch.load(..., weights_only=True)``).
     on_epoch : called as ``on_epoch(epoch, n_epochs, mean_loss)`` after each epoch.
+    on_batch : called as ``on_batch(epoch, n_epochs, batch, n_batches, samples_per_second)`` after
+        each batch (epoch and batch from 1; samples/s over the epoch so far).
+    torch_threads : torch's intra-op threads (None: chosen by
+        :func:`~moo_snn.training.runtime.choose_threads`); recorded in the result.
+    trainings_per_node : trainings running at once on this machine (the thread policy's share).
     """
     if isinstance(arch, str):
         arch = Architecture.parse(arch)
     if not arch.is_valid:
-        raise TrainingError(f"architecture {arch} has no forward path from node 0 to node 3; repair it first")
+        raise TrainingError(f"architecture {arch} has no forward path from node 0 to node 3; repair it first "
+                              f"(moo-snn train/cost --arch ... --repair shows the repaired architecture; in Python: SearchSpace.repair)")
     spec = problem.training
     epochs = spec.epochs if epochs is None else epochs
     if epochs < 1:
@@ -137,63 +213,75 @@ def train_architecture(problem: ProblemSpec, arch: Architecture | str, data=None
     if data is None:
         from moo_snn.data import load_problem_data
         data = load_problem_data(problem)
-    tensors = {k: normalised(data, getattr(data, f"x_{k}")) for k in ("train", "val", "test")}
-    labels = {k: torch.as_tensor(getattr(data, f"y_{k}")) for k in ("train", "val", "test")}
+    work = macs_per_step(arch.pruned(), problem.network_input, min(spec.batch_size, len(data.y_train)))
+    threads = 1 if dev.type == "cuda" and not torch_threads else \
+        runtime.choose_threads(work, requested=torch_threads, trainings_per_node=trainings_per_node).threads
+    with runtime.torch_threads(threads), _deterministic_cuda(dev):
+        result, model = _train(problem, arch, data, epochs, seed, dev, on_epoch, on_batch)
+    result.torch_threads = threads
+    if weights_path is not None and result.status == "trained":
+        save_weights(model, arch, weights_path)
+    return result
 
+
+@contextlib.contextmanager
+def _deterministic_cuda(device: torch.device):
+    """cuDNN's deterministic algorithms (no autotuning) during a CUDA training; nothing on CPU."""
+    if device.type != "cuda":
+        yield
+        return
+    before = torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = before
+
+
+def _train(problem: ProblemSpec, arch: Architecture, data, epochs: int, seed: int, dev: torch.device, on_epoch,
+           on_batch) -> tuple[TrainResult, SpikingNetwork]:
+    """Set-up, epochs, measurement: the result and the trained model."""
+    spec = problem.training
+    images, labels = _split_tensors(data, dev)
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
         torch.manual_seed(seed)
-        model = SpikingNetwork(arch.pruned(), problem.network_input, spec).to(dev)
+        model = SpikingNetwork(arch.pruned(), problem.network_input, spec).to(dev, memory_format=_memory_format(spec))
         generator = torch.Generator().manual_seed(seed)
-        n = len(tensors["train"])
+        n = len(images["train"])
         batch = min(spec.batch_size, n)
         steps_per_epoch = n // batch if n % batch < 2 else n // batch + 1  # no batch of one (BatchNorm)
         opt, sched = make_optimizer(model, spec, steps_per_epoch * epochs)
         status, losses, seen = "trained", [], 0
         start_time = time.perf_counter()
-        for epoch in range(epochs):
-            model.train()
-            order = torch.randperm(n, generator=generator)
-            total, count = 0.0, 0
-            for step in range(steps_per_epoch):
-                idx = order[step * batch:(step + 1) * batch]
-                xb, yb = tensors["train"][idx], labels["train"][idx]
-                if spec.augment == "crop_flip":
-                    xb = augment_crop_flip(xb, spec.crop_padding, generator)
-                xb, yb = xb.to(dev, non_blocking=True), yb.to(dev, non_blocking=True)
-                loss = F.cross_entropy(model(xb), yb, label_smoothing=spec.label_smoothing)
-                if not torch.isfinite(loss):
-                    status = "diverged"
-                    break
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if spec.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), spec.grad_clip)
-                opt.step()
-                sched.step()
-                total += loss.detach().item() * len(idx)
-                count += len(idx)
+        for epoch in range(1, epochs + 1):
+            order = torch.randperm(n, generator=generator).to(dev)
+            total, count, diverged = _train_epoch(model, opt, sched, spec, images["train"], labels["train"], order, batch,
+                                                  steps_per_epoch, dev, generator, on_batch, epoch, epochs)
             seen += count
-            if status == "diverged":
+            if diverged:
+                status = "diverged"
                 break
             losses.append(total / max(count, 1))
             if on_epoch is not None:
-                on_epoch(epoch + 1, epochs, losses[-1])
+                on_epoch(epoch, epochs, losses[-1])
         train_seconds = time.perf_counter() - start_time
         params = sum(m.weight.numel() for m in model.modules() if hasattr(m, "bits"))
         if status == "diverged" or not all(math.isfinite(p.sum().item()) for p in model.parameters()):
-            return TrainResult(str(arch), "diverged", float("nan"), float("nan"), {}, train_seconds, epochs, seed,
-                               str(dev), seen / max(train_seconds, 1e-9), params, losses)
+            result = TrainResult(str(arch), "diverged", float("nan"), float("nan"), {}, train_seconds, epochs, seed,
+                                 str(dev), seen / max(train_seconds, 1e-9), params, losses)
+            return result, model
         rates = RateRecorder()
-        val_acc = evaluate(model, tensors["val"], labels["val"], spec.eval_batch_size, dev, rates)
-        test_acc = evaluate(model, tensors["test"], labels["test"], spec.eval_batch_size, dev)
-    if weights_path is not None:
-        save_weights(model, arch, weights_path)
-    return TrainResult(
+        val_acc = evaluate(model, images["val"], labels["val"], spec.eval_batch_size, dev, rates, spec)
+        test_acc = evaluate(model, images["test"], labels["test"], spec.eval_batch_size, dev, spec=spec)
+        from moo_snn.training.nonideal import measure_trained
+        nonideal = measure_trained(problem, arch, model, images, labels, dev)  # {} unless a metric asks for it
+    result = TrainResult(
         arch=str(arch), status=status, val_accuracy=val_acc, test_accuracy=test_acc,
         spike_rates=rates.rates(),
         train_seconds=train_seconds, epochs=epochs, seed=seed, device=str(dev),
-        samples_per_second=seen / max(train_seconds, 1e-9), params=params, epoch_losses=losses,
+        samples_per_second=seen / max(train_seconds, 1e-9), params=params, epoch_losses=losses, **nonideal,
     )
+    return result, model
 
 
 def save_weights(model: torch.nn.Module, arch: Architecture, path: str | Path) -> None:
