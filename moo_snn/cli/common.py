@@ -26,7 +26,7 @@ SeedOpt = Annotated[int, typer.Option(help="random seed")]
 DeviceOpt = Annotated[str, typer.Option(help="torch device for training: cpu, cuda or cuda:N")]
 WorkersOpt = Annotated[Optional[int], typer.Option(min=1, help="train on a local Dask cluster of N worker processes, one training each")]
 SchedulerOpt = Annotated[Optional[str], typer.Option(help="train on the Dask cluster of this scheduler (tcp://HOST:8786); see README, Running on a cluster")]
-TorchThreadsOpt = Annotated[Optional[int], typer.Option(min=1, help="torch threads per training (default: all cores in-process, cores / N with --workers N, the worker's own with --scheduler); equal counts measure equal results")]
+TorchThreadsOpt = Annotated[Optional[int], typer.Option(min=1, help="torch threads per training (default: chosen per training: 1 for small networks, else at most the free cores of the machine's share; the count used is recorded with each result); equal counts measure equal results")]
 
 
 def print_error(text: str) -> None:
