@@ -225,6 +225,7 @@ def test_the_asynchronous_search_on_a_real_dask_cluster_of_replayed_trainings(tm
     assert run.timing["results"] == 6
 
 
+@pytest.mark.slow  # two real trainings
 def test_optimize_async_in_process_trains_the_rounds_count(tmp_path, archive_path):
     from typer.testing import CliRunner
 

@@ -13,6 +13,11 @@
                 trained, running or queued
     stop requesting at `max_trainings` requests or when the clock passes `budget_s`; wait for the rest
 
+A ``--budget`` / ``--budget-hours`` (:class:`~moo_snn.search.fidelity.Budget`) stops requests as
+it stops rounds, each running training counted as the full training it will cost. A problem with a
+``[fidelity]`` table is refused (:class:`SearchModeError`): low-fidelity proxies and promotions run
+in the synchronous loop only, so far.
+
 A pass is recorded as a round of the results file (hypervolume when it ran, Kendall τ of the
 predictions against the results that arrived since the previous pass, its own wall time, candidates
 scored and proposed); ``round_trained`` of a candidate is the pass that proposed it (0: the design).
@@ -53,9 +58,14 @@ from contextlib import closing
 import numpy as np
 from scipy import stats
 
+from moo_snn.errors import MooSnnError
 from moo_snn.results.state import RoundRecord
 from moo_snn.search.loop import SearchRun
 from moo_snn.search.selection import select_survivors
+
+
+class SearchModeError(MooSnnError):
+    """The asynchronous search was asked for what it does not do."""
 
 
 class AsyncSearchRun(SearchRun):
@@ -72,6 +82,9 @@ class AsyncSearchRun(SearchRun):
 
     def __init__(self, spec, out, *, refit_every: int | None = None, max_trainings: int | None = None,
                  budget_s: float | None = None, checkpoint_fraction: float = 0.05, **kwargs):
+        if spec.fidelity.enabled:
+            raise SearchModeError(f"problem {spec.name!r} has a [fidelity] table: the asynchronous search trains at full "
+                                  f"fidelity only (no low-fidelity proxies or promotions yet); run it with --sync")
         super().__init__(spec, out, **kwargs)
         self.state.attrs["search_mode"] = "async"
         stored = json.loads(self.state.attrs.get("async_state", "{}"))
@@ -210,9 +223,24 @@ class AsyncSearchRun(SearchRun):
         c.requested_s = self.clock()
         stream.submit(task, c.arch)
 
+    def _budget_spent(self, running: int) -> bool:
+        """True when the run's FTE / hours budget (``--budget``) leaves no room for one more full training,
+        counting each running one as one full training (it will cost that)."""
+        from moo_snn.search import fidelity
+
+        if self.budget.fte is None and self.budget.hours is None:
+            return False
+        fte, seconds = fidelity.spent_now(self)
+        if self.budget.affordable(1, 1.0, fte + running, seconds) == 0:
+            self.state.attrs["budget_exhausted"] = 1
+            return True
+        return False
+
     def _fill(self, stream) -> None:
         while stream.pending < stream.slots and self._n_requests < self.settings["max_trainings"]:
             if self.settings.get("budget_s") is not None and self.clock() >= self.settings["budget_s"]:
+                return
+            if self._budget_spent(stream.pending):
                 return
             nxt = self._next_candidate()
             if nxt is None:
@@ -247,3 +275,6 @@ class AsyncSearchRun(SearchRun):
                 self._fill(stream)
                 self._maybe_checkpoint()
         self._update_front()
+        from moo_snn.search import fidelity
+
+        fidelity.update_attrs(self)
