@@ -216,7 +216,8 @@ def training_free_score(problem: ProblemSpec, arch: Architecture | str, data=Non
     if isinstance(arch, str):
         arch = Architecture.parse(arch)
     if not arch.is_valid:
-        raise TrainingError(f"architecture {arch} has no forward path from node 0 to node 3; repair it first")
+        raise TrainingError(f"architecture {arch} has no forward path from node 0 to node 3; repair it first "
+                              f"(moo-snn train/cost --arch ... --repair shows the repaired architecture; in Python: SearchSpace.repair)")
     if batch_size < 2 or n_batches < 1:
         raise TrainingError(f"need batch_size >= 2 and n_batches >= 1, found {batch_size} and {n_batches}")
     if normalise not in NORMALISATIONS:
