@@ -89,7 +89,8 @@ def optimize(
     if resume is not None and nothing_to_resume(stored, spec, resume):
         raise typer.Exit(report_run(stdout, stderr, spec, stored, resume, json_out=json_out, wide=wide))
     if asynchronous is None:  # measured: async keeps 2+ workers busy, one worker gains nothing from it
-        asynchronous = Strategy(strategy) is Strategy.moo and ((workers or 0) >= 2 or scheduler is not None)
+        asynchronous = (Strategy(strategy) is Strategy.moo and not spec.fidelity.enabled
+                        and ((workers or 0) >= 2 or scheduler is not None))
     if asynchronous and Strategy(strategy) is not Strategy.moo:
         raise typer.BadParameter("--async applies to --strategy moo only", param_hint="--async")
     data = check_before_writing(spec, path, in_process=workers is None and scheduler is None, remote=scheduler is not None)
