@@ -176,6 +176,12 @@ def test_export_retrains_a_candidate_without_weights_or_refuses_with_no_retrain(
     assert info["val_accuracy_retrained"] == pytest.approx(info["val_accuracy"], abs=1e-12)
     again = CliRunner().invoke(app, ["export", str(copy), "--candidate", cand, "--nir", str(tmp_path / "b.nir")])
     assert again.exit_code == 0 and "retraining" not in again.stderr  # its weights were kept the first time
+    import nir  # both files say their weights were retrained, with the retraining's own accuracy (issue 18)
+
+    for path in (tmp_path / "a.nir", tmp_path / "b.nir"):
+        meta = nir.read(str(path)).metadata
+        assert int(meta["retrained"]) == 1
+        assert float(meta["val_accuracy_retrained"]) == pytest.approx(info["val_accuracy_retrained"], abs=1e-12)
 
 
 def test_export_errors_are_one_line(run, tmp_path):
