@@ -19,7 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from moo_snn.cli.common import JsonOpt, print_json, stderr, stdout, user_errors
-from moo_snn.cli.render import plain
+from moo_snn.cli.render import Column, fit_tables, plain, print_tables
 
 LIMIT_METRICS = ("params", "memory_kB", "area_mm2", "latency_ms", "energy_uJ")
 """The totals that a problem's [constraints] can limit and this command can measure."""
@@ -33,9 +33,9 @@ _LAYER_COLUMNS = (
     ("d_out", "d_out", "{}"),
     ("params", "params", "{:,}"),
     ("pes", "PEs", "{}"),
-    ("energy_uJ", "energy µJ", "{:.4f}"),
-    ("latency_ms", "latency ms", "{:.4f}"),
-    ("area_mm2", "area mm²", "{:.4f}"),
+    ("energy_uJ", "energy\nµJ", "{:.4g}"),
+    ("latency_ms", "latency\nms", "{:.4g}"),
+    ("area_mm2", "area\nmm²", "{:.4g}"),
 )
 _TOTAL_UNITS = {"params": "", "memory_kB": "kB", "area_mm2": "mm²", "latency_ms": "ms", "energy_uJ": "µJ", "tiles": "", "pes": ""}
 
@@ -163,14 +163,11 @@ def cost(
 def _print_tables(title: str, records: list[dict], shared_area_mm2: float, totals: dict, limits: dict,
                   problem_name: str | None) -> None:
     """The per-layer table and the totals, with the limits of ``problem_name`` (if any)."""
-    table = Table(title=escape(title))
-    for key, header, _ in _LAYER_COLUMNS:
-        table.add_column(header, justify="left" if key == "name" else "right", overflow="fold")
-    for record in records:
-        table.add_row(*(escape(fmt.format(record[key])) for key, _, fmt in _LAYER_COLUMNS))
-    table.add_row("[dim](shared)[/]", *[""] * (len(_LAYER_COLUMNS) - 2), f"{shared_area_mm2:.4f}")
-    table.caption = "(shared): area of the tile overheads and of the unused PE slots of the last tile"
-    stdout.print(table)
+    columns = [Column(header, "left" if key == "name" else "right", repeat=key == "name") for key, header, _ in _LAYER_COLUMNS]
+    rows = [[fmt.format(record[key]) for key, _, fmt in _LAYER_COLUMNS] for record in records]
+    rows.append(["(shared)", *[""] * (len(_LAYER_COLUMNS) - 2), f"{shared_area_mm2:.4g}"])
+    print_tables(stdout, fit_tables(columns, rows, stdout.width, title=title,
+                                    caption="(shared): area of the tile overheads and of the unused PE slots of the last tile"))
 
     summary = Table(title="totals" + (f" against the limits of {problem_name}" if problem_name else ""))
     for col in ("metric", "value", "unit") + (("limit", "status") if problem_name else ()):

@@ -188,6 +188,10 @@ def fit_tables(columns: list[Column], rows: list[list[str]], width: int | None, 
 def print_tables(console: Console, tables: list[Table], *, wide: bool = False) -> None:
     """Print ``tables`` (from :func:`fit_tables`), a blank line between the parts of a folded table;
     ``wide``: at the table's own width, however wide the console."""
+    title, caption = tables[0].title, tables[-1].caption  # as lines of the console's width, not the table's
+    tables[0].title = tables[-1].caption = None
+    if title is not None:
+        console.print(title)
     for k, table in enumerate(tables):
         if k:
             console.print()
@@ -201,6 +205,8 @@ def print_tables(console: Console, tables: list[Table], *, wide: bool = False) -
                 console._width = before
         else:
             console.print(table)
+    if caption is not None:
+        console.print(caption)
 
 
 def _plain_help(command) -> None:
