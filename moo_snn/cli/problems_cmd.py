@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from moo_snn.cli.render import plain
+from moo_snn.cli.render import Column, fit_tables, plain, print_tables
 from moo_snn.cli.common import JsonOpt, print_json, stdout, user_errors
 
 
@@ -44,9 +44,7 @@ def problems(
     if json_out:
         print_json({"problems": found})
         return
-    table = Table(title="shipped problems")
-    for col in ("name", "dataset", "objectives", "limits", "description"):
-        table.add_column(col, overflow="fold")
-    for p in found:
-        table.add_row(*(plain(x) for x in (p["name"], p["dataset"], ", ".join(p["objectives"]), p["limits"], p["description"])))
-    stdout.print(table)
+    columns = [Column("name", "left", repeat=True), Column("dataset", "left"), Column("objectives", "left"),
+               Column("limits", "left"), Column("description", "left")]
+    rows = [[p["name"], p["dataset"], ", ".join(p["objectives"]), p["limits"], p["description"]] for p in found]
+    print_tables(stdout, fit_tables(columns, rows, stdout.width, title="shipped problems"))
