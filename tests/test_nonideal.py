@@ -140,3 +140,25 @@ def test_train_nonideal_json_prints_the_mean_and_its_spread():
     assert out["accuracy_nonideal_std"] == pytest.approx(np.std(draws, ddof=1))
     assert out["nonideal"]["accuracy_ideal"] == out["val_accuracy"]
     assert out["nonideal"]["crossbar_size"] == 64 and out["nonideal"]["adc_bits"] == 4
+
+
+def test_weight_noise_in_training_passes_only_with_a_straight_through_gradient():
+    """σ = 0.5: the training pass sees W_q + 0.5·max|W_q|·ε (ε from the seed's generator); eval sees W_q;
+    the gradient of the noisy pass w.r.t. the weights equals the clean one (the noise is a constant)."""
+    from moo_snn.training.nonideal import inject_weight_noise
+
+    layer = hand_layer()  # W_q = [0.3, −0.3, 0.2], max|W_q| = 0.3
+    model = torch.nn.Sequential(layer)
+    x = torch.tensor([[1.0, 2.0, 3.0]])
+    restore = inject_weight_noise(model, 0.5, seed=7)
+    model.train()
+    y = model(x)
+    eps = torch.randn((1, 3), generator=torch.Generator().manual_seed(7))
+    torch.testing.assert_close(y, x @ (torch.tensor([[0.3, -0.3, 0.2]]) + 0.5 * 0.3 * eps).T)
+    y.sum().backward()
+    torch.testing.assert_close(layer.weight.grad, x)  # d(x·W)/dW = x, straight through the quantiser
+    model.eval()
+    torch.testing.assert_close(model(x), torch.tensor([[0.3 - 0.6 + 0.6]]))
+    restore()
+    assert "forward" not in vars(layer)
+    assert inject_weight_noise(model, 0.0)() is None and "forward" not in vars(layer)  # σ = 0 changes nothing

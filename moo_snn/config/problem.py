@@ -104,6 +104,7 @@ class TrainingSpec:
     surrogate_alpha: float = field(default=100.0, metadata={"doc": "surrogate-gradient sharpness (norse alpha)", "min": 1e-6})
     tau_mem_inv: float = field(default=750.0, metadata={"doc": "LIF inverse membrane time constant [1/s]; with dt = 1 ms, 750 gives v <- v + 0.75 (x - v)", "min": 1e-6, "max": 1000.0})
     v_th: float = field(default=1.0, metadata={"doc": "LIF threshold", "min": 1e-6})
+    weight_noise: float = field(default=0.0, metadata={"doc": "noise-aware training: std of the Gaussian noise added to the quantised weights in every training pass, as a fraction of max|W| (0: off; about 2 x [nonideal] conductance_sigma matches the devices; moo_snn.training.nonideal.inject_weight_noise)", "min": 0.0, "max": 1.0})
     autocast: str = field(default="none", metadata={"doc": "mixed precision: 'bf16' runs convs and linears in bfloat16 (torch.autocast; for GPUs, changes the numbers), 'none' float32", "choices": ("none", "bf16")})
     channels_last: bool = field(default=False, metadata={"doc": "channels-last memory layout for convs (faster on GPUs with tensor cores; same maths, other summation order)"})
 

@@ -289,3 +289,39 @@ def measure_trained(problem, arch, model, tensors: dict, labels: dict, device) -
     result = evaluate_nonideal(model, tensors[split], labels[split], config=problem.nonideal,
                                batch_size=problem.training.eval_batch_size, device=device, **crossbar_settings(problem, arch))
     return {"accuracy_nonideal": result.accuracy_mean, "accuracy_nonideal_std": result.accuracy_std}
+
+
+def inject_weight_noise(model: torch.nn.Module, sigma: float, seed: int = 0):
+    """Noise-aware training (``[training] weight_noise``): while enabled, every training-mode forward pass of
+    a weight layer uses W_q + σ·max|W_q|·ε, with W_q the quantised weights and ε ~ N(0, 1) drawn afresh each
+    pass (the noise is a constant to autograd: the gradient reaches the weights unchanged, as in
+    hardware-aware training with weight noise, e.g. Joshi et al., Nature Communications 2020). Evaluation
+    (``model.eval()``) sees the clean weights. With offset-binary cells whose levels span their whole
+    range (module docstring), a conductance error of σ_g of the range is a weight error of about 2·σ_g·max|W|.
+
+    Returns a callable that switches it off again (a no-op for σ = 0, which changes nothing).
+    """
+    from moo_snn.training.quant import fake_quantize
+
+    modules = weight_layers(model) if sigma > 0 else []
+    generator = torch.Generator().manual_seed(seed)
+
+    def noisy(module):
+        def run(self, x):
+            weight = fake_quantize(self.weight, self.bits)
+            if self.training:
+                eps = torch.randn(weight.shape, generator=generator).to(weight)
+                weight = weight + sigma * weight.detach().abs().max() * eps
+            if isinstance(self, QuantConv2d):
+                return self._conv_forward(x, weight, None)
+            return F.linear(x, weight, self.bias)
+        return run
+
+    for module in modules:
+        module.forward = types.MethodType(noisy(module), module)
+
+    def restore() -> None:
+        for module in modules:
+            del module.forward
+
+    return restore

@@ -253,6 +253,8 @@ def _train(problem: ProblemSpec, arch: Architecture, data, epochs: int, seed: in
         opt, sched = make_optimizer(model, spec, steps_per_epoch * epochs)
         status, losses, seen = "trained", [], 0
         start_time = time.perf_counter()
+        from moo_snn.training.nonideal import inject_weight_noise
+        noise_off = inject_weight_noise(model, spec.weight_noise, seed)  # [training] weight_noise (0: nothing)
         for epoch in range(1, epochs + 1):
             order = torch.randperm(n, generator=generator).to(dev)
             total, count, diverged = _train_epoch(model, opt, sched, spec, images["train"], labels["train"], order, batch,
@@ -264,6 +266,7 @@ def _train(problem: ProblemSpec, arch: Architecture, data, epochs: int, seed: in
             losses.append(total / max(count, 1))
             if on_epoch is not None:
                 on_epoch(epoch, epochs, losses[-1])
+        noise_off()
         train_seconds = time.perf_counter() - start_time
         params = sum(m.weight.numel() for m in model.modules() if hasattr(m, "bits"))
         if status == "diverged" or not all(math.isfinite(p.sum().item()) for p in model.parameters()):
