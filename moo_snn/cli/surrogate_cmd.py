@@ -82,6 +82,7 @@ def report(
     compare: Annotated[bool, typer.Option("--compare", help="cross-validate every built-in regressor")] = False,
     folds: Annotated[int, typer.Option(min=2, help="cross-validation folds (grouped by architecture)")] = 5,
     plot: Annotated[Optional[Path], typer.Option(help="save a predicted-vs-measured plot (PNG)")] = None,
+    fidelity: Annotated[bool, typer.Option("--fidelity", help="rank agreement of each low-fidelity proxy in the archive with full training, the seed-noise ceiling, and the predictor with the proxy as a feature")] = False,
     seed: SeedOpt = 0,
     json_out: JsonOpt = False,
 ) -> None:
@@ -99,11 +100,14 @@ def report(
     else:
         spec = load_problem(source)
         archive = arc.load_archive(default_archive_path(spec))
+    if fidelity:
+        _fidelity_report(spec, archive, folds, seed, json_out)
+        return
     regressor = regressor or DEFAULT_REGRESSOR
     stderr.print(plain(f"cross-validating the predictor ({folds} folds){' and comparing every built-in regressor' if compare else ''}"
                        f" on {archive.sizes['record']} records…"))
     quality, oof = predictor_report(spec, archive, regressor=regressor, use_score=score, n_splits=folds, seed=seed)
-    done = arc.trained(archive)
+    done = arc.full_fidelity(archive, spec.training.epochs)
     result = dict(quality, regressor=regressor, training_free_score_feature=score,
                   accuracy_spread=accuracy_spread(done.val_accuracy.values), noise_ceiling=noise_ceiling(archive))
     if compare:
@@ -139,3 +143,51 @@ def report(
     if plot:
         stdout.print(f"plot saved to {plot}")
 
+
+def _fidelity_report(spec, archive, folds: int, seed: int, json_out: bool) -> None:
+    from moo_snn.surrogate.fidelity_report import fidelity_report
+
+    result = fidelity_report(spec, archive, n_splits=folds, seed=seed)
+    if json_out:
+        print_json(result)
+        return
+    table = Table(title=f"proxies vs full training ({result['full_epochs']} epochs, {result['n_full']} architectures)")
+    for col in ("epochs", "data", "FTE", "n", "τ", "τ better half", "predictor τ: encoding / +proxy", "best half"):
+        table.add_column(col, justify="right")
+    for lv in result["levels"]:
+        p = lv["predictor"]
+        table.add_row(str(lv["epochs"]), f"{lv['train_fraction']:g}", f"{lv['fte']:.3g}", str(lv["n"]), f"{lv['kendall_tau']:.3f}",
+                      f"{lv['kendall_tau_better_half']:.3f}", f"{p['encoding']['kendall_tau']:.3f} / {p['encoding+proxy']['kendall_tau']:.3f}",
+                      f"{p['encoding']['kendall_tau_predicted_best_half']:.3f} / {p['encoding+proxy']['kendall_tau_predicted_best_half']:.3f}")
+    stdout.print(table)
+    ceiling = result["noise_ceiling"]
+    if ceiling:
+        stdout.print(f"seed-noise ceiling: τ {ceiling['kendall_tau']:.3f} between two seeds of {ceiling['n']} full trainings "
+                     f"(mean |Δ accuracy| {ceiling['mean_abs_difference']:.3f})", highlight=False)
+
+
+@surrogate_app.command("predict")
+@user_errors
+def predict(
+    problem: ProblemArg,
+    arch: Annotated[list[str], typer.Option("--arch", help="architecture string; repeat for several")],
+    archive: Annotated[Optional[Path], typer.Option(help="archive to fit the predictor on (default: surrogates/<dataset>.nc)")] = None,
+    seed: SeedOpt = 0,
+    json_out: JsonOpt = False,
+) -> None:
+    """Predicted validation accuracy (full training) and its spread for each architecture, from the
+    predictor fitted on an archive's full-fidelity trainings at the problem's epochs."""
+    from moo_snn.config.problem import load_problem
+    from moo_snn.surrogate.predictor import predict_archs
+
+    spec = load_problem(problem)
+    rows = predict_archs(spec, arch, archive, seed=seed)
+    if json_out:
+        print_json(rows)
+        return
+    table = Table(title=f"predicted accuracy ({spec.name})")
+    for col in ("arch", "accuracy", "accuracy_std"):
+        table.add_column(col, justify="left" if col == "arch" else "right")
+    for r in rows:
+        table.add_row(r["arch"], f"{r['accuracy']:.4f}", f"{r['accuracy_std']:.4f}")
+    stdout.print(table)

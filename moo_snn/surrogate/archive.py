@@ -161,3 +161,14 @@ def trained(archive: xr.Dataset, epochs: int | None = None, train_fraction: floa
     if train_fraction is not None:
         mask = mask & np.isclose(archive.train_fraction, train_fraction)
     return archive.isel(record=np.flatnonzero(mask.values))
+
+
+def full_fidelity(archive: xr.Dataset, epochs: int | None = None) -> xr.Dataset:
+    """The trained records on the whole training split at ``epochs`` if the archive holds any, else at
+    the largest epoch count it holds (an archive of several fidelities: its full trainings only)."""
+    whole = trained(archive, train_fraction=1.0)
+    if epochs is not None and bool((whole.epochs == epochs).any()):
+        return trained(whole, epochs=epochs)
+    if whole.sizes["record"] == 0:
+        return whole
+    return trained(whole, epochs=int(whole.epochs.max()))

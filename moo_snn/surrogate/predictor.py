@@ -170,3 +170,25 @@ def cross_validate(problem, archs, accuracy, *, regressor: str = DEFAULT_REGRESS
         model = make_predictor(problem, regressor, use_score=scores is not None, random_state=random_state)
         oof[test] = model.fit(X[train], y[train]).predict(X[test])
     return ranking_quality(y, oof), oof
+
+
+def predict_archs(problem, archs, archive_path=None, *, seed: int = 0) -> list[dict]:
+    """``[{arch, accuracy, accuracy_std}]``: the predictor fitted on the archive's full-fidelity
+    records at the problem's epochs (default archive: ``surrogates/<dataset>.nc``), for ``archs``
+    (checked against the problem and canonicalised)."""
+    from pathlib import Path
+
+    from moo_snn.architecture import Architecture
+    from moo_snn.surrogate import archive as arc
+    from moo_snn.surrogate.build import default_archive_path
+
+    path = Path(archive_path) if archive_path is not None else default_archive_path(problem)
+    archive = arc.load_archive(path)
+    done = arc.trained(archive, epochs=problem.training.epochs, train_fraction=1.0)
+    if len(set(done.arch.values)) < 2:
+        raise MooSnnError(f"{path}: holds {len(set(done.arch.values))} architectures trained fully with {problem.name}'s "
+                          f"{problem.training.epochs} epochs; the predictor needs at least 2 (moo-snn surrogate build {problem.name})")
+    parsed = [str(problem.check_architecture(Architecture.parse(a)).pruned()) for a in archs]
+    model = make_predictor(problem, random_state=seed).fit(predictor_inputs(done.arch.values), done.val_accuracy.values.astype(float))
+    mean, std = predict_with_std(model, predictor_inputs(parsed))
+    return [{"arch": a, "accuracy": float(m), "accuracy_std": float(s)} for a, m, s in zip(parsed, mean, std)]

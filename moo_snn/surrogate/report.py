@@ -21,7 +21,7 @@ def accuracy_spread(values) -> dict:
 
 def noise_ceiling(archive: xr.Dataset) -> dict | None:
     """Kendall τ between two seeds' accuracies of the architectures trained twice (None if < 3)."""
-    done = arc.trained(archive)
+    done = arc.full_fidelity(archive)
     seeds = sorted(set(int(s) for s in done.seed.values))
     if len(seeds) < 2:
         return None
@@ -38,7 +38,7 @@ def noise_ceiling(archive: xr.Dataset) -> dict | None:
 
 def training_free_score_tau(archive: xr.Dataset) -> float | None:
     """Kendall τ between SNASNet's training-free score and measured accuracy (None if not computed)."""
-    done = arc.trained(archive)
+    done = arc.full_fidelity(archive)
     finite = np.isfinite(done.sahd_score.values)
     if finite.sum() < 3:
         return None
@@ -47,8 +47,9 @@ def training_free_score_tau(archive: xr.Dataset) -> float | None:
 
 def predictor_report(problem, archive: xr.Dataset, *, regressor: str, use_score: bool, n_splits: int = 5,
                      seed: int = 0) -> tuple[dict, np.ndarray]:
-    """Cross-validated quality of the predictor on the trained records of ``archive``."""
-    done = arc.trained(archive)
+    """Cross-validated quality of the predictor on the full-fidelity trained records of ``archive``
+    (:func:`~moo_snn.surrogate.archive.full_fidelity` at the problem's epochs)."""
+    done = arc.full_fidelity(archive, problem.training.epochs)
     if done.sizes["record"] < 10:
         raise MooSnnError(f"the archive holds {done.sizes['record']} trained architectures; a report needs at least 10 "
                           f"(moo-snn surrogate build)")

@@ -1,0 +1,303 @@
+"""Hypervolume of the FULL-fidelity measured front against cost in full-training equivalents (FTE).
+
+Methods, all on ``problems/digits-long.toml`` (digits, 30-epoch full recipe) with the same search
+settings (``--bootstrap``, ``--rounds``, ``--survivors``):
+
+* ``multifidelity``: moo-snn with the problem's ``[fidelity]`` ladder (2 epochs x 0.5 data, then
+  3 epochs x all data, then full), ``--promote`` full trainings per round;
+* ``full``: moo-snn with full trainings only (the same problem without its ``[fidelity]`` table);
+* ``hasnas``: the papers' strategy as reconstructed (``moo-snn optimize --strategy hasnas``): one full
+  training of the best training-free score among ``--hasnas-samples`` cells that meet the limits
+  (the score's own computations are not counted: they are not trainings);
+* ``random``: random feasible networks, each fully trained, as many FTE as the ``full`` run spent.
+
+Cost is counted in trainings (FTE: epochs x data fraction / full epochs), so the figures do not depend
+on the machine's load. After every full training the hypervolume of the feasible, non-dominated
+front of the full-fidelity measurements so far is recorded (low-fidelity measurements never enter
+it). ``fte_<method>``: FTE spent until the method's front first reaches the ``full`` run's final
+hypervolume (the target; ``inf`` if never).
+
+Trainings are memoised in a cache shared by all methods and seeds (``benchmarks/multifidelity_cache.nc``,
+an archive file, seeded from ``surrogates/digits-fidelity.nc``): a network at a fidelity is trained
+once, with training seed 0 and one torch thread, and every later request replays that measurement
+(as a tabular NAS benchmark does); the search seed changes the search, not the training noise. A
+request that hits the cache still costs its FTE to the method that asked. A run with a cold cache
+trains for real (30-epoch trainings: about 10-60 s each on a CPU core); later runs replay.
+
+    python benchmarks/multifidelity.py [--quick] [--seeds N] [--json] [--methods full,multifidelity,...]
+
+``--quick``: 1 seed, bootstrap 10, 3 rounds of 4 survivors, 20 generations of 32.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import sys
+import tempfile
+import time
+from contextlib import closing
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = ROOT / "benchmarks" / "multifidelity_cache.nc"
+SEED_ARCHIVES = [ROOT / "surrogates" / "digits-fidelity.nc"]
+
+
+class CachedExecutor:
+    """An executor (``run(tasks, data)``) whose trainings are memoised by (network, epochs, fraction)."""
+
+    def __init__(self, problem, path: Path = CACHE, seed_archives=SEED_ARCHIVES, threads: int = 1):
+        from moo_snn.executor import InProcessExecutor
+        from moo_snn.surrogate import archive as arc
+
+        self.problem, self.path, self.threads = problem, path, threads
+        self.inner = InProcessExecutor(torch_threads=threads)
+        self.archive = arc.load_archive(path) if path.exists() else arc.empty_archive(problem)
+        self.records = {}
+        for source in [*(a for a in seed_archives if a.exists()), None]:
+            ds = self.archive if source is None else arc.load_archive(source)
+            for k in np.flatnonzero((ds.seed.values == 0) & (ds.status.values != "failed")):
+                self.records[(str(ds.arch.values[k]), int(ds.epochs.values[k]), round(float(ds.train_fraction.values[k]), 6))] = \
+                    self._result(ds, k)
+        self.trained_now = 0
+
+    @staticmethod
+    def _result(ds, k) -> dict:
+        return dict(arch=str(ds.arch.values[k]), status=str(ds.status.values[k]), val_accuracy=float(ds.val_accuracy.values[k]),
+                    test_accuracy=float(ds.test_accuracy.values[k]), train_seconds=float(ds.train_seconds.values[k]),
+                    epochs=int(ds.epochs.values[k]), seed=0, spike_rate=ds.spike_rate.values[k].astype(float),
+                    train_fraction=float(ds.train_fraction.values[k]), params=int(ds.params.values[k]))
+
+    def key(self, task):
+        from moo_snn.architecture import Architecture
+
+        return str(Architecture.parse(task.arch).pruned()), int(task.epochs), round(float(task.train_fraction), 6)
+
+    def run(self, tasks, data=None):
+        from moo_snn.surrogate import archive as arc
+
+        for i, task in enumerate(tasks):
+            key = self.key(task)
+            if key not in self.records:
+                task0 = dataclasses.replace(task, seed=0, weights_path=None)
+                with closing(self.inner.run([task0], data=data)) as results:
+                    _, result = next(iter(results))
+                self.archive = arc.append(self.archive, result)
+                arc.save_archive(self.archive, self.path)
+                self.records[key] = self._result(self.archive, self.archive.sizes["record"] - 1)
+                self.trained_now += 1
+            result = dict(self.records[key], arch=task.arch)
+            n_train = 1167  # digits training split (1,797 images less 20 % test and 15 % validation)
+            result["samples_seen"] = int(task.epochs * math.ceil(task.train_fraction * n_train))
+            yield i, result
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+
+def _recorder():
+    from moo_snn.search.loop import Progress
+
+    class Recorder(Progress):
+        def __init__(self):
+            self.order = []
+
+        def trained(self, arch, result):
+            self.order.append((arch, int(result["epochs"]), float(result.get("train_fraction", 1.0)), result["status"]))
+
+    return Recorder()
+
+
+def curve(spec, ds, order) -> list[tuple[float, float]]:
+    """(FTE spent, HV of the full-fidelity front) after each training, in the order they finished."""
+    from moo_snn.objectives import resolve_metrics
+    from moo_snn.pareto import feasible_front, hypervolume
+
+    metrics = resolve_metrics(spec.objectives.names)
+    ref = json.loads(ds.attrs["reference_point"])
+    ideal = json.loads(ds.attrs.get("ideal_point", "null"))
+    index = {str(a): k for k, a in enumerate(ds.arch.values)}
+    full_epochs = spec.training.epochs
+    F_all = np.column_stack([m.to_minimize(ds.measured_objective.values[:, j]) for j, m in enumerate(metrics)])
+    G_all = ds.measured_limit_excess.values
+    spent, have, points = 0.0, [], []
+    for arch, epochs, fraction, status in order:
+        spent += epochs * fraction / full_epochs
+        if epochs == full_epochs and fraction == 1.0 and status == "trained":
+            have.append(index[arch])
+        hv = 0.0
+        if have:
+            F, G = F_all[have], G_all[have]
+            front = feasible_front(F, G)
+            hv = hypervolume(F[front], ref, ideal) if len(front) else 0.0
+        points.append((spent, float(hv)))
+    return points
+
+
+def fte_to_reach(points, target: float) -> float:
+    for fte, hv in points:
+        if hv >= target - 1e-12:
+            return fte
+    return math.inf
+
+
+def run_method(method: str, spec_mf, seed: int, executor, args) -> tuple:
+    from moo_snn.search.hasnas import HasnasRun
+    from moo_snn.search.loop import SearchRun, with_overrides
+
+    spec_full = strip_fidelity(spec_mf)
+    spec = spec_mf if method == "multifidelity" else spec_full
+    spec = with_overrides(spec, seed=seed, bootstrap=args.bootstrap, rounds=args.rounds if method != "multifidelity" else args.rounds_mf,
+                          survivors=args.survivors, generations=args.generations, pop_size=args.pop_size,
+                          hasnas_samples=args.hasnas_samples)
+    progress = _recorder()
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / f"{method}-{seed}.nc"
+        kwargs = dict(archive_path=Path(tmp) / "none.nc", executor=executor, progress=progress, data=args.data)
+        if method == "random":
+            run = RandomRun(spec, out, n_full=args.random_fte, **kwargs)
+        elif method == "hasnas":
+            run = HasnasRun(spec, out, **kwargs)
+        else:
+            run = SearchRun(spec, out, **kwargs)
+        ds = run.run()
+    return spec, ds, progress.order
+
+
+def strip_fidelity(spec):
+    from moo_snn.config.problem import parse_problem
+
+    text = spec.source.split("\n[fidelity]")[0] + "\n"
+    return parse_problem(text, source=f"{spec.name} without [fidelity]", base_dir=spec.base_dir)
+
+
+def _random_run_class():
+    from moo_snn.evaluation import meets_cost_limits
+    from moo_snn.search.loop import SearchRun
+
+    class RandomRunImpl(SearchRun):
+        """Random feasible networks, fully trained, ``n_full`` of them."""
+
+        def __init__(self, spec, out, *, n_full: int, **kwargs):
+            super().__init__(spec, out, **kwargs)
+            self.n_full = n_full
+            self.state.attrs["strategy"] = "random"
+
+        def _search(self):
+            rng = np.random.default_rng([self.state.seed, 7])
+            X = self.space.sample(20 * self.n_full + 200, rng)
+            X = X[meets_cost_limits(self.spec, self.space, X)]
+            seen, todo = set(), []
+            for x in X:
+                arch = str(self.space.decode(x))
+                if arch not in seen:
+                    seen.add(arch)
+                    todo.append(self._candidate(arch, x, 1))
+                if len(todo) == self.n_full:
+                    break
+            self._train(todo, 1, "search")
+            self._update_front()
+
+    return RandomRunImpl
+
+
+def RandomRun(*args, **kwargs):
+    return _random_run_class()(*args, **kwargs)
+
+
+def _finite(value):
+    """JSON has no infinity: a method that never reached the target gets null."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--methods", default="full,multifidelity,hasnas,random")
+    parser.add_argument("--bootstrap", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--rounds-mf", type=int, default=None, help="rounds of the multi-fidelity run (default: --rounds)")
+    parser.add_argument("--survivors", type=int, default=6)
+    parser.add_argument("--generations", type=int, default=40)
+    parser.add_argument("--pop-size", type=int, default=64)
+    parser.add_argument("--promote", type=int, default=None, help="full trainings per round of the ladder (default: the problem's)")
+    parser.add_argument("--hasnas-samples", type=int, default=200)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.seeds, args.bootstrap, args.rounds, args.survivors, args.generations, args.pop_size = 1, 10, 3, 4, 20, 32
+    args.rounds_mf = args.rounds_mf or args.rounds
+
+    from moo_snn.config.problem import load_problem, parse_problem
+    from moo_snn.data import load_problem_data
+
+    spec_mf = load_problem(ROOT / "problems" / "digits-long.toml")
+    if args.promote is not None:
+        spec_mf = parse_problem(spec_mf.source.replace("promote = 2", f"promote = {args.promote}"), "digits-long (promote)",
+                                spec_mf.base_dir)
+    args.data = load_problem_data(spec_mf)
+    executor = CachedExecutor(spec_mf)
+    methods = args.methods.split(",")
+    per_seed = []
+    start = time.perf_counter()
+    for seed in range(args.seeds):
+        results = {}
+        args.random_fte = args.bootstrap + args.rounds * args.survivors
+        for method in ["full"] + [m for m in methods if m != "full"]:
+            t0 = time.perf_counter()
+            spec, ds, order = run_method(method, spec_mf, seed, executor, args)
+            points = curve(spec, ds, order)
+            results[method] = dict(points=points, hv=points[-1][1] if points else 0.0, fte=points[-1][0] if points else 0.0,
+                                   n_full=sum(1 for _, e, f, _ in order if e == spec.training.epochs and f == 1.0),
+                                   n_trainings=len(order), seconds=time.perf_counter() - t0)
+            print(f"seed {seed} {method}: HV {results[method]['hv']:.4f} after {results[method]['fte']:.2f} FTE "
+                  f"({results[method]['n_full']} full of {len(order)} trainings; {executor.trained_now} trained for real so far)",
+                  file=sys.stderr, flush=True)
+        target = results["full"]["hv"]
+        row = {"seed": seed, "target_hv": target}
+        for method, r in results.items():
+            row[f"hv_{method}"] = r["hv"]
+            row[f"fte_{method}"] = fte_to_reach(r["points"], target)
+            row[f"fte_spent_{method}"] = r["fte"]
+            row[f"n_full_{method}"] = r["n_full"]
+            row[f"curve_{method}"] = r["points"]
+        per_seed.append(row)
+    summary = {"seeds": args.seeds, "settings": {k: v for k, v in vars(args).items() if k != "data"},
+               "wall_seconds": time.perf_counter() - start, "trained_for_real": executor.trained_now}
+    for key in per_seed[0]:
+        if key.startswith(("hv_", "fte_")):
+            summary[key] = float(np.median([r[key] for r in per_seed]))
+    if "fte_multifidelity" in summary:
+        summary["fte_ratio_full_over_multifidelity"] = summary["fte_full"] / summary["fte_multifidelity"]
+        summary["hv_ratio_multifidelity_over_full"] = summary["hv_multifidelity"] / summary["hv_full"] if summary["hv_full"] else math.nan
+    summary["per_seed"] = [{k: v for k, v in r.items() if not k.startswith("curve_")} for r in per_seed]
+    summary["curves"] = [{k: v for k, v in r.items() if k.startswith("curve_")} for r in per_seed]
+    if args.json:
+        print(json.dumps(_finite(summary), default=str))
+    else:
+        for k, v in summary.items():
+            if k not in ("per_seed", "curves", "settings"):
+                print(f"{k}: {v}")
+    return summary
+
+
+if __name__ == "__main__":
+    main()

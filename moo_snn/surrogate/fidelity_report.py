@@ -1,0 +1,92 @@
+"""``moo-snn surrogate report --fidelity``: how well cheap proxies rank networks, measured on an archive.
+
+An archive may hold the same architectures at several fidelities (``epochs``, ``train_fraction``;
+:mod:`moo_snn.surrogate.archive`). For each low fidelity this reports, against the full-fidelity
+records (the most epochs on the whole training split, seed 0):
+
+* Kendall τ between proxy and full accuracy over the architectures measured at both, and τ among the
+  better half (by full accuracy: where the search chooses);
+* the cost of the proxy in full-training equivalents (epochs × fraction / full epochs);
+* the seed-noise ceiling: τ between two full trainings of the same architectures that differ only in
+  the seed (no proxy can be expected to rank better than training itself repeats);
+* how the accuracy predictor ranks held-out architectures (grouped k-fold: every architecture is
+  predicted by a model that never saw it) from the encoding alone and with the proxy accuracy as a
+  feature (the "low-fidelity accuracy as a feature of a full-fidelity model" choice of DESIGN §6b),
+  overall and among the half it predicts best (where survivors are chosen).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+from scipy import stats
+
+from moo_snn.errors import MooSnnError
+from moo_snn.surrogate import archive as arc
+
+
+def _by_arch(ds: xr.Dataset, seed: int = 0) -> dict[str, float]:
+    keep = ds.seed.values == seed
+    return {str(a): float(v) for a, v in zip(ds.arch.values[keep], ds.val_accuracy.values[keep])}
+
+
+def _tau(x, y) -> float:
+    return float(stats.kendalltau(x, y).statistic) if len(x) >= 3 else float("nan")
+
+
+def fidelities(archive: xr.Dataset) -> list[tuple[int, float]]:
+    """The (epochs, train_fraction) pairs of the trained records, cheapest first."""
+    done = arc.trained(archive)
+    pairs = {(int(e), round(float(f), 6)) for e, f in zip(done.epochs.values, done.train_fraction.values)}
+    return sorted(pairs, key=lambda p: (p[0] * p[1], p[0]))
+
+
+def fidelity_report(problem, archive: xr.Dataset, *, full_epochs: int | None = None, n_splits: int = 5, seed: int = 0) -> dict:
+    """Proxy-vs-full rank agreement per fidelity, the noise ceiling and the predictor's held-out ranking."""
+    pairs = fidelities(archive)
+    full_epochs = full_epochs or max((e for e, f in pairs if f == 1.0), default=0)
+    if not full_epochs:
+        raise MooSnnError("the archive holds no training on the whole training split: nothing to compare proxies with")
+    full = _by_arch(arc.trained(archive, epochs=full_epochs, train_fraction=1.0))
+    if len(full) < 10:
+        raise MooSnnError(f"the archive holds {len(full)} full ({full_epochs}-epoch) trainings; a fidelity report needs at least 10")
+    out = {"full_epochs": full_epochs, "n_full": len(full), "levels": [], "noise_ceiling": None}
+    second = _by_arch(arc.trained(archive, epochs=full_epochs, train_fraction=1.0), seed=1)
+    common = sorted(set(full) & set(second))
+    if len(common) >= 3:
+        a, b = np.array([full[k] for k in common]), np.array([second[k] for k in common])
+        out["noise_ceiling"] = {"n": len(common), "kendall_tau": _tau(a, b), "mean_abs_difference": float(np.mean(np.abs(a - b)))}
+    for epochs, fraction in pairs:
+        if (epochs, fraction) == (full_epochs, 1.0):
+            continue
+        proxy = _by_arch(arc.trained(archive, epochs=epochs, train_fraction=fraction))
+        common = sorted(set(full) & set(proxy))
+        if len(common) < 3:
+            continue
+        x, y = np.array([proxy[k] for k in common]), np.array([full[k] for k in common])
+        top = np.argsort(-y, kind="stable")[: len(y) // 2]
+        level = {"epochs": epochs, "train_fraction": fraction, "fte": epochs * fraction / full_epochs, "n": len(common),
+                 "kendall_tau": _tau(x, y), "kendall_tau_better_half": _tau(x[top], y[top]),
+                 "spearman_rho": float(stats.spearmanr(x, y).statistic)}
+        level["predictor"] = predictor_with_proxy(problem, common, y, x, n_splits=n_splits, seed=seed)
+        out["levels"].append(level)
+    return out
+
+
+def predictor_with_proxy(problem, archs, full_accuracy, proxy_accuracy, *, n_splits: int = 5, seed: int = 0) -> dict:
+    """Held-out ranking (grouped k-fold) of full accuracy by: the encoding alone, the encoding plus the
+    proxy accuracy as a feature, and the proxy accuracy alone; τ overall and among the predicted-best half."""
+    from moo_snn.surrogate.predictor import cross_validate
+
+    y, proxy = np.asarray(full_accuracy, float), np.asarray(proxy_accuracy, float)
+    result = {}
+    for name, scores in (("encoding", None), ("encoding+proxy", proxy)):
+        _, oof = cross_validate(problem, archs, y, scores=scores, n_splits=n_splits, random_state=seed)
+        result[name] = _ranking(y, oof)
+    result["proxy_alone"] = _ranking(y, proxy)
+    return result
+
+
+def _ranking(measured, predicted) -> dict:
+    best = np.argsort(-np.asarray(predicted), kind="stable")[: len(measured) // 2]
+    return {"kendall_tau": _tau(measured, predicted), "kendall_tau_predicted_best_half": _tau(measured[best], predicted[best])}
