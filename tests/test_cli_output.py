@@ -302,3 +302,39 @@ def test_train_names_a_repair_users_can_run():
     space = SearchSpace(load_problem("digits").space)
     expected = str(space.decode(space.repair(space.parse(bad)[None])[0]))
     assert json.loads(fixed.stdout)["arch"] == expected == "0001-0000-0000-0000_c8_t4_w4_p1_h0"
+
+
+def test_surrogate_build_logs_each_training_and_says_why_nothing_was_trained(tmp_path, monkeypatch, fake_training):
+    monkeypatch.chdir(tmp_path)
+    args = ["surrogate", "build", "digits", "--n", "2", "--no-score", "--out", "a.nc", "--torch-threads", "1"]
+    first = invoke(args)
+    assert first.exit_code == 0, first.output
+    assert len(re.findall(r"^\d\d:\d\d:\d\d trained [12]/2: \S+: trained", first.stderr, re.M)) == 2
+    again = invoke(args)
+    assert again.exit_code == 0
+    assert "0 architectures trained" in again.stdout
+    assert "nothing to train" in again.stderr and "--n 52" in " ".join(again.stderr.split())
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_cost_layer_table_is_complete_at_common_widths(width):
+    result = invoke(["cost", "digits", "--arch", "0303-0030-2002-0200_c16_t4_w4_p1_h0"], width)
+    assert result.exit_code == 0, result.output
+    assert_fits(result.stdout, width)
+    report = json.loads(invoke(["cost", "digits", "--arch", "0303-0030-2002-0200_c16_t4_w4_p1_h0", "--json"]).stdout)
+    for layer in report["layers"]:
+        for key, fmt in (("name", "{}"), ("params", "{:,}"), ("energy_uJ", "{:.4g}"), ("latency_ms", "{:.4g}"), ("area_mm2", "{:.4g}")):
+            assert fmt.format(layer[key]) in result.stdout, (key, layer[key])
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_problems_table_is_complete_at_common_widths(width):
+    result = invoke(["problems"], width)
+    assert result.exit_code == 0
+    assert_fits(result.stdout, width)
+    listed = json.loads(invoke(["problems", "--json"]).stdout)["problems"]
+    words = result.stdout.split()
+    for p in listed:
+        assert p["name"] in words
+        for word in p["description"].split():
+            assert word in words, word
