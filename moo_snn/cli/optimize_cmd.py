@@ -14,6 +14,7 @@ from moo_snn.cli.common import (DeviceOpt, JsonOpt, SchedulerOpt, TorchThreadsOp
                                 stdout, user_errors)
 from moo_snn.cli.optimize_report import check_before_writing, nothing_to_resume, report_run
 from moo_snn.cli.progress import SearchProgress
+from moo_snn.cli.render import plain
 from moo_snn.errors import InfeasibleError, ResultsError
 
 
@@ -32,7 +33,7 @@ def optimize(
     generations: Annotated[Optional[int], typer.Option(min=1, help="NSGA-II generations per round")] = None,
     pop_size: Annotated[Optional[int], typer.Option(min=4, help="NSGA-II population")] = None,
     survivors: Annotated[Optional[int], typer.Option(min=1, help="candidates fully trained per round")] = None,
-    archive: Annotated[Optional[Path], typer.Option(help="accuracy archive to start from (default: surrogates/<dataset>.nc)")] = None,
+    archive: Annotated[Optional[Path], typer.Option(help="accuracy archive to start from (default: surrogates/<dataset>.nc in the current folder if there is one, else the one shipped with moo-snn)")] = None,
     strategy: Annotated[Strategy, typer.Option(help="moo: this tool's search; hasnas: the papers' search as reconstructed (sample, cost filter, training-free score, train the best)")] = "moo",
     samples: Annotated[Optional[int], typer.Option(min=1, help="strategy hasnas: cells sampled (default: [search] hasnas_samples)")] = None,
     device: DeviceOpt = "cpu",
@@ -94,6 +95,8 @@ def optimize(
     if asynchronous and Strategy(strategy) is not Strategy.moo:
         raise typer.BadParameter("--async applies to --strategy moo only", param_hint="--async")
     data = check_before_writing(spec, path, in_process=workers is None and scheduler is None, remote=scheduler is not None)
+    if not json_out:  # the first line of a log: what runs, and where its results go
+        stderr.print(plain(f"moo-snn optimize {spec.name}: seed {spec.search.seed}, {spec.search.rounds} rounds, results in {path}"))
     try:
         with SearchProgress(stderr) as progress:
             run_class = HasnasRun if Strategy(strategy) is Strategy.hasnas else SearchRun
