@@ -14,7 +14,6 @@ from moo_snn.cli.common import (DeviceOpt, JsonOpt, SchedulerOpt, TorchThreadsOp
                                 stdout, user_errors)
 from moo_snn.cli.optimize_report import check_before_writing, nothing_to_resume, report_run
 from moo_snn.cli.progress import SearchProgress
-from moo_snn.cli.render import plain
 from moo_snn.errors import InfeasibleError, ResultsError
 
 
@@ -95,8 +94,6 @@ def optimize(
     if asynchronous and Strategy(strategy) is not Strategy.moo:
         raise typer.BadParameter("--async applies to --strategy moo only", param_hint="--async")
     data = check_before_writing(spec, path, in_process=workers is None and scheduler is None, remote=scheduler is not None)
-    if not json_out:  # the first line of a log: what runs, and where its results go
-        stderr.print(plain(f"moo-snn optimize {spec.name}: seed {spec.search.seed}, {spec.search.rounds} rounds, results in {path}"))
     try:
         with SearchProgress(stderr) as progress:
             run_class = HasnasRun if Strategy(strategy) is Strategy.hasnas else SearchRun
