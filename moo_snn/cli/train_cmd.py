@@ -28,6 +28,7 @@ def train(
     save: Annotated[Optional[Path], typer.Option(help="save the trained network to this file (.pt): a dict {'arch': architecture string, 'state_dict': the weights}, read with torch.load(FILE, weights_only=True)")] = None,
     repair: Annotated[bool, typer.Option("--repair", help="train an invalid cell (no forward path 0 → 3) as the search repairs it, and say what it became")] = False,
     torch_threads: TorchThreadsOpt = None,
+    nonideal: Annotated[bool, typer.Option("--nonideal", help="also measure the accuracy on non-ideal crossbars (the problem's \\[nonideal] table: Monte-Carlo mean and spread)")] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Train ARCH (or the problem's reference architecture) and report validation and test accuracy,
@@ -43,14 +44,30 @@ def train(
     from moo_snn.training.trainer import train_architecture  # torch: only once the inputs are valid
 
     n_epochs = epochs or spec.training.epochs
+    scratch = None
+    if nonideal and save is None:  # --nonideal measures the saved weights: keep them in a scratch file
+        import tempfile
+
+        scratch = tempfile.NamedTemporaryFile(suffix=".pt", delete=False)
+        scratch.close()
+    weights = save if scratch is None else Path(scratch.name)
     with TrainingProgress(stderr, str(architecture), n_epochs) as progress, threads(torch_threads):
         callbacks = dict(on_epoch=progress.on_epoch)
         if "on_batch" in inspect.signature(train_architecture).parameters:  # per-batch progress where the trainer gives it
             callbacks["on_batch"] = progress.on_batch
-        result = train_architecture(spec, architecture, data, epochs=n_epochs, seed=seed, device=device, weights_path=save,
+        result = train_architecture(spec, architecture, data, epochs=n_epochs, seed=seed, device=device, weights_path=weights,
                                     **callbacks)
+    measured = {}
+    if nonideal and result.status == "trained":  # the trained weights on the problem's crossbars
+        from moo_snn.training.nonideal import measure_nonideal
+
+        with threads(torch_threads):
+            measured = measure_nonideal(spec, weights, data, device=device)
+        if scratch is not None:
+            Path(weights).unlink(missing_ok=True)
     if json_out:
-        print_json(result.to_dict())
+        top = {k: measured[k] for k in ("accuracy_nonideal", "accuracy_nonideal_std")} if measured else {}
+        print_json({**result.to_dict(), **top, **({"nonideal": measured} if nonideal else {})})
         return
     stdout.print(plain(f"{spec.name}: {result.arch}"))
     table = Table(show_header=False)
@@ -67,6 +84,11 @@ def train(
         for name, value in result.spike_rates.items():
             rates.add_row(plain(name), f"{value:.3f}")
         stdout.print(rates)
+    if measured:
+        stdout.print(plain(f"accuracy on non-ideal crossbars ({measured['split']} split, {len(measured['accuracy_nonideal_draws'])} "
+                           f"chips, X = {measured['crossbar_size']}, {measured['cell_bits']}-bit cells, {measured['adc_bits']}-bit ADCs): "
+                           f"{measured['accuracy_nonideal']:.4f} ± {measured['accuracy_nonideal_std']:.4f} "
+                           f"(ideal {measured['accuracy_ideal']:.4f})"))
     if save:
         stdout.print(plain(f"weights saved to {save} ({{'arch', 'state_dict'}}; torch.load(FILE, weights_only=True))"))
     if result.status != "trained":
