@@ -18,6 +18,9 @@ wall seconds (``--head measured``).
 - async: :class:`~moo_snn.search.async_loop.AsyncSearchRun` with its defaults (a design of
   max(bootstrap, W), then a pass every ⌈W / 4⌉ requests), requests until the budget is spent.
 
+``barrier_bound_W``: the best utilisation any round barrier allows with rounds of W trainings
+drawn from the archive (mean/max of W draws), whatever the search proposes.
+
 Both start without an archive (bootstrap 16, as the problem) from the same seed. Reported per mode:
 ``utilisation`` = busy worker-seconds ÷ (W × budget), both inside the budget window; the hypervolume
 of the measured front of the networks whose results arrived by 25, 50, 75 and 100 % of the budget;
@@ -139,6 +142,14 @@ def simulate(mode: str, workers: int, args, table, mean_s: float, folder: Path) 
     }
 
 
+def barrier_bound(table, workers: int, draws: int = 500) -> float:
+    """The best utilisation a round barrier allows: a round of ``workers`` trainings drawn from the
+    archive (uniformly, with replacement) keeps the cluster busy mean/max of the time; mean over draws."""
+    seconds = np.array([table.records[(a, -1)]["train_seconds"] for a in table.archs])
+    rounds = np.random.default_rng(0).choice(seconds, size=(draws, workers))
+    return float(np.mean(rounds.mean(axis=1) / rounds.max(axis=1)))
+
+
 class ConstantTime:
     """A replay table whose every training takes ``seconds`` (the overhead measurement)."""
 
@@ -229,6 +240,7 @@ def main(argv=None) -> int:
                     print(f"W={w:4d} {mode:5s}: utilisation {result['utilisation']:.3f}  HV {result['hypervolume']:.4f}  "
                           f"results {result['results_in_budget']:5d}  head {result['head_share_of_budget']:.1%} of the budget "
                           f"({result['head_s_per_result'] * 1000:.0f} ms/result)  [{result['real_s']:.0f} s real]", flush=True)
+            report[f"barrier_bound_{w}"] = barrier_bound(table, w)
             by = {r["mode"]: r for r in report["runs"] if r["workers"] == w}
             if {"sync", "async"} <= by.keys():
                 report[f"utilisation_sync_{w}"] = by["sync"]["utilisation"]

@@ -10,7 +10,8 @@
         predictor.fit(archive + every result received so far)
         NSGA-II warm-started from the current population (as a synchronous round)
         queue = up to k candidates chosen as a round's survivors are, excluding every candidate
-                trained, running or queued
+                trained, running or queued; where the final population holds fewer than k such,
+                the rest by the same rule from every candidate the pass scored
     stop requesting at `max_trainings` requests or when the clock passes `budget_s`; wait for the rest
 
 A ``--budget`` / ``--budget-hours`` (:class:`~moo_snn.search.fidelity.Budget`) stops requests as
@@ -30,7 +31,7 @@ when k = S/4: on the simulated 64-worker cluster of ``benchmarks/bench_async.py`
 
 **Per candidate** the results file gains (besides the synchronous fields): ``requested_s``,
 ``result_s`` (seconds on the run's clock: the executor's ``clock()`` if it has one, a simulated
-cluster's simulated time, else wall seconds since the run started), ``worker`` (the name of the
+cluster's simulated time, else wall seconds the run has been running, over all its resumes), ``worker`` (the name of the
 worker that ran its last attempt), ``request_index`` and ``result_index`` (0, 1, 2, … in the order
 of requests and of results; -1: never). The queue, the pass count and the run's settings are kept in
 the attribute ``async_state`` (JSON).
@@ -140,7 +141,6 @@ class AsyncSearchRun(SearchRun):
         size = 0 if have >= self.search.bootstrap else max(self.search.bootstrap, slots)
         self.settings["design_size"] = size
         self.settings.setdefault("refit_every", max(self.search.survivors, math.ceil(slots / 4)))
-        self.settings.setdefault("max_trainings", size + self.search.rounds * self.search.survivors)
         self.settings["first_pass_after"] = max(2, min(self.search.bootstrap, size) // 2)
         if size:
             for x in space_filling_sample(self.spec, self.space, size, seed=self.state.seed):
@@ -190,11 +190,22 @@ class AsyncSearchRun(SearchRun):
         archs = [str(self.space.decode(x)) for x in X]
         F, std = pop.get("F", "accuracy_std")
         G = pop.get("G") if problem.n_ieq_constr else np.zeros((len(pop), 0))
-        chosen = select_survivors(archs, F, G, std, trained=exclude, k=int(self.settings["refit_every"]),
-                                  metric_names=self.spec.objectives.names, constraints=self.spec.constraints,
-                                  uncertainty_weight=self.search.uncertainty_weight)
+        k = int(self.settings["refit_every"])
+        rule = dict(metric_names=self.spec.objectives.names, constraints=self.spec.constraints,
+                    uncertainty_weight=self.search.uncertainty_weight)
+        self.queue = [archs[i] for i in select_survivors(archs, F, G, std, trained=exclude, k=k, **rule)]
+        if len(self.queue) < k:  # a converged population holds few untried networks: the rest of the pass's
+            others = [a for a in scored.seen if a not in set(archs)]  # scored ones, by the same rule
+            if others:
+                seen = [scored.seen[a] for a in others]
+                values = np.array([s["values"] for s in seen], dtype=float)
+                F_seen = np.column_stack([m.to_minimize(values[:, j]) for j, m in enumerate(self.metrics)])
+                G_seen = np.array([s["G"] for s in seen], dtype=float).reshape(len(seen), -1)
+                std_seen = np.array([s["accuracy_std"] for s in seen], dtype=float)
+                more = select_survivors(others, F_seen, G_seen, std_seen, trained=exclude | set(self.queue),
+                                        k=k - len(self.queue), **rule)
+                self.queue += [others[i] for i in more]
         self.state.population = [x.copy() for x in X]
-        self.queue = [archs[i] for i in chosen]
         for arch in self.queue:
             c = self.state.candidates[arch]
             c.accuracy_predicted_when_selected = c.predicted_accuracy
@@ -236,8 +247,15 @@ class AsyncSearchRun(SearchRun):
             return True
         return False
 
+    @property
+    def max_trainings(self) -> int:
+        """Requests at most: as given, else the synchronous run's count (design + rounds × survivors, so
+        that a resume with more ``--rounds`` goes on)."""
+        given = self.settings.get("max_trainings")
+        return int(given) if given is not None else self.settings["design_size"] + self.search.rounds * self.search.survivors
+
     def _fill(self, stream) -> None:
-        while stream.pending < stream.slots and self._n_requests < self.settings["max_trainings"]:
+        while stream.pending < stream.slots and self._n_requests < self.max_trainings:
             if self.settings.get("budget_s") is not None and self.clock() >= self.settings["budget_s"]:
                 return
             if self._budget_spent(stream.pending):
@@ -259,7 +277,7 @@ class AsyncSearchRun(SearchRun):
                 if c.result_index < 0:
                     self._request(stream, c, c.source, index=c.request_index)
             self._fill(stream)
-            total = self.settings["max_trainings"]
+            total = self.max_trainings
             while stream.pending:
                 waited = time.perf_counter()
                 arch, result = stream.next_result()
