@@ -10,11 +10,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from moo_snn.cli.common import (DeviceOpt, JsonOpt, SchedulerOpt, TorchThreadsOpt, WideOpt, WorkersOpt, print_json, stderr,
+from moo_snn.cli.common import (DeviceOpt, JsonOpt, SchedulerOpt, TorchThreadsOpt, WideOpt, WorkersOpt, stderr,
                                 stdout, user_errors)
 from moo_snn.cli.optimize_report import check_before_writing, nothing_to_resume, report_run
 from moo_snn.cli.progress import SearchProgress
-from moo_snn.errors import InfeasibleError, ResultsError
+from moo_snn.errors import ResultsError
 
 
 class Strategy(str, enum.Enum):
