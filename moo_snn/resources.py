@@ -31,9 +31,18 @@ def _folder(package: str) -> Path:
     """The folder of a data package as a file-system path.
 
     pip installs wheels unpacked, so :func:`importlib.resources.files` of a regular package is a
-    :class:`pathlib.Path`; a zipped install (zipimport) is refused by name.
+    :class:`pathlib.Path`; a zipped install (zipimport) is refused by name. A source checkout used
+    without installing it (``PYTHONPATH=.``), or an editable install made before the data packages
+    existed, has no ``moo_snn.problems`` to import: the checkout's own top-level folder is used then.
     """
-    folder = files(package)
+    try:
+        folder = files(package)
+    except ModuleNotFoundError:
+        checkout = Path(__file__).resolve().parents[1] / package.rpartition(".")[2]
+        if (checkout / "__init__.py").is_file():
+            return checkout
+        raise ProblemError(f"the shipped files of moo-snn ({package}) are missing from this installation; "
+                           f"reinstall it (pip install moo-snn, or pip install -e . in a checkout)") from None
     if not isinstance(folder, Path):
         raise ProblemError(f"the shipped files of {package} are inside an archive ({folder}); install moo-snn "
                            f"unpacked (pip install moo-snn)")
