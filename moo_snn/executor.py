@@ -98,7 +98,8 @@ def failed_result(task: TrainingTask, error: str, attempts: int) -> dict:
 class Executor(Protocol):
     """Runs trainings; yields ``(index into tasks, result dict)`` as each one finishes."""
 
-    def run(self, tasks: Sequence[TrainingTask], data=None) -> Iterator[tuple[int, dict]]: ...
+    def run(self, tasks: Sequence[TrainingTask], data=None) -> Iterator[tuple[int, dict]]:
+        """Train ``tasks`` (on ``data``, or each task's problem data); yield ``(index, result)`` as each finishes."""
 
 
 # --- what runs in a worker (or here) -------------------------------------------------------------
@@ -120,6 +121,7 @@ class DataCache:
         self._items: OrderedDict = OrderedDict()
 
     def get(self, problem):
+        """The problem's data splits, loaded once per distinct ``[data]`` table (the cache holds ``size`` of them)."""
         from moo_snn.data import load_problem_data
 
         key = (json.dumps(dataclasses.asdict(problem.data), sort_keys=True, default=str), str(problem.data_path))
@@ -259,6 +261,7 @@ class InProcessExecutor:
         return InProcessStream(self, data)
 
     def close(self) -> None:
+        """Drop the cached data (nothing else to release in this process)."""
         self._data = DataCache(size=1)
 
     def __enter__(self):
@@ -410,9 +413,14 @@ class TaskStream(Protocol):
     slots: int
     pending: int
 
-    def submit(self, task: TrainingTask, tag) -> None: ...
-    def next_result(self) -> tuple[object, dict]: ...
-    def close(self) -> None: ...
+    def submit(self, task: TrainingTask, tag) -> None:
+        """Hand over ``task``; its result comes back from :meth:`next_result` with ``tag``."""
+
+    def next_result(self) -> tuple[object, dict]:
+        """Wait for the next training to finish (any order); ``(tag, result)``."""
+
+    def close(self) -> None:
+        """Cancel what was submitted and not returned."""
 
 
 class InProcessStream:
@@ -427,16 +435,20 @@ class InProcessStream:
 
     @property
     def pending(self) -> int:
+        """Tasks submitted and not returned yet."""
         return len(self._queue)
 
     def submit(self, task: TrainingTask, tag) -> None:
+        """Queue ``task`` (it runs when a result is asked for)."""
         self._queue.append((tag, task))
 
     def next_result(self) -> tuple[object, dict]:
+        """Train the oldest queued task here and now; ``(tag, result)``."""
         tag, task = self._queue.popleft()
         return tag, self.executor.train(task, self.data)
 
     def close(self) -> None:
+        """Forget the queued tasks."""
         self._queue.clear()
 
 
@@ -465,9 +477,11 @@ class DaskStream:
 
     @property
     def pending(self) -> int:
+        """Tasks submitted to the cluster and not returned yet."""
         return len(self._pending)
 
     def submit(self, task: TrainingTask, tag, attempt: int = 1) -> None:
+        """Submit ``task`` to the cluster (``attempt``: which try this is, for the retry rule)."""
         if task.device not in self._resources:
             self._resources[task.device] = self.executor._resources([task])
         function, *args = self.executor.call(task)
@@ -496,6 +510,7 @@ class DaskStream:
                 return tag, failed_result(task, _describe(exc), attempt)
 
     def close(self) -> None:
+        """Cancel every training still pending on the cluster."""
         for _, _, _, future in self._pending.values():
             future.cancel()
         self._pending.clear()

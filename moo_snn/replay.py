@@ -151,5 +151,6 @@ class ReplayDaskExecutor(DaskExecutor):
         self.table = table
 
     def call(self, task) -> tuple:
+        """What a worker runs for ``task``: sleep the archive's training time, then return its recorded result."""
         result = self.table.task_result(task)
         return sleep_and_return, result, result["train_seconds"]

@@ -143,9 +143,11 @@ class SimulatedCluster:
     # --- TaskStream ---------------------------------------------------------------------------
     @property
     def pending(self) -> int:
+        """Tasks submitted and not returned: queued, running on a simulated worker, or finished and not yet read."""
         return len(self._queue) + len(self._running) + len(self._done)
 
     def submit(self, task: TrainingTask, tag) -> None:
+        """Queue ``task``; it starts on the simulated clock as soon as a simulated worker is free."""
         self._head()
         self._queue.append((tag, task, 1))
         self._dispatch(self.now_s)
@@ -153,6 +155,7 @@ class SimulatedCluster:
             self._real_mark = self._timer()
 
     def next_result(self) -> tuple[object, dict]:
+        """Advance the simulated clock to the next finished training; ``(tag, result)``."""
         self._head()
         while True:
             if not self._done:

@@ -114,6 +114,7 @@ class AsyncSearchRun(SearchRun):
                                                           clock_s=self.clock()))
 
     def checkpoint(self) -> None:
+        """Write the results file (and the asynchronous search's own state with it), timed for the benchmark."""
         if hasattr(self, "settings"):  # (the base class writes once before this class is set up)
             self._save_async_state()
         start = time.perf_counter()

@@ -56,6 +56,7 @@ class Level:
 
     @property
     def name(self) -> str:
+        """``full``, or ``L<index> (<epochs> ep, <fraction> data)`` for a low-fidelity level."""
         return "full" if self.full else f"L{self.index} ({self.epochs} ep, {self.train_fraction:g} data)"
 
 

@@ -53,10 +53,17 @@ from moo_snn.surrogate.predictor import DEFAULT_REGRESSOR, make_predictor, predi
 class Progress:
     """Callbacks of a run; the command line shows them, library users may ignore them."""
 
-    def phase(self, text: str) -> None: ...
-    def generation(self, round_: int, gen: int, n_gen: int) -> None: ...
-    def training(self, done: int, total: int, arch: str) -> None: ...
-    def trained(self, arch: str, result: dict) -> None: ...  # each finished training (any order), with its result
+    def phase(self, text: str) -> None:
+        """A new phase of the run begins (``text``: one line saying what it does)."""
+
+    def generation(self, round_: int, gen: int, n_gen: int) -> None:
+        """NSGA-II of round ``round_`` finished generation ``gen`` of ``n_gen``."""
+
+    def training(self, done: int, total: int, arch: str) -> None:
+        """``done`` of ``total`` trainings of this batch have finished (``arch``: the last one, "" at the start)."""
+
+    def trained(self, arch: str, result: dict) -> None:
+        """Each finished training (in any order), with its result dict."""
 
 
 class SearchRun:

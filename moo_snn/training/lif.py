@@ -58,6 +58,7 @@ class LIFSequence(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, a: torch.Tensor, v_th: torch.Tensor) -> torch.Tensor:
+        """Spikes ``(T, ...)`` of inputs ``x`` ``(T, ...)``; keeps the potentials for :meth:`backward`."""
         spikes = torch.empty_like(x)
         potentials = torch.empty_like(x)
         v = torch.zeros_like(x[0])
@@ -70,6 +71,7 @@ class LIFSequence(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, g_spikes: torch.Tensor):
+        """Gradient with respect to ``x`` through time (SuperSpike surrogate), newest timestep first."""
         potentials, a, v_th = ctx.saved_tensors
         g_x = torch.empty_like(potentials)
         g_v = torch.zeros_like(potentials[0])
@@ -83,12 +85,14 @@ class LIFStep(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, v: torch.Tensor, a: torch.Tensor, v_th: torch.Tensor):
+        """``(z, v_new)``: spikes and the potential after reset, for input ``x`` and potential ``v``."""
         z, u, v_new = _forward_step(x, v, a, v_th)
         ctx.save_for_backward(u, a, v_th)
         return z, v_new
 
     @staticmethod
     def backward(ctx, g_z: torch.Tensor | None, g_v: torch.Tensor | None):
+        """Gradients with respect to ``x`` and ``v`` from those of ``z`` and ``v_new`` (SuperSpike surrogate)."""
         u, a, v_th = ctx.saved_tensors
         g_z = torch.zeros_like(u) if g_z is None else g_z
         g_v = torch.zeros_like(u) if g_v is None else g_v

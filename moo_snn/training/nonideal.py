@@ -61,6 +61,7 @@ class NonidealResult:
     ideal_accuracy: float = float("nan")
 
     def to_dict(self) -> dict:
+        """The measurement as the plain dict that ``moo-snn train --json`` and the results file carry."""
         return {"accuracy_nonideal": self.accuracy_mean, "accuracy_nonideal_std": self.accuracy_std,
                 "accuracy_nonideal_draws": list(self.accuracies), "accuracy_ideal": self.ideal_accuracy}
 

@@ -79,6 +79,7 @@ class Plan:
     timing_seconds: float
 
     def to_dict(self) -> dict:
+        """The plan as a plain dict (``moo-snn plan --json``)."""
         return asdict(self)
 
 
