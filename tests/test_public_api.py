@@ -95,3 +95,22 @@ def test_the_docstring_check_catches_what_it_should():
 
     assert _parameters_documented(undocumented, "f") == ["f: no numpydoc 'Parameters' section (parameters: a, b)"]
     assert _parameters_documented(documented, "f") == []
+
+
+def test_every_public_function_class_and_method_of_the_library_has_a_docstring():
+    """Outside ``cli/`` (whose commands document themselves in their help): a name without ``_`` has a docstring."""
+    import ast
+    from pathlib import Path
+
+    root = Path(moo_snn.__file__).parent
+    missing = []
+    for path in sorted(root.rglob("*.py")):
+        if path.relative_to(root).parts[0] == "cli":
+            continue
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if not isinstance(node, (ast.FunctionDef, ast.ClassDef)) or node.name.startswith("_"):
+                continue
+            members = [node] + [m for m in node.body if isinstance(m, ast.FunctionDef) and not m.name.startswith("_")] \
+                if isinstance(node, ast.ClassDef) else [node]
+            missing += [f"{path.relative_to(root.parent)}:{m.lineno} {m.name}" for m in members if not ast.get_docstring(m)]
+    assert not missing, "public names without a docstring:\n" + "\n".join(missing)
