@@ -492,6 +492,7 @@ class DaskStream:
         self._finished.add(future)
 
     def next_result(self) -> tuple[object, dict]:
+        """The next finished training, ``(tag, result)``; a lost or failed one is retried, then returned as failed."""
         while True:
             future = next(self._finished)
             tag, task, attempt, _ = self._pending.pop(future.key)
