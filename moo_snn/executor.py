@@ -287,6 +287,10 @@ class DaskExecutor:
         (:func:`moo_snn.training.runtime.choose_threads`), which shares a machine's free cores among
         the trainings running on it (the local cluster's workers, or the worker threads per host).
     connect_timeout_s : how long to wait for ``scheduler``.
+    no_worker_timeout_s : how long trainings may wait on a cluster without any worker (all died and
+        none came back: out of memory, say) before :class:`ExecutorError` stops the run, every finished
+        training recorded (default: 120 s on a local cluster, 900 s on a scheduler, whose workers may
+        come and go).
     trainings_per_gpu : trainings that share one GPU at a time (small networks leave a GPU mostly
         idle): tasks ask for ``GPU: 1 / trainings_per_gpu`` of a worker's resource.
 
@@ -298,7 +302,8 @@ class DaskExecutor:
     """
 
     def __init__(self, *, workers: int | None = None, scheduler: str | None = None, client=None, retries: int = 2,
-                 torch_threads: int | None = None, connect_timeout_s: float = 20.0, trainings_per_gpu: int = 1):
+                 torch_threads: int | None = None, connect_timeout_s: float = 20.0, trainings_per_gpu: int = 1,
+                 no_worker_timeout_s: float | None = None):
         given = sum(x is not None for x in (workers, scheduler, client))
         if given > 1:
             raise ExecutorError("--workers (start a local Dask cluster) and --scheduler (join an existing one) exclude "
@@ -311,6 +316,7 @@ class DaskExecutor:
             raise ExecutorError(f"--workers must be at least 1, found {workers}")
         self.workers, self.scheduler, self.retries = workers, scheduler, retries
         self.connect_timeout_s = connect_timeout_s
+        self.no_worker_timeout_s = no_worker_timeout_s if no_worker_timeout_s is not None else (120.0 if workers else 900.0)
         self.torch_threads = torch_threads  # None: each training's thread policy, sharing its node's cores
         self.trainings_per_gpu = trainings_per_gpu
         self._client, self._cluster, self._own_client = client, None, client is None
@@ -491,10 +497,29 @@ class DaskStream:
         self._pending[future.key] = (tag, task, attempt, future)
         self._finished.add(future)
 
+    def _next_finished(self):
+        """The next finished (or failed) future; :class:`ExecutorError` after ``no_worker_timeout_s`` without
+        any worker (Dask would wait for one forever)."""
+        import time
+
+        without_workers_since = None
+        while not self._finished.has_ready():
+            if not self.client.scheduler_info()["workers"]:
+                without_workers_since = without_workers_since or time.monotonic()
+                waited = time.monotonic() - without_workers_since
+                if waited > self.executor.no_worker_timeout_s:
+                    raise ExecutorError(f"the Dask cluster has had no worker for {waited:.0f} s ({len(self._pending)} trainings "
+                                        f"waiting): its workers died and none came back (out of memory?); every finished "
+                                        f"training is recorded: resume the run once workers are back")
+            else:
+                without_workers_since = None
+            time.sleep(0.2)
+        return next(self._finished)
+
     def next_result(self) -> tuple[object, dict]:
         """The next finished training, ``(tag, result)``; a lost or failed one is retried, then returned as failed."""
         while True:
-            future = next(self._finished)
+            future = self._next_finished()
             tag, task, attempt, _ = self._pending.pop(future.key)
             if future.status == "finished":
                 result = dict(future.result(), attempts=attempt)

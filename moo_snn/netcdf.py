@@ -75,8 +75,13 @@ def read(path: str | Path, kind: str, format_tag: str) -> xr.Dataset:
     except Exception as exc:  # h5py/h5netcdf raise many kinds for a truncated or foreign file
         raise ResultsError(f"{path}: not a readable NetCDF file ({type(exc).__name__}: {exc})") from None
     data.attrs = clean_attributes(data.attrs)
-    if data.attrs.get("format") != format_tag:
-        raise ResultsError(f"{path}: not a moo-snn {kind} (attribute format = {data.attrs.get('format')!r}, expected {format_tag!r})")
+    found = data.attrs.get("format")
+    if found != format_tag:
+        family = format_tag.rsplit("-", 1)[0]
+        if isinstance(found, str) and found.rsplit("-", 1)[0] == family:
+            raise ResultsError(f"{path}: a moo-snn {kind} of another format version ({found!r}; this moo-snn reads "
+                               f"{format_tag!r}): open it with the moo-snn version that wrote it, or make the run again")
+        raise ResultsError(f"{path}: not a moo-snn {kind} (attribute format = {found!r}, expected {format_tag!r})")
     for name, var in data.data_vars.items():
         if var.dtype.kind in "OSU":
             data[name] = var.astype(object)

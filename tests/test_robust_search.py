@@ -256,6 +256,7 @@ def test_any_exception_leaves_status_failed_with_the_reason(tmp_path, fake_train
     assert ds.sizes["round"] == 1 and ds.attrs["ended"]
 
 
+@pytest.mark.slow  # about 10 s on a quiet machine (three worker starts), a minute on a loaded one
 def test_a_worker_death_is_charged_only_to_the_task_it_was_running():
     """A real one-worker LocalCluster: the task that kills its worker fails after its attempts; the
     tasks queued behind it never saw a death (one attempt each)."""
@@ -272,6 +273,22 @@ def test_a_worker_death_is_charged_only_to_the_task_it_was_running():
     assert results[0]["status"] == "failed" and results[0]["attempts"] == 2 and "KilledWorker" in results[0]["error"]
     assert [results[i]["status"] for i in (1, 2, 3)] == ["trained"] * 3
     assert [results[i]["attempts"] for i in (1, 2, 3)] == [1, 1, 1]
+
+
+def test_a_cluster_without_workers_stops_the_run_instead_of_waiting_forever():
+    """Seen in the worker-deaths case on a loaded machine: the nanny did not bring the killed worker
+    back and the run waited for ever. A cluster without any worker is an error after a timeout."""
+    import logging
+
+    from distributed import Client, LocalCluster
+
+    from moo_snn.executor import DaskExecutor, ExecutorError, TrainingTask
+
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=":0", silence_logs=logging.CRITICAL) as cluster, \
+            Client(cluster) as client:
+        executor = DaskExecutor(client=client, no_worker_timeout_s=1.0)
+        with pytest.raises(ExecutorError, match=r"no worker for \d+ s \(1 trainings waiting\)"):
+            list(executor.run([TrainingTask("", ".", "any", 1, 0)]))
 
 
 # --- a tiny feasible region -----------------------------------------------------------------------
