@@ -15,7 +15,7 @@ than 20× slower next to two other torch processes than with one thread. So:
    Otherwise the count is the smallest of
 
    - what the network can use: 1 below :data:`PARALLEL_MIN_MACS` multiply-accumulates per
-     timestep and batch (digits-sized networks: a second thread measured no faster), else all cores;
+     timestep and batch (every digits-sized network), else all cores;
    - this node's share: cores allowed to this process (``os.sched_getaffinity``) ÷ trainings
      running on the node (Dask workers per host);
    - the cores that are free now: allowed cores minus those busy with other processes, measured
@@ -40,10 +40,14 @@ from dataclasses import dataclass
 OPENMP_ENVIRONMENT = {"OMP_WAIT_POLICY": "PASSIVE"}
 """Environment moo-snn sets (where unset) before torch is imported."""
 
-PARALLEL_MIN_MACS = 2.0e8
+PARALLEL_MIN_MACS = 1.0e9
 """Multiply-accumulates per timestep and batch (all crossbar layers) below which a training runs on
-one thread: measured on 2 cores, every digits network (at most ~1.3e8 with batch 64) trained no
-faster on two threads, CIFAR-sized networks (≥ 1e9) did (``benchmarks/RESULTS.md``)."""
+one thread. It separates the two input scales: every network of the digits space is below it (at
+most 5.4e8 with batch 64: C = 32, all edges conv3x3; the reference 9.5e7), every network of the
+CIFAR-10 space above it (at least 1.3e9 with batch 64). Digits networks gain nothing from a second
+thread that could make up for the risk of a busy core; on 32×32 inputs each convolution is large
+enough to share. The 1-vs-2-thread timings of this session were taken at load 10-17 on 2 cores and
+are inconclusive (``benchmarks/RESULTS.md``): re-measure on a quiet machine."""
 
 SAMPLE_S = 0.05
 """How long the CPU use of other processes is sampled before a training [s]."""
