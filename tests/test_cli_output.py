@@ -338,3 +338,15 @@ def test_problems_table_is_complete_at_common_widths(width):
         assert p["name"] in words
         for word in p["description"].split():
             assert word in words, word
+
+
+def test_pareto_says_when_a_file_still_claims_running(run_path, tmp_path):
+    from moo_snn.netcdf import write_atomic
+
+    ds = moo_snn.open_results(run_path)
+    ds.attrs["status"] = "running"
+    copy = tmp_path / "killed.nc"
+    write_atomic(ds, copy)
+    result = invoke(["pareto", copy], 120)
+    assert result.exit_code == 0
+    assert "still running" in result.stderr and "killed" in result.stderr
