@@ -181,7 +181,7 @@ def within_budget(run, candidates: list, level: Level) -> list:
     fte, seconds = spent_now(run)
     n = run.budget.affordable(len(candidates), level.fte, fte, seconds)
     if n < len(candidates):
-        run.state.attrs["budget_exhausted"] = 1
+        run.budget_refused = True  # this run left trainings undone for the budget: it stops after this batch
         run.state.attrs["budget_note"] = (f"budget spent ({fte:.3g} of {run.budget.fte if run.budget.fte is not None else 'no'} FTE, "
                                           f"{seconds / 3600:.3g} of {run.budget.hours if run.budget.hours is not None else 'no'} h): "
                                           f"{len(candidates) - n} {level.name} trainings not started; resume with a larger "
@@ -191,13 +191,10 @@ def within_budget(run, candidates: list, level: Level) -> list:
 
 
 def budget_exhausted(run) -> bool:
-    """True when not even one training of the cheapest level fits the budget (the run stops)."""
-    fte, seconds = spent_now(run)
+    """True when the budget refused a training in this run, or not even one training of the cheapest
+    level fits it any more: the run stops (and its results file says so)."""
     update_attrs(run)
-    if run.budget.exhausted(fte, seconds, run.levels[0].fte):
-        run.state.attrs["budget_exhausted"] = 1
-        return True
-    return False
+    return bool(run.state.attrs["budget_exhausted"])
 
 
 def update_attrs(run) -> None:
@@ -205,9 +202,13 @@ def update_attrs(run) -> None:
     fte, seconds = spent_now(run)
     run.state.attrs.update(run.budget.as_attrs(), spent_fte=fte, spent_train_hours=seconds / 3600.0,
                            fidelity_levels="; ".join(f"{lv.epochs} ep x {lv.train_fraction:g} = {lv.fte:.4g} FTE" for lv in run.levels))
-    if not run.budget.exhausted(fte, seconds, run.levels[0].fte):
-        run.state.attrs["budget_exhausted"] = 0
+    stopped = getattr(run, "budget_refused", False) or run.budget.exhausted(fte, seconds, run.levels[0].fte)
+    run.state.attrs["budget_exhausted"] = int(stopped)
+    if not stopped:
         run.state.attrs.pop("budget_note", None)
+    elif "budget_note" not in run.state.attrs:
+        run.state.attrs["budget_note"] = (f"budget spent ({fte:.3g} FTE, {seconds / 3600:.3g} h of training); resume with a "
+                                          f"larger --budget / --budget-hours to continue")
 
 
 def fit_predictor(run, before_round: int):

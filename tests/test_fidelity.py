@@ -1,0 +1,203 @@
+"""Multi-fidelity search (DESIGN §6b): levels, costs, subsets, the ladder in the loop, the budget, plan pricing."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from moo_snn.cli import app
+from moo_snn.config.problem import load_problem, parse_problem
+from moo_snn.data.splits import DataSplits, training_subset
+from moo_snn.errors import DataError, ProblemError
+from moo_snn.search import fidelity
+from moo_snn.search.loop import SearchRun
+from moo_snn.surrogate import archive as arc
+from moo_snn.surrogate.features import ArchitectureFeaturizer
+from moo_snn.surrogate.predictor import predictor_inputs
+from small_search import TEXT
+
+LADDER = "\n[fidelity]\nepochs = [1, 2]\ntrain_fraction = [0.25, 0.5]\neta = 2\npromote = 2\n"
+SMALL = TEXT.replace("epochs = 2", "epochs = 8").replace("bootstrap = 16", "bootstrap = 6").replace("survivors = 2", "survivors = 4")
+
+
+def test_levels_and_their_cost_in_full_training_equivalents():
+    spec = parse_problem(SMALL + LADDER)
+    levels = fidelity.levels(spec)
+    # hand-computed: epochs x fraction / full epochs (8)
+    assert [(lv.epochs, lv.train_fraction, lv.fte, lv.full) for lv in levels] == [
+        (1, 0.25, 1 * 0.25 / 8, False), (2, 0.5, 2 * 0.5 / 8, False), (8, 1.0, 1.0, True)]
+    assert fidelity.levels(parse_problem(SMALL))[0].full  # no [fidelity]: one level, full training
+    assert fidelity.level_of(spec, 2, 0.5).index == 1 and fidelity.level_of(spec, 3, 0.5) is None
+
+
+def test_the_fidelity_table_is_checked_and_documented():
+    with pytest.raises(ProblemError, match="one fraction per level"):
+        parse_problem(SMALL + "\n[fidelity]\nepochs = [1, 2]\ntrain_fraction = [0.5]\n")
+    with pytest.raises(ProblemError, match="grow strictly"):
+        parse_problem(SMALL + "\n[fidelity]\nepochs = [2, 1]\n")
+    with pytest.raises(ProblemError, match="below full training"):
+        parse_problem(SMALL + "\n[fidelity]\nepochs = [8]\n")
+    with pytest.raises(ProblemError, match="promte"):
+        parse_problem(SMALL + "\n[fidelity]\nepochs = [1]\npromte = 2\n")
+    out = CliRunner().invoke(app, ["problems", "--keys", "--json"])
+    keys = {row["key"] for row in json.loads(out.stdout)["fidelity"]}
+    assert {"epochs", "train_fraction", "promote", "eta", "predictor"} <= keys
+
+
+def test_training_subset_is_stratified_deterministic_and_leaves_validation_alone():
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(4), [40, 30, 20, 10]).astype(np.int64)
+    x = rng.random((len(y), 1, 2, 2), dtype=np.float32)
+    data = DataSplits(x, y, x[:5], y[:5], x[:7], y[:7], 4, "toy")
+    half = training_subset(data, 0.5, seed=3)
+    assert len(half.y_train) == 50
+    assert np.array_equal(np.bincount(half.y_train), [20, 15, 10, 5])  # class shares kept
+    assert np.array_equal(training_subset(data, 0.5, seed=3).x_train, half.x_train)
+    assert half.x_val is data.x_val and half.x_test is data.x_test
+    assert training_subset(data, 1.0, seed=3) is data
+    with pytest.raises(DataError, match=r"\(0, 1\]"):
+        training_subset(data, 0.0, seed=3)
+
+
+def test_budget_counts_whole_trainings():
+    budget = fidelity.Budget(fte=2.0)
+    assert budget.affordable(10, 0.25, spent_fte=0.0, spent_seconds=0.0) == 8
+    assert budget.affordable(10, 1.0, spent_fte=1.5, spent_seconds=0.0) == 0
+    assert budget.affordable(3, 0.5, spent_fte=1.0, spent_seconds=0.0) == 2
+    assert fidelity.Budget(hours=1.0).affordable(5, 1.0, 0.0, 3600.0) == 0
+    assert fidelity.Budget().affordable(5, 1.0, 1e9, 1e9) == 5
+
+
+def test_phase_plan_of_digits_long_by_hand():
+    plan = fidelity.phase_plan(load_problem("digits-long"))
+    # bootstrap 16 and 4 x 6 survivors at 2 ep x 0.5 of 30 ep; rungs: ceil(6 / 2) = 3 per round at 3/30; 4 x 2 promotions
+    assert plan["bootstrap"]["fte"] == pytest.approx(16 / 30)
+    assert plan["rounds"]["fte"] == pytest.approx(24 / 30)
+    assert plan["rungs L1 (3 ep, 1 data)"]["trainings"] == 12
+    assert plan["promotions"]["fte"] == 8
+    assert plan["_total"] == pytest.approx(16 / 30 + 24 / 30 + 12 * 0.1 + 8)
+    assert plan["_total_without_ladder"] == 40
+
+
+def test_predictor_inputs_carry_the_fidelity_and_plain_strings_mean_full():
+    archs = ["0303-0030-0003-0000_c16_t4_w4_p1_h0"] * 2
+    f = ArchitectureFeaturizer(use_fidelity=True).fit(predictor_inputs(archs, fte=[0.25, 1.0]))
+    rows = f.transform(predictor_inputs(archs, fte=[0.25, 1.0]))
+    assert rows[:, -1].tolist() == [-2.0, 0.0]  # log2 of the FTE
+    assert f.transform(predictor_inputs(archs[:1]))[0, -1] == 0.0  # no column: full fidelity
+    assert f.get_feature_names_out()[-1] == "log2_fidelity_fte"
+
+
+def test_archive_keeps_one_record_per_fidelity(tmp_path):
+    spec = parse_problem(SMALL)
+    archive = arc.empty_archive(spec)
+    base = dict(arch="0303-0030-0003-0000_c16_t4_w4_p1_h0", status="trained", test_accuracy=0.5, train_seconds=1.0, seed=0,
+                spike_rates={})
+    for epochs, fraction, acc in ((1, 0.25, 0.3), (8, 1.0, 0.9), (8, 1.0, 0.95)):
+        archive = arc.append(archive, dict(base, epochs=epochs, train_fraction=fraction, val_accuracy=acc))
+    assert archive.sizes["record"] == 2  # the second full record replaced the first, the proxy stays
+    assert arc.trained(archive, train_fraction=1.0).val_accuracy.values.tolist() == [0.95]
+    assert arc.full_fidelity(archive, 8).sizes["record"] == 1
+    old = archive.drop_vars("train_fraction")  # an archive written before fidelities existed
+    arc.save_archive(old, tmp_path / "old.nc")
+    assert arc.load_archive(tmp_path / "old.nc").train_fraction.values.tolist() == [1.0, 1.0]
+
+
+class FakeExecutor:
+    """Trainings without training: accuracy grows with width and timesteps; a proxy is a noisy-free
+    monotone copy of it scaled by its fidelity. Records every task."""
+
+    def __init__(self):
+        self.tasks = []
+
+    def run(self, tasks, data=None):
+        from moo_snn.architecture import Architecture
+
+        for i, t in enumerate(tasks):
+            self.tasks.append(t)
+            a = Architecture.parse(t.arch)
+            full = 0.5 + 0.4 * math.log2(a.channels) / 5 + 0.05 * math.log2(a.timesteps + 1)
+            acc = full * (0.6 + 0.4 * t.epochs * t.train_fraction / 8)
+            yield i, dict(arch=t.arch, status="trained", val_accuracy=acc, test_accuracy=acc, train_seconds=0.01, epochs=t.epochs,
+                          seed=t.seed, spike_rates={}, train_fraction=t.train_fraction, samples_seen=t.epochs * 100)
+
+    def close(self):
+        pass
+
+
+def test_the_loop_measures_cheaply_promotes_the_best_and_fronts_only_full_trainings(tmp_path):
+    spec = parse_problem(SMALL + LADDER)
+    executor = FakeExecutor()
+    ds = SearchRun(spec, tmp_path / "run.nc", archive_path=tmp_path / "none.nc", executor=executor).run()
+    kinds = [(t.epochs, t.train_fraction) for t in executor.tasks]
+    assert kinds[:6] == [(1, 0.25)] * 6  # the bootstrap at the cheapest level
+    n_full = kinds.count((8, 1.0))
+    assert 0 < n_full <= 2 * spec.search.rounds  # at most `promote` per round
+    status = ds.status.values.astype(str)
+    assert set(status) <= {"predicted", "proxy", "trained"}
+    front = ds.on_front.values
+    assert front.any() and (status[front] == "trained").all() and (ds.fidelity_epochs.values[front] == 8).all()
+    # cost accounting: every task's FTE, per candidate and per round (bootstrap outside the rounds)
+    fte = sum(e * f / 8 for e, f in kinds)
+    assert ds.cost_fte.values.sum() == pytest.approx(fte)
+    assert ds.attrs["spent_fte"] == pytest.approx(fte)
+    assert ds.round_fte.values.sum() == pytest.approx(fte - 6 * 0.25 / 8)
+    assert ds.n_promoted_in_round.values.sum() == n_full
+    assert ds.samples_seen.values.sum() == sum(t.epochs * 100 for t in executor.tasks)
+    promoted = ds.round_promoted.values >= 0
+    assert (status[promoted] == "trained").all() and np.isfinite(ds.proxy_accuracy.values[promoted]).all()
+
+
+def test_a_budget_stops_training_says_so_and_a_larger_one_resumes(tmp_path):
+    spec = parse_problem(SMALL + LADDER)
+    out = tmp_path / "run.nc"
+    first = FakeExecutor()
+    ds = SearchRun(spec, out, archive_path=tmp_path / "none.nc", executor=first, budget=fidelity.Budget(fte=1.5)).run()
+    assert ds.attrs["spent_fte"] <= 1.5 + 1e-9 and ds.attrs["budget_exhausted"] == 1
+    assert "budget spent" in ds.attrs["budget_note"] and ds.sizes["round"] < spec.search.rounds
+    second = FakeExecutor()
+    ds2 = SearchRun(spec, out, archive_path=tmp_path / "none.nc", executor=second, resume=out,
+                    budget=fidelity.Budget(fte=100.0)).run()
+    assert ds2.sizes["round"] == spec.search.rounds and ds2.attrs["budget_exhausted"] == 0
+    assert ds2.attrs["spent_fte"] > ds.attrs["spent_fte"]
+    done_before = {str(a) for a, s in zip(ds.arch.values, ds.status.values) if s != "predicted"}
+    assert not any(t.arch in done_before and (t.epochs, t.train_fraction) == (1, 0.25) for t in second.tasks)
+
+
+def test_without_fidelity_every_training_is_full(tmp_path):
+    spec = parse_problem(SMALL)
+    executor = FakeExecutor()
+    ds = SearchRun(spec, tmp_path / "run.nc", archive_path=tmp_path / "none.nc", executor=executor).run()
+    assert {(t.epochs, t.train_fraction) for t in executor.tasks} == {(8, 1.0)}
+    assert "proxy" not in set(ds.status.values.astype(str))
+    assert ds.cost_fte.values.sum() == len(executor.tasks) == ds.attrs["spent_fte"]
+
+
+def test_surrogate_predict_json(tmp_path):
+    out = CliRunner().invoke(app, ["surrogate", "predict", "digits", "--arch", "0303-0030-0003-0000_c16_t4_w4_p1_h0",
+                                   "--arch", "0001-0000-0000-0000_c4_t1_w2_p4_h32", "--json"])
+    assert out.exit_code == 0, out.output
+    rows = json.loads(out.stdout)
+    assert [sorted(r) for r in rows] == [["accuracy", "accuracy_std", "arch"]] * 2
+    assert rows[0]["accuracy"] > rows[1]["accuracy"]  # 16 channels, 4 timesteps vs 4 channels, 1 timestep
+    bad = CliRunner().invoke(app, ["surrogate", "predict", "digits", "--arch", "nonsense"])
+    assert bad.exit_code != 0 and "error" in bad.output
+
+
+def test_plan_sizes_come_from_published_data_set_sizes():
+    from moo_snn.training.plan import split_sizes
+
+    assert split_sizes(load_problem("digits")) == (1797 - 360 - 270, 360 + 270)  # ceil(0.2 x 1797), ceil(0.15 x 1797)
+    n_train, n_eval = split_sizes(load_problem("cifar10-hasnas"))
+    assert n_train + n_eval == 60000
+
+
+@pytest.mark.slow  # times training steps of CIFAR-sized networks on the CPU: a few minutes on a busy machine
+def test_plan_runs_without_the_cifar_data():
+    out = CliRunner().invoke(app, ["plan", "cifar10-hasnas", "--json", "--torch-threads", "1"])
+    assert out.exit_code == 0, out.output
+    plan = json.loads(out.stdout)
+    assert {"estimated_hours", "full_training_equivalents", "peak_memory_GB"} <= set(plan)
+    assert plan["full_training_equivalents"] == 16 + 5 * 4 and plan["peak_memory_GB"] > 0.5
