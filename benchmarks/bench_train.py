@@ -251,20 +251,29 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--busy-epochs", type=int, default=None, help="epochs of `moo-snn train digits` (default: the problem's)")
     parser.add_argument("--skip-busy", action="store_true", help="part 1 only")
+    parser.add_argument("--busy-only", action="store_true", help="part 2 only")
+    parser.add_argument("--spaces", default="digits,cifar10", help="which networks of part 1 (comma-separated spaces)")
+    parser.add_argument("--cifar-batch", type=int, default=32, help="batch size of the CIFAR-10-space networks")
+    parser.add_argument("--cifar-batches", type=int, default=2, help="timed batches of the CIFAR-10-space networks")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    rows = []
-    for space, net_input, text, batch, n_batches in NETWORKS:
-        rows.append(bench_network(space, net_input, text, batch, n_batches, device, args.repeats))
-        if not args.json:
-            print(json.dumps(rows[-1]), flush=True)
-    out = dict(device=args.device, threads=args.threads, networks=rows,
-               norse_vs_plain=round(statistics.median(r["plain_over_ours_train"] for r in rows), 3),
-               norse_vs_plain_eval=round(statistics.median(r["plain_over_ours_eval"] for r in rows), 3),
-               load_average=os.getloadavg()[0])
+    out = dict(device=args.device, threads=args.threads, load_average_before=os.getloadavg()[0])
+    if not args.busy_only:
+        rows = []
+        for space, net_input, text, batch, n_batches in NETWORKS:
+            if space not in args.spaces.split(","):
+                continue
+            if space == "cifar10":
+                batch, n_batches = args.cifar_batch, args.cifar_batches
+            rows.append(bench_network(space, net_input, text, batch, n_batches, device, args.repeats))
+            if not args.json:
+                print(json.dumps(rows[-1]), flush=True)
+        out.update(networks=rows, norse_vs_plain=round(statistics.median(r["plain_over_ours_train"] for r in rows), 3),
+                   norse_vs_plain_eval=round(statistics.median(r["plain_over_ours_eval"] for r in rows), 3))
     if not args.skip_busy and args.device == "cpu":
         out.update(busy_slowdown(args.busy_epochs))
+    out["load_average_after"] = os.getloadavg()[0]
     print(json.dumps(out, indent=None if args.json else 1))
 
 
