@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 import tomllib
+import types
 from pathlib import Path
 
 import numpy as np
@@ -183,7 +184,8 @@ def test_the_example_plug_in_installs_checks_and_runs_a_search(edp_site, tmp_pat
         class Result:
             def to_dict(self):
                 return dict(arch=str(arch), status="trained", val_accuracy=0.9, test_accuracy=0.9, train_seconds=0.0,
-                            spike_rate=[1.0] + [0.05] * (len(SLOT_NAMES) - 1), epochs=1, seed=0, spike_rates={})
+                            spike_rate=[1.0] + [0.05] * (len(SLOT_NAMES) - 1), seed=0, spike_rates={},
+                            epochs=kwargs.get("epochs", problem.training.epochs))  # a full training (not a proxy)
         return Result()
 
     monkeypatch.setattr(trainer, "train_architecture", fake_train)
@@ -213,7 +215,7 @@ def test_the_example_plug_in_installs_checks_and_runs_a_search(edp_site, tmp_pat
     assert set(report["reference_point"]) == {"accuracy", "edp", "spike_count"}
     # a search in Python names the plug-ins in the problem file like built-ins
     spec = parse_problem(TEXT.replace('names = ["accuracy", "energy_uJ", "latency_ms"]', 'names = ["accuracy", "spike_count"]'))
-    ds2 = SearchRun(spec, tmp_path / "py.nc", archive_path=tmp_path / "none.nc", data=object()).run()
+    ds2 = SearchRun(spec, tmp_path / "py.nc", archive_path=tmp_path / "none.nc", data=types.SimpleNamespace(y_train=np.zeros(10))).run()
     assert list(ds2.objective.values) == ["accuracy", "spike_count"] and ds2.moo.front().sizes["candidate"] >= 1
 
 

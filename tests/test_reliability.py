@@ -22,6 +22,7 @@ import signal
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import numpy as np
@@ -86,7 +87,7 @@ def files(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setattr(trainer, "train_architecture", fake_train)
     try:
-        SearchRun(parse_problem(TINY, "tiny.toml"), d / "run.nc", archive_path=d / "none.nc", data=object()).run()
+        SearchRun(parse_problem(TINY, "tiny.toml"), d / "run.nc", archive_path=d / "none.nc", data=types.SimpleNamespace(y_train=np.zeros(10))).run()
     finally:
         mp.undo()
     blob = (d / "run.nc").read_bytes()
@@ -447,7 +448,7 @@ def test_a_diverging_training_is_recorded_and_the_search_goes_on(tmp_path, monke
         return result
 
     monkeypatch.setattr(trainer, "train_architecture", sometimes_diverges)
-    ds = SearchRun(parse_problem(TINY, "tiny.toml"), tmp_path / "run.nc", archive_path=tmp_path / "none.nc", data=object()).run()
+    ds = SearchRun(parse_problem(TINY, "tiny.toml"), tmp_path / "run.nc", archive_path=tmp_path / "none.nc", data=types.SimpleNamespace(y_train=np.zeros(10))).run()
     status = dict(zip(ds.arch.values, ds.status.values))
     assert status[diverging[0]] == "diverged" and ds.attrs["status"] == "complete"
     assert sum(s == "trained" for s in status.values()) >= 3  # the rest trained; the run finished
