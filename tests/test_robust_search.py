@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 from types import SimpleNamespace
 
 import h5py
@@ -30,7 +29,7 @@ from typer.testing import CliRunner
 import moo_snn
 from moo_snn.cli import app
 from moo_snn.config.problem import load_problem, parse_problem
-from moo_snn.errors import InfeasibleError, ProblemError, ResultsError, TrainingError
+from moo_snn.errors import InfeasibleError, ProblemError, ResultsError
 from moo_snn.evaluation import feasible_examples, population_costs
 from moo_snn.results.state import RunState
 from moo_snn.search.loop import SearchRun, resume_spec, with_overrides
@@ -427,3 +426,9 @@ def test_rewritten_attributes_through_the_commands_exit_0_or_2(tmp_path, run_fil
         else:
             assert result.exit_code == 2, (args, result.output)
             assert error in one_error_line(result)
+
+
+def test_a_resume_keeps_the_runs_seed(run_file):
+    spec, _ = resume_spec(moo_snn.open_results(run_file))
+    with pytest.raises(ResultsError, match="a resumed run keeps it"):
+        SearchRun(with_overrides(spec, seed=5), run_file, archive_path=run_file.parent / "none.nc", resume=run_file, data=DATA)

@@ -117,6 +117,9 @@ class SearchRun:
                 raise ResultsError(f"{resume}: this run was made with another problem file; resume it with the problem "
                                    f"stored in it (moo-snn optimize --resume alone) or start a new run")
             self.state = RunState.from_dataset(ds)
+            if spec.search.seed != self.state.seed:
+                raise ResultsError(f"{resume}: this run's seed is {self.state.seed}; a resumed run keeps it (found "
+                                   f"{spec.search.seed}): resume without --seed, or start a new run for another seed")
             self.state.status, self.state.failure = "running", ""
             self.state.command = command
             self.option_changes = [(k, self.state.options[k], v) for k, v in options.items()
