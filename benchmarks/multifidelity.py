@@ -26,7 +26,8 @@ trains for real (30-epoch trainings: about 10-60 s each on a CPU core); later ru
 
     python benchmarks/multifidelity.py [--quick] [--seeds N] [--json] [--methods full,multifidelity,...]
 
-``--quick``: 1 seed, bootstrap 10, 3 rounds of 4 survivors, 20 generations of 32.
+``--quick``: 1 seed, bootstrap 10, 3 rounds of 4 survivors, 20 generations of 32; the ladder's run
+gets 6 rounds (rounds are cheap at low fidelity) and promotes 1 network per round.
 """
 
 from __future__ import annotations
@@ -244,6 +245,9 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     if args.quick:
         args.seeds, args.bootstrap, args.rounds, args.survivors, args.generations, args.pop_size = 1, 10, 3, 4, 20, 32
+        # the ladder's run: rounds are cheap at low fidelity, so it gets twice as many, and promotes one per round
+        args.rounds_mf = args.rounds_mf or 2 * args.rounds
+        args.promote = 1 if args.promote is None else args.promote
     args.rounds_mf = args.rounds_mf or args.rounds
 
     from moo_snn.config.problem import load_problem, parse_problem
@@ -271,6 +275,7 @@ def main(argv=None) -> dict:
             print(f"seed {seed} {method}: HV {results[method]['hv']:.4f} after {results[method]['fte']:.2f} FTE "
                   f"({results[method]['n_full']} full of {len(order)} trainings; {executor.trained_now} trained for real so far)",
                   file=sys.stderr, flush=True)
+            print(json.dumps({"seed": seed, "method": method, "curve": points}), file=sys.stderr, flush=True)
         target = results["full"]["hv"]
         row = {"seed": seed, "target_hv": target}
         for method, r in results.items():
