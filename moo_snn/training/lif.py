@@ -41,14 +41,14 @@ def _forward_step(x: torch.Tensor, v: torch.Tensor, a: torch.Tensor, v_th: torch
     u = v + a * (x - v)
     spiking = (u - v_th) > 0
     z = spiking.to(u.dtype)
-    return z, u, u.masked_fill(spiking, 0.0)  # (1 − z)·u + z·0, exact for finite u
+    return z, u, torch.where(spiking, 0.0, u)  # (1 − z)·u + z·0, exact for finite u
 
 
 def _backward_step(u: torch.Tensor, g_z: torch.Tensor, g_v: torch.Tensor, a: torch.Tensor, v_th: torch.Tensor):
     """Gradients ``(g_x, g_v_previous)`` of one step from those of its spikes and new potential."""
     d = u - v_th
     g_d = (g_z - g_v * u) / (torch.abs(d) + 1.0).pow(2)
-    g_u = g_v.masked_fill(d > 0, 0.0) + g_d
+    g_u = torch.where(d > 0, 0.0, g_v) + g_d
     g_x = g_u * a
     return g_x, g_u - g_x
 
