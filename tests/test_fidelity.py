@@ -201,3 +201,15 @@ def test_plan_runs_without_the_cifar_data():
     plan = json.loads(out.stdout)
     assert {"estimated_hours", "full_training_equivalents", "peak_memory_GB"} <= set(plan)
     assert plan["full_training_equivalents"] == 16 + 5 * 4 and plan["peak_memory_GB"] > 0.5
+
+
+def test_an_archive_matches_after_a_training_key_with_a_default_was_added():
+    spec = parse_problem(SMALL)
+    archive = arc.empty_archive(spec)
+    stored = json.loads(archive.attrs["recipe"])
+    del stored["training"]["weight_noise"]  # written before [training] weight_noise existed (default 0)
+    archive.attrs["recipe"] = json.dumps(stored, sort_keys=True)
+    assert arc.matches(archive, spec)
+    stored["training"]["lr"] = 0.5  # a real difference still does not match
+    archive.attrs["recipe"] = json.dumps(stored, sort_keys=True)
+    assert not arc.matches(archive, spec)

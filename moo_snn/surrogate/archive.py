@@ -140,8 +140,24 @@ def load_archive(path: str | Path) -> xr.Dataset:
 
 
 def matches(archive: xr.Dataset, problem) -> bool:
-    """True when the archive's accuracies were measured with this problem's data and recipe."""
-    return archive.attrs.get("dataset") == problem.data.dataset and archive.attrs.get("recipe") == recipe_of(problem)
+    """True when the archive's accuracies were measured with this problem's data and recipe.
+
+    A key the stored recipe lacks (one added to ``[data]`` or ``[training]`` after the archive was
+    written) counts as its default: the archive was measured with what that default does.
+    """
+    if archive.attrs.get("dataset") != problem.data.dataset:
+        return False
+    try:
+        stored = json.loads(archive.attrs.get("recipe", ""))
+    except json.JSONDecodeError:
+        return False
+    current = json.loads(recipe_of(problem))
+    for table, spec in (("data", type(problem.data)), ("training", type(problem.training))):
+        defaults = json.loads(json.dumps({f.name: f.default for f in dataclasses.fields(spec)
+                                          if f.default is not dataclasses.MISSING and f.name != "epochs"}))
+        if {**defaults, **stored.get(table, {})} != current[table]:
+            return False
+    return True
 
 
 def with_fraction(archive: xr.Dataset) -> xr.Dataset:
