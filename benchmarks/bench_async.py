@@ -205,7 +205,7 @@ def overhead(args, table) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workers", default="8,64,256", help="simulated worker counts, comma-separated")
+    parser.add_argument("--workers", default="8,64,256", help="simulated worker counts, comma-separated ('none': only --overhead)")
     parser.add_argument("--modes", default="sync,async")
     parser.add_argument("--time-factor", type=float, default=60.0, help="replayed training times × this")
     parser.add_argument("--budget", type=float, default=10.0, help="simulated budget in mean replayed training times")
@@ -231,15 +231,16 @@ def main(argv=None) -> int:
     report: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
                     "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if argv is None else " ".join(argv),
                     "mean_training_s": mean_s, "runs": []}
+    counts = [] if args.workers in ("", "none") else [int(x) for x in args.workers.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
-        for w in [int(x) for x in args.workers.split(",")]:
+        for w in counts:
             for mode in args.modes.split(","):
                 result = simulate(mode, w, args, table, mean_s, Path(tmp))
                 report["runs"].append(result)
-                if not args.json:
-                    print(f"W={w:4d} {mode:5s}: utilisation {result['utilisation']:.3f}  HV {result['hypervolume']:.4f}  "
-                          f"results {result['results_in_budget']:5d}  head {result['head_share_of_budget']:.1%} of the budget "
-                          f"({result['head_s_per_result'] * 1000:.0f} ms/result)  [{result['real_s']:.0f} s real]", flush=True)
+                print(f"W={w:4d} {mode:5s}: utilisation {result['utilisation']:.3f}  HV {result['hypervolume']:.4f}  "
+                      f"results {result['results_in_budget']:5d}  head {result['head_share_of_budget']:.1%} of the budget "
+                      f"({result['head_s_per_result'] * 1000:.0f} ms/result)  [{result['real_s']:.0f} s real]", flush=True,
+                      file=sys.stderr if args.json else sys.stdout)  # with --json: progress on stderr
             report[f"barrier_bound_{w}"] = barrier_bound(table, w)
             by = {r["mode"]: r for r in report["runs"] if r["workers"] == w}
             if {"sync", "async"} <= by.keys():
@@ -247,7 +248,6 @@ def main(argv=None) -> int:
                 report[f"utilisation_async_{w}"] = by["async"]["utilisation"]
                 report[f"hv_sync_{w}"] = by["sync"]["hypervolume"]
                 report[f"hv_async_{w}"] = by["async"]["hypervolume"]
-    counts = [int(x) for x in args.workers.split(",")]
     if len(counts) == 1 and f"utilisation_async_{counts[0]}" in report:  # the names for a single count
         w = counts[0]
         report.update(utilisation_async=report[f"utilisation_async_{w}"], utilisation_sync=report[f"utilisation_sync_{w}"],
