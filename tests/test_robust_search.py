@@ -83,6 +83,7 @@ def test_one_round_and_a_resume_is_the_two_round_run(tmp_path, fake_trainings):
     assert ds.sizes["population"] == spec.search.pop_size and stored != sorted(stored, key=list(ds.arch.values).index)
 
 
+@pytest.mark.slow  # two runs: about 65 s on the loaded 2-core VM (the signal tests of test_reliability cover interruptions by default)
 def test_an_interruption_in_round_two_then_resume_is_the_uninterrupted_run(tmp_path, fake_trainings, monkeypatch):
     from moo_snn.training import trainer
 
@@ -237,7 +238,8 @@ def test_no_training_succeeded_is_one_error_and_the_file_says_failed(tmp_path, m
     assert all("caught fire" in e for e in ds.error.values[ds.status.values == "failed"])
 
 
-@pytest.mark.parametrize("fault", [RuntimeError("a bug somewhere"), SystemExit(4), MemoryError()])
+@pytest.mark.parametrize("fault", [RuntimeError("a bug somewhere"), pytest.param(SystemExit(4), marks=pytest.mark.slow),
+                                   pytest.param(MemoryError(), marks=pytest.mark.slow)])
 def test_any_exception_leaves_status_failed_with_the_reason(tmp_path, fake_trainings, monkeypatch, fault):
     spec = parse_problem(TINY, "tiny.toml")
     run = SearchRun(spec, tmp_path / "r.nc", archive_path=tmp_path / "none.nc", data=DATA)
