@@ -6,7 +6,7 @@ low-fidelity level below (epochs, stratified fraction of the training split), th
 long recipe of ``problems/digits-long.toml`` (30 epochs), seed 0, one torch thread. The build is
 resumable: run the same command again and finished records are kept.
 
-    nice python benchmarks/fidelity_archive.py [--n 64] [--full-epochs 30] [--skip-full] [--noise-n 32]
+    nice python benchmarks/fidelity_archive.py [--n 64] [--full-epochs 30] [--skip-full] [--noise-n 20]
 
 ``--noise-n K`` then trains the first K architectures fully again with seed 1: the seed-noise
 ceiling of the rank agreement (two trainings of the same networks that differ only in the seed).
@@ -34,7 +34,7 @@ def main(argv=None) -> None:
     parser.add_argument("--n", type=int, default=64)
     parser.add_argument("--full-epochs", type=int, default=30)
     parser.add_argument("--skip-full", action="store_true")
-    parser.add_argument("--noise-n", type=int, default=32)
+    parser.add_argument("--noise-n", type=int, default=20)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "surrogates" / "digits-fidelity.nc")
     args = parser.parse_args(argv)
     problem = load_problem("digits")
