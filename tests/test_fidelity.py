@@ -150,6 +150,7 @@ def test_the_loop_measures_cheaply_promotes_the_best_and_fronts_only_full_traini
     assert (status[promoted] == "trained").all() and np.isfinite(ds.proxy_accuracy.values[promoted]).all()
 
 
+@pytest.mark.slow  # two search runs (fake trainings, real NSGA-II and checkpoints): 10-35 s
 def test_a_budget_stops_training_says_so_and_a_larger_one_resumes(tmp_path):
     spec = parse_problem(SMALL + LADDER)
     out = tmp_path / "run.nc"
@@ -166,6 +167,7 @@ def test_a_budget_stops_training_says_so_and_a_larger_one_resumes(tmp_path):
     assert not any(t.arch in done_before and (t.epochs, t.train_fraction) == (1, 0.25) for t in second.tasks)
 
 
+@pytest.mark.slow  # a search run (fake trainings, real NSGA-II and checkpoints): 10-25 s
 def test_without_fidelity_every_training_is_full(tmp_path):
     spec = parse_problem(SMALL)
     executor = FakeExecutor()
