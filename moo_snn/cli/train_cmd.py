@@ -56,7 +56,7 @@ def train(
         if "on_batch" in inspect.signature(train_architecture).parameters:  # per-batch progress where the trainer gives it
             callbacks["on_batch"] = progress.on_batch
         result = train_architecture(spec, architecture, data, epochs=n_epochs, seed=seed, device=device, weights_path=weights,
-                                    **callbacks)
+                                    torch_threads=torch_threads, **callbacks)
     measured = {}
     if nonideal and result.status == "trained":  # the trained weights on the problem's crossbars
         from moo_snn.training.nonideal import measure_nonideal
