@@ -134,7 +134,7 @@ def test_pareto_json_one_run_and_several(run_path):
     assert one.exit_code == 0, one.output
     report = json.loads(one.stdout)
     assert {"hypervolume", "knee", "front", "reference_point", "results"} <= set(report)
-    assert report["reference_point"] == {"accuracy": 0.5, "energy_uJ": 0.5, "latency_ms": 1.0}
+    assert report["reference_point"] == {"accuracy": 0.5, "energy_uJ": 2.5, "latency_ms": 0.25}
     assert report["knee"]["knee"] is True and report["knee"] in report["front"]
     other = run_path.parent / "other.nc"
     two = CliRunner().invoke(app, ["pareto", str(run_path), str(other), "--json"])

@@ -384,7 +384,7 @@ REWRITES = [
     ("status", np.array([b"complete"]), None),
     ("ended", 20260101, None),
     ("command", np.array([7]), None),
-    ("reference_point", np.array([0.8, 0.5, 1.0]), None),
+    ("reference_point", np.array([0.8, 2.5, 0.25]), None),
     ("format", np.array([b"moo-snn-results-2"]), None),
     ("problem_name", 42, None),
     ("seed", "zero", "attribute 'seed' holds 'zero'; expected an integer"),
@@ -414,7 +414,7 @@ def test_rewritten_attributes_are_read_or_named(tmp_path, run_file, name, value,
         assert "\n" not in str(caught.value)
 
 
-THROUGH_THE_CLI = [("seed", np.array([0], dtype=np.int32), None), ("reference_point", np.array([0.8, 0.5, 1.0]), None),
+THROUGH_THE_CLI = [("seed", np.array([0], dtype=np.int32), None), ("reference_point", np.array([0.8, 2.5, 0.25]), None),
                    ("problem", None, "attribute 'problem' is missing"), ("seed", "zero", "attribute 'seed' holds 'zero'")]
 
 

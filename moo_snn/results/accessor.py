@@ -13,8 +13,8 @@ writes one per run; the test suite runs these examples against a small one it ma
     >>> hv = ds.moo.hypervolume()                    # fraction of the box [ideal, reference point]
     >>> 0.0 < hv <= 1.0
     True
-    >>> ds.moo.reference_point(natural=True)         # the limits: accuracy 0.5, 0.5 µJ, 1 ms
-    array([0.5, 0.5, 1. ])
+    >>> ds.moo.reference_point(natural=True)         # the limits: accuracy 0.5, 2.5 µJ, 0.25 ms
+    array([0.5 , 2.5 , 0.25])
     >>> k = ds.moo.knee()                            # candidate id of the best compromise
     >>> bool(ds.on_front.sel(candidate=k))
     True
