@@ -67,6 +67,7 @@ def front_of(ds):
     return list(front.arch.values), front.measured_objective.values
 
 
+@pytest.mark.slow  # about 45 s on 2 cores; test_async's real-cluster test stays in the default suite
 def test_two_dask_workers_measure_the_same_front_as_one_process(tmp_path, archive_path, cluster):
     local = SearchRun(SPEC, tmp_path / "local.nc", archive_path=archive_path,
                       executor=InProcessExecutor(torch_threads=1)).run()
@@ -91,6 +92,7 @@ def test_two_dask_workers_measure_the_same_front_as_one_process(tmp_path, archiv
     assert all((tmp_path / "dask.nc.weights" / f"{a}.pt").stat().st_size > 0 for a in trained)
 
 
+@pytest.mark.slow  # about 30 s; the always-killed worker stays in the default suite
 def test_a_worker_killed_during_a_training_is_retried_and_the_run_completes(tmp_path, archive_path):
     spec = parse_problem(TEXT.replace("rounds = 2", "rounds = 1"), "small-digits.toml")
     marker = tmp_path / "killed-once"

@@ -45,6 +45,7 @@ def test_a_run_writes_a_complete_results_file(tmp_path, archive_path, data):
     assert loaded.moo.hypervolume() == pytest.approx(float(ds.hypervolume.values[-1]))
 
 
+@pytest.mark.slow  # about 25 s; test_reference_run checks the stored file by default
 def test_the_same_seed_gives_the_same_front(tmp_path, archive_path, data):
     a = SearchRun(SPEC, tmp_path / "a.nc", archive_path=archive_path, data=data).run()
     b = SearchRun(SPEC, tmp_path / "b.nc", archive_path=archive_path, data=data).run()
@@ -52,6 +53,7 @@ def test_the_same_seed_gives_the_same_front(tmp_path, archive_path, data):
     np.testing.assert_array_equal(a.moo.front().measured_objective.values, b.moo.front().measured_objective.values)
 
 
+@pytest.mark.slow  # about 18 s; test_reliability's signal cases cover resume in the default suite
 def test_an_interrupted_run_resumes_and_trains_each_survivor_once(tmp_path, archive_path, data, monkeypatch):
     from moo_snn.training import trainer
 
@@ -114,6 +116,7 @@ def test_optimize_json_and_resume_of_a_complete_run(tmp_path, archive_path):
     assert bad.exit_code == 2 and "another problem" in bad.stderr
 
 
+@pytest.mark.slow  # about 17 s; the bootstrap runs in every default search test without an archive
 def test_without_an_archive_the_run_bootstraps(tmp_path, data):
     spec = with_overrides(SPEC, rounds=1, bootstrap=6, survivors=1, generations=3)
     ds = SearchRun(spec, tmp_path / "r.nc", archive_path=tmp_path / "none.nc", data=data).run()
