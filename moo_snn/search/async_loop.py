@@ -167,30 +167,10 @@ class AsyncSearchRun(SearchRun):
 
     def _pass(self, exclude: set) -> None:
         """Refit the predictor, run NSGA-II from the current population, queue up to k candidates."""
-        from pymoo.optimize import minimize
-
-        from moo_snn.search.pymoo_problem import EvaluatedCandidates, SnnSearchProblem, make_algorithm
-
         start = time.perf_counter()
         p = self.passes + 1  # counted once done: a pass interrupted half-way is redone the same on resume
         self.progress.phase(f"pass {p}: fitting the predictor on {len(self.state.trained_archs()) + len(self.archive_records)} results")
-        problem = SnnSearchProblem(self.spec, self.space, self._fit_predictor(before_round=p + 1))
-        initial = [np.asarray(x, dtype=np.int64) for x in self.state.population]
-        rng = np.random.default_rng([self.state.seed, p])
-        if len(initial) < self.search.pop_size:
-            initial += list(self.space.sample(self.search.pop_size - len(initial), rng))
-        algorithm = make_algorithm(self.space, self.search.pop_size, np.array(initial[: self.search.pop_size]))
-        scored = EvaluatedCandidates(self.space, problem.n_ieq_constr,
-                                     on_generation=lambda gen: self.progress.generation(p, gen, self.search.generations))
-        result = minimize(problem, algorithm, ("n_gen", self.search.generations), seed=int(rng.integers(2**31 - 1)),
-                          verbose=False, callback=scored)
-        for arch, pred in scored.seen.items():
-            self._candidate(arch, pred["genome"], p, pred)
-        pop = result.pop
-        X = np.rint(pop.get("X")).astype(np.int64)
-        archs = [str(self.space.decode(x)) for x in X]
-        F, std = pop.get("F", "accuracy_std")
-        G = pop.get("G") if problem.n_ieq_constr else np.zeros((len(pop), 0))
+        _, scored, X, archs, F, G, std = self._nsga2(p, before_round=p + 1)
         k = int(self.settings["refit_every"])
         rule = dict(metric_names=self.spec.objectives.names, constraints=self.spec.constraints,
                     uncertainty_weight=self.search.uncertainty_weight)

@@ -279,21 +279,47 @@ class SearchRun:
                 todo.append(c)
         self._train(todo, 0, "bootstrap", level=self.levels[0])
 
-    def _round(self, r: int) -> None:
+    def _nsga2(self, r: int, before_round: int, phase: str | None = None):
+        """One NSGA-II run (round or pass ``r``) on the predictor fit on the trainings before
+        ``before_round``, warm-started from the stored population (in NSGA-II's order, topped up
+        with samples of a generator seeded by (seed, r)); every scored candidate is recorded.
+
+        Parameters
+        ----------
+        r : int
+            Round (synchronous loop) or pass (asynchronous loop) number; seeds the run.
+        before_round : int
+            The predictor sees trainings of rounds < ``before_round`` only (a round redone on resume
+            sees what it saw the first time).
+        phase : str, optional
+            Progress text shown once the predictor is fit.
+
+        Returns
+        -------
+        problem : SnnSearchProblem
+        scored : EvaluatedCandidates
+            Every candidate NSGA-II scored, with its prediction.
+        X : ndarray of int64, shape (pop_size, n_genes)
+            The final population, in NSGA-II's order.
+        archs : list of str, length pop_size
+        F : ndarray, shape (pop_size, n_obj)
+        G : ndarray, shape (pop_size, n_constr)
+        std : ndarray, shape (pop_size,)
+            Predicted accuracy spread.
+        """
         from pymoo.optimize import minimize
 
         from moo_snn.search.pymoo_problem import EvaluatedCandidates, SnnSearchProblem, make_algorithm
 
-        start = time.perf_counter()
-        self.progress.phase(f"round {r}/{self.search.rounds}: fitting the predictor")
-        problem = SnnSearchProblem(self.spec, self.space, self._fit_predictor(before_round=r))
+        problem = SnnSearchProblem(self.spec, self.space, self._fit_predictor(before_round=before_round))
         initial = [np.asarray(x, dtype=np.int64) for x in self.state.population]  # the last round's, in NSGA-II's order
         rng = np.random.default_rng([self.state.seed, r])
         missing = self.search.pop_size - len(initial)
         if missing > 0:
             initial += list(self.space.sample(missing, rng))
         algorithm = make_algorithm(self.space, self.search.pop_size, np.array(initial[: self.search.pop_size]))
-        self.progress.phase(f"round {r}/{self.search.rounds}: NSGA-II")
+        if phase:
+            self.progress.phase(phase)
         scored = EvaluatedCandidates(self.space, problem.n_ieq_constr,
                                      on_generation=lambda gen: self.progress.generation(r, gen, self.search.generations))
         result = minimize(problem, algorithm, ("n_gen", self.search.generations), seed=int(rng.integers(2**31 - 1)),
@@ -305,6 +331,12 @@ class SearchRun:
         archs = [str(self.space.decode(x)) for x in X]
         F, std = pop.get("F", "accuracy_std")
         G = pop.get("G") if problem.n_ieq_constr else np.zeros((len(pop), 0))
+        return problem, scored, X, archs, F, G, std
+
+    def _round(self, r: int) -> None:
+        start = time.perf_counter()
+        self.progress.phase(f"round {r}/{self.search.rounds}: fitting the predictor")
+        problem, scored, X, archs, F, G, std = self._nsga2(r, before_round=r, phase=f"round {r}/{self.search.rounds}: NSGA-II")
         # a round interrupted during its trainings is redone on resume from the same inputs (the
         # last round's population, the trainings before it), so it chooses the same survivors and
         # trains only those it had not finished
