@@ -49,9 +49,11 @@ def _label(metric) -> str:
 
 
 def _staircase(ax, x, y, x_dir, y_dir, colour):
-    """The 2-D non-dominated subset of (x, y) joined as an attainment staircase."""
+    """The 2-D non-dominated subset of (x, y) (pymoo's non-dominated sorting) joined as an attainment staircase."""
+    from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
+
     pts = np.column_stack([x if x_dir == "minimize" else -x, y if y_dir == "minimize" else -y])
-    keep = [k for k in range(len(pts)) if not np.any(np.all(pts <= pts[k], axis=1) & np.any(pts < pts[k], axis=1))]
+    keep = NonDominatedSorting().do(pts, only_non_dominated_front=True) if len(pts) else []
     order = sorted(keep, key=lambda k: (pts[k, 0], pts[k, 1]))
     xs, ys = x[order], y[order]
     ax.step(xs, ys, where="post", color=colour, lw=1.4, alpha=0.8, zorder=3)
