@@ -34,6 +34,9 @@ def test_a_run_writes_a_complete_results_file(tmp_path, archive_path, data):
     trained = ds.isel(candidate=np.flatnonzero((ds.status == "trained").values & (ds.source == "search").values))
     assert trained.sizes["candidate"] == 4  # 2 rounds × 2 survivors, each trained once
     assert np.isfinite(trained.measured_objective.values).all()
+    # the thread count each training used is in the file: the default policy gives digits-sized networks one thread
+    assert (trained.torch_threads.values == 1).all()
+    assert (ds.torch_threads.values[(ds.source == "archive").values] == 0).all()
     # measured costs use the measured spike rates: energy differs from the predicted (assumed-rate) one
     k = list(ds.objective.values).index("energy_uJ")
     assert not np.allclose(trained.measured_objective.values[:, k], trained.predicted_objective.values[:, k])

@@ -103,6 +103,7 @@ class Candidate:
     measured_G: np.ndarray | None = None
     measured_costs: np.ndarray | None = None
     train_seconds: float = np.nan
+    torch_threads: int = 0
     spike_rate: np.ndarray | None = None
     round_trained: int = -1
     accuracy_predicted_when_selected: float = np.nan
@@ -176,6 +177,8 @@ CANDIDATE_FIELDS = (
     Field("accuracy_nonideal", "accuracy_nonideal", None, float, "1", "validation accuracy on non-ideal crossbars, mean over the [nonideal] draws (NaN: not asked for)"),
     Field("accuracy_nonideal_std", "accuracy_nonideal_std", None, float, "1", "standard deviation of that accuracy over the draws"),
     Field("train_seconds", "train_seconds", None, float, "s", "wall time of the training"),
+    Field("torch_threads", "torch_threads", None, np.int64, None, "torch intra-op threads its training used (the per-training "
+          "policy's choice or --torch-threads; equal counts give equal results for a seed; 0: not trained in this run)"),
     Field("spike_rate", "spike_rate", "layer", float, "1", "measured input spike rate of each crossbar-layer slot"),
     Field("error", "error", None, object, None, "why its training failed (one line; empty otherwise)"),
     # the asynchronous search (moo_snn.search.async_loop) fills these; the run's clock: simulated on a simulated cluster

@@ -185,6 +185,7 @@ class SearchRun:
         c.round_trained = round_
         c.val_accuracy, c.test_accuracy = result["val_accuracy"], result["test_accuracy"]
         c.train_seconds = result["train_seconds"]
+        c.torch_threads = int(result.get("torch_threads") or 0)  # archive records and failed tasks: 0
         c.accuracy_nonideal = float(result.get("accuracy_nonideal", np.nan))  # [nonideal], where a metric asks for it
         c.accuracy_nonideal_std = float(result.get("accuracy_nonideal_std", np.nan))
         c.error = " ".join(str(result.get("error") or "").split())[:300] if c.status == "failed" else ""
