@@ -6,7 +6,6 @@ plain lines every ~15 s in a log (``moo-snn train digits 2>log``; see :mod:`moo_
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -51,12 +50,9 @@ def train(
         scratch = tempfile.NamedTemporaryFile(suffix=".pt", delete=False)
         scratch.close()
     weights = save if scratch is None else Path(scratch.name)
-    with TrainingProgress(stderr, str(architecture), n_epochs) as progress, threads(torch_threads):
-        callbacks = dict(on_epoch=progress.on_epoch)
-        if "on_batch" in inspect.signature(train_architecture).parameters:  # per-batch progress where the trainer gives it
-            callbacks["on_batch"] = progress.on_batch
+    with TrainingProgress(stderr, str(architecture), n_epochs) as progress:  # the trainer sets its own thread count
         result = train_architecture(spec, architecture, data, epochs=n_epochs, seed=seed, device=device, weights_path=weights,
-                                    torch_threads=torch_threads, **callbacks)
+                                    torch_threads=torch_threads, on_epoch=progress.on_epoch, on_batch=progress.on_batch)
     measured = {}
     if nonideal and result.status == "trained":  # the trained weights on the problem's crossbars
         from moo_snn.training.nonideal import measure_nonideal
