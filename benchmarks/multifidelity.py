@@ -108,9 +108,9 @@ class CachedExecutor:
 
 
 def _recorder():
-    from moo_snn.search.loop import Progress
+    from moo_snn.search.loop import SearchEvents
 
-    class Recorder(Progress):
+    class Recorder(SearchEvents):
         def __init__(self):
             self.order = []
 

@@ -130,9 +130,9 @@ def measured_hv_curve(spec, space, log, ref):
 def run_moo(spec, data, oracle, tmp):
     from moo_snn.search.loop import SearchRun, with_overrides
 
-    from moo_snn.search.loop import Progress
+    from moo_snn.search.loop import SearchEvents
 
-    class StopAtBudget(Progress):  # rounds without a new training must stop at the budget too
+    class StopAtBudget(SearchEvents):  # rounds without a new training must stop at the budget too
         def phase(self, text):
             if oracle.clock() > oracle.budget:
                 raise BudgetExhausted

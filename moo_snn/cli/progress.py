@@ -65,7 +65,7 @@ def use_lines(console: Console) -> bool:
 
 
 class SearchProgress:
-    """The callbacks of :class:`moo_snn.search.loop.Progress`, shown on ``console``: a bar on a
+    """The callbacks of :class:`moo_snn.search.loop.SearchEvents`, shown on ``console``: a bar on a
     terminal, lines in a log. Use as a context manager."""
 
     def __init__(self, console: Console, interval_s: float | None = None):

@@ -50,7 +50,7 @@ from moo_snn.surrogate import archive as arc
 from moo_snn.surrogate.predictor import DEFAULT_REGRESSOR, make_predictor, predictor_inputs
 
 
-class Progress:
+class SearchEvents:
     """Callbacks of a run; the command line shows them, library users may ignore them."""
 
     def phase(self, text: str) -> None:
@@ -77,7 +77,7 @@ class SearchRun:
         used only if it matches the problem's data and recipe.
     resume : a results file to continue (build ``spec`` with :func:`resume_spec` to keep its options).
     command : the command line that started the run (stored in the results file's attributes).
-    progress : receives the run's phases, generations and trainings (:class:`Progress`; default: silent).
+    progress : receives the run's phases, generations and trainings (:class:`SearchEvents`; default: silent).
     data : the problem's :class:`~moo_snn.data.DataSplits` (loaded from the problem on first use when None).
     budget : a :class:`~moo_snn.search.fidelity.Budget` in full-training equivalents or hours (default: none).
     device : torch device for the trainings.
@@ -90,14 +90,14 @@ class SearchRun:
     """
 
     def __init__(self, spec, out: Path, *, archive_path: Path | None = None, resume: Path | None = None,
-                 device: str = "cpu", command: str = "", progress: Progress | None = None, data=None, executor=None,
+                 device: str = "cpu", command: str = "", progress: SearchEvents | None = None, data=None, executor=None,
                  budget: fidelity.Budget | None = None):
         self.spec = spec
         self.levels = fidelity.levels(spec)  # [fidelity] levels, full training last (only it without the table)
         self.budget = budget or fidelity.Budget()
         self.out = Path(out)
         self.device = device
-        self.progress = progress or Progress()
+        self.progress = progress or SearchEvents()
         self.space = SearchSpace(spec.space)
         self.metrics = resolve_metrics(spec.objectives.names)
         self.search = spec.search
