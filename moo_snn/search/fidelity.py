@@ -22,10 +22,11 @@ FTE (:class:`moo_snn.results.state.Candidate`).
 al., JMLR 2018): a round's survivors are measured at level 0; of the candidates measured at level
 ``i`` (this round's and earlier rounds' not yet above it), the best ``⌈n / eta⌉`` go up to level
 ``i + 1``; finally ``promote`` candidates of the highest low level are *promoted* to full training.
-"Best" is decided on measured evidence: the measured accuracy at that level as the accuracy
-objective, the cost model's values as the others, the limits checked with the predictor's
-full-fidelity accuracy, then the same front-by-front, spread-over-the-front choice as the round's
-survivors (:func:`moo_snn.search.selection.select_survivors`, without an uncertainty bonus).
+"Best" is the largest expected improvement of the measured front's hypervolume if the candidate
+were fully trained (:mod:`moo_snn.search.promotion`: EHVI over the predictor's full-fidelity
+accuracy, refit on every measurement so far, this round's proxies included, with the cost model's
+exact costs); at most ``⌈n / eta⌉`` go up a rung and at most ``promote`` are promoted, and never one
+whose EHVI is 0 (dominated or over a limit even at its optimistic draws).
 
 **Budget.** ``Budget(fte=…, hours=…)`` caps what a run spends: before a batch of trainings the run
 asks :meth:`Budget.affordable` how many it may start; what is spent is recomputed from the
@@ -238,6 +239,8 @@ def fit_predictor(run, before_round: int):
 def ladder(run, r: int, problem) -> int:
     """Successive halving after round ``r``'s survivors were measured at level 0, then promotion to
     full training (see the module docstring); returns how many were promoted."""
+    from moo_snn.search.promotion import promotion_order
+
     fid = run.spec.fidelity
     promoted = 0
     for level in run.levels[1:]:
@@ -245,7 +248,7 @@ def ladder(run, r: int, problem) -> int:
         pool = [c for c in run.state.candidates.values() if c.status == "proxy" and c.proxy_level == below.index]
         fresh = sum(1 for c in pool if c.round_trained == r)
         k = fid.promote if level.full else rung_size(fresh, fid.eta)
-        chosen = [pool[i] for i in choose(problem, pool, [c.proxy_accuracy for c in pool], k)]
+        chosen = [pool[i] for i in promotion_order(run, problem, pool, k, r)]
         if not chosen:
             continue
         run.progress.phase(f"round {r}: {'promoting' if level.full else 'raising'} {len(chosen)} to {level.name}")
