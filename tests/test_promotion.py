@@ -1,6 +1,7 @@
 """Promotion by expected hypervolume improvement (moo_snn.search.promotion), against hand-computed hypervolumes."""
 
 import numpy as np
+import pytest
 
 from moo_snn.architecture import Architecture
 from moo_snn.config.problem import load_problem
@@ -67,3 +68,40 @@ def test_the_batch_believes_its_first_choice_before_choosing_the_second():
     # the third is cheaper in energy or latency, or nothing: it is chosen only if it adds volume by hand
     adds = (E2 < E) or (L2 < L)
     assert (2 in chosen) == adds
+
+
+def _run_with(pairs, levels=(0, 1)):
+    """A stand-in run: candidates (proxy level, proxy accuracy, full accuracy or None)."""
+    from types import SimpleNamespace
+
+    from moo_snn.results.state import Candidate
+    from moo_snn.search.fidelity import Level
+
+    cands = {}
+    for k, (level, proxy, full) in enumerate(pairs):
+        c = Candidate(arch=f"a{k}", genome=np.zeros(1, dtype=np.int64), round_found=1)
+        c.proxy_level, c.proxy_accuracy, c.round_trained = level, proxy, 1
+        c.status = "trained" if full is not None else "proxy"
+        c.val_accuracy = np.nan if full is None else full
+        cands[c.arch] = c
+    lv = [Level(i, 2 + i, 1.0, 0.1, False) for i in levels] + [Level(len(levels), 30, 1.0, 1.0, True)]
+    return SimpleNamespace(state=SimpleNamespace(candidates=cands), levels=lv)
+
+
+def test_gaps_are_measured_on_promotions_and_lower_levels_borrow_from_above():
+    from moo_snn.search.fidelity import fidelity_gaps
+    from moo_snn.search.promotion import GAP_SPREAD_PRIOR, calibrated_proxy
+
+    run = _run_with([(1, 0.80, 0.95), (1, 0.90, 0.97), (1, 0.85, 0.99), (1, 0.70, None), (0, 0.5, None)])
+    gaps = fidelity_gaps(run)
+    d = np.array([0.15, 0.07, 0.14])  # by hand: full - proxy of the three promoted at level 1
+    assert gaps[1] == pytest.approx((d.mean(), d.std(ddof=1), 3))
+    assert gaps[0] == gaps[1]  # no pair at level 0: the level above lends its gap
+    pool = [run.state.candidates["a3"], run.state.candidates["a4"]]
+    mean, spread = calibrated_proxy(run, pool)
+    assert mean == pytest.approx([0.70 + d.mean(), 0.5 + d.mean()]) and spread == pytest.approx([d.std(ddof=1)] * 2)
+    # fewer than 3 pairs: the prior spread; none: no estimate (the first promotion is chosen otherwise)
+    two = _run_with([(1, 0.80, 0.95), (1, 0.90, 0.97), (1, 0.7, None)])
+    assert calibrated_proxy(two, [two.state.candidates["a2"]])[1] == pytest.approx([GAP_SPREAD_PRIOR])
+    none = _run_with([(1, 0.7, None)])
+    assert fidelity_gaps(none) == {} and calibrated_proxy(none, list(none.state.candidates.values())) is None

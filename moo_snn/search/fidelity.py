@@ -22,11 +22,12 @@ FTE (:class:`moo_snn.results.state.Candidate`).
 al., JMLR 2018): a round's survivors are measured at level 0; of the candidates measured at level
 ``i`` (this round's and earlier rounds' not yet above it), the best ``⌈n / eta⌉`` go up to level
 ``i + 1``; finally ``promote`` candidates of the highest low level are *promoted* to full training.
-"Best" is the largest expected improvement of the measured front's hypervolume if the candidate
-were fully trained (:mod:`moo_snn.search.promotion`: EHVI over the predictor's full-fidelity
-accuracy, refit on every measurement so far, this round's proxies included, with the cost model's
-exact costs); at most ``⌈n / eta⌉`` go up a rung and at most ``promote`` are promoted, and never one
-whose EHVI is 0 (dominated or over a limit even at its optimistic draws).
+"Best" for a rung: the measured accuracy at that level as the accuracy objective, the cost
+model's values as the others, then the same front-by-front, spread-over-the-front choice as the
+round's survivors (:func:`choose`). Promotion to full training buys the only measurement that
+reaches the front, so it goes where the measured front's hypervolume is expected to grow most
+(:mod:`moo_snn.search.promotion`: EHVI with the proxy accuracy calibrated to full training by the
+gaps measured on earlier promotions); at most ``promote`` per round, never one whose EHVI is 0.
 
 **Budget.** ``Budget(fte=…, hours=…)`` caps what a run spends: before a batch of trainings the run
 asks :meth:`Budget.affordable` how many it may start; what is spent is recomputed from the
@@ -212,13 +213,45 @@ def update_attrs(run) -> None:
                                           f"larger --budget / --budget-hours to continue")
 
 
+def fidelity_gaps(run, before_round: int | None = None) -> dict[int, tuple[float, float, int]]:
+    """Per low level ``i``: ``(mean, std, n)`` of (full − proxy) validation accuracy over the run's
+    candidates measured at both (their last proxy at level ``i`` and a full training), of the rounds
+    before ``before_round`` (all if None). A level without such pairs takes the nearest level above it
+    that has some (the gap only grows towards cheaper levels, so this understates it); no level has
+    any before the first promotion: the dict is empty.
+    """
+    diffs: dict[int, list[float]] = {}
+    for c in run.state.candidates.values():
+        if before_round is not None and c.round_trained >= before_round:
+            continue
+        if c.trained and c.proxy_level >= 0 and np.isfinite(c.proxy_accuracy) and np.isfinite(c.val_accuracy):
+            diffs.setdefault(int(c.proxy_level), []).append(float(c.val_accuracy) - float(c.proxy_accuracy))
+    gaps: dict[int, tuple[float, float, int]] = {}
+    low = [lv.index for lv in run.levels if not lv.full]
+    for i in low:
+        for j in [k for k in low if k >= i]:
+            if j in diffs:
+                d = np.asarray(diffs[j])
+                gaps[i] = (float(d.mean()), float(d.std(ddof=1)) if len(d) > 1 else float("nan"), len(d))
+                break
+    return gaps
+
+
 def fit_predictor(run, before_round: int):
     """The predictor fitted across fidelities: every measurement (archive, full and proxy trainings of
-    the rounds before ``before_round``) with its cost in FTE as an input; it predicts full accuracy."""
+    the rounds before ``before_round``) with its cost in FTE as an input; it predicts full accuracy.
+
+    A proxy measurement enters on the full-accuracy scale, lifted by its level's mean gap
+    (:func:`fidelity_gaps`): a tree ensemble cannot extrapolate along the fidelity input, so without
+    the lift a run whose measurements are mostly proxies would predict proxy-scale accuracy for full
+    training and check the accuracy limit against it. Before the first promotion no gap is known and
+    proxies enter as measured.
+    """
     from moo_snn.errors import TrainingError
     from moo_snn.surrogate.predictor import DEFAULT_REGRESSOR, make_predictor, predictor_inputs
 
     low = {lv.index: lv for lv in run.levels if not lv.full}
+    gaps = fidelity_gaps(run, before_round)
     archs = list(run.archive_records)
     acc = [r["val_accuracy"] for r in run.archive_records.values()]
     fte = [1.0] * len(archs)
@@ -228,7 +261,8 @@ def fit_predictor(run, before_round: int):
         if c.trained:
             archs.append(c.arch), acc.append(c.val_accuracy), fte.append(1.0)
         if c.proxy_level in low and np.isfinite(c.proxy_accuracy):
-            archs.append(c.arch), acc.append(c.proxy_accuracy), fte.append(low[c.proxy_level].fte)
+            lift = gaps[c.proxy_level][0] if c.proxy_level in gaps else 0.0
+            archs.append(c.arch), acc.append(c.proxy_accuracy + lift), fte.append(low[c.proxy_level].fte)
     if len(set(archs)) < 2:
         raise TrainingError(f"the accuracy predictor needs at least 2 measured networks, the run has {len(set(archs))}; "
                             f"see the trainings' messages above, fix it, and run again")
@@ -248,7 +282,8 @@ def ladder(run, r: int, problem) -> int:
         pool = [c for c in run.state.candidates.values() if c.status == "proxy" and c.proxy_level == below.index]
         fresh = sum(1 for c in pool if c.round_trained == r)
         k = fid.promote if level.full else rung_size(fresh, fid.eta)
-        chosen = [pool[i] for i in promotion_order(run, problem, pool, k, r)]
+        order = promotion_order(run, problem, pool, k, r) if level.full else choose(problem, pool, [c.proxy_accuracy for c in pool], k)
+        chosen = [pool[i] for i in order]
         if not chosen:
             continue
         run.progress.phase(f"round {r}: {'promoting' if level.full else 'raising'} {len(chosen)} to {level.name}")

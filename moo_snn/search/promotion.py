@@ -23,11 +23,11 @@ Why an own estimator: pymoo (an evolutionary library) has no EHVI; BoTorch's qEH
 model and its own torch stack, while this predictor is a scikit-learn ensemble whose spread is the
 uncertainty. The hypervolumes themselves are pymoo's.
 
-μ and σ come from the predictor fit across fidelities (:func:`moo_snn.search.fidelity.fit_predictor`)
-on every measurement so far, this round's proxies included; σ is never below ``sigma_floor``, the
-seed noise of a full training (the same 20 digits networks trained twice at 30 epochs differ by
-0.017 in mean absolute validation accuracy: ``moo-snn surrogate report surrogates/digits-fidelity.nc
---fidelity``; for a normal difference of two draws E|d| = 2σ/√π, so σ ≈ 0.015).
+μ and σ: the candidate's measured proxy accuracy calibrated to full training
+(:func:`calibrated_proxy`); σ is never below ``sigma_floor``, the seed noise of a full training (the
+same 20 digits networks trained twice at 30 epochs differ by 0.017 in mean absolute validation
+accuracy: ``moo-snn surrogate report surrogates/digits-fidelity.nc --fidelity``; for a normal
+difference of two draws E|d| = 2σ/√π, so σ ≈ 0.015).
 """
 
 from __future__ import annotations
@@ -132,23 +132,48 @@ def ehvi_choice(problem, genomes, mean, std, front, ref, ideal, k: int, *, draws
     return chosen, first
 
 
-def promotion_order(run, problem, pool: list, k: int, round_: int) -> list[int]:
-    """Indices into ``pool`` (proxy-measured candidates) of up to ``k`` to train next, by EHVI.
+GAP_SPREAD_PRIOR = 0.03
+"""σ of a calibrated proxy while fewer than 3 promotions measured its level's gap: about the spread of
+(30-epoch − 3-epoch) accuracy over the 64 networks of ``surrogates/digits-fidelity.nc``."""
 
-    The predictor is refit across fidelities on every measurement so far (this round's proxies
-    included) and predicts each candidate's full-fidelity accuracy; see the module docstring.
+
+def calibrated_proxy(run, pool: list) -> tuple[np.ndarray, np.ndarray] | None:
+    """Full-fidelity accuracy of proxy-measured candidates as N(μ, σ²): the measured proxy accuracy plus
+    its level's mean gap to full training, σ the gap's spread over the run's promotions
+    (:func:`moo_snn.search.fidelity.fidelity_gaps`; ``GAP_SPREAD_PRIOR`` until 3 exist). None before
+    the first promotion (no gap known yet).
+
+    Why the candidate's own measurement rather than the predictor: among the networks a search
+    promotes (the better half), the 3-epoch proxy alone ranks 30-epoch accuracy better (Kendall τ
+    0.49) than the predictor with or without it (0.37-0.43; benchmarks/RESULTS.md, issue 14).
     """
     from moo_snn.search import fidelity
-    from moo_snn.surrogate.predictor import predict_with_std, predictor_inputs
+
+    gaps = fidelity.fidelity_gaps(run)
+    if not gaps or any(c.proxy_level not in gaps for c in pool):
+        return None
+    mean = np.array([c.proxy_accuracy + gaps[c.proxy_level][0] for c in pool])
+    spread = np.array([gaps[c.proxy_level][1] if gaps[c.proxy_level][2] >= 3 else GAP_SPREAD_PRIOR for c in pool])
+    return mean, spread
+
+
+def promotion_order(run, problem, pool: list, k: int, round_: int) -> list[int]:
+    """Indices into ``pool`` (proxy-measured candidates) of up to ``k`` to promote to full training.
+
+    By EHVI over the measured front with :func:`calibrated_proxy` estimates. Before the first
+    promotion no gap is known, so the first ones are chosen as successive halving chooses a rung
+    (:func:`moo_snn.search.fidelity.choose`: measured proxy accuracy, spread over the cost front).
+    """
+    from moo_snn.search import fidelity
 
     if not pool or k <= 0:
         return []
-    model = fidelity.fit_predictor(run, before_round=round_ + 1)
-    mean, std = predict_with_std(model, predictor_inputs([c.arch for c in pool]))
+    estimate = calibrated_proxy(run, pool)
+    if estimate is None:
+        return fidelity.choose(problem, pool, [c.proxy_accuracy for c in pool], k)
+    mean, std = estimate
     stored = run.state.attrs.get("ideal_point")
     ideal = np.asarray(json.loads(stored), dtype=float) if stored else np.zeros(len(run.metrics))
     chosen, _ = ehvi_choice(problem, [c.genome for c in pool], mean, std, measured_front(run),
-                               np.asarray(run.state.reference_point, dtype=float), ideal, k, seed=[run.state.seed, round_, 11])
-    for c, m, s in zip(pool, mean, std):
-        c.predicted_accuracy, c.predicted_std = float(m), float(s)
+                            np.asarray(run.state.reference_point, dtype=float), ideal, k, seed=[run.state.seed, round_, 11])
     return chosen
