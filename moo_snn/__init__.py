@@ -12,9 +12,16 @@ its module and may change. Light on import: ``import moo_snn`` imports neither t
 >>> costs.energy_uJ.shape
 (1,)
 
-A search: ``moo_snn.SearchRun(problem, "results/run.nc").run()`` returns the results Dataset (and
-``resume="results/run.nc"`` continues one); ``moo_snn.open_results(path)`` reads it back. The map of
-the modules and of one run is docs/architecture.md.
+One network's costs, layer by layer, against the problem's limits (what ``moo-snn cost`` prints):
+
+>>> costs = moo_snn.network_costs("digits")                         # its reference_arch, or arch=...
+>>> costs.totals["params"], len(costs.layers)
+(55952, 11)
+
+A search, as ``moo-snn optimize`` runs it: ``moo_snn.optimize("digits", "results/run.nc",
+search={"rounds": 2}, workers=4)`` returns the results Dataset (``resume="results/run.nc"`` continues
+one); ``moo_snn.open_results(path)`` reads it back. :class:`SearchRun` is the loop itself, for finer
+control. The map of the modules and of one run is docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -24,10 +31,12 @@ from importlib.metadata import PackageNotFoundError, version
 
 from moo_snn.architecture import Architecture
 from moo_snn.config.problem import ProblemSpec, load_problem
+from moo_snn.costing import NetworkCosts, network_costs
 from moo_snn.errors import MooSnnError
 from moo_snn.evaluation import population_costs
 from moo_snn.objectives import Objective, objective
 from moo_snn.results import open_results  # registers the ds.moo accessor
+from moo_snn.run import optimize  # imports the search on first call only
 from moo_snn.space import SearchSpace
 
 try:
@@ -44,13 +53,16 @@ _LAZY = {
 __all__ = [
     "Architecture",
     "MooSnnError",
+    "NetworkCosts",
     "Objective",
     "ProblemSpec",
     "SearchRun",
     "SearchSpace",
     "load_problem",
+    "network_costs",
     "objective",
     "open_results",
+    "optimize",
     "population_costs",
     "train_architecture",
     "__version__",

@@ -29,7 +29,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # a problem file: its tables use the architecture's ops and the cost model's HardwareConfig
     ("problem", ("moo_snn.config",)),
     # the search space of a problem and its vectorised costs
-    ("space", ("moo_snn.space", "moo_snn.evaluation")),
+    ("space", ("moo_snn.space", "moo_snn.evaluation", "moo_snn.costing")),
     # objectives and constraints (Metric, Objective, Batch, registry): below search and results alike
     ("objectives", ("moo_snn.objectives",)),
     # spiking training on torch/norse, the training-free score, NIR export/import
@@ -38,6 +38,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("executor", ("moo_snn.executor", "moo_snn.simcluster")),
     # the predictor, the search, the results dataset, the plug-in test helper, the archive-replaying cluster
     ("search and results", ("moo_snn.surrogate", "moo_snn.search", "moo_snn.results", "moo_snn.testing", "moo_snn.replay")),
+    # the library's optimize (moo-snn optimize without the printing): picks the executor and the search
+    ("run", ("moo_snn.run",)),
     ("cli", ("moo_snn.cli",)),
 ]
 HEAVY = ("torch", "norse", "nirtorch")
@@ -158,4 +160,6 @@ def test_the_checker_sees_what_it_checks():
     assert any(t == "moo_snn.cost.hardware" for t, _ in GRAPH["moo_snn.config.problem"])
     assert any(t == "torch" for t, _ in GRAPH["moo_snn.training.network"])
     assert any(t == "moo_snn.training.nir_export" for t, _ in GRAPH["moo_snn.results.export"])  # a lazy import
-    assert _layer("moo_snn.cli.optimize_cmd") > _layer("moo_snn.search.loop") > _layer("moo_snn.objectives") > _layer("moo_snn.errors")
+    assert _layer("moo_snn.cli.optimize_cmd") > _layer("moo_snn.run") > _layer("moo_snn.search.loop") \
+        > _layer("moo_snn.objectives") > _layer("moo_snn.errors")
+    assert any(t == "moo_snn.search.async_loop" for t, _ in GRAPH["moo_snn.run"])  # a lazy import

@@ -1,10 +1,14 @@
-"""``moo-snn optimize``: the search (NSGA-II over predicted accuracy and IMC costs, full training of survivors)."""
+"""``moo-snn optimize``: the search (NSGA-II over predicted accuracy and IMC costs, full training of survivors).
+
+Thin: the options go to :func:`moo_snn.run.prepare_optimize` (what :func:`moo_snn.optimize` does, in
+two steps), progress to :class:`~moo_snn.cli.progress.SearchProgress`, the front to
+:func:`~moo_snn.cli.optimize_report.report_run`.
+"""
 
 from __future__ import annotations
 
 import enum
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -12,9 +16,9 @@ import typer
 
 from moo_snn.cli.common import (DeviceOpt, JsonOpt, SchedulerOpt, TorchThreadsOpt, WideOpt, WorkersOpt, stderr,
                                 stdout, user_errors)
-from moo_snn.cli.optimize_report import check_before_writing, nothing_to_resume, report_run
+from moo_snn.cli.optimize_report import report_run
 from moo_snn.cli.progress import SearchProgress
-from moo_snn.errors import ResultsError
+from moo_snn.cli.render import plain
 
 
 class Strategy(str, enum.Enum):
@@ -49,70 +53,33 @@ def optimize(
 ) -> None:
     """Search the problem's space for accurate networks that meet its hardware limits; write the
     results file and print the measured front."""
-    from moo_snn.config.problem import load_problem
-    from moo_snn.executor import make_executor
-    from moo_snn.search.hasnas import HasnasRun
-    from moo_snn.search.loop import SearchRun, with_overrides
-
-    if resume is not None:
-        from moo_snn.results import open_results
-        from moo_snn.search.loop import resume_spec
-
-        stored = open_results(resume)
-        spec, stored_options = resume_spec(stored, source=str(resume))  # the run's own options, unless given below
-        if torch_threads is None:
-            torch_threads = stored_options.get("torch_threads")
-        if problem is not None and load_problem(problem).source != spec.source:
-            raise ResultsError(f"{resume} was made with another problem than {problem}; run --resume without a problem")
-        seed = int(stored.attrs["seed"]) if seed is None else seed
-        strategy = stored.attrs.get("strategy", strategy)  # a run continues with the strategy it began with
-        if asynchronous is None:
-            asynchronous = stored.attrs.get("search_mode") == "async"
-        path = resume
-    else:
-        spec = load_problem(problem)
-        seed = spec.search.seed if seed is None else seed
-        if out is not None and out.suffix == ".nc":
-            path = out
-        else:
-            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-            from moo_snn.resources import default_results_dir
-            path = (out or default_results_dir()) / f"{spec.name}-seed{seed}-{stamp}.nc"
-    spec = with_overrides(spec, seed=seed, rounds=rounds, generations=generations, pop_size=pop_size, survivors=survivors,
-                          hasnas_samples=samples)
-    from moo_snn.objectives import with_objectives
+    from moo_snn.run import SearchModeChoiceError, prepare_optimize
 
     if "" not in sys.path and str(Path.cwd()) not in sys.path:  # module:function objectives from the current folder
         sys.path.append(str(Path.cwd()))
-    spec = with_objectives(spec, objective or (), allow_code=allow_code,
-                           stored=[str(n) for n in stored.objective.values] if resume is not None else None)
-    if resume is not None and nothing_to_resume(stored, spec, resume):
-        raise typer.Exit(report_run(stdout, stderr, spec, stored, resume, json_out=json_out, wide=wide))
-    if asynchronous is None:  # measured: async keeps 2+ workers busy, one worker gains nothing from it
-        asynchronous = (Strategy(strategy) is Strategy.moo and not spec.fidelity.enabled
-                        and ((workers or 0) >= 2 or scheduler is not None))
-    if asynchronous and Strategy(strategy) is not Strategy.moo:
-        raise typer.BadParameter("--async applies to --strategy moo only", param_hint="--async")
-    data = check_before_writing(spec, path, in_process=workers is None and scheduler is None, remote=scheduler is not None)
+    search = dict(seed=seed, rounds=rounds, generations=generations, pop_size=pop_size, survivors=survivors,
+                  hasnas_samples=samples)
+    try:
+        prepared = prepare_optimize(problem, out, resume=resume, search=search, objectives=objective or (),
+                                    allow_code=allow_code, strategy=None if resume is not None else Strategy(strategy).value,
+                                    asynchronous=asynchronous, archive=archive, device=device, workers=workers,
+                                    scheduler=scheduler, torch_threads=torch_threads, budget_fte=budget,
+                                    budget_hours=budget_hours, command=" ".join(["moo-snn", *sys.argv[1:]]))
+    except SearchModeChoiceError:
+        raise typer.BadParameter("--async applies to --strategy moo only", param_hint="--async") from None
+    path, spec = prepared.path, prepared.spec
+    if prepared.nothing_to_do:
+        hint = ("start a new run (another --seed or --samples) for another" if prepared.strategy == "hasnas" else
+                f"to continue it, ask for more: moo-snn optimize --resume {path} --rounds {int(prepared.stored.sizes.get('round', 0)) + 1}")
+        stderr.print(plain(f"nothing to do: {prepared.nothing_to_do}; {hint}"))
+        raise typer.Exit(report_run(stdout, stderr, spec, prepared.stored, path, json_out=json_out, wide=wide))
+
+    def say_change(name, before, now):
+        stderr.print(f"resumed with {name} {now} (the run had {before})", highlight=False, markup=False)
+
     try:
         with SearchProgress(stderr) as progress:
-            run_class = HasnasRun if Strategy(strategy) is Strategy.hasnas else SearchRun
-            if asynchronous:
-                from moo_snn.search.async_loop import AsyncSearchRun
-
-                run_class = AsyncSearchRun
-            executor = make_executor(workers, scheduler, torch_threads=torch_threads)
-            if workers or scheduler:
-                progress.phase(f"starting {workers} Dask workers" if workers else f"joining the Dask cluster at {scheduler}")
-            with executor:
-                from moo_snn.search.fidelity import Budget
-
-                caps = {"budget": Budget(budget, budget_hours)} if budget is not None or budget_hours is not None else {}
-                run = run_class(spec, path, archive_path=archive, resume=resume, device=device, data=data,
-                                command=" ".join(["moo-snn", *sys.argv[1:]]), progress=progress, executor=executor, **caps)
-                for name, before, now in run.option_changes:
-                    stderr.print(f"resumed with {name} {now} (the run had {before})", highlight=False, markup=False)
-                ds = run.run()
+            ds = prepared.execute(progress, on_option_change=say_change)
     except KeyboardInterrupt:
         stderr.print(f"[yellow]interrupted[/]: every finished training is in {path}; continue with "
                      f"moo-snn optimize --resume {path}")

@@ -1,10 +1,6 @@
-"""What ``moo-snn optimize`` checks before it writes anything, and what it prints at the end.
+"""What ``moo-snn optimize`` prints at the end (the checks before it writes anything are
+:func:`moo_snn.run.prepare_optimize`'s).
 
-* :func:`check_before_writing`: everything that can fail on the user's inputs is checked before
-  the first write of the results file (objectives and plug-ins are resolved earlier by
-  :func:`moo_snn.objectives.with_objectives`): the data, and the destination. A failed start
-  leaves no results file and no ``.weights/`` folder behind.
-* :func:`nothing_to_resume`: a resume that has nothing left to do says so and why.
 * :func:`report_run`: the front table (:mod:`moo_snn.cli.front_table`), the knee and how to export
   it, or, when no trained candidate meets the limits, which limits are broken and by how much;
   ``--json`` prints the same as one object. Returns the exit code (0, or 3 without a front).
@@ -12,65 +8,12 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 
 from moo_snn.cli.common import print_json
 from moo_snn.cli.front_table import print_front
 from moo_snn.cli.render import clean_float, number, plain
-from moo_snn.errors import InfeasibleError, ResultsError
-
-
-def _writable_folder(path: Path) -> None:
-    """Raise :class:`ResultsError` unless the folder of ``path`` exists and is writable, or can be created."""
-    if path.is_dir():
-        raise ResultsError(f"{path}: is a folder; give a results file name ending in .nc (or a folder without .nc)")
-    folder = path.parent
-    existing = folder
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise ResultsError(f"{folder}: cannot write there ({existing} is not a folder)")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ResultsError(f"{folder}: cannot write there (no write permission on {existing}); give --out in a folder of yours")
-
-
-def check_before_writing(spec, path: Path, *, in_process: bool, remote: bool):
-    """Check the destination and the data of a run before its first write.
-
-    Returns the loaded data for an in-process run (the run uses them), None otherwise. With local
-    workers the data are read here once to check them; with ``--scheduler`` the workers read their
-    own (possibly on other machines), so nothing is read here.
-    """
-    _writable_folder(Path(path))
-    if remote:
-        return None
-    from moo_snn.data import load_problem_data
-
-    data = load_problem_data(spec)
-    return data if in_process else None
-
-
-def nothing_to_resume(stored, spec, path, console=None) -> bool:
-    """True (and says why on stderr) when resuming ``stored`` would do nothing: the run is complete
-    and has every round asked for."""
-    from moo_snn.cli.common import stderr
-
-    console = console or stderr
-    if str(stored.attrs.get("status", "")) != "complete":
-        return False
-    done = int(stored.sizes.get("round", 0))
-    if str(stored.attrs.get("strategy", "moo")) == "hasnas":
-        console.print(plain(f"nothing to do: {path} is a complete hasnas run (that strategy trains one network); start a "
-                            f"new run (another --seed or --samples) for another"))
-        return True
-    if done < spec.search.rounds:
-        return False
-    console.print(plain(f"nothing to do: {path} is a complete run of {done} rounds (asked: {spec.search.rounds}); to "
-                        f"continue it, ask for more: moo-snn optimize --resume {path} --rounds {done + 1}"))
-    return True
+from moo_snn.errors import InfeasibleError
 
 
 def broken_limits(ds, spec) -> str:

@@ -1,0 +1,466 @@
+"""The library's ``optimize``: everything ``moo-snn optimize`` does, for a Python user.
+
+:func:`optimize` takes a problem (shipped name, path or :class:`~moo_snn.config.problem.ProblemSpec`),
+``[search]`` overrides, objectives, the executor (this process, ``workers=N`` local Dask workers or
+``scheduler=ADDR`` of a cluster), a budget and the search mode, or a results file to resume, and
+returns the results Dataset. It is two steps, which the command line takes one by one so that it can
+show them:
+
+1. :func:`prepare_optimize` resolves and checks every input before anything is written (the problem,
+   a resumed run's stored options and the refusals of a resume, the objectives and plug-ins, the
+   destination, the data) and returns a :class:`PreparedRun`; a complete run that was asked for no
+   more rounds says so in :attr:`PreparedRun.nothing_to_do`.
+2. :meth:`PreparedRun.execute` starts the executor and runs :class:`~moo_snn.search.loop.SearchRun`
+   (or :class:`~moo_snn.search.hasnas.HasnasRun`, :class:`~moo_snn.search.async_loop.AsyncSearchRun`).
+
+The search, pymoo, scikit-learn and torch are imported when a run is prepared, not when this module
+is (``import moo_snn`` stays light).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from moo_snn.errors import MooSnnError, ProblemError, ResultsError
+
+STRATEGIES = ("moo", "hasnas")
+"""``moo``: this tool's search (DESIGN §6); ``hasnas``: the papers' search as reconstructed (:mod:`moo_snn.search.hasnas`)."""
+
+__all__ = ["STRATEGIES", "PreparedRun", "SearchModeChoiceError", "optimize", "prepare_optimize"]
+
+
+class SearchModeChoiceError(MooSnnError):
+    """``asynchronous=True`` was asked for a strategy that has no asynchronous search (only ``moo`` has one)."""
+
+
+@dataclass
+class PreparedRun:
+    """A run of :func:`optimize` with every input resolved and checked, nothing written yet.
+
+    Parameters
+    ----------
+    spec : ProblemSpec
+        The problem with the ``[search]`` overrides and the objectives applied.
+    path : Path
+        The results file the run writes (the resumed file itself when resuming).
+    strategy : {"moo", "hasnas"}
+        The search strategy (a resumed run keeps its own).
+    asynchronous : bool
+        Whether the asynchronous search (:class:`~moo_snn.search.async_loop.AsyncSearchRun`) runs.
+    resume : Path or None
+        The results file being continued (None: a new run).
+    stored : xarray.Dataset or None
+        The resumed file's contents as read before the run (None: a new run).
+    nothing_to_do : str
+        Why continuing ``stored`` would do nothing (it is complete and has every round asked for);
+        ``""`` when there is work to do.
+    data : DataSplits or None
+        The problem's data, loaded to check them; given to an in-process run (None: the workers read
+        their own).
+    archive : Path or None
+        The accuracy archive to start from (None: :func:`moo_snn.surrogate.build.default_archive_path`).
+    device : str
+        torch device of the trainings.
+    workers : int or None
+        Local Dask workers (None: no local cluster).
+    scheduler : str or None
+        Address of a Dask scheduler to join (None: none).
+    torch_threads : int or None
+        torch threads per training (None: each training chooses, :mod:`moo_snn.training.runtime`).
+    budget : Budget or None
+        What the run may spend (:class:`moo_snn.search.fidelity.Budget`; None: no cap).
+    command : str
+        What started the run, stored in the results file's ``command`` attribute.
+    """
+
+    spec: object
+    path: Path
+    strategy: str
+    asynchronous: bool
+    resume: Path | None
+    stored: object
+    nothing_to_do: str
+    data: object
+    archive: Path | None
+    device: str
+    workers: int | None
+    scheduler: str | None
+    torch_threads: int | None
+    budget: object
+    command: str
+
+    def execute(self, events=None, *, on_option_change: Callable[[str, object, object], None] | None = None):
+        """Start the executor and run the search; returns the results Dataset (also written to :attr:`path`).
+
+        Parameters
+        ----------
+        events : SearchEvents, optional
+            Receives the run's phases, generations and trainings (:class:`moo_snn.search.loop.SearchEvents`;
+            default: silent).
+        on_option_change : callable, optional
+            ``on_option_change(name, stored_value, new_value)`` for each option of a resumed run that
+            differs from the one stored in its file (:attr:`SearchRun.option_changes
+            <moo_snn.search.loop.SearchRun>`), called before the search starts.
+
+        Returns
+        -------
+        xarray.Dataset
+            The results (format: :mod:`moo_snn.results.state`).
+
+        Raises
+        ------
+        MooSnnError
+            As :meth:`SearchRun.run <moo_snn.search.loop.SearchRun.run>`: limits out of reach
+            (:class:`~moo_snn.errors.InfeasibleError`), a scheduler that cannot be reached, a training
+            error that is the user's. ``KeyboardInterrupt`` propagates after the file is written with
+            status ``interrupted``.
+        """
+        from moo_snn.executor import make_executor
+        from moo_snn.search.loop import SearchEvents, SearchRun
+
+        events = events or SearchEvents()
+        run_class = SearchRun
+        if self.strategy == "hasnas":
+            from moo_snn.search.hasnas import HasnasRun
+
+            run_class = HasnasRun
+        if self.asynchronous:
+            from moo_snn.search.async_loop import AsyncSearchRun
+
+            run_class = AsyncSearchRun
+        executor = make_executor(self.workers, self.scheduler, torch_threads=self.torch_threads)
+        if self.workers or self.scheduler:
+            events.phase(f"starting {self.workers} Dask workers" if self.workers
+                         else f"joining the Dask cluster at {self.scheduler}")
+        with executor:
+            caps = {"budget": self.budget} if self.budget is not None else {}
+            run = run_class(self.spec, self.path, archive_path=self.archive, resume=self.resume, device=self.device,
+                            data=self.data, command=self.command, progress=events, executor=executor, **caps)
+            for name, before, now in run.option_changes:
+                if on_option_change is not None:
+                    on_option_change(name, before, now)
+            return run.run()
+
+
+def prepare_optimize(problem=None, out: str | os.PathLike | None = None, *, resume: str | os.PathLike | None = None,
+                     search: Mapping[str, object] | None = None, objectives: Sequence[str] = (), allow_code: bool = False,
+                     strategy: str | None = None, asynchronous: bool | None = None, archive: str | os.PathLike | None = None,
+                     device: str = "cpu", workers: int | None = None, scheduler: str | None = None,
+                     torch_threads: int | None = None, budget_fte: float | None = None, budget_hours: float | None = None,
+                     command: str = "") -> PreparedRun:
+    """Resolve and check every input of :func:`optimize` (parameters as there); nothing is written.
+
+    Returns
+    -------
+    PreparedRun
+        Run it with :meth:`PreparedRun.execute`, unless its ``nothing_to_do`` says why not.
+
+    Raises
+    ------
+    MooSnnError
+        As :func:`optimize`.
+    """
+    from moo_snn.objectives import with_objectives
+    from moo_snn.search.loop import with_overrides
+
+    overrides = _checked_search(search)
+    seed = overrides.pop("seed", None)
+    stored = None
+    if resume is not None:
+        from moo_snn.results import open_results
+        from moo_snn.search.loop import resume_spec
+
+        resume = Path(resume)
+        stored = open_results(resume)
+        spec, stored_options = resume_spec(stored, source=str(resume))  # the run's own options, unless given
+        if torch_threads is None:
+            torch_threads = stored_options.get("torch_threads")
+        if problem is not None and _problem(problem).source != spec.source:
+            raise ResultsError(f"{resume} was made with another problem than {_name(problem)}; run --resume without a problem")
+        seed = int(stored.attrs["seed"]) if seed is None else seed
+        strategy = str(stored.attrs.get("strategy", strategy or "moo"))  # a run continues with the strategy it began with
+        if asynchronous is None:
+            asynchronous = stored.attrs.get("search_mode") == "async"
+        path = resume
+    else:
+        spec = _problem(problem)
+        seed = spec.search.seed if seed is None else seed
+        path = results_path(spec.name, seed, out)
+    strategy = strategy or "moo"
+    if strategy not in STRATEGIES:
+        raise ProblemError(f"strategy: expected one of {', '.join(STRATEGIES)}, found {strategy!r}")
+    spec = with_overrides(spec, seed=seed, **overrides)
+    spec = with_objectives(spec, [_objective_name(o) for o in objectives], allow_code=allow_code,
+                           stored=[str(n) for n in stored.objective.values] if stored is not None else None)
+    reason = nothing_to_do(stored, spec, resume) if stored is not None else ""
+    if asynchronous is None:  # measured: async keeps 2+ workers busy, one worker gains nothing from it
+        asynchronous = (strategy == "moo" and not spec.fidelity.enabled
+                        and ((workers or 0) >= 2 or scheduler is not None))
+    if asynchronous and strategy != "moo" and not reason:
+        raise SearchModeChoiceError(f"the asynchronous search applies to strategy 'moo' only, found {strategy!r}; "
+                                    f"run it synchronously")
+    budget = None
+    if budget_fte is not None or budget_hours is not None:
+        from moo_snn.search.fidelity import Budget
+
+        budget = Budget(budget_fte, budget_hours)
+    data = None
+    if not reason:
+        data = check_before_writing(spec, path, in_process=workers is None and scheduler is None,
+                                    remote=scheduler is not None)
+    return PreparedRun(spec=spec, path=Path(path), strategy=strategy, asynchronous=bool(asynchronous), resume=resume,
+                       stored=stored, nothing_to_do=reason, data=data, archive=None if archive is None else Path(archive),
+                       device=device, workers=workers, scheduler=scheduler, torch_threads=torch_threads, budget=budget,
+                       command=command)
+
+
+def optimize(problem=None, out: str | os.PathLike | None = None, *, resume: str | os.PathLike | None = None,
+             search: Mapping[str, object] | None = None, objectives: Sequence[str] = (), allow_code: bool = False,
+             strategy: str | None = None, asynchronous: bool | None = None, archive: str | os.PathLike | None = None,
+             device: str = "cpu", workers: int | None = None, scheduler: str | None = None,
+             torch_threads: int | None = None, budget_fte: float | None = None, budget_hours: float | None = None,
+             events=None, on_option_change: Callable[[str, object, object], None] | None = None,
+             command: str | None = None):
+    """Search a problem's space for accurate spiking networks that meet its hardware limits (``moo-snn optimize``).
+
+    Parameters
+    ----------
+    problem : str, path-like or ProblemSpec, optional
+        A shipped problem's name, a problem file, or a loaded problem (default: ``digits``). With
+        ``resume``: omit it (the stored problem is used) or give the same problem.
+    out : path-like, optional
+        The results file (ending in ``.nc``), or a folder for ``<problem>-seed<N>-<time>.nc`` (default:
+        ``./results/``, created if needed). Ignored with ``resume`` (the resumed file is written).
+    resume : path-like, optional
+        A results file to continue (an interrupted run, or a complete one with more ``rounds``): its
+        stored ``[search]`` options, objectives, torch threads, strategy and mode are used unless given
+        here; nothing it holds is trained again.
+    search : mapping, optional
+        ``[search]`` values that replace the problem's: ``seed``, ``rounds``, ``generations``,
+        ``pop_size``, ``survivors``, ``bootstrap``, ``uncertainty_weight``, ``hasnas_samples``
+        (checked against the bounds of :class:`~moo_snn.config.problem.SearchSpec`).
+    objectives : sequence of str or Objective, optional
+        Objective names (built-in, installed plug-in, or ``module:function``); plain names replace the
+        problem's ``[objectives]``, ``"+NAME"`` adds one (:func:`moo_snn.objectives.with_objectives`).
+        An :class:`~moo_snn.objectives.Objective` made with :func:`moo_snn.objective` counts as its name.
+    allow_code : bool, optional
+        Run ``module:function`` objectives named in the problem file (problem files are shared: read
+        that code first).
+    strategy : {"moo", "hasnas"}, optional
+        This tool's search (default) or the papers' (:mod:`moo_snn.search.hasnas`).
+    asynchronous : bool, optional
+        True: a free worker gets the next candidate from the current predictor (no round barrier);
+        False: rounds of survivors. Default: asynchronous with 2 or more ``workers`` or a ``scheduler``
+        (measured in benchmarks/RESULTS.md), else synchronous; a resumed run keeps its mode.
+    archive : path-like, optional
+        Accuracy archive to start from (default: ``surrogates/<dataset>.nc`` in the current folder if
+        there is one, else the shipped one).
+    device : str, optional
+        torch device of the trainings (default ``"cpu"``).
+    workers : int, optional
+        Start this many local Dask worker processes for the trainings (default: train in this process).
+    scheduler : str, optional
+        Address of a running Dask scheduler whose workers train (they read the data themselves).
+    torch_threads : int, optional
+        torch threads per training (default: each training chooses, or the resumed run's count).
+    budget_fte : float, optional
+        Stop training once this many full-training equivalents (epochs x data fraction / full epochs,
+        summed) are spent.
+    budget_hours : float, optional
+        Stop starting trainings once this many hours of training time are spent.
+    events : SearchEvents, optional
+        Receives phases, generations and trainings (:class:`moo_snn.search.loop.SearchEvents`; default: silent).
+    on_option_change : callable, optional
+        ``on_option_change(name, stored_value, new_value)`` for each stored option a resume changes.
+    command : str, optional
+        Stored in the results file's ``command`` attribute (default: this call, written out).
+
+    Returns
+    -------
+    xarray.Dataset
+        The results (format: :mod:`moo_snn.results.state`; ``ds.moo`` reads the front), also written
+        to the results file (``ds.attrs``: ``status``, ``seed``, ``options``). A resumed run with
+        nothing left to do returns the stored results unchanged.
+
+    Raises
+    ------
+    ProblemError
+        An unknown problem, ``[search]`` key or value, strategy or objective.
+    ResultsError
+        ``resume`` is not a results file, was made with another problem or seed, or the destination
+        cannot be written.
+    SearchModeChoiceError
+        ``asynchronous=True`` with the ``hasnas`` strategy.
+    DataError
+        The problem's data cannot be read.
+    InfeasibleError
+        No architecture of the space can meet the cost limits (nothing is written).
+    KeyboardInterrupt
+        Propagated after the results file is written with status ``interrupted`` (resume it).
+
+    Examples
+    --------
+    >>> ds = moo_snn.optimize("digits", "results/run.nc", search={"rounds": 1}, torch_threads=1)  # doctest: +SKIP
+    >>> ds.moo.front_records()  # doctest: +SKIP
+    """
+    if command is None:
+        command = _call_text(problem=problem, out=out, resume=resume, search=search, objectives=list(objectives) or None,
+                             allow_code=allow_code or None, strategy=strategy, asynchronous=asynchronous, archive=archive,
+                             device=None if device == "cpu" else device, workers=workers, scheduler=scheduler,
+                             torch_threads=torch_threads, budget_fte=budget_fte, budget_hours=budget_hours)
+    prepared = prepare_optimize(problem, out, resume=resume, search=search, objectives=objectives, allow_code=allow_code,
+                                strategy=strategy, asynchronous=asynchronous, archive=archive, device=device,
+                                workers=workers, scheduler=scheduler, torch_threads=torch_threads, budget_fte=budget_fte,
+                                budget_hours=budget_hours, command=command)
+    if prepared.nothing_to_do:
+        return prepared.stored
+    return prepared.execute(events, on_option_change=on_option_change)
+
+
+def results_path(problem_name: str, seed: int, out: str | os.PathLike | None = None) -> Path:
+    """Where a new run writes: ``out`` if it ends in ``.nc``, else ``<out or ./results>/<problem>-seed<N>-<time>.nc``.
+
+    Parameters
+    ----------
+    problem_name : str
+        The problem's ``name``.
+    seed : int
+        The run's seed.
+    out : path-like, optional
+        A results file or a folder (default: :func:`moo_snn.resources.default_results_dir`).
+
+    Returns
+    -------
+    Path
+        The results file (its folder is created by the first checkpoint).
+    """
+    from moo_snn.resources import default_results_dir
+
+    out = None if out is None else Path(out)
+    if out is not None and out.suffix == ".nc":
+        return out
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return (out or default_results_dir()) / f"{problem_name}-seed{seed}-{stamp}.nc"
+
+
+def check_before_writing(spec, path: str | os.PathLike, *, in_process: bool, remote: bool):
+    """Check the destination and the data of a run before its first write.
+
+    A failed start leaves no results file and no ``.weights/`` folder behind.
+
+    Parameters
+    ----------
+    spec : ProblemSpec
+        The problem (its ``[data]`` table is read).
+    path : path-like
+        The results file.
+    in_process : bool
+        The trainings run in this process (the loaded data are returned for them).
+    remote : bool
+        The trainings run on a cluster's workers, which read their own data (possibly on other
+        machines): nothing is read here.
+
+    Returns
+    -------
+    DataSplits or None
+        The loaded data for an in-process run, None otherwise (with local workers the data are read
+        here once to check them).
+
+    Raises
+    ------
+    ResultsError
+        ``path`` is a folder, or its folder cannot be created or written.
+    DataError
+        The data cannot be read.
+    """
+    _writable_folder(Path(path))
+    if remote:
+        return None
+    from moo_snn.data import load_problem_data
+
+    data = load_problem_data(spec)
+    return data if in_process else None
+
+
+def nothing_to_do(stored, spec, path) -> str:
+    """Why continuing the results ``stored`` with ``spec`` would do nothing; ``""`` when it would.
+
+    Parameters
+    ----------
+    stored : xarray.Dataset
+        A results file's contents (:func:`moo_snn.open_results`).
+    spec : ProblemSpec
+        The problem the resume would run (its ``[search] rounds``).
+    path : path-like
+        The results file (named in the reason).
+
+    Returns
+    -------
+    str
+        ``""``, or one line: the run is complete, and is a ``hasnas`` run (that strategy trains one
+        network) or already has ``spec.search.rounds`` rounds.
+    """
+    if str(stored.attrs.get("status", "")) != "complete":
+        return ""
+    if str(stored.attrs.get("strategy", "moo")) == "hasnas":
+        return f"{path} is a complete hasnas run (that strategy trains one network)"
+    done = int(stored.sizes.get("round", 0))
+    if done < spec.search.rounds:
+        return ""
+    return f"{path} is a complete run of {done} rounds (asked: {spec.search.rounds})"
+
+
+def _writable_folder(path: Path) -> None:
+    """Raise :class:`ResultsError` unless the folder of ``path`` exists and is writable, or can be created."""
+    if path.is_dir():
+        raise ResultsError(f"{path}: is a folder; give a results file name ending in .nc (or a folder without .nc)")
+    folder = path.parent
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ResultsError(f"{folder}: cannot write there ({existing} is not a folder)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ResultsError(f"{folder}: cannot write there (no write permission on {existing}); give --out in a folder of yours")
+
+
+def _checked_search(search: Mapping[str, object] | None) -> dict:
+    """The ``[search]`` overrides without None values, checked against :class:`SearchSpec`'s keys and bounds."""
+    from moo_snn.config.problem import SearchSpec
+    from moo_snn.schema import parse_table
+
+    overrides = {k: v for k, v in dict(search or {}).items() if v is not None}
+    parse_table(SearchSpec, overrides, "search", "optimize(search=...)")  # unknown keys, types and bounds: ProblemError
+    return overrides
+
+
+def _problem(problem):
+    """A :class:`ProblemSpec` as given, or loaded from a name or path."""
+    from moo_snn.config.problem import ProblemSpec, load_problem
+
+    return problem if isinstance(problem, ProblemSpec) else load_problem(problem)
+
+
+def _name(problem) -> str:
+    return getattr(problem, "name", None) or str(problem)
+
+
+def _objective_name(objective) -> str:
+    """An objective's name: a string as given, an :class:`~moo_snn.objectives.Metric` by its ``name``."""
+    return objective if isinstance(objective, str) else str(getattr(objective, "name", objective))
+
+
+def _call_text(**arguments) -> str:
+    """``moo_snn.optimize(...)`` with the arguments that were given (the ``command`` attribute of a library run)."""
+    shown = []
+    for key, value in arguments.items():
+        if value is None:
+            continue
+        if key == "problem" and not isinstance(value, (str, os.PathLike)):
+            value = _name(value)  # a ProblemSpec: its name
+        shown.append(f"{key}={(os.fspath(value) if isinstance(value, os.PathLike) else value)!r}")
+    return f"moo_snn.optimize({', '.join(shown)})"
