@@ -15,9 +15,14 @@
     stop requesting at `max_trainings` requests or when the clock passes `budget_s`; wait for the rest
 
 A ``--budget`` / ``--budget-hours`` (:class:`~moo_snn.search.fidelity.Budget`) stops requests as
-it stops rounds, each running training counted as the full training it will cost. A problem with a
-``[fidelity]`` table is refused (:class:`SearchModeError`): low-fidelity proxies and promotions run
-in the synchronous loop only, so far.
+it stops rounds: once the next training does not fit what is spent plus what the running ones will
+cost (their level's FTE each), the run requests nothing more and says so (``budget_note``).
+
+**With a ``[fidelity]`` table** (:mod:`moo_snn.search.async_ladder`): the design and the passes'
+candidates are measured at the cheapest level; a free worker first gets a rung up the ladder or a
+promotion to full training where the ladder's quota allows one (asynchronous successive halving),
+else a new candidate; ``max_trainings`` then counts new candidates (promotions come on top, in the
+ladder's proportions); only full trainings reach the front.
 
 A pass is recorded as a round of the results file (hypervolume when it ran, Kendall τ of the
 predictions against the results that arrived since the previous pass, its own wall time, candidates
@@ -38,7 +43,8 @@ the attribute ``async_state`` (JSON).
 
 **Resume.** Every decision depends only on the order in which results arrived: a pass runs when the
 queue is empty at a request, on every result received before it, from the population of the pass
-before, with a generator seeded by (seed, pass). The file holds all of that after every result.
+before, with a generator seeded by (seed, pass); a promotion on the results received and the last
+pass's predictor (refit on resume from the results that pass saw). The file holds all of that after every result.
 Resuming resubmits the trainings that were running (in request order, keeping their request
 index), then continues from the stored queue. Given the same order of arrivals afterwards, the
 resumed run makes the same requests and ends with the same trained set as the uninterrupted one
@@ -61,6 +67,7 @@ from scipy import stats
 
 from moo_snn.errors import MooSnnError
 from moo_snn.results.state import RoundRecord
+from moo_snn.search import async_ladder
 from moo_snn.search.loop import SearchRun
 from moo_snn.search.selection import select_survivors
 
@@ -75,7 +82,8 @@ class AsyncSearchRun(SearchRun):
     Parameters
     ----------
     refit_every : candidates proposed per pass (refit + NSGA-II); default max(survivors, ⌈slots/4⌉).
-    max_trainings : requests at most (default: the synchronous run's count, design + rounds × survivors).
+    max_trainings : requests at most (default: the synchronous run's count, design + rounds × survivors);
+        with a ``[fidelity]`` table, new candidates at most (promotions come on top).
     budget_s : stop requesting once the run's clock passes this many seconds (default: no limit).
     checkpoint_fraction : write the results file after a result only while writing has taken at most
         this fraction of the run's time so far (1: after every result).
@@ -83,9 +91,6 @@ class AsyncSearchRun(SearchRun):
 
     def __init__(self, spec, out, *, refit_every: int | None = None, max_trainings: int | None = None,
                  budget_s: float | None = None, checkpoint_fraction: float = 0.05, **kwargs):
-        if spec.fidelity.enabled:
-            raise SearchModeError(f"problem {spec.name!r} has a [fidelity] table: the asynchronous search trains at full "
-                                  f"fidelity only (no low-fidelity proxies or promotions yet); run it with --sync")
         super().__init__(spec, out, **kwargs)
         self.state.attrs["search_mode"] = "async"
         stored = json.loads(self.state.attrs.get("async_state", "{}"))
@@ -102,6 +107,12 @@ class AsyncSearchRun(SearchRun):
         self.timing = dict(waiting_s=0.0, passes_s=0.0, checkpoints_s=0.0, results=0)
         """Where this process's time went: waiting for results, passes, checkpoints (``bench_async.py``)."""
         self._results_at_pass = int(stored.get("results_at_pass", 0))  # results received when the last pass ran
+        self.ladder = spec.fidelity.enabled
+        self.log: list[list] = [list(e) for e in stored.get("trainings", [])]
+        """With a ``[fidelity]`` table: every request, ``[arch, level, result index, accuracy]`` (:mod:`~moo_snn.search.async_ladder`)."""
+        self._rungs = async_ladder.Rungs(len(self.levels), self.log)
+        self._chosen: dict = {}  # the promotion rule's picks since the last result or pass
+        self._problem = None  # the last pass's SnnSearchProblem (its predictor checks the limits of promotions)
 
     # --- clock and bookkeeping ----------------------------------------------------------------
     def clock(self) -> float:
@@ -111,7 +122,7 @@ class AsyncSearchRun(SearchRun):
     def _save_async_state(self) -> None:
         self.state.attrs["async_state"] = json.dumps(dict(settings=self.settings, queue=self.queue, design=self.design,
                                                           passes=self.passes, results_at_pass=self._results_at_pass,
-                                                          clock_s=self.clock()))
+                                                          clock_s=self.clock(), **({"trainings": self.log} if self.ladder else {})))
 
     def checkpoint(self) -> None:
         """Write the results file (and the asynchronous search's own state with it), timed for the benchmark."""
@@ -138,7 +149,7 @@ class AsyncSearchRun(SearchRun):
 
         if "design_size" in self.settings:
             return
-        have = sum(c.trained for c in self.state.candidates.values()) + len(self.archive_records)
+        have = sum(c.status in ("trained", "proxy") for c in self.state.candidates.values()) + len(self.archive_records)
         size = 0 if have >= self.search.bootstrap else max(self.search.bootstrap, slots)
         self.settings["design_size"] = size
         self.settings.setdefault("refit_every", max(self.search.survivors, math.ceil(slots / 4)))
@@ -150,27 +161,58 @@ class AsyncSearchRun(SearchRun):
                     self.design.append(c.arch)
 
     def _next_candidate(self):
-        """The next candidate to request, or None (nothing can be proposed before more results)."""
+        """The next request, ``(candidate, source, level)``, or None (nothing can be proposed before more results).
+
+        With a ``[fidelity]`` table a rung or promotion comes first (:func:`async_ladder.next_promotion`);
+        new candidates (the design, then the passes' queue) start at the cheapest level.
+        """
+        if self.ladder:
+            promotion = async_ladder.next_promotion(self, self._rungs, self._chosen)
+            if promotion is not None:
+                c, level, source = promotion
+                return c, source, level
+            if self._rungs.requested[0] >= self.max_trainings:
+                return None
         requested = self._requested_archs
         for arch in self.design:
             if arch not in requested:
-                return self.state.candidates[arch], "bootstrap"
+                return self.state.candidates[arch], "bootstrap", self.levels[0]
         if self._n_results + len(self.archive_records) < self.settings["first_pass_after"]:
             return None
         while self.queue and (self.queue[0] in requested or self.state.candidates[self.queue[0]].status != "predicted"):
             self.queue.pop(0)
         if not self.queue:
             self._pass(exclude=requested | self.state.trained_archs())
+            promotion = async_ladder.next_promotion(self, self._rungs, self._chosen) if self.ladder else None
+            if promotion is not None:  # a new predictor: a promotion may come before the new candidates
+                c, level, source = promotion
+                return c, source, level
         if not self.queue:
             return None
-        return self.state.candidates[self.queue.pop(0)], "search"
+        return self.state.candidates[self.queue.pop(0)], "search", self.levels[0]
+
+    def _fit_predictor(self, before_round: int):
+        """With a ``[fidelity]`` table: the predictor fit on the results received so far, read from the
+        trainings log (:func:`async_ladder.arrivals_view`), so that a resume refits the last pass's exactly."""
+        if not self.ladder:
+            return super()._fit_predictor(before_round)
+        return self._fit_on_arrivals(self._n_results)
+
+    def _fit_on_arrivals(self, results_before: int):
+        candidates = self.state.candidates
+        self.state.candidates = async_ladder.arrivals_view(self.log, results_before, self.levels[-1].index)
+        try:  # the loop's fit (fidelity.fit_predictor, or full trainings only) on what had arrived
+            return super()._fit_predictor(before_round=self.passes + 2)
+        finally:
+            self.state.candidates = candidates
 
     def _pass(self, exclude: set) -> None:
         """Refit the predictor, run NSGA-II from the current population, queue up to k candidates."""
         start = time.perf_counter()
         p = self.passes + 1  # counted once done: a pass interrupted half-way is redone the same on resume
         self.progress.phase(f"pass {p}: fitting the predictor on {len(self.state.trained_archs()) + len(self.archive_records)} results")
-        _, scored, X, archs, F, G, std = self._nsga2(p, before_round=p + 1)
+        self._problem, scored, X, archs, F, G, std = self._nsga2(p, before_round=p + 1)
+        self._chosen.clear()
         k = int(self.settings["refit_every"])
         rule = dict(metric_names=self.spec.objectives.names, constraints=self.spec.constraints,
                     uncertainty_weight=self.search.uncertainty_weight)
@@ -192,8 +234,8 @@ class AsyncSearchRun(SearchRun):
             c.accuracy_predicted_when_selected = c.predicted_accuracy
             c.round_trained = p
         received = [c for c in self.state.candidates.values() if c.result_index >= self._results_at_pass]
-        pairs = [(c.accuracy_predicted_when_selected, c.val_accuracy) for c in received
-                 if c.trained and np.isfinite(c.accuracy_predicted_when_selected)]
+        pairs = [(c.accuracy_predicted_when_selected, c.val_accuracy if c.trained else c.proxy_accuracy) for c in received
+                 if c.status in ("trained", "proxy") and np.isfinite(c.accuracy_predicted_when_selected)]
         tau = float(stats.kendalltau(*zip(*pairs)).statistic) if len(pairs) >= 2 else float("nan")
         self._results_at_pass = self._n_results
         self.passes = p
@@ -202,75 +244,120 @@ class AsyncSearchRun(SearchRun):
         self.timing["passes_s"] += time.perf_counter() - start
 
     # --- the loop -----------------------------------------------------------------------------
-    def _request(self, stream, c, source: str, index: int | None = None) -> None:
+    def _request(self, stream, c, source: str, level=None, index: int | None = None) -> None:
         from moo_snn.executor import training_tasks
 
+        level = level or self.levels[-1]
         task = training_tasks(self.spec, [c.arch], seed=self.state.seed, device=self.device,
-                              weights_paths=[self.weights_path(c.arch)])[0]
+                              weights_paths=[self.weights_path(c.arch) if level.full else None],
+                              epochs=level.epochs, train_fraction=level.train_fraction)[0]
         c.source = source
         if index is None:
             index, self._n_requests = self._n_requests, self._n_requests + 1
-        c.request_index = index
+            if self.ladder:
+                self.log.append([c.arch, level.index, -1, None])
+                self._rungs.request(c.arch, level.index)
+                if level.full and level.index > 0:  # a promotion (as the synchronous ladder records one)
+                    c.round_promoted, c.accuracy_predicted_when_selected = self.passes, c.predicted_accuracy
+        c.request_index, c.result_index, c.result_s = index, -1, np.nan
         self._requested_archs.add(c.arch)
+        self._running_fte += level.fte
         c.requested_s = self.clock()
-        stream.submit(task, c.arch)
+        stream.submit(task, (c.arch, index, level.index))
 
-    def _budget_spent(self, running: int) -> bool:
-        """True when the run's FTE / hours budget (``--budget``) leaves no room for one more full training,
-        counting each running one as one full training (it will cost that)."""
-        from moo_snn.search import fidelity
+    def _affordable(self, level) -> bool:
+        """Whether the run's FTE / hours budget (``--budget``) leaves room for one training at ``level``,
+        counting each running training at its level's cost (it will cost that). Once it does not, the
+        run requests nothing more (what is spent and running only grows), and says so.
 
+        (:func:`fidelity.within_budget` decides on finished trainings only; a cluster's running ones
+        are committed spending too, hence :meth:`fidelity.Budget.affordable` with them added.)"""
         if self.budget.fte is None and self.budget.hours is None:
-            return False
-        fte, seconds = fidelity.spent_now(self)
-        if self.budget.affordable(1, 1.0, fte + running, seconds) == 0:
-            self.state.attrs["budget_exhausted"] = 1
             return True
+        if self._spent is None:
+            from moo_snn.search import fidelity
+
+            self._spent = fidelity.spent_now(self)  # changes only when a result arrives (then reset)
+        fte, seconds = self._spent
+        if self.budget.affordable(1, level.fte, fte + self._running_fte, seconds) > 0:
+            return True
+        self.budget_refused = True
+        self.state.attrs["budget_exhausted"] = 1
+        self.state.attrs["budget_note"] = (f"budget spent ({fte:.3g} FTE spent and {self._running_fte:.3g} running of "
+                                           f"{self.budget.fte if self.budget.fte is not None else 'no'} FTE, "
+                                           f"{seconds / 3600:.3g} of {self.budget.hours if self.budget.hours is not None else 'no'} h): "
+                                           f"no {level.name} training started after it; resume with a larger "
+                                           f"--budget / --budget-hours to continue")
+        self.progress.phase(self.state.attrs["budget_note"])
         return False
 
     @property
     def max_trainings(self) -> int:
-        """Requests at most: as given, else the synchronous run's count (design + rounds × survivors, so
-        that a resume with more ``--rounds`` goes on)."""
+        """Requests at most (new candidates with a ``[fidelity]`` table): as given, else the synchronous
+        run's count (design + rounds × survivors, so that a resume with more ``--rounds`` goes on)."""
         given = self.settings.get("max_trainings")
         return int(given) if given is not None else self.settings["design_size"] + self.search.rounds * self.search.survivors
 
     def _fill(self, stream) -> None:
-        while stream.pending < stream.slots and self._n_requests < self.max_trainings:
+        while stream.pending < stream.slots and not getattr(self, "budget_refused", False):
+            if not self.ladder and self._n_requests >= self.max_trainings:
+                return
             if self.settings.get("budget_s") is not None and self.clock() >= self.settings["budget_s"]:
                 return
-            if self._budget_spent(stream.pending):
+            if not self._affordable(self.levels[0]):  # not even the cheapest training fits: no pass for nothing
                 return
             nxt = self._next_candidate()
             if nxt is None:
                 return
-            self._request(stream, *nxt)
+            c, source, level = nxt
+            if not self._affordable(level):
+                if source == "search" and level.index == 0:  # a proposed candidate goes back to the front of the queue
+                    self.queue.insert(0, c.arch)
+                return
+            self._request(stream, c, source, level)
 
     def _search(self) -> None:
         stream = self.executor.stream(data=self._data)
         with closing(stream):
             self._settle(stream.slots)
-            requested = self._requested()
-            self._requested_archs = {c.arch for c in requested}
-            self._n_requests = len(requested)
-            self._n_results = int(sum(c.result_index >= 0 for c in self.state.candidates.values()))
-            for c in requested:  # trainings that were running when the run stopped: again, in request order
-                if c.result_index < 0:
-                    self._request(stream, c, c.source, index=c.request_index)
+            self._spent, self._running_fte = None, 0.0
+            if self.ladder:
+                running = [(i, e) for i, e in enumerate(self.log) if e[2] < 0]
+                self._requested_archs = {e[0] for e in self.log}
+                self._n_requests, self._n_results = len(self.log), len(self.log) - len(running)
+                if self.passes:  # the last pass's predictor, refit on the results it saw
+                    from moo_snn.search.pymoo_problem import SnnSearchProblem
+
+                    self._problem = SnnSearchProblem(self.spec, self.space, self._fit_on_arrivals(self._results_at_pass))
+            else:
+                requested = self._requested()
+                self._requested_archs = {c.arch for c in requested}
+                self._n_requests = len(requested)
+                self._n_results = int(sum(c.result_index >= 0 for c in self.state.candidates.values()))
+                running = [(c.request_index, [c.arch, len(self.levels) - 1]) for c in requested if c.result_index < 0]
+            for index, (arch, level, *_) in running:  # trainings that were running when the run stopped: again, in request order
+                c = self.state.candidates[arch]
+                self._request(stream, c, c.source, self.levels[level], index=index)
             self._fill(stream)
-            total = self.max_trainings
             while stream.pending:
                 waited = time.perf_counter()
-                arch, result = stream.next_result()
+                (arch, index, level), result = stream.next_result()
                 self.timing["waiting_s"] += time.perf_counter() - waited
                 self.timing["results"] += 1
                 c = self.state.candidates[arch]
                 self._record_training(c, result, c.round_trained, c.source)
+                self._running_fte -= self.levels[level].fte
+                self._spent = None
                 c.result_s, c.worker = self.clock(), str(result.get("worker", ""))
                 c.result_index = self._n_results
+                if self.ladder:
+                    measured = result["val_accuracy"] if result["status"] == "trained" else None
+                    self.log[index][2:] = [self._n_results, measured]
+                    self._rungs.result(arch, level, measured)
+                    self._chosen.clear()
                 self._n_results += 1
                 self.progress.trained(arch, result)
-                self.progress.training(self._n_results, total, arch)
+                self.progress.training(self._n_results, max(self.max_trainings, self._n_requests), arch)
                 self._fill(stream)
                 self._maybe_checkpoint()
         self._update_front()
