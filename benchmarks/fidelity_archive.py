@@ -7,7 +7,12 @@ long recipe of ``problems/digits-long.toml`` (30 epochs), seed 0, one torch thre
 resumable: run the same command again and finished records are kept.
 
     nice python benchmarks/fidelity_archive.py [--n 64] [--full-epochs 30] [--skip-full] [--noise-n 20]
+        [--levels 1x0.25,2x0.5,3x1]
 
+``--levels EPOCHSxFRACTION,...`` chooses the proxies (default: the three of :data:`LEVELS`); more
+epochs on less data is the same cost in full-training equivalents (epochs × fraction / full epochs).
+A reduced-epoch training runs its own cosine schedule over its own steps (``make_optimizer`` is
+given ``steps_per_epoch · epochs`` of the subset), not a truncated piece of the full one.
 ``--noise-n K`` then trains the first K architectures fully again with seed 1: the seed-noise
 ceiling of the rank agreement (two trainings of the same networks that differ only in the seed).
 
@@ -29,16 +34,32 @@ LEVELS = [(1, 0.25), (2, 0.5), (3, 1.0)]
 """(epochs, train_fraction) proxies measured for every architecture of the sample."""
 
 
+def parse_levels(text: str) -> list[tuple[int, float]]:
+    """``"4x0.25,8x0.25"`` → ``[(4, 0.25), (8, 0.25)]`` (epochs × fraction of the training split)."""
+    levels = []
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        try:
+            epochs, fraction = item.lower().split("x")
+            level = (int(epochs), float(fraction))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"a level is EPOCHSxFRACTION (e.g. 4x0.25), found {item!r}") from None
+        if level[0] < 1 or not 0.0 < level[1] <= 1.0:
+            raise argparse.ArgumentTypeError(f"a level needs epochs >= 1 and 0 < fraction <= 1, found {item!r}")
+        levels.append(level)
+    return levels
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=64)
     parser.add_argument("--full-epochs", type=int, default=30)
     parser.add_argument("--skip-full", action="store_true")
     parser.add_argument("--noise-n", type=int, default=20)
+    parser.add_argument("--levels", type=parse_levels, default=LEVELS, help="proxies as EPOCHSxFRACTION,... (default 1x0.25,2x0.5,3x1)")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "surrogates" / "digits-fidelity.nc")
     args = parser.parse_args(argv)
     problem = load_problem("digits")
-    levels = [(e, f, args.n, 0) for e, f in LEVELS]
+    levels = [(e, f, args.n, 0) for e, f in args.levels]
     if not args.skip_full:
         levels += [(args.full_epochs, 1.0, args.n, 0), (args.full_epochs, 1.0, args.noise_n, 1)]
     with InProcessExecutor(torch_threads=1) as executor:

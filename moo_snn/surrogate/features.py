@@ -11,6 +11,12 @@ predicts full-fidelity accuracy for plain architecture strings. Features:
 * derived: log10 of the weights, numbers of conv3x3 / conv1x1 / skip / avgpool edges, backward
   edges, active edges, the depth of the cell (edges on its longest forward 0 → 3 path), log2 of the
   classifier's input width;
+* optionally the path encoding of the cell (White et al., "BANANAS", AAAI 2021, §3.2): for every
+  sequence of operations a forward input → output path can carry (1, 2 or 3 edges of skip, conv1x1,
+  conv3x3, avgpool3x3: 4 + 16 + 64 = 84 sequences), the number of forward 0 → 3 paths of the pruned
+  cell that carry it. BANANAS uses an indicator per path; a count keeps the same information here
+  (two different node paths may carry the same op sequence). Backward edges are not on a forward
+  path; the one-hot above already encodes them;
 * optionally the training-free score;
 * optionally log2 of the fidelity (0 at full training, negative for cheaper proxies).
 """
@@ -30,6 +36,30 @@ FEATURE_NAMES = (
     + ["log2_channels", "timesteps", "weight_bits", "log2_pool", "log2_hidden", "log10_params", "n_conv3x3",
        "n_conv1x1", "n_skip", "n_avgpool", "n_backward", "n_active", "cell_depth", "log2_classifier_in"]
 )
+
+
+PATH_OPS = tuple(op for op in OPS if op != "zero")
+PATH_SEQUENCES = [seq for length in (1, 2, 3) for seq in np.ndindex(*(len(PATH_OPS),) * length)]
+PATH_NAMES = ["path=" + ">".join(PATH_OPS[k] for k in seq) for seq in PATH_SEQUENCES]
+_PATH_INDEX = {seq: k for k, seq in enumerate(PATH_SEQUENCES)}
+
+
+def path_features(arch: Architecture) -> np.ndarray:
+    """Path encoding of the cell, length ``len(PATH_NAMES)``: per op sequence, the number of forward
+    0 → 3 paths of the pruned cell that carry it (module docstring; BANANAS, White et al. 2021)."""
+    forward = {(e.i, e.j): PATH_OPS.index(e.op) for e in arch.pruned().active_edges() if not e.backward}
+    counts = np.zeros(len(PATH_NAMES))
+
+    def walk(node: int, ops: tuple) -> None:
+        if node == 3:
+            counts[_PATH_INDEX[ops]] += 1
+            return
+        for (i, j), op in forward.items():
+            if i == node:
+                walk(j, ops + (op,))
+
+    walk(0, ())
+    return counts
 
 
 def _depth(arch: Architecture) -> int:
@@ -66,21 +96,23 @@ class ArchitectureFeaturizer(TransformerMixin, BaseEstimator):
     use_score : append column 1 of the input (the training-free score) as a feature.
     use_fidelity : append log2 of the next column (the measurement's cost in full-training
         equivalents, in (0, 1]) as a feature; a missing column means full fidelity (1).
+    use_paths : append the path encoding of the cell (:func:`path_features`) after the genome features.
     """
 
     def __init__(self, channels: int = 1, side: int = 8, n_classes: int = 10, stem_stride: int = 1, use_score: bool = False,
-                 use_fidelity: bool = False):
+                 use_fidelity: bool = False, use_paths: bool = False):
         self.channels = channels
         self.side = side
         self.n_classes = n_classes
         self.stem_stride = stem_stride
         self.use_score = use_score
         self.use_fidelity = use_fidelity
+        self.use_paths = use_paths
 
     def fit(self, X, y=None):
         """Record the number of input columns and the feature names (nothing is learned)."""
         self.n_features_in_ = np.asarray(X, dtype=object).reshape(len(X), -1).shape[1]
-        self.feature_names_out_ = np.array(FEATURE_NAMES + (["sahd_score"] if self.use_score else [])
+        self.feature_names_out_ = np.array(FEATURE_NAMES + (PATH_NAMES if self.use_paths else []) + (["sahd_score"] if self.use_score else [])
                                            + (["log2_fidelity_fte"] if self.use_fidelity else []), dtype=object)
         return self
 
@@ -91,6 +123,9 @@ class ArchitectureFeaturizer(TransformerMixin, BaseEstimator):
         net = NetworkInput(self.channels, self.side, self.n_classes, self.stem_stride)
         rows = [architecture_features(Architecture.parse(str(a)), net) for a in X[:, 0]]
         features = np.array(rows, dtype=float).reshape(len(X), len(FEATURE_NAMES))
+        if self.use_paths:
+            paths = [path_features(Architecture.parse(str(a))) for a in X[:, 0]]
+            features = np.column_stack([features, np.array(paths, dtype=float).reshape(len(X), len(PATH_NAMES))])
         if self.use_score:
             features = np.column_stack([features, X[:, 1].astype(float)])
         if self.use_fidelity:
@@ -105,7 +140,8 @@ class ArchitectureFeaturizer(TransformerMixin, BaseEstimator):
         return self.feature_names_out_
 
     @classmethod
-    def for_problem(cls, problem, use_score: bool = False, use_fidelity: bool = False) -> ArchitectureFeaturizer:
+    def for_problem(cls, problem, use_score: bool = False, use_fidelity: bool = False,
+                    use_paths: bool = False) -> ArchitectureFeaturizer:
         """The featuriser for a problem's input shape (channels, side, classes, stem stride)."""
         net = problem.network_input
-        return cls(net.channels, net.side, net.n_classes, net.stem_stride, use_score, use_fidelity)
+        return cls(net.channels, net.side, net.n_classes, net.stem_stride, use_score, use_fidelity, use_paths)

@@ -68,22 +68,44 @@ def fidelity_report(problem, archive: xr.Dataset, *, full_epochs: int | None = N
         level = {"epochs": epochs, "train_fraction": fraction, "fte": epochs * fraction / full_epochs, "n": len(common),
                  "kendall_tau": _tau(x, y), "kendall_tau_better_half": _tau(x[top], y[top]),
                  "spearman_rho": float(stats.spearmanr(x, y).statistic)}
-        level["predictor"] = predictor_with_proxy(problem, common, y, x, n_splits=n_splits, seed=seed)
+        level["predictor"] = predictor_with_proxy(problem, common, y, x, n_splits=n_splits, seed=seed, proxy_fte=level["fte"])
         out["levels"].append(level)
     return out
 
 
-def predictor_with_proxy(problem, archs, full_accuracy, proxy_accuracy, *, n_splits: int = 5, seed: int = 0) -> dict:
+def predictor_with_proxy(problem, archs, full_accuracy, proxy_accuracy, *, n_splits: int = 5, seed: int = 0,
+                         proxy_fte: float | None = None) -> dict:
     """Held-out ranking (grouped k-fold) of full accuracy by: the encoding alone, the encoding plus the
-    proxy accuracy as a feature, and the proxy accuracy alone; τ overall and among the predicted-best half."""
-    from moo_snn.surrogate.predictor import cross_validate
+    proxy accuracy as a feature, and the proxy accuracy alone; τ overall and among the predicted-best half.
 
+    With ``proxy_fte`` (the proxy's cost in FTE), also the predictor that learns across fidelities
+    (fidelity as an input, :func:`moo_snn.search.fidelity.fit_predictor`'s model): fitted on the
+    training folds' full and proxy records and on the held-out fold's proxy records (what a search
+    knows of a network it measured cheaply: ``fidelity_input``), or without the held-out fold's
+    proxies (``fidelity_input_unmeasured``: a network nobody trained, as NSGA-II scores them).
+    """
+    from sklearn.model_selection import GroupKFold
+
+    from moo_snn.surrogate.predictor import cross_validate, make_predictor, predictor_inputs
+
+    archs = np.asarray([str(a) for a in archs], dtype=object)
     y, proxy = np.asarray(full_accuracy, float), np.asarray(proxy_accuracy, float)
     result = {}
     for name, scores in (("encoding", None), ("encoding+proxy", proxy)):
         _, oof = cross_validate(problem, archs, y, scores=scores, n_splits=n_splits, random_state=seed)
         result[name] = _ranking(y, oof)
     result["proxy_alone"] = _ranking(y, proxy)
+    if proxy_fte is not None:
+        folds = GroupKFold(n_splits=min(n_splits, len(archs)), shuffle=True, random_state=seed)
+        for name, with_test_proxy in (("fidelity_input", True), ("fidelity_input_unmeasured", False)):
+            oof = np.empty_like(y)
+            for train, test in folds.split(archs, y, np.arange(len(archs))):
+                proxied = np.concatenate([train, test]) if with_test_proxy else train
+                X = predictor_inputs(np.concatenate([archs[train], archs[proxied]]),
+                                     fte=np.concatenate([np.ones(len(train)), np.full(len(proxied), proxy_fte)]))
+                model = make_predictor(problem, random_state=seed, use_fidelity=True)
+                oof[test] = model.fit(X, np.concatenate([y[train], proxy[proxied]])).predict(predictor_inputs(archs[test]))
+            result[name] = _ranking(y, oof)
     return result
 
 

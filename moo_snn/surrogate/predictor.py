@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 from sklearn.base import BaseEstimator, RegressorMixin, clone
-from sklearn.ensemble import ExtraTreesRegressor, HistGradientBoostingRegressor, RandomForestRegressor
+from sklearn.compose import TransformedTargetRegressor
+from sklearn.ensemble import BaggingRegressor, ExtraTreesRegressor, HistGradientBoostingRegressor, RandomForestRegressor
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 from sklearn.linear_model import RidgeCV
@@ -109,19 +110,70 @@ class EnsembleRegressor(RegressorMixin, BaseEstimator):
         return (mean, predictions.std(axis=0)) if return_std else mean
 
 
+class BaggedRegressor(BaggingRegressor):
+    """scikit-learn's :class:`~sklearn.ensemble.BaggingRegressor` (members fitted on bootstrap
+    resamples) with the spread over its members as uncertainty, and one thread while fitting and
+    predicting (tiny data: OpenMP threads only cost, and spin-wait under load).
+
+    ``predict(X, return_std=True)`` also returns the standard deviation over ``estimators_`` (each
+    member applied to its ``estimators_features_``): the uncertainty the search uses.
+    """
+
+    def fit(self, X, y, **fit_params):
+        """Fit the bagged members (see :meth:`sklearn.ensemble.BaggingRegressor.fit`); returns ``self``."""
+        with threadpool_limits(1):
+            return super().fit(X, y, **fit_params)
+
+    def predict(self, X, return_std: bool = False):
+        """Mean over the members, and their spread with ``return_std=True``; shapes ``(n_samples,)``."""
+        check_is_fitted(self, "estimators_")
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=None, ensure_all_finite=False, reset=False)  # as BaggingRegressor.predict
+        with threadpool_limits(1):
+            predictions = np.stack([m.predict(X[:, f]) for m, f in zip(self.estimators_, self.estimators_features_)])
+        mean = predictions.mean(axis=0)
+        return (mean, predictions.std(axis=0)) if return_std else mean
+
+
+def _logit(p):
+    p = np.clip(p, 1e-3, 1 - 1e-3)
+    return np.log(p / (1 - p))
+
+
+def _expit(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
 def make_predictor(problem, regressor: str = DEFAULT_REGRESSOR, *, use_score: bool = False, n_members: int = 8,
-                   random_state: int | None = 0, use_fidelity: bool = False) -> Pipeline:
+                   random_state: int | None = 0, use_fidelity: bool = False, use_paths: bool = False,
+                   ensemble: str = "own", target: str = "accuracy") -> Pipeline:
     """The predictor pipeline for a problem: featuriser → ensemble of ``regressor``.
 
     ``use_fidelity``: the predictor learns across fidelities (DESIGN §6b): its inputs carry the cost
     of each measurement in full-training equivalents (:func:`predictor_inputs` ``fte=``) and it
     predicts full-fidelity accuracy where that column is absent.
+    ``use_paths``: the path encoding of the cell as extra features (:func:`~moo_snn.surrogate.features.path_features`).
+    ``ensemble``: ``"own"`` (:class:`EnsembleRegressor`) or ``"bagging"`` (:class:`BaggedRegressor`,
+    scikit-learn's bagging); both give a mean and a spread over ``n_members`` bootstrap members.
+    ``target``: ``"accuracy"``, or ``"logit"``: each member learns log(a / (1 − a)) (a clipped to
+    [0.001, 0.999]) and predicts back through the logistic function, so that differences between
+    accurate networks weigh as much in the squared loss as those between poor ones.
     """
     if regressor not in REGRESSORS:
         raise MooSnnError(f"unknown regressor {regressor!r}{did_you_mean(regressor, REGRESSORS)}")
+    if ensemble not in ("own", "bagging"):
+        raise MooSnnError(f"unknown ensemble {ensemble!r}; valid: own, bagging")
+    if target not in ("accuracy", "logit"):
+        raise MooSnnError(f"unknown target {target!r}; valid: accuracy, logit")
+    base = REGRESSORS[regressor]()
+    if target == "logit":
+        base = TransformedTargetRegressor(base, func=_logit, inverse_func=_expit, check_inverse=False)
+    if ensemble == "own":
+        model = EnsembleRegressor(base, n_members=n_members, random_state=random_state)
+    else:
+        model = BaggedRegressor(base, n_estimators=n_members, random_state=random_state)
     return Pipeline([
-        ("features", ArchitectureFeaturizer.for_problem(problem, use_score, use_fidelity)),
-        ("model", EnsembleRegressor(REGRESSORS[regressor](), n_members=n_members, random_state=random_state)),
+        ("features", ArchitectureFeaturizer.for_problem(problem, use_score, use_fidelity, use_paths)),
+        ("model", model),
     ])
 
 
@@ -140,8 +192,11 @@ def predict_with_std(predictor: Pipeline, X) -> tuple[np.ndarray, np.ndarray]:
 
 
 def ranking_quality(measured, predicted, top_fraction: float = 0.1) -> dict:
-    """Kendall τ, Spearman ρ, MAE and top-``top_fraction`` recall of ``predicted`` against ``measured``."""
+    """Kendall τ, Spearman ρ, MAE and top-``top_fraction`` recall of ``predicted`` against ``measured``,
+    and Kendall τ among the half that ``predicted`` ranks best (``kendall_tau_predicted_best_half``:
+    where a search chooses its survivors; NaN below 6 architectures)."""
     measured, predicted = np.asarray(measured, float), np.asarray(predicted, float)
+    best = np.argsort(-predicted, kind="stable")[: len(measured) // 2]
     k = max(1, int(round(top_fraction * len(measured))))
     top_true = set(np.argsort(-measured, kind="stable")[:k])
     top_pred = set(np.argsort(-predicted, kind="stable")[:k])
@@ -151,12 +206,17 @@ def ranking_quality(measured, predicted, top_fraction: float = 0.1) -> dict:
         "spearman_rho": float(stats.spearmanr(measured, predicted).statistic),
         "mae": float(np.mean(np.abs(measured - predicted))),
         "topk_recall": len(top_true & top_pred) / k,
+        "kendall_tau_predicted_best_half": (float(stats.kendalltau(measured[best], predicted[best]).statistic)
+                                            if len(best) >= 3 else float("nan")),
     }
 
 
 def cross_validate(problem, archs, accuracy, *, regressor: str = DEFAULT_REGRESSOR, scores=None, n_splits: int = 5,
-                   random_state: int = 0) -> tuple[dict, np.ndarray]:
-    """Grouped k-fold cross-validation of the predictor; returns (quality, out-of-fold predictions)."""
+                   random_state: int = 0, **options) -> tuple[dict, np.ndarray]:
+    """Grouped k-fold cross-validation of the predictor; returns (quality, out-of-fold predictions).
+
+    ``options``: further keywords of :func:`make_predictor` (``use_paths``, ``ensemble``, ``target``).
+    """
     archs = np.asarray([str(a) for a in archs], dtype=object)
     y = np.asarray(accuracy, dtype=float)
     groups = np.unique(archs, return_inverse=True)[1]
@@ -167,7 +227,7 @@ def cross_validate(problem, archs, accuracy, *, regressor: str = DEFAULT_REGRESS
     oof = np.empty_like(y)
     folds = GroupKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
     for train, test in folds.split(X, y, groups):
-        model = make_predictor(problem, regressor, use_score=scores is not None, random_state=random_state)
+        model = make_predictor(problem, regressor, use_score=scores is not None, random_state=random_state, **options)
         oof[test] = model.fit(X[train], y[train]).predict(X[test])
     return ranking_quality(y, oof), oof
 
