@@ -121,7 +121,23 @@ class Architecture:
     # --- string form -------------------------------------------------------------------------
     @classmethod
     def parse(cls, text: str) -> Architecture:
-        """Read the canonical string form (see the module docstring)."""
+        """Read the canonical string form (see the module docstring).
+
+        Parameters
+        ----------
+        text : str
+            E.g. ``'0303-0030-2002-0200_c16_t4_w4_p2_h0'``: the cell's 4 x 4 op matrix, then
+            channels, timesteps, weight bits, final pool, hidden units (and optional hardware fields).
+
+        Returns
+        -------
+        Architecture
+
+        Raises
+        ------
+        ArchitectureError
+            The text is empty or malformed (the message says which part and shows a valid example).
+        """
         if not isinstance(text, str) or not text.strip():
             raise ArchitectureError("empty architecture string; expected e.g. '0303-0030-2002-0200_c16_t4_w4_p2_h0'")
         fields = text.strip().split("_")

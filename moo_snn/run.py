@@ -152,7 +152,14 @@ def prepare_optimize(problem=None, out: str | os.PathLike | None = None, *, resu
                      device: str = "cpu", workers: int | None = None, scheduler: str | None = None,
                      torch_threads: int | None = None, budget_fte: float | None = None, budget_hours: float | None = None,
                      command: str = "") -> PreparedRun:
-    """Resolve and check every input of :func:`optimize` (parameters as there); nothing is written.
+    """Resolve and check every input of :func:`optimize`; nothing is written, no executor started.
+
+    Parameters
+    ----------
+    problem, out, resume, search, objectives, allow_code, strategy, asynchronous, archive, device, workers, scheduler, torch_threads, budget_fte, budget_hours : see :func:`optimize`
+        The same parameters, with the same defaults.
+    command : str, optional
+        Stored in the results file's ``command`` attribute (the command line that started the run).
 
     Returns
     -------

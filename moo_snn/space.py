@@ -82,7 +82,22 @@ class SearchSpace:
 
     # --- genome ⇄ architecture ---------------------------------------------------------------
     def decode(self, x) -> Architecture:
-        """The architecture of one genome (not repaired: see :meth:`repair`)."""
+        """The architecture of one genome (not repaired: see :meth:`repair`).
+
+        Parameters
+        ----------
+        x : array_like of int, shape (n_var,)
+            One genome, within the bounds ``xl``..``xu``.
+
+        Returns
+        -------
+        Architecture
+
+        Raises
+        ------
+        ArchitectureError
+            ``x`` has the wrong shape, a gene out of bounds or a non-integer gene.
+        """
         x = np.asarray(x)
         if x.shape != (self.n_var,) or np.any(x < self.xl) or np.any(x > self.xu) or np.any(x != np.round(x)):
             raise ArchitectureError(f"genome {x.tolist()} is outside the bounds {self.xl.tolist()}..{self.xu.tolist()}")
@@ -91,7 +106,23 @@ class SearchSpace:
         return Architecture(edges=tuple(self.edge_choices[g] for g in x[:6]), **values)
 
     def encode(self, arch: Architecture) -> np.ndarray:
-        """The genome of ``arch``; an error names every value the space does not hold."""
+        """The genome of ``arch``.
+
+        Parameters
+        ----------
+        arch : Architecture
+            An architecture whose edges and values this space holds.
+
+        Returns
+        -------
+        ndarray of int64, shape (n_var,)
+
+        Raises
+        ------
+        ArchitectureError
+            An edge or value the space does not hold (the message lists the valid ones), or a hardware
+            field that the problem's ``[hardware]`` fixes.
+        """
         genes = []
         for pair, edge in zip(EDGE_PAIRS, arch.edges):
             if edge not in self.edge_choices:
@@ -109,7 +140,22 @@ class SearchSpace:
         return np.array(genes, dtype=np.int64)
 
     def parse(self, text: str) -> np.ndarray:
-        """The genome of an architecture string."""
+        """The genome of an architecture string.
+
+        Parameters
+        ----------
+        text : str
+            The canonical string form (:meth:`Architecture.parse <moo_snn.architecture.Architecture.parse>`).
+
+        Returns
+        -------
+        ndarray of int64, shape (n_var,)
+
+        Raises
+        ------
+        ArchitectureError
+            As :meth:`Architecture.parse <moo_snn.architecture.Architecture.parse>` and :meth:`encode`.
+        """
         return self.encode(Architecture.parse(text))
 
     # --- repair -------------------------------------------------------------------------------
@@ -126,7 +172,18 @@ class SearchSpace:
         return np.stack([to0, from1 & to1, from2 & to2, from3], axis=1)
 
     def edge_active(self, X) -> np.ndarray:
-        """Whether each edge of each genome is active (non-zero, on a 0 → 3 path), ``(n, 6)``."""
+        """Whether each edge of each genome is active: non-zero and on a forward 0 → 3 path.
+
+        Parameters
+        ----------
+        X : array_like of int, shape (n, n_var)
+            Genomes (only the 6 edge genes are read).
+
+        Returns
+        -------
+        ndarray of bool, shape (n, 6)
+            Columns in :data:`~moo_snn.architecture.EDGE_PAIRS` order.
+        """
         edges = np.asarray(X, dtype=np.int64)[:, :6]
         on = self._on_path(edges)
         i, j = np.array(EDGE_PAIRS).T
@@ -135,7 +192,17 @@ class SearchSpace:
     def repair(self, X) -> np.ndarray:
         """Round, clip, give every cell a forward 0 → 3 path and zero its pruned edges.
 
-        Deterministic and idempotent; returns a new int64 array of shape ``(n, n_var)``.
+        Deterministic and idempotent (pymoo's ``Repair`` of the search calls it).
+
+        Parameters
+        ----------
+        X : array_like, shape (n, n_var) or (n_var,)
+            Genomes, possibly real-valued and out of bounds (as pymoo's operators leave them).
+
+        Returns
+        -------
+        ndarray of int64, shape (n, n_var)
+            A new array; a cell without a forward path gets the edge 0 → 3 with the first non-zero op.
         """
         X = np.clip(np.rint(np.atleast_2d(np.asarray(X, dtype=float))), self.xl, self.xu).astype(np.int64)
         no_path = ~self._on_path(X[:, :6])[:, 3]
@@ -146,13 +213,35 @@ class SearchSpace:
         return X
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        """``n`` uniformly drawn genomes, repaired."""
+        """``n`` uniformly drawn genomes, repaired.
+
+        Parameters
+        ----------
+        n : int
+            How many.
+        rng : numpy.random.Generator
+            The source of randomness (the caller seeds it).
+
+        Returns
+        -------
+        ndarray of int64, shape (n, n_var)
+        """
         return self.repair(rng.integers(self.xl, self.xu + 1, size=(n, self.n_var)))
 
     def smallest(self, X) -> np.ndarray:
         """The genomes ``X`` made as small as the space allows: fewest channels, timesteps, weight bits
         and hidden units, the largest final pool (the fewest classifier inputs), and one forward edge
-        0 → 3 where the space has 'zero'; hardware genes kept. Repaired."""
+        0 → 3 where the space has 'zero'; hardware genes kept. Repaired.
+
+        Parameters
+        ----------
+        X : array_like of int, shape (n, n_var) or (n_var,)
+            Genomes.
+
+        Returns
+        -------
+        ndarray of int64, shape (n, n_var)
+        """
         X = np.array(np.atleast_2d(X), dtype=np.int64)
         if self._zero_gene is not None:
             X[:, :6] = self._zero_gene  # repair adds the one edge 0 → 3
@@ -164,14 +253,43 @@ class SearchSpace:
 
     # --- values and layers --------------------------------------------------------------------
     def values(self, X, name: str) -> np.ndarray | None:
-        """The value of gene ``name`` (``channels``, ``crossbar_size``…) per genome; None if not a gene."""
+        """The value of gene ``name`` per genome.
+
+        Parameters
+        ----------
+        X : array_like of int, shape (n, n_var)
+            Genomes.
+        name : str
+            A value or hardware gene (``channels``, ``timesteps``, ``crossbar_size``, ...).
+
+        Returns
+        -------
+        ndarray of int64, shape (n,), or None
+            The values (channels, timesteps, bits, ...); None where ``name`` is not a gene of this space.
+        """
         if name not in self.choices:
             return None
         column = self.gene_names.index(name)
         return self._values[name][np.asarray(X, dtype=np.int64)[:, column]]
 
     def layer_table(self, X, net_input: NetworkInput) -> LayerTable:
-        """Crossbar layers of a population of genomes, vectorised (slots: :data:`SLOT_NAMES`)."""
+        """Crossbar layers of a population of genomes, vectorised.
+
+        Parameters
+        ----------
+        X : array_like of int, shape (n, n_var) or (n_var,)
+            Genomes (repaired: :meth:`repair`).
+        net_input : NetworkInput
+            Channels, side and classes of the problem's images (:attr:`ProblemSpec.network_input
+            <moo_snn.config.problem.ProblemSpec.network_input>`).
+
+        Returns
+        -------
+        LayerTable
+            ``(n, n_slots)`` arrays over the slots :data:`SLOT_NAMES` (stem, 6 edges of cell 1,
+            reduction, 6 edges of cell 2, fc1, fc2), inactive slots masked; the same layers as
+            :func:`moo_snn.layers.crossbar_layers` of each decoded genome.
+        """
         X = np.atleast_2d(np.asarray(X, dtype=np.int64))
         n = X.shape[0]
         c, hidden, pool = (self.values(X, k) for k in ("channels", "hidden", "final_pool"))

@@ -13,6 +13,9 @@ import pytest
 import moo_snn
 
 PUBLIC = [name for name in moo_snn.__all__ if name != "__version__"]
+MODULES = ("moo_snn.run", "moo_snn.costing")
+"""Public modules with their own ``__all__`` (reached as ``moo_snn.run.prepare_optimize``, ...)."""
+MODULE_PUBLIC = [(module, name) for module in MODULES for name in __import__(module, fromlist=["__all__"]).__all__]
 
 
 def test_import_moo_snn_loads_neither_torch_nor_norse():
@@ -57,12 +60,29 @@ def _parameters_documented(obj, where: str) -> list[str]:
     return [f"{where}: parameter {n!r} not documented" for n in names if n not in documented]
 
 
-@pytest.mark.parametrize("name", PUBLIC)
-def test_public_name_has_a_numpydoc_docstring(name):
-    obj = getattr(moo_snn, name)
+def _data_docstring(module, name: str) -> str:
+    """The string literal right after ``name = ...`` at the top level of ``module`` (a constant's docstring)."""
+    import ast
+
+    body = ast.parse(inspect.getsource(module)).body
+    for node, after in zip(body, body[1:]):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+            if isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant) and isinstance(after.value.value, str):
+                return after.value.value
+    return ""
+
+
+@pytest.mark.parametrize("module, name", [("moo_snn", name) for name in PUBLIC] + MODULE_PUBLIC)
+def test_public_name_has_a_numpydoc_docstring(module, name):
+    mod = __import__(module, fromlist=["__all__"])
+    obj = getattr(mod, name)
+    if not (inspect.isclass(obj) or callable(obj)):  # a constant: the string after its assignment
+        assert _data_docstring(mod, name).strip(), f"{module}.{name} has no docstring"
+        return
     doc = inspect.getdoc(obj)
-    assert doc and doc.splitlines()[0].strip(), f"moo_snn.{name} has no docstring"
-    problems = _parameters_documented(obj, f"moo_snn.{name}")
+    assert doc and doc.splitlines()[0].strip(), f"{module}.{name} has no docstring"
+    problems = _parameters_documented(obj, f"{module}.{name}")
     if inspect.isclass(obj):
         for attr, member in vars(obj).items():
             if attr.startswith("_"):
@@ -70,7 +90,9 @@ def test_public_name_has_a_numpydoc_docstring(name):
             func = member.fget if isinstance(member, property) else getattr(member, "__func__", member)
             if inspect.isfunction(func) or isinstance(member, property):
                 if not inspect.getdoc(func):
-                    problems.append(f"moo_snn.{name}.{attr}: no docstring")
+                    problems.append(f"{module}.{name}.{attr}: no docstring")
+                elif inspect.isfunction(func):
+                    problems += _parameters_documented(func, f"{module}.{name}.{attr}")
     assert not problems, "\n".join(problems)
 
 
@@ -95,6 +117,10 @@ def test_the_docstring_check_catches_what_it_should():
 
     assert _parameters_documented(undocumented, "f") == ["f: no numpydoc 'Parameters' section (parameters: a, b)"]
     assert _parameters_documented(documented, "f") == []
+    import moo_snn.run
+
+    assert _data_docstring(moo_snn.run, "STRATEGIES").startswith("``moo``")
+    assert _data_docstring(moo_snn.run, "__all__") == ""
 
 
 def test_every_public_function_class_and_method_of_the_library_has_a_docstring():

@@ -232,8 +232,24 @@ class ProblemSpec:
         return NetworkInput(*shape, stem_stride=self.space.stem_stride)
 
     def check_architecture(self, arch: Architecture) -> Architecture:
-        """``arch`` if this problem's images can go through it (its final pool divides the side after
-        the reduction), else an :class:`ArchitectureError`."""
+        """``arch``, checked: this problem's images can go through it (its final pool divides the side
+        after the reduction).
+
+        Parameters
+        ----------
+        arch : Architecture
+            An architecture (of this problem's space or not).
+
+        Returns
+        -------
+        Architecture
+            ``arch`` itself.
+
+        Raises
+        ------
+        ArchitectureError
+            The final pool does not divide the side after the reduction (the message lists the valid pools).
+        """
         reduced = self.network_input.cell_side // 2
         if reduced % arch.final_pool:
             valid = [p for p in range(1, reduced + 1) if reduced % p == 0]

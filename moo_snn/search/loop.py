@@ -221,7 +221,18 @@ class SearchRun:
                 self.progress.training(done, len(candidates), candidates[k].arch)
 
     def weights_path(self, arch: str) -> Path:
-        """Where the trained weights of ``arch`` are kept: ``<results>.weights/<arch>.pt`` (folder created)."""
+        """Where the trained weights of ``arch`` are kept (the folder is created).
+
+        Parameters
+        ----------
+        arch : str
+            The architecture string.
+
+        Returns
+        -------
+        Path
+            ``<results>.weights/<arch>.pt`` (:func:`moo_snn.results.weights.weights_file`).
+        """
         from moo_snn.results.weights import weights_file
 
         path = weights_file(self.out, arch)
