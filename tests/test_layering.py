@@ -39,7 +39,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # the predictor, the search, the results dataset, the plug-in test helper, the archive-replaying cluster
     ("search and results", ("moo_snn.surrogate", "moo_snn.search", "moo_snn.results", "moo_snn.testing", "moo_snn.replay")),
     # the library's optimize (moo-snn optimize without the printing): picks the executor and the search
-    ("run", ("moo_snn.run",)),
+    ("run", ("moo_snn.run", "moo_snn.run_checks")),
     ("cli", ("moo_snn.cli",)),
 ]
 HEAVY = ("torch", "norse", "nirtorch")

@@ -13,7 +13,7 @@ import pytest
 import moo_snn
 
 PUBLIC = [name for name in moo_snn.__all__ if name != "__version__"]
-MODULES = ("moo_snn.run", "moo_snn.costing")
+MODULES = ("moo_snn.run", "moo_snn.run_checks", "moo_snn.costing")
 """Public modules with their own ``__all__`` (reached as ``moo_snn.run.prepare_optimize``, ...)."""
 MODULE_PUBLIC = [(module, name) for module in MODULES for name in __import__(module, fromlist=["__all__"]).__all__]
 

@@ -1,5 +1,5 @@
 """What ``moo-snn optimize`` prints at the end (the checks before it writes anything are
-:func:`moo_snn.run.prepare_optimize`'s).
+:func:`moo_snn.run.prepare_optimize` and :mod:`moo_snn.run_checks`).
 
 * :func:`report_run`: the front table (:mod:`moo_snn.cli.front_table`), the knee and how to export
   it, or, when no trained candidate meets the limits, which limits are broken and by how much;

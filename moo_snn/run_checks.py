@@ -1,0 +1,126 @@
+"""What a run of :func:`moo_snn.optimize` checks before its first write, and where it writes.
+
+* :func:`results_path`: the default destination, ``./results/<problem>-seed<N>-<time>.nc``.
+* :func:`check_before_writing`: everything that can fail on the user's inputs is checked before the
+  first write of the results file (objectives and plug-ins are resolved earlier by
+  :func:`moo_snn.objectives.with_objectives`): the destination, and the data. A failed start leaves
+  no results file and no ``.weights/`` folder behind.
+* :func:`nothing_to_do`: a resume that would do nothing says why.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+
+from moo_snn.errors import ResultsError
+
+__all__ = ["check_before_writing", "nothing_to_do", "results_path"]
+
+
+def results_path(problem_name: str, seed: int, out: str | os.PathLike | None = None) -> Path:
+    """Where a new run writes: ``out`` if it ends in ``.nc``, else ``<out or ./results>/<problem>-seed<N>-<time>.nc``.
+
+    Parameters
+    ----------
+    problem_name : str
+        The problem's ``name``.
+    seed : int
+        The run's seed.
+    out : path-like, optional
+        A results file or a folder (default: :func:`moo_snn.resources.default_results_dir`).
+
+    Returns
+    -------
+    Path
+        The results file (its folder is created by the first checkpoint).
+    """
+    from moo_snn.resources import default_results_dir
+
+    out = None if out is None else Path(out)
+    if out is not None and out.suffix == ".nc":
+        return out
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return (out or default_results_dir()) / f"{problem_name}-seed{seed}-{stamp}.nc"
+
+
+def check_before_writing(spec, path: str | os.PathLike, *, in_process: bool, remote: bool):
+    """Check the destination and the data of a run before its first write.
+
+    A failed start leaves no results file and no ``.weights/`` folder behind.
+
+    Parameters
+    ----------
+    spec : ProblemSpec
+        The problem (its ``[data]`` table is read).
+    path : path-like
+        The results file.
+    in_process : bool
+        The trainings run in this process (the loaded data are returned for them).
+    remote : bool
+        The trainings run on a cluster's workers, which read their own data (possibly on other
+        machines): nothing is read here.
+
+    Returns
+    -------
+    DataSplits or None
+        The loaded data for an in-process run, None otherwise (with local workers the data are read
+        here once to check them).
+
+    Raises
+    ------
+    ResultsError
+        ``path`` is a folder, or its folder cannot be created or written.
+    DataError
+        The data cannot be read.
+    """
+    _writable_folder(Path(path))
+    if remote:
+        return None
+    from moo_snn.data import load_problem_data
+
+    data = load_problem_data(spec)
+    return data if in_process else None
+
+
+def nothing_to_do(stored, spec, path) -> str:
+    """Why continuing the results ``stored`` with ``spec`` would do nothing; ``""`` when it would.
+
+    Parameters
+    ----------
+    stored : xarray.Dataset
+        A results file's contents (:func:`moo_snn.open_results`).
+    spec : ProblemSpec
+        The problem the resume would run (its ``[search] rounds``).
+    path : path-like
+        The results file (named in the reason).
+
+    Returns
+    -------
+    str
+        ``""``, or one line: the run is complete, and is a ``hasnas`` run (that strategy trains one
+        network) or already has ``spec.search.rounds`` rounds.
+    """
+    if str(stored.attrs.get("status", "")) != "complete":
+        return ""
+    if str(stored.attrs.get("strategy", "moo")) == "hasnas":
+        return f"{path} is a complete hasnas run (that strategy trains one network)"
+    done = int(stored.sizes.get("round", 0))
+    if done < spec.search.rounds:
+        return ""
+    return f"{path} is a complete run of {done} rounds (asked: {spec.search.rounds})"
+
+
+def _writable_folder(path: Path) -> None:
+    """Raise :class:`ResultsError` unless the folder of ``path`` exists and is writable, or can be created."""
+    if path.is_dir():
+        raise ResultsError(f"{path}: is a folder; give a results file name ending in .nc (or a folder without .nc)")
+    folder = path.parent
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ResultsError(f"{folder}: cannot write there ({existing} is not a folder)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ResultsError(f"{folder}: cannot write there (no write permission on {existing}); give --out in a folder of yours")
