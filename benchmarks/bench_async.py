@@ -29,9 +29,11 @@ to the clock) and its share of the budget; ``head_s_per_result``.
 
 **Real part** (``--overhead``): on a Dask LocalCluster of ``--local-workers`` processes,
 ``--tasks`` replayed trainings of ``--task-ms`` each, (1) through the executor's stream alone:
-Dask's overhead per task = (workers × wall − busy) ÷ tasks; (2) through the asynchronous search
-(``--search-tasks`` of them, refit every ``--search-refit``): the search's own time per result,
-split into bookkeeping (recording, checkpoints, requests) and passes (predictor fit + NSGA-II).
+Dask's overhead per task = (workers × wall − busy) ÷ tasks, and in CPU time: this process's (the
+client and the LocalCluster's scheduler), the workers' and the nannies' per task; (2) through the
+asynchronous search (``--search-tasks`` of them, refit every ``--search-refit``): the search's own
+time per result, wall and CPU (its thread's), split into bookkeeping (recording, requests),
+checkpoints and passes (predictor fit + NSGA-II), with a log per pass.
 
     .venv/bin/python benchmarks/bench_async.py --workers 8,64,256 [--json] [--overhead] [--time-factor 60] [--budget 10]
 """
@@ -160,15 +162,34 @@ class ConstantTime:
         return dict(self.table.task_result(task), train_seconds=self.seconds)
 
 
+def _cpu_s() -> float:
+    """CPU seconds (user + system) of the process this runs in (a Dask worker or nanny, via ``client.run``)."""
+    import psutil
+
+    t = psutil.Process().cpu_times()
+    return t.user + t.system
+
+
+def _cluster_cpu_s(client) -> dict:
+    """CPU seconds so far of the workers' and the nannies' processes (summed)."""
+    return dict(workers=sum(client.run(_cpu_s).values()), nannies=sum(client.run(_cpu_s, nanny=True).values()))
+
+
 def overhead(args, table) -> dict:
-    """Dask's overhead per task and the asynchronous search's own time per result, for real."""
+    """Dask's overhead per task and the asynchronous search's own time per result, for real.
+
+    Wall figures carry whatever else the machine runs; CPU figures (``time.thread_time`` of the
+    search's thread, ``time.process_time`` of this process, which also hosts the LocalCluster's
+    scheduler, and the workers' and nannies' own CPU seconds from ``psutil``) are what the work
+    itself costs, whoever else shares the cores.
+    """
     from moo_snn.executor import training_tasks
     from moo_snn.replay import ReplayDaskExecutor
     from moo_snn.search.async_loop import AsyncSearchRun
 
     seconds = args.task_ms / 1000
     spec = problem(args.generations, args.pop_size, seed=args.seed)
-    out: dict = {"local_workers": args.local_workers, "task_ms": args.task_ms}
+    out: dict = {"local_workers": args.local_workers, "task_ms": args.task_ms, "load_before": os.getloadavg()}
     executor = ReplayDaskExecutor(ConstantTime(table, seconds), workers=args.local_workers, retries=0)
     with executor:
         archs = [str(a) for a in table.archs]
@@ -179,27 +200,40 @@ def overhead(args, table) -> dict:
         while warm.pending:
             warm.next_result()
         stream = executor.stream()
-        start = time.perf_counter()
+        before, cpu, start = _cluster_cpu_s(executor.client), time.process_time(), time.perf_counter()
         for i, task in enumerate(tasks):
             stream.submit(task, i)
         while stream.pending:
             stream.next_result()
-        wall = time.perf_counter() - start
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+        after = _cluster_cpu_s(executor.client)
         out.update(stream_tasks=args.tasks, stream_wall_s=wall, ideal_wall_s=args.tasks * seconds / args.local_workers,
-                   dask_overhead_ms_per_task=1000 * (args.local_workers * wall - args.tasks * seconds) / args.tasks)
+                   dask_overhead_ms_per_task=1000 * (args.local_workers * wall - args.tasks * seconds) / args.tasks,
+                   client_and_scheduler_cpu_ms_per_task=1000 * cpu / args.tasks,
+                   worker_cpu_ms_per_task=1000 * (after["workers"] - before["workers"]) / args.tasks,
+                   nanny_cpu_ms_per_task=1000 * (after["nannies"] - before["nannies"]) / args.tasks,
+                   # workers and nannies also spend CPU by the second (heartbeats, monitors), not only per task
+                   cluster_cpu_s_per_s=(after["workers"] + after["nannies"] - before["workers"] - before["nannies"]) / wall)
         with tempfile.TemporaryDirectory() as tmp:
             run = AsyncSearchRun(spec, Path(tmp) / "o.nc", archive_path=ROOT / "no-archive.nc", executor=executor,
                                  max_trainings=args.search_tasks, refit_every=args.search_refit)
-            start = time.perf_counter()
+            start, cpu, thread = time.perf_counter(), time.process_time(), time.thread_time()
             run.run()
-            wall = time.perf_counter() - start
+            wall, cpu, thread = time.perf_counter() - start, time.process_time() - cpu, time.thread_time() - thread
         t = run.timing
-        own = wall - t["waiting_s"]
-        out.update(search_tasks=t["results"], search_wall_s=wall, search_own_s=own, passes_s=t["passes_s"],
+        own, n = wall - t["waiting_s"], t["results"]
+        bookkeeping_cpu = thread - t["passes_cpu_s"] - t["checkpoints_cpu_s"]
+        out.update(search_tasks=n, search_wall_s=wall, search_own_s=own, passes_s=t["passes_s"],
                    checkpoints_s=t["checkpoints_s"], passes=len(run.state.rounds),
-                   search_own_ms_per_result=1000 * own / t["results"],
-                   bookkeeping_ms_per_result=1000 * (own - t["passes_s"]) / t["results"],
-                   pass_s_mean=t["passes_s"] / max(1, len(run.state.rounds)))
+                   search_own_ms_per_result=1000 * own / n,
+                   bookkeeping_ms_per_result=1000 * (own - t["passes_s"]) / n,
+                   pass_s_mean=t["passes_s"] / max(1, len(run.state.rounds)),
+                   search_thread_cpu_ms_per_result=1000 * thread / n, search_process_cpu_ms_per_result=1000 * cpu / n,
+                   passes_cpu_ms_per_result=1000 * t["passes_cpu_s"] / n, fit_cpu_ms_per_result=1000 * t["fit_cpu_s"] / n,
+                   checkpoints_cpu_ms_per_result=1000 * t["checkpoints_cpu_s"] / n,
+                   bookkeeping_cpu_ms_per_result=1000 * bookkeeping_cpu / n,
+                   pass_cpu_s_mean=t["passes_cpu_s"] / max(1, len(run.state.rounds)), pass_log=t["pass_log"],
+                   load_after=os.getloadavg())
     return out
 
 

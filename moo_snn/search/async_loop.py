@@ -104,8 +104,15 @@ class AsyncSearchRun(SearchRun):
         self._clock = getattr(self.executor, "clock", None)
         self._t0 = time.time() - float(stored.get("clock_s", 0.0))  # wall clock: continues from the file's
         self._write_s = 0.0
-        self.timing = dict(waiting_s=0.0, passes_s=0.0, checkpoints_s=0.0, results=0)
-        """Where this process's time went: waiting for results, passes, checkpoints (``bench_async.py``)."""
+        self.timing = dict(waiting_s=0.0, passes_s=0.0, checkpoints_s=0.0, results=0, passes_cpu_s=0.0, checkpoints_cpu_s=0.0,
+                           fit_cpu_s=0.0, pass_log=[])
+        """Where this process's time went (``benchmarks/bench_async.py``): wall seconds waiting for results, in
+        passes and in checkpoints; CPU seconds of this thread (``time.thread_time``: what other processes on the
+        machine do not change) in passes, predictor fits and checkpoints; ``pass_log``: per pass, the results
+        received before it, the records its predictor was fit on, its fit's and its own CPU seconds, and this
+        thread's CPU seconds and checkpoint CPU seconds since the run started (the bookkeeping between passes
+        is the difference)."""
+        self._cpu0 = time.thread_time()
         self._results_at_pass = int(stored.get("results_at_pass", 0))  # results received when the last pass ran
         self.ladder = spec.fidelity.enabled
         self.log: list[list] = [list(e) for e in stored.get("trainings", [])]
@@ -128,11 +135,12 @@ class AsyncSearchRun(SearchRun):
         """Write the results file (and the asynchronous search's own state with it), timed for the benchmark."""
         if hasattr(self, "settings"):  # (the base class writes once before this class is set up)
             self._save_async_state()
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.thread_time()
         super().checkpoint()
         self._write_s += time.perf_counter() - start
         if hasattr(self, "timing"):
             self.timing["checkpoints_s"] += time.perf_counter() - start
+            self.timing["checkpoints_cpu_s"] += time.thread_time() - cpu
 
     def _maybe_checkpoint(self) -> None:
         elapsed = time.time() - self._t0 if self._clock is None else max(self.clock(), 1e-9)
@@ -194,9 +202,11 @@ class AsyncSearchRun(SearchRun):
     def _fit_predictor(self, before_round: int):
         """With a ``[fidelity]`` table: the predictor fit on the results received so far, read from the
         trainings log (:func:`async_ladder.arrivals_view`), so that a resume refits the last pass's exactly."""
-        if not self.ladder:
-            return super()._fit_predictor(before_round)
-        return self._fit_on_arrivals(self._n_results)
+        cpu = time.thread_time()
+        model = super()._fit_predictor(before_round) if not self.ladder else self._fit_on_arrivals(self._n_results)
+        self._fit_cpu = time.thread_time() - cpu
+        self.timing["fit_cpu_s"] += self._fit_cpu
+        return model
 
     def _fit_on_arrivals(self, results_before: int):
         candidates = self.state.candidates
@@ -208,7 +218,7 @@ class AsyncSearchRun(SearchRun):
 
     def _pass(self, exclude: set) -> None:
         """Refit the predictor, run NSGA-II from the current population, queue up to k candidates."""
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.thread_time()
         p = self.passes + 1  # counted once done: a pass interrupted half-way is redone the same on resume
         self.progress.phase(f"pass {p}: fitting the predictor on {len(self.state.trained_archs()) + len(self.archive_records)} results")
         self._problem, scored, X, archs, F, G, std = self._nsga2(p, before_round=p + 1)
@@ -242,6 +252,11 @@ class AsyncSearchRun(SearchRun):
         self._update_front()
         self.state.rounds.append(RoundRecord(self.hypervolume(), tau, time.perf_counter() - start, len(scored.seen), len(self.queue)))
         self.timing["passes_s"] += time.perf_counter() - start
+        self.timing["passes_cpu_s"] += time.thread_time() - cpu
+        self.timing["pass_log"].append(dict(results=self._n_results, fit_records=self._n_results + len(self.archive_records),
+                                            fit_cpu_s=self._fit_cpu, pass_cpu_s=time.thread_time() - cpu,
+                                            thread_cpu_s=time.thread_time() - self._cpu0,
+                                            checkpoints_cpu_s=self.timing["checkpoints_cpu_s"]))
 
     # --- the loop -----------------------------------------------------------------------------
     def _request(self, stream, c, source: str, level=None, index: int | None = None) -> None:
