@@ -49,6 +49,21 @@ def parse_levels(text: str) -> list[tuple[int, float]]:
     return levels
 
 
+def same_networks(path: Path, full_epochs: int, n: int) -> list[str] | None:
+    """The networks of the archive's full seed-0 trainings, in record order (None: no archive yet).
+
+    New levels must be measured on the networks already trained fully: the space-filling sample of
+    a seed depends on the problem's cost limits, and digits' limits changed after this archive's full
+    trainings (a fresh sample would be other networks, with no 30-epoch accuracy to compare with)."""
+    if not path.exists():
+        return None
+    from moo_snn.surrogate import archive as arc
+
+    full = arc.trained(arc.load_archive(path), epochs=full_epochs, train_fraction=1.0)
+    archs = [str(a) for a, s in zip(full.arch.values, full.seed.values) if s == 0]
+    return archs[:n] if archs else None
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=64)
@@ -59,6 +74,7 @@ def main(argv=None) -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "surrogates" / "digits-fidelity.nc")
     args = parser.parse_args(argv)
     problem = load_problem("digits")
+    archs = same_networks(args.out, args.full_epochs, args.n)
     levels = [(e, f, args.n, 0) for e, f in args.levels]
     if not args.skip_full:
         levels += [(args.full_epochs, 1.0, args.n, 0), (args.full_epochs, 1.0, args.noise_n, 1)]
@@ -71,7 +87,7 @@ def main(argv=None) -> None:
                       f"{result['val_accuracy']:.3f} {result['train_seconds']:.1f} s", file=sys.stderr, flush=True)
 
             build_archive(problem, args.out, n, seed=0, train_seed=train_seed, epochs=epochs, train_fraction=fraction,
-                          score=False, executor=executor, on_result=on_result)
+                          score=False, executor=executor, on_result=on_result, archs=None if archs is None else archs[:n])
             print(f"level ({epochs} epochs, fraction {fraction:g}) done in {time.perf_counter() - start:.0f} s", flush=True)
 
 

@@ -42,7 +42,8 @@ def label(v: dict) -> str:
 def evaluate(problem, archive, heldout, v: dict, repeats: int) -> dict:
     """CV (mean over ``repeats`` fold shuffles) and held-out quality of one variant."""
     from moo_snn.surrogate import archive as arc
-    from moo_snn.surrogate.predictor import cross_validate, make_predictor, predictor_inputs, ranking_quality
+    from moo_snn.surrogate.predictor import cross_validate
+    from moo_snn.surrogate.report import heldout_report
 
     done = arc.full_fidelity(archive, problem.training.epochs)
     archs, y = done.arch.values, done.val_accuracy.values.astype(float)
@@ -57,16 +58,8 @@ def evaluate(problem, archive, heldout, v: dict, repeats: int) -> dict:
            "cv": {k: float(np.mean([q[k] for q in cv])) for k in keys},
            "cv_sd": {k: float(np.std([q[k] for q in cv])) for k in keys}}
     if heldout is not None:
-        h = arc.trained(heldout, epochs=problem.training.epochs, train_fraction=1.0)
-        model = make_predictor(problem, v["regressor"], use_score=v["use_score"], random_state=0, **opts)
-        model.fit(predictor_inputs(archs, scores), y)
-        pred = model.predict(predictor_inputs(h.arch.values, h.sahd_score.values if v["use_score"] else None))
-        out["heldout"] = {k: ranking_quality(h.val_accuracy.values, pred)[k] for k in keys}
-        origin = json.loads(heldout.attrs.get("heldout_origin", "{}"))
-        for kind in sorted(set(origin.values())):
-            mask = np.array([origin.get(str(a)) == kind for a in h.arch.values])
-            if mask.sum() >= 6:
-                out["heldout"][kind] = {k: ranking_quality(h.val_accuracy.values[mask], pred[mask])[k] for k in keys}
+        h = heldout_report(problem, archive, heldout, regressor=v["regressor"], use_score=v["use_score"], **opts)
+        out["heldout"] = {k: h[k] for k in keys} | {kind: {k: q[k] for k in keys} for kind, q in h["by_origin"].items()}
     return out
 
 

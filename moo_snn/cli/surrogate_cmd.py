@@ -83,6 +83,8 @@ def report(
     folds: Annotated[int, typer.Option(min=2, help="cross-validation folds (grouped by architecture)")] = 5,
     plot: Annotated[Optional[Path], typer.Option(help="save a predicted-vs-measured plot (PNG)")] = None,
     fidelity: Annotated[bool, typer.Option("--fidelity", help="rank agreement of each low-fidelity proxy in the archive with full training, the seed-noise ceiling, and the predictor with the proxy as a feature")] = False,
+    predictor_level: Annotated[Optional[list[str]], typer.Option("--predictor-level", help="with --fidelity: run the predictor cross-validations for this proxy only (EPOCHSxFRACTION, e.g. 8x0.25; repeat for several; 'none' for none); default every proxy")] = None,
+    heldout: Annotated[Optional[Path], typer.Option(exists=True, dir_okay=False, help="an archive of networks outside this one (e.g. benchmarks/digits_heldout.nc): also report the predictor fitted on the whole archive on them")] = None,
     seed: SeedOpt = 0,
     json_out: JsonOpt = False,
 ) -> None:
@@ -101,7 +103,7 @@ def report(
         spec = load_problem(source)
         archive = arc.load_archive(default_archive_path(spec))
     if fidelity:
-        _fidelity_report(spec, archive, folds, seed, json_out)
+        _fidelity_report(spec, archive, folds, seed, json_out, _levels(predictor_level))
         return
     regressor = regressor or DEFAULT_REGRESSOR
     stderr.print(plain(f"cross-validating the predictor ({folds} folds){' and comparing every built-in regressor' if compare else ''}"
@@ -112,6 +114,10 @@ def report(
                   accuracy_spread=accuracy_spread(done.val_accuracy.values), noise_ceiling=noise_ceiling(archive))
     if compare:
         result["regressors"] = compare_regressors(spec, archive, use_score=score, n_splits=folds, seed=seed)
+    if heldout is not None:
+        from moo_snn.surrogate.report import heldout_report
+
+        result["heldout"] = heldout_report(spec, archive, arc.load_archive(heldout), regressor=regressor, use_score=score, seed=seed)
     tau = training_free_score_tau(archive)
     if tau is not None:
         result["training_free_score_tau"] = tau
@@ -124,8 +130,12 @@ def report(
     table = Table(title=f"predictor ({regressor}{' + training-free score' if score else ''}), {folds}-fold grouped CV")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    for key in ("n", "kendall_tau", "spearman_rho", "mae", "topk_recall"):
+    for key in ("n", "kendall_tau", "kendall_tau_predicted_best_half", "spearman_rho", "mae", "topk_recall"):
         table.add_row(key, f"{result[key]:.4g}")
+    for name, q in ([("held out", result["heldout"])] + list(result["heldout"]["by_origin"].items())
+                    if heldout is not None else []):
+        table.add_row(f"{name} (n = {q['n']}): τ / τ predicted-best half / MAE",
+                      f"{q['kendall_tau']:.4g} / {q['kendall_tau_predicted_best_half']:.4g} / {q['mae']:.4g}")
     if "training_free_score_tau" in result:
         table.add_row("τ of the training-free score alone", f"{result['training_free_score_tau']:.4g}")
     if result["noise_ceiling"]:
@@ -144,21 +154,42 @@ def report(
         stdout.print(f"plot saved to {plot}")
 
 
-def _fidelity_report(spec, archive, folds: int, seed: int, json_out: bool) -> None:
+def _levels(texts: list[str] | None) -> list[tuple[int, float]] | None:
+    """``["8x0.25", ...]`` → ``[(8, 0.25), ...]``; ``["none"]`` → ``[]``; None → None (every level)."""
+    from moo_snn.errors import MooSnnError
+
+    if not texts:
+        return None
+    levels = []
+    for text in texts:
+        if text.lower() == "none":
+            continue
+        try:
+            epochs, fraction = text.lower().split("x")
+            levels.append((int(epochs), float(fraction)))
+        except ValueError:
+            raise MooSnnError(f"--predictor-level takes EPOCHSxFRACTION (e.g. 8x0.25) or 'none', found {text!r}") from None
+    return levels
+
+
+def _fidelity_report(spec, archive, folds: int, seed: int, json_out: bool, predictor_levels=None) -> None:
     from moo_snn.surrogate.fidelity_report import fidelity_report
 
-    result = fidelity_report(spec, archive, n_splits=folds, seed=seed)
+    result = fidelity_report(spec, archive, n_splits=folds, seed=seed, predictor_levels=predictor_levels)
     if json_out:
         print_json(result)
         return
     table = Table(title=f"proxies vs full training ({result['full_epochs']} epochs, {result['n_full']} architectures)")
-    for col in ("epochs", "data", "FTE", "n", "τ", "τ better half", "predictor τ: encoding / +proxy", "best half"):
+    for col in ("epochs", "data", "FTE", "median s", "n", "τ", "τ better half",
+                "predictor τ: encoding / +proxy / fidelity input", "best half"):
         table.add_column(col, justify="right")
     for lv in result["levels"]:
-        p = lv["predictor"]
-        table.add_row(str(lv["epochs"]), f"{lv['train_fraction']:g}", f"{lv['fte']:.3g}", str(lv["n"]), f"{lv['kendall_tau']:.3f}",
-                      f"{lv['kendall_tau_better_half']:.3f}", f"{p['encoding']['kendall_tau']:.3f} / {p['encoding+proxy']['kendall_tau']:.3f}",
-                      f"{p['encoding']['kendall_tau_predicted_best_half']:.3f} / {p['encoding+proxy']['kendall_tau_predicted_best_half']:.3f}")
+        p = lv.get("predictor")
+        models = [m for m in ("encoding", "encoding+proxy", "fidelity_input") if p and m in p]
+        table.add_row(str(lv["epochs"]), f"{lv['train_fraction']:g}", f"{lv['fte']:.3g}", f"{lv['median_train_seconds']:.2f}",
+                      str(lv["n"]), f"{lv['kendall_tau']:.3f}", f"{lv['kendall_tau_better_half']:.3f}",
+                      " / ".join(f"{p[m]['kendall_tau']:.3f}" for m in models) or "-",
+                      " / ".join(f"{p[m]['kendall_tau_predicted_best_half']:.3f}" for m in models) or "-")
     stdout.print(table)
     ceiling = result["noise_ceiling"]
     if ceiling:

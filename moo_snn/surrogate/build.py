@@ -44,7 +44,8 @@ def open_or_create(problem, path: Path):
 
 def build_archive(problem, out: Path, n: int, *, seed: int = 0, train_seed: int | None = None,
                   epochs: int | None = None, score: bool = True, device: str = "cpu", data=None,
-                  on_result: Callable | None = None, executor=None, train_fraction: float = 1.0) -> tuple:
+                  on_result: Callable | None = None, executor=None, train_fraction: float = 1.0,
+                  archs: list[str] | None = None) -> tuple:
     """Train up to ``n`` feasible space-filling architectures into the archive ``out``.
 
     ``seed`` draws the sample; ``train_seed`` (default: ``seed``) seeds each training, so the same
@@ -58,6 +59,8 @@ def build_archive(problem, out: Path, n: int, *, seed: int = 0, train_seed: int 
     ``train_fraction < 1`` trains low-fidelity proxies on a stratified part of the training split
     (with ``epochs``, the fidelity of every record of this build); one archive holds any number of
     fidelities, each record tagged with its ``epochs`` and ``train_fraction``.
+    ``archs`` (architecture strings) replaces the sample: these networks are trained, in this order
+    (``n`` and ``seed`` are then unused): the same networks at another fidelity, say.
     """
     from moo_snn.executor import InProcessExecutor, training_tasks
 
@@ -65,8 +68,11 @@ def build_archive(problem, out: Path, n: int, *, seed: int = 0, train_seed: int 
     space = SearchSpace(problem.space)
     epochs = problem.training.epochs if epochs is None else epochs
     archive = arc.with_fraction(open_or_create(problem, out))
-    genomes = space_filling_sample(problem, space, n, seed=seed)
-    todo = [str(space.decode(x)) for x in genomes]
+    if archs is None:
+        todo = [str(space.decode(x)) for x in space_filling_sample(problem, space, n, seed=seed)]
+    else:
+        todo = [str(Architecture.parse(str(a)).pruned()) for a in archs]
+    genomes = list(todo)
     done_before = {a for a, s, e, f, status in zip(archive.arch.values, archive.seed.values, archive.epochs.values,
                                                    archive.train_fraction.values, archive.status.values)
                    if s == train_seed and e == epochs and math.isclose(f, train_fraction) and status != "failed"}

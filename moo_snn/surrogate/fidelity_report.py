@@ -41,8 +41,15 @@ def fidelities(archive: xr.Dataset) -> list[tuple[int, float]]:
     return sorted(pairs, key=lambda p: (p[0] * p[1], p[0]))
 
 
-def fidelity_report(problem, archive: xr.Dataset, *, full_epochs: int | None = None, n_splits: int = 5, seed: int = 0) -> dict:
-    """Proxy-vs-full rank agreement per fidelity, the noise ceiling and the predictor's held-out ranking."""
+def fidelity_report(problem, archive: xr.Dataset, *, full_epochs: int | None = None, n_splits: int = 5, seed: int = 0,
+                    predictor_levels=None) -> dict:
+    """Proxy-vs-full rank agreement per fidelity, the noise ceiling and the predictor's held-out ranking.
+
+    ``predictor_levels``: the (epochs, train_fraction) levels whose predictor cross-validations are run
+    (None: every level; an empty list: none, the proxy figures only). Each level's record holds
+    ``median_train_seconds``, the median measured training time of its proxies (on the machine and
+    load they were trained under).
+    """
     pairs = fidelities(archive)
     full_epochs = full_epochs or max((e for e, f in pairs if f == 1.0), default=0)
     if not full_epochs:
@@ -68,13 +75,16 @@ def fidelity_report(problem, archive: xr.Dataset, *, full_epochs: int | None = N
         level = {"epochs": epochs, "train_fraction": fraction, "fte": epochs * fraction / full_epochs, "n": len(common),
                  "kendall_tau": _tau(x, y), "kendall_tau_better_half": _tau(x[top], y[top]),
                  "spearman_rho": float(stats.spearmanr(x, y).statistic)}
-        level["predictor"] = predictor_with_proxy(problem, common, y, x, n_splits=n_splits, seed=seed, proxy_fte=level["fte"])
+        seconds = arc.trained(archive, epochs=epochs, train_fraction=fraction).train_seconds.values
+        level["median_train_seconds"] = float(np.median(seconds)) if len(seconds) else float("nan")
+        if predictor_levels is None or any(e == epochs and np.isclose(f, fraction) for e, f in predictor_levels):
+            level["predictor"] = predictor_with_proxy(problem, common, y, x, n_splits=n_splits, seed=seed, proxy_fte=level["fte"])
         out["levels"].append(level)
     return out
 
 
 def predictor_with_proxy(problem, archs, full_accuracy, proxy_accuracy, *, n_splits: int = 5, seed: int = 0,
-                         proxy_fte: float | None = None) -> dict:
+                         proxy_fte: float | None = None, regressor: str | None = None) -> dict:
     """Held-out ranking (grouped k-fold) of full accuracy by: the encoding alone, the encoding plus the
     proxy accuracy as a feature, and the proxy accuracy alone; τ overall and among the predicted-best half.
 
@@ -86,13 +96,14 @@ def predictor_with_proxy(problem, archs, full_accuracy, proxy_accuracy, *, n_spl
     """
     from sklearn.model_selection import GroupKFold
 
-    from moo_snn.surrogate.predictor import cross_validate, make_predictor, predictor_inputs
+    from moo_snn.surrogate.predictor import DEFAULT_REGRESSOR, cross_validate, make_predictor, predictor_inputs
 
+    regressor = regressor or DEFAULT_REGRESSOR
     archs = np.asarray([str(a) for a in archs], dtype=object)
     y, proxy = np.asarray(full_accuracy, float), np.asarray(proxy_accuracy, float)
     result = {}
     for name, scores in (("encoding", None), ("encoding+proxy", proxy)):
-        _, oof = cross_validate(problem, archs, y, scores=scores, n_splits=n_splits, random_state=seed)
+        _, oof = cross_validate(problem, archs, y, regressor=regressor, scores=scores, n_splits=n_splits, random_state=seed)
         result[name] = _ranking(y, oof)
     result["proxy_alone"] = _ranking(y, proxy)
     if proxy_fte is not None:
@@ -103,7 +114,7 @@ def predictor_with_proxy(problem, archs, full_accuracy, proxy_accuracy, *, n_spl
                 proxied = np.concatenate([train, test]) if with_test_proxy else train
                 X = predictor_inputs(np.concatenate([archs[train], archs[proxied]]),
                                      fte=np.concatenate([np.ones(len(train)), np.full(len(proxied), proxy_fte)]))
-                model = make_predictor(problem, random_state=seed, use_fidelity=True)
+                model = make_predictor(problem, regressor, random_state=seed, use_fidelity=True)
                 oof[test] = model.fit(X, np.concatenate([y[train], proxy[proxied]])).predict(predictor_inputs(archs[test]))
             result[name] = _ranking(y, oof)
     return result

@@ -78,12 +78,12 @@ class EnsembleRegressor(RegressorMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         base = self.estimator if self.estimator is not None else ExtraTreesRegressor(n_estimators=50, min_samples_leaf=2)
         self.estimators_ = []
-        for _ in range(self.n_members):
-            idx = rng.randint(0, len(X), len(X)) if len(X) > 1 else np.zeros(1, dtype=int)
-            member = clone(base)
-            seeds = {k: rng.randint(2**31 - 1) for k in member.get_params() if k.endswith("random_state")}
-            member.set_params(**seeds)
-            with threadpool_limits(1):  # tiny data: threads only cost (OpenMP spin-waits under load)
+        with threadpool_limits(1):  # tiny data: threads only cost (OpenMP spin-waits under load); entered once (~40 ms)
+            for _ in range(self.n_members):
+                idx = rng.randint(0, len(X), len(X)) if len(X) > 1 else np.zeros(1, dtype=int)
+                member = clone(base)
+                seeds = {k: rng.randint(2**31 - 1) for k in member.get_params() if k.endswith("random_state")}
+                member.set_params(**seeds)
                 self.estimators_.append(member.fit(X[idx], y[idx]))
         return self
 

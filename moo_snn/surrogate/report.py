@@ -63,6 +63,45 @@ def predictor_report(problem, archive: xr.Dataset, *, regressor: str, use_score:
     return quality, oof
 
 
+def heldout_report(problem, archive: xr.Dataset, heldout: xr.Dataset, *, regressor: str | None = None,
+                   use_score: bool = False, seed: int = 0, **options) -> dict:
+    """Quality of the predictor fitted on ``archive`` (its full-fidelity records at the problem's epochs)
+    on the networks of ``heldout`` that it never saw (their records at the same epochs, whole training
+    split): :func:`~moo_snn.surrogate.predictor.ranking_quality` (Kendall τ, τ among the predicted-best
+    half, MAE, …), and the same per origin where ``heldout`` says how each network was drawn (attribute
+    ``heldout_origin``, JSON arch → origin: ``benchmarks/digits_heldout.py``) and a group has at least 6.
+    ``options``: further keywords of :func:`~moo_snn.surrogate.predictor.make_predictor`.
+    """
+    import json
+
+    from moo_snn.surrogate.predictor import DEFAULT_REGRESSOR, make_predictor, predictor_inputs, ranking_quality
+
+    done = arc.full_fidelity(archive, problem.training.epochs)
+    seen = {str(a) for a in done.arch.values}
+    test = arc.trained(heldout, epochs=int(done.epochs.values[0]) if done.sizes["record"] else None, train_fraction=1.0)
+    test = test.isel(record=np.flatnonzero([str(a) not in seen for a in test.arch.values]))
+    if done.sizes["record"] < 10 or test.sizes["record"] < 6:
+        raise MooSnnError(f"a held-out report needs at least 10 archive records and 6 held-out networks trained with "
+                          f"{problem.training.epochs} epochs that the archive does not hold; found {done.sizes['record']} "
+                          f"and {test.sizes['record']}")
+    scores = [None, None]
+    if use_score:
+        scores = [done.sahd_score.values, test.sahd_score.values]
+        if not (np.all(np.isfinite(scores[0])) and np.all(np.isfinite(scores[1]))):
+            raise MooSnnError("some records have no training-free score (built with --no-score); leave out --score")
+    model = make_predictor(problem, regressor or DEFAULT_REGRESSOR, use_score=use_score, random_state=seed, **options)
+    model.fit(predictor_inputs(done.arch.values, scores[0]), done.val_accuracy.values.astype(float))
+    predicted = model.predict(predictor_inputs(test.arch.values, scores[1]))
+    measured = test.val_accuracy.values.astype(float)
+    out = dict(ranking_quality(measured, predicted), by_origin={})
+    origin = json.loads(heldout.attrs.get("heldout_origin", "{}"))
+    for kind in sorted(set(origin.values())):
+        mask = np.array([origin.get(str(a)) == kind for a in test.arch.values])
+        if mask.sum() >= 6:
+            out["by_origin"][kind] = ranking_quality(measured[mask], predicted[mask])
+    return out
+
+
 def compare_regressors(problem, archive: xr.Dataset, *, use_score: bool, n_splits: int = 5, seed: int = 0) -> dict:
     """Quality of every built-in regressor (with the training-free score as a feature where asked).
 

@@ -1,0 +1,46 @@
+"""``surrogate report --heldout``: the predictor fitted on an archive, judged on networks it never saw."""
+
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+from scipy import stats
+
+from moo_snn.config.problem import load_problem
+from moo_snn.errors import MooSnnError
+from moo_snn.resources import archive_to_read
+from moo_snn.surrogate import archive as arc
+from moo_snn.surrogate.predictor import make_predictor, predictor_inputs
+from moo_snn.surrogate.report import heldout_report
+
+
+def _split(n_fit=40, n_out=12):
+    """The shipped digits archive's full trainings split into a small archive and a held-out file."""
+    full = arc.full_fidelity(arc.load_archive(archive_to_read("digits")), 10)
+    full = full.isel(record=np.flatnonzero(full.seed.values == 0))
+    return full.isel(record=slice(0, n_fit)), full.isel(record=slice(n_fit, n_fit + n_out))
+
+
+def test_heldout_report_scores_only_unseen_networks_and_groups_by_origin():
+    problem = load_problem("digits")
+    fit, out = _split()
+    # the held-out file also holds 3 of the archive's networks: they must not count
+    heldout = xr.concat([out, fit.isel(record=slice(0, 3))], dim="record", combine_attrs="override")
+    archs = [str(a) for a in out.arch.values]
+    heldout.attrs["heldout_origin"] = json.dumps({a: ("space_filling" if k < 6 else "nsga2") for k, a in enumerate(archs)})
+    report = heldout_report(problem, fit, heldout, regressor="ridge")
+    assert report["n"] == len(archs)
+    # a second computation: the same predictor fitted by hand, the τ of its predictions on the 12
+    model = make_predictor(problem, "ridge", random_state=0).fit(predictor_inputs(fit.arch.values), fit.val_accuracy.values)
+    predicted = model.predict(predictor_inputs(out.arch.values))
+    assert report["kendall_tau"] == pytest.approx(stats.kendalltau(out.val_accuracy.values, predicted).statistic)
+    assert set(report["by_origin"]) == {"space_filling", "nsga2"}
+    assert report["by_origin"]["nsga2"]["n"] == 6
+
+
+def test_heldout_report_needs_unseen_networks():
+    problem = load_problem("digits")
+    fit, _ = _split()
+    with pytest.raises(MooSnnError, match="held-out networks"):
+        heldout_report(problem, fit, fit, regressor="ridge")
