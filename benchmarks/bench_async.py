@@ -18,6 +18,13 @@ wall seconds (``--head measured``).
 - async: :class:`~moo_snn.search.async_loop.AsyncSearchRun` with its defaults (a design of
   max(bootstrap, W), then a pass every ⌈W / 4⌉ requests), requests until the budget is spent.
 
+**With a ``[fidelity]`` ladder** (``--problem digits-long --archive surrogates/digits-fidelity.nc``:
+the same networks measured at each level, :class:`~moo_snn.replay.ReplayTable` replays a task's
+own level): both modes get ``survivors = W`` (the same ladder proportions); the sync rounds measure
+W at the cheapest level, halve, and promote the problem's ``promote``; the async run promotes as
+quotas allow (:mod:`moo_snn.search.async_ladder`). Also reported: trainings per fidelity within the
+budget, FTE spent, front size (full trainings only).
+
 ``barrier_bound_W``: the best utilisation any round barrier allows with rounds of W trainings
 drawn from the archive (mean/max of W draws), whatever the search proposes.
 
@@ -36,6 +43,7 @@ time per result, wall and CPU (its thread's), split into bookkeeping (recording,
 checkpoints and passes (predictor fit + NSGA-II), with a log per pass.
 
     .venv/bin/python benchmarks/bench_async.py --workers 8,64,256 [--json] [--overhead] [--time-factor 60] [--budget 10]
+    .venv/bin/python benchmarks/bench_async.py --problem digits-long --archive surrogates/digits-fidelity.nc --workers 16
 """
 
 from __future__ import annotations
@@ -47,6 +55,7 @@ import platform
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -55,11 +64,14 @@ ROOT = Path(__file__).resolve().parents[1]
 ARCHIVE = ROOT / "surrogates" / "digits.nc"
 
 
+PROBLEM = "digits"
+
+
 def problem(generations: int, pop_size: int, **search):
     from moo_snn.config.problem import load_problem
     from moo_snn.search.loop import with_overrides
 
-    return with_overrides(load_problem("digits"), generations=generations, pop_size=pop_size, **search)
+    return with_overrides(load_problem(PROBLEM), generations=generations, pop_size=pop_size, **search)
 
 
 def budgeted_sync(spec, out, sim, budget_s):
@@ -84,6 +96,9 @@ def budgeted_sync(spec, out, sim, budget_s):
             while sim.clock() < budget_s:
                 r += 1
                 self._round(r)
+            from moo_snn.search import fidelity
+
+            fidelity.update_attrs(self)  # spent FTE, as the loop's own _search records it
 
     return BudgetedSearchRun(spec, out, archive_path=ROOT / "no-archive.nc", executor=sim)
 
@@ -123,9 +138,10 @@ def simulate(mode: str, workers: int, args, table, mean_s: float, folder: Path) 
         spec = problem(args.generations, args.pop_size, survivors=workers, rounds=10**6, seed=args.seed)
         run = budgeted_sync(spec, out, sim, budget_s)
     else:
-        spec = problem(args.generations, args.pop_size, seed=args.seed)
+        # with a [fidelity] table both modes get survivors = W: the same ladder proportions (async_ladder.rates)
+        spec = problem(args.generations, args.pop_size, seed=args.seed, **({"survivors": workers} if args.fidelity else {}))
         run = AsyncSearchRun(spec, out, archive_path=ROOT / "no-archive.nc", executor=sim, max_trainings=10**9,
-                             budget_s=budget_s, refit_every=args.refit_every)
+                             budget_s=budget_s, refit_every=args.refit_every or (max(6, -(-workers // 4)) if args.fidelity else None))
     ds = run.run()
     real_s = time.perf_counter() - start
     arrived = {t["arch"]: t["returned_s"] for t in sim.trace if not t["died"]}
@@ -140,6 +156,9 @@ def simulate(mode: str, workers: int, args, table, mean_s: float, folder: Path) 
         "results_in_budget": received, "results_total": len(arrived), "simulated_end_s": sim.now_s,
         "head_s": sim.head_s, "head_share_of_budget": sim.head_s / budget_s, "head_s_per_result": sim.head_s / max(1, len(arrived)),
         "passes_or_rounds": int(ds.sizes["round"]), "real_s": real_s,
+        "trainings_by_fidelity": {f"{e} ep x {f:g}": n for (e, f), n in sorted(Counter(
+            (t["epochs"], t["train_fraction"]) for t in sim.trace if not t["died"] and t["returned_s"] <= budget_s).items())},
+        "spent_fte": float(ds.attrs.get("spent_fte", np.nan)), "full_trainings_on_front": int(ds.on_front.sum()),
         **({"timing": run.timing} if mode == "async" else {}),
     }
 
@@ -255,12 +274,18 @@ def main(argv=None) -> int:
     parser.add_argument("--task-ms", type=float, default=50.0)
     parser.add_argument("--search-tasks", type=int, default=200)
     parser.add_argument("--search-refit", type=int, default=40)
+    parser.add_argument("--problem", default="digits", help="a shipped problem or a problem file (digits-long: the [fidelity] ladder)")
+    parser.add_argument("--archive", default=str(ARCHIVE), help="the archive whose trainings are replayed "
+                        "(surrogates/digits-fidelity.nc: the same networks at each level of digits-long)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    global PROBLEM
+    PROBLEM = args.problem
 
     from moo_snn.replay import ReplayTable
 
-    table = ReplayTable(problem(args.generations, args.pop_size), ARCHIVE, time_factor=args.time_factor)
+    args.fidelity = problem(args.generations, args.pop_size).fidelity.enabled
+    table = ReplayTable(problem(args.generations, args.pop_size), args.archive, time_factor=args.time_factor)
     mean_s = float(np.mean([table.records[(a, -1)]["train_seconds"] for a in table.archs])) * args.time_factor
     report: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
                     "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if argv is None else " ".join(argv),

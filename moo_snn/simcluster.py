@@ -67,7 +67,8 @@ class SimulatedCluster:
     busy_s : simulated worker-seconds spent in attempts (dead ones included).
     head_s : seconds of the search's own time charged to the clock.
     trace : one dict per finished attempt: ``tag``, ``arch``, ``worker``, ``start_s``, ``finish_s``,
-        ``returned_s`` (when the search received it: later than ``finish_s`` if it was busy), ``died``.
+        ``returned_s`` (when the search received it: later than ``finish_s`` if it was busy), ``died``,
+        ``epochs`` and ``train_fraction`` (the task's fidelity).
     """
 
     def __init__(self, table, workers: int, *, task_overhead_s: float = 0.0, head_seconds: float | str = "measured",
@@ -165,7 +166,8 @@ class SimulatedCluster:
                 continue
             a = heapq.heappop(self._done)
             self.trace.append(dict(tag=a.tag, arch=a.task.arch, worker=a.worker, start_s=a.start_s, finish_s=a.finish_s,
-                                   returned_s=self.now_s, died=a.result is None))
+                                   returned_s=self.now_s, died=a.result is None, epochs=a.task.epochs,
+                                   train_fraction=a.task.train_fraction))
             if a.result is None:
                 if a.attempt <= self.retries:
                     self._queue.append((a.tag, a.task, a.attempt + 1))
