@@ -214,6 +214,10 @@ def prepare_optimize(problem=None, out: str | os.PathLike | None = None, *, resu
     if budget_fte is not None or budget_hours is not None:
         from moo_snn.search.fidelity import Budget
 
+        for name, value in (("budget_fte", budget_fte), ("budget_hours", budget_hours)):
+            if value is not None and not value >= 0:
+                raise ProblemError(f"{name}: expected a number >= 0 (or None: no cap), found {value!r}")
+
         budget = Budget(budget_fte, budget_hours)
     data = None
     if not reason:
