@@ -194,6 +194,19 @@ def test_an_interrupted_asynchronous_run_resumes_to_the_same_trained_set(tmp_pat
     assert resumed.attrs["status"] == "complete"
 
 
+def test_a_pass_proposes_a_growing_share_of_the_results_received(tmp_path, archive_path, table):
+    """k = max(refit_every, ⌈n · refit_growth⌉): passes thin out as results accumulate (the bound on the
+    search's own time per result, async_loop's docstring), a function of the results count only."""
+    sim = SimulatedCluster(FixedTimes(table, {}), 3, head_seconds=0.0)
+    run = AsyncSearchRun(QUICK, tmp_path / "g.nc", archive_path=archive_path, executor=sim, max_trainings=12,
+                         refit_every=2, refit_growth=0.5)
+    ds = run.run()
+    proposed = [int(k) for k in ds.n_trained_in_round.values]
+    received = [entry["results"] for entry in run.timing["pass_log"]]
+    assert proposed == [max(2, math.ceil(n * 0.5)) for n in received]
+    assert max(proposed) > 2 and received == sorted(received)
+
+
 def test_a_training_whose_worker_always_dies_is_failed_and_the_run_goes_on(tmp_path, archive_path, table):
     first = []
 

@@ -28,11 +28,17 @@ A pass is recorded as a round of the results file (hypervolume when it ran, Kend
 predictions against the results that arrived since the previous pass, its own wall time, candidates
 scored and proposed); ``round_trained`` of a candidate is the pass that proposed it (0: the design).
 
-**Bounded refit cost.** The predictor is refit and NSGA-II rerun once every ``refit_every`` = k
-requests (default max(survivors, ⌈slots / 4⌉)): with results arriving one at a time from S
-workers of mean training time t̄, a pass costing c seconds takes about 4c / t̄ of the head's time
-when k = S/4: on the simulated 64-worker cluster of ``benchmarks/bench_async.py`` well under 10 %
-(measured there). With one slot and k = survivors a pass proposes what a synchronous round trains.
+**Bounded refit cost.** A pass (predictor refit + NSGA-II) proposes k = max(``refit_every``,
+⌈n · ``refit_growth``⌉) candidates, n the results received so far (defaults: ``refit_every`` =
+max(survivors, ⌈slots / 4⌉), ``refit_growth`` = 1/16), so the search's own time per result is
+about c(n) / k for a pass costing c(n). The pass's cost grows with n through the predictor's fit
+(CPU seconds, ``benchmarks/bench_async_fit.py``, RESULTS.md: 1.0 at 25 records, 4.2 at 100, 7.6 at
+400, 9.1 at 1,000, 13.6 at 4,000; NSGA-II about 3 whatever n), so with a fixed k the cost per result
+would keep growing; with k growing as n / 16, c(n) / k ≤ 16 c(n) / n, which falls once n passes
+16 · ``refit_every`` (the fit grows slower than n): the most per result is about
+c(16 · refit_every) / refit_every. The price: the predictor behind a proposal may not have seen
+the last 1/17 or so of the results. With one slot and k = survivors a pass proposes what a
+synchronous round trains (until n > 16 · survivors).
 
 **Per candidate** the results file gains (besides the synchronous fields): ``requested_s``,
 ``result_s`` (seconds on the run's clock: the executor's ``clock()`` if it has one, a simulated
@@ -81,7 +87,9 @@ class AsyncSearchRun(SearchRun):
 
     Parameters
     ----------
-    refit_every : candidates proposed per pass (refit + NSGA-II); default max(survivors, ⌈slots/4⌉).
+    refit_every : candidates proposed per pass (refit + NSGA-II) at least; default max(survivors, ⌈slots/4⌉).
+    refit_growth : a pass proposes at least this share of the results received so far (default 1/16; 0: never more
+        than ``refit_every``), which bounds the search's own time per result (module docstring).
     max_trainings : requests at most (default: the synchronous run's count, design + rounds × survivors);
         with a ``[fidelity]`` table, new candidates at most (promotions come on top).
     budget_s : stop requesting once the run's clock passes this many seconds (default: no limit).
@@ -89,13 +97,13 @@ class AsyncSearchRun(SearchRun):
         this fraction of the run's time so far (1: after every result).
     """
 
-    def __init__(self, spec, out, *, refit_every: int | None = None, max_trainings: int | None = None,
+    def __init__(self, spec, out, *, refit_every: int | None = None, refit_growth: float | None = None, max_trainings: int | None = None,
                  budget_s: float | None = None, checkpoint_fraction: float = 0.05, **kwargs):
         super().__init__(spec, out, **kwargs)
         self.state.attrs["search_mode"] = "async"
         stored = json.loads(self.state.attrs.get("async_state", "{}"))
         self.settings = dict(stored.get("settings", {}))
-        given = dict(refit_every=refit_every, max_trainings=max_trainings, budget_s=budget_s)
+        given = dict(refit_every=refit_every, refit_growth=refit_growth, max_trainings=max_trainings, budget_s=budget_s)
         self.settings.update({k: v for k, v in given.items() if v is not None})
         self.queue: list[str] = list(stored.get("queue", []))
         self.design: list[str] = list(stored.get("design", []))
@@ -161,6 +169,7 @@ class AsyncSearchRun(SearchRun):
         size = 0 if have >= self.search.bootstrap else max(self.search.bootstrap, slots)
         self.settings["design_size"] = size
         self.settings.setdefault("refit_every", max(self.search.survivors, math.ceil(slots / 4)))
+        self.settings.setdefault("refit_growth", 1 / 16)
         self.settings["first_pass_after"] = max(2, min(self.search.bootstrap, size) // 2)
         if size:
             for x in space_filling_sample(self.spec, self.space, size, seed=self.state.seed):
@@ -223,7 +232,7 @@ class AsyncSearchRun(SearchRun):
         self.progress.phase(f"pass {p}: fitting the predictor on {len(self.state.trained_archs()) + len(self.archive_records)} results")
         self._problem, scored, X, archs, F, G, std = self._nsga2(p, before_round=p + 1)
         self._chosen.clear()
-        k = int(self.settings["refit_every"])
+        k = max(int(self.settings["refit_every"]), math.ceil(self._n_results * float(self.settings.get("refit_growth", 0.0)) - 1e-9))
         rule = dict(metric_names=self.spec.objectives.names, constraints=self.spec.constraints,
                     uncertainty_weight=self.search.uncertainty_weight)
         self.queue = [archs[i] for i in select_survivors(archs, F, G, std, trained=exclude, k=k, **rule)]
