@@ -164,7 +164,7 @@ def run_method(method: str, spec_mf, seed: int, executor, args) -> tuple:
                           hasnas_samples=args.hasnas_samples)
     progress = _recorder()
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / f"{method}-{seed}.nc"
+        out = Path(args.keep or tmp) / f"{method}-{seed}.nc"
         kwargs = dict(archive_path=Path(tmp) / "none.nc", executor=executor, progress=progress, data=args.data)
         if method == "random":
             run = RandomRun(spec, out, n_full=args.random_fte, **kwargs)
@@ -242,7 +242,10 @@ def main(argv=None) -> dict:
     parser.add_argument("--pop-size", type=int, default=64)
     parser.add_argument("--promote", type=int, default=None, help="full trainings per round of the ladder (default: the problem's)")
     parser.add_argument("--hasnas-samples", type=int, default=200)
+    parser.add_argument("--keep", type=Path, default=None, help="keep every run's results file in this folder")
     args = parser.parse_args(argv)
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
     if args.quick:
         args.seeds, args.bootstrap, args.rounds, args.survivors, args.generations, args.pop_size = 1, 10, 3, 4, 20, 32
         # the ladder's run: rounds are cheap at low fidelity, so it gets twice as many, and promotes one per round
@@ -250,13 +253,12 @@ def main(argv=None) -> dict:
         args.promote = 1 if args.promote is None else args.promote
     args.rounds_mf = args.rounds_mf or args.rounds
 
-    from moo_snn.config.problem import load_problem, parse_problem
+    from moo_snn.config.problem import load_problem
     from moo_snn.data import load_problem_data
 
     spec_mf = load_problem(ROOT / "problems" / "digits-long.toml")
     if args.promote is not None:
-        spec_mf = parse_problem(spec_mf.source.replace("promote = 2", f"promote = {args.promote}"), "digits-long (promote)",
-                                spec_mf.base_dir)
+        spec_mf = dataclasses.replace(spec_mf, fidelity=dataclasses.replace(spec_mf.fidelity, promote=args.promote))
     args.data = load_problem_data(spec_mf)
     executor = CachedExecutor(spec_mf)
     methods = args.methods.split(",")

@@ -72,13 +72,15 @@ def test_budget_counts_whole_trainings():
 
 def test_phase_plan_of_digits_long_by_hand():
     plan = fidelity.phase_plan(load_problem("digits-long"))
-    # bootstrap 16 and 4 x 6 survivors at 2 ep x 0.5 of 30 ep; rungs: ceil(6 / 2) = 3 per round at 3/30; 4 x 2 promotions
-    assert plan["bootstrap"]["fte"] == pytest.approx(16 / 30)
-    assert plan["rounds"]["fte"] == pytest.approx(24 / 30)
-    assert plan["rungs L1 (3 ep, 1 data)"]["trainings"] == 12
-    assert plan["promotions"]["fte"] == 8
-    assert plan["_total"] == pytest.approx(16 / 30 + 24 / 30 + 12 * 0.1 + 8)
+    # bootstrap 16 and 4 x 6 survivors at 8 ep x 0.25 of 30 ep; (4 rounds + round 0) x 2 promotions at most
+    assert plan["bootstrap"]["fte"] == pytest.approx(16 * 2 / 30)
+    assert plan["rounds"]["fte"] == pytest.approx(24 * 2 / 30)
+    assert plan["promotions"]["trainings"] == 10 and plan["promotions"]["fte"] == 10
+    assert plan["_total"] == pytest.approx(40 * 2 / 30 + 10)
     assert plan["_total_without_ladder"] == 40
+    two = fidelity.phase_plan(parse_problem(SMALL + LADDER))  # 2 rounds, 4 survivors, bootstrap 6, eta 2, promote 2
+    assert two["rungs L1 (2 ep, 0.5 data)"]["trainings"] == 2 * 2 + 3  # ceil(4/2) per round, ceil(6/2) in round 0
+    assert two["promotions"]["trainings"] == 3 * 2
 
 
 def test_predictor_inputs_carry_the_fidelity_and_plain_strings_mean_full():
@@ -134,7 +136,9 @@ def test_the_loop_measures_cheaply_promotes_the_best_and_fronts_only_full_traini
     kinds = [(t.epochs, t.train_fraction) for t in executor.tasks]
     assert kinds[:6] == [(1, 0.25)] * 6  # the bootstrap at the cheapest level
     n_full = kinds.count((8, 1.0))
-    assert 0 < n_full <= 2 * spec.search.rounds  # at most `promote` per round
+    assert 0 < n_full <= 2 * (spec.search.rounds + 1)  # at most `promote` per round, and in round 0 (the bootstrap's ladder)
+    first_full = kinds.index((8, 1.0))
+    assert first_full == 6 + 3  # bootstrap (6 at level 0), ceil(6/2) raised to level 1, then round 0's promotion
     status = ds.status.values.astype(str)
     assert set(status) <= {"predicted", "proxy", "trained"}
     front = ds.on_front.values
@@ -143,8 +147,11 @@ def test_the_loop_measures_cheaply_promotes_the_best_and_fronts_only_full_traini
     fte = sum(e * f / 8 for e, f in kinds)
     assert ds.cost_fte.values.sum() == pytest.approx(fte)
     assert ds.attrs["spent_fte"] == pytest.approx(fte)
-    assert ds.round_fte.values.sum() == pytest.approx(fte - 6 * 0.25 / 8)
-    assert ds.n_promoted_in_round.values.sum() == n_full
+    promoted_in_0 = int((ds.round_promoted.values == 0).sum())
+    assert promoted_in_0 >= 1
+    # round 0 (the bootstrap and its ladder) is outside the rounds' records
+    assert ds.round_fte.values.sum() == pytest.approx(fte - 6 * 0.25 / 8 - 3 * 1.0 / 8 - promoted_in_0)
+    assert ds.n_promoted_in_round.values.sum() == n_full - promoted_in_0
     assert ds.samples_seen.values.sum() == sum(t.epochs * 100 for t in executor.tasks)
     promoted = ds.round_promoted.values >= 0
     assert (status[promoted] == "trained").all() and np.isfinite(ds.proxy_accuracy.values[promoted]).all()

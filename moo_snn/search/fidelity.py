@@ -22,6 +22,8 @@ FTE (:class:`moo_snn.results.state.Candidate`).
 al., JMLR 2018): a round's survivors are measured at level 0; of the candidates measured at level
 ``i`` (this round's and earlier rounds' not yet above it), the best ``⌈n / eta⌉`` go up to level
 ``i + 1``; finally ``promote`` candidates of the highest low level are *promoted* to full training.
+The bootstrap (measured at level 0) goes through the same ladder once, as round 0, so that the
+first round already knows how far each proxy lies below full training (:func:`after_bootstrap`).
 "Best" for a rung: the measured accuracy at that level as the accuracy objective, the cost
 model's values as the others, then the same front-by-front, spread-over-the-front choice as the
 round's survivors (:func:`choose`). Promotion to full training buys the only measurement that
@@ -270,6 +272,20 @@ def fit_predictor(run, before_round: int):
     return model.fit(predictor_inputs(archs, fte=fte), np.asarray(acc, dtype=float))
 
 
+def after_bootstrap(run) -> int:
+    """The ladder once on the bootstrap (as round 0) while no gap between the proxies and full training
+    is known and no round has run: the first round's predictor then sees proxies lifted to the full
+    scale (:func:`fit_predictor`), and NSGA-II checks the accuracy limit on that scale. Returns how
+    many were promoted (0 without a ``[fidelity]`` table, on resume past it, or with no budget left).
+    """
+    from moo_snn.search.pymoo_problem import SnnSearchProblem
+
+    if not run.spec.fidelity.enabled or run.state.rounds or fidelity_gaps(run) or budget_exhausted(run):
+        return 0
+    problem = SnnSearchProblem(run.spec, run.space, fit_predictor(run, before_round=1))
+    return ladder(run, 0, problem)
+
+
 def ladder(run, r: int, problem) -> int:
     """Successive halving after round ``r``'s survivors were measured at level 0, then promotion to
     full training (see the module docstring); returns how many were promoted."""
@@ -308,11 +324,12 @@ def phase_plan(problem) -> dict:
         phases["rounds"] = dict(trainings=s.rounds * s.survivors, level="full", fte_each=1.0)
     else:
         phases["rounds"] = dict(trainings=s.rounds * s.survivors, level=ladder_levels[0].name, fte_each=ladder_levels[0].fte)
-        n = s.survivors
+        n, n0 = s.survivors, s.bootstrap  # the rounds' rungs, and round 0's (the bootstrap's ladder)
         for level in ladder_levels[1:-1]:
-            n = rung_size(n, fid.eta)
-            phases[f"rungs {level.name}"] = dict(trainings=s.rounds * n, level=level.name, fte_each=level.fte)
-        phases["promotions"] = dict(trainings=s.rounds * fid.promote, level="full", fte_each=1.0)
+            n, n0 = rung_size(n, fid.eta), rung_size(n0, fid.eta)
+            phases[f"rungs {level.name}"] = dict(trainings=s.rounds * n + n0, level=level.name, fte_each=level.fte)
+        # at most: a promotion whose expected improvement is 0 is skipped
+        phases["promotions"] = dict(trainings=(s.rounds + 1) * fid.promote, level="full", fte_each=1.0)
     for p in phases.values():
         p["fte"] = p["trainings"] * p["fte_each"]
     return dict(phases, _total=float(sum(p["fte"] for p in phases.values())),

@@ -408,6 +408,7 @@ class SearchRun:
     def _search(self) -> None:
         """The strategy itself: bootstrap, then the rounds still to do."""
         self._bootstrap()
+        fidelity.after_bootstrap(self)  # with a [fidelity] table: promote from the bootstrap so the gap is known
         for r in range(len(self.state.rounds) + 1, self.search.rounds + 1):
             if fidelity.budget_exhausted(self):  # the budget is spent: stop (the results file says so)
                 break

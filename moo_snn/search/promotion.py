@@ -55,7 +55,7 @@ def measured_front(run) -> np.ndarray:
 
 
 def ehvi_choice(problem, genomes, mean, std, front, ref, ideal, k: int, *, draws: int = 64, seed=0,
-                sigma_floor: float = SIGMA_FLOOR) -> tuple[list[int], np.ndarray]:
+                sigma_floor: float = SIGMA_FLOOR, open_accuracy: bool = False) -> tuple[list[int], np.ndarray]:
     """Up to ``k`` indices of ``genomes`` in promotion order, and every candidate's first-pass EHVI.
 
     Parameters
@@ -77,6 +77,9 @@ def ehvi_choice(problem, genomes, mean, std, front, ref, ideal, k: int, *, draws
         Seeds the common draws.
     sigma_floor : float
         Lowest σ used (seed noise of a full training).
+    open_accuracy : bool
+        Leave the accuracy limit out and open the box's accuracy side to error 1 (for estimates on a
+        proxy's scale, where a value below the limit says nothing about full training).
 
     Returns
     -------
@@ -93,6 +96,10 @@ def ehvi_choice(problem, genomes, mean, std, front, ref, ideal, k: int, *, draws
     sigma = np.maximum(np.asarray(std, dtype=float), sigma_floor)
     archs = [str(problem.space.decode(x)) for x in X]
     costs = population_costs(problem.spec, problem.space, X)
+    limits = [c for c in problem.spec.constraints if not (open_accuracy and c.name == "accuracy")]
+    if open_accuracy and "accuracy" in [m.name for m in problem.metrics]:
+        ref = np.array(ref, dtype=float)
+        ref[[m.name for m in problem.metrics].index("accuracy")] = 1.0
     z = np.random.default_rng(seed).standard_normal(draws)
     # per draw s: minimised objectives (n, n_obj) and feasibility (n,)
     F_draws, ok_draws = [], []
@@ -100,11 +107,11 @@ def ehvi_choice(problem, genomes, mean, std, front, ref, ideal, k: int, *, draws
         acc = np.clip(mean + zs * sigma, 0.0, 1.0)
         values = metric_values(problem.metrics, acc, costs, archs, problem=problem.spec)
         F_draws.append(np.column_stack([m.to_minimize(values[:, j]) for j, m in enumerate(problem.metrics)]))
-        G = constraint_matrix(problem.spec.constraints, acc, costs, archs, problem=problem.spec)
+        G = constraint_matrix(limits, acc, costs, archs, problem=problem.spec)
         ok_draws.append(np.all(G <= 0, axis=1) if G.size else np.ones(n, dtype=bool))
     values_mean = metric_values(problem.metrics, mean, costs, archs, problem=problem.spec)
     F_mean = np.column_stack([m.to_minimize(values_mean[:, j]) for j, m in enumerate(problem.metrics)])
-    G_mean = constraint_matrix(problem.spec.constraints, mean, costs, archs, problem=problem.spec)
+    G_mean = constraint_matrix(limits, mean, costs, archs, problem=problem.spec)
     ok_mean = np.all(G_mean <= 0, axis=1) if G_mean.size else np.ones(n, dtype=bool)
 
     P = np.asarray(front, dtype=float).reshape(-1, len(problem.metrics))
@@ -161,19 +168,19 @@ def promotion_order(run, problem, pool: list, k: int, round_: int) -> list[int]:
     """Indices into ``pool`` (proxy-measured candidates) of up to ``k`` to promote to full training.
 
     By EHVI over the measured front with :func:`calibrated_proxy` estimates. Before the first
-    promotion no gap is known, so the first ones are chosen as successive halving chooses a rung
-    (:func:`moo_snn.search.fidelity.choose`: measured proxy accuracy, spread over the cost front).
+    promotion no gap is known: the first ones are chosen by EHVI on the proxy's own scale (μ the
+    measured proxy accuracy, σ the floor) with the accuracy limit left out and the box opened to
+    error 1 on the accuracy side, so accuracy is traded against the exact costs as the front will
+    trade it (a successive-halving choice on proxy accuracy alone favours the networks that learn
+    fastest, often the dearest ones).
     """
-    from moo_snn.search import fidelity
-
     if not pool or k <= 0:
         return []
     estimate = calibrated_proxy(run, pool)
-    if estimate is None:
-        return fidelity.choose(problem, pool, [c.proxy_accuracy for c in pool], k)
-    mean, std = estimate
+    cold = estimate is None
+    mean, std = (np.array([c.proxy_accuracy for c in pool]), np.zeros(len(pool))) if cold else estimate
     stored = run.state.attrs.get("ideal_point")
     ideal = np.asarray(json.loads(stored), dtype=float) if stored else np.zeros(len(run.metrics))
     chosen, _ = ehvi_choice(problem, [c.genome for c in pool], mean, std, measured_front(run),
-                            np.asarray(run.state.reference_point, dtype=float), ideal, k, seed=[run.state.seed, round_, 11])
+                            np.asarray(run.state.reference_point, dtype=float), ideal, k, seed=[run.state.seed, round_, 11], open_accuracy=cold)
     return chosen
