@@ -243,6 +243,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--pop-size", type=int, default=64)
     parser.add_argument("--promote", type=int, default=None, help="full trainings per round of the ladder (default: the problem's)")
     parser.add_argument("--hasnas-samples", type=int, default=200)
+    parser.add_argument("--cache", type=Path, default=CACHE, help="the trainings cache (an archive file; default: the shipped one)")
     parser.add_argument("--keep", type=Path, default=None, help="keep every run's results file in this folder")
     args = parser.parse_args(argv)
     if args.keep:
@@ -263,7 +264,7 @@ def main(argv=None) -> dict:
     if args.promote is not None:
         spec_mf = dataclasses.replace(spec_mf, fidelity=dataclasses.replace(spec_mf.fidelity, promote=args.promote))
     args.data = load_problem_data(spec_mf)
-    executor = CachedExecutor(spec_mf)
+    executor = CachedExecutor(spec_mf, path=args.cache)
     methods = args.methods.split(",")
     per_seed = []
     start = time.perf_counter()
