@@ -21,8 +21,7 @@ def broken_limits(ds, spec) -> str:
     trained = np.asarray(ds.trained.values, bool)
     if not trained.any():
         return "no training finished"
-    name = "limit_excess" if "limit_excess" in ds else "constraint_value"
-    excess = np.asarray(ds[name].values, float).reshape(ds.sizes["candidate"], -1)[trained]
+    excess = np.asarray(ds.limit_excess.values, float).reshape(ds.sizes["candidate"], -1)[trained]
     limits = {c.name: c for c in spec.constraints}
     names = [str(n) for n in ds.constraint.values]
     n = int(trained.sum())

@@ -130,19 +130,12 @@ class MooAccessor:
         """The front as plain records, most accurate first: ``candidate``, ``arch``, ``source``,
         ``knee`` (bool), ``predicted_accuracy``, ``val_accuracy``, ``test_accuracy``, every built-in
         cost (recomputed with the measured spike rates) and every objective's measured value."""
-        from moo_snn.evaluation import COST_METRICS, population_costs
-        from moo_snn.space import SearchSpace
+        from moo_snn.evaluation import COST_METRICS
 
         front = self.front()
         if front.sizes["candidate"] == 0:
             return []
-        if "measured_cost" in front:  # computed once, when the candidate was measured
-            costs = {name: front.measured_cost.sel(cost=name).values for name in COST_METRICS}
-        else:  # a file written before measured costs were stored
-            spec = self.problem()
-            rates = np.nan_to_num(front.spike_rate.values, nan=0.0)
-            report = population_costs(spec, SearchSpace(spec.space), front.genome.values, spike_rate=rates)
-            costs = {name: getattr(report, name) for name in COST_METRICS}
+        costs = {name: front.measured_cost.sel(cost=name).values for name in COST_METRICS}  # computed once, when measured
         knee = self.knee()
         records = []
         for k in range(front.sizes["candidate"]):
