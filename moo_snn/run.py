@@ -8,8 +8,8 @@ show them:
 
 1. :func:`prepare_optimize` resolves and checks every input before anything is written (the problem,
    a resumed run's stored options and the refusals of a resume, the objectives and plug-ins, the
-   destination, the data) and returns a :class:`PreparedRun`; a complete run that was asked for no
-   more rounds says so in :attr:`PreparedRun.nothing_to_do`.
+   destination and the data: :mod:`moo_snn.run_checks`) and returns a :class:`PreparedRun`; a
+   complete run that was asked for no more rounds says so in :attr:`PreparedRun.nothing_to_do`.
 2. :meth:`PreparedRun.execute` starts the executor and runs :class:`~moo_snn.search.loop.SearchRun`
    (or :class:`~moo_snn.search.hasnas.HasnasRun`, :class:`~moo_snn.search.async_loop.AsyncSearchRun`).
 
