@@ -39,28 +39,37 @@ def label(v: dict) -> str:
             f"{' logit' if v['target'] == 'logit' else ''}{' bagging' if v['ensemble'] == 'bagging' else ''}")
 
 
-def evaluate(problem, archive, heldout, v: dict, repeats: int) -> dict:
-    """CV (mean over ``repeats`` fold shuffles) and held-out quality of one variant."""
+def evaluate(problem, archive, heldout, v: dict, repeats: int, known: dict | None = None) -> dict:
+    """CV (mean over ``repeats`` fold shuffles) and held-out quality of one variant (``known``: its CV
+    figures from an earlier run of this script, reused)."""
     from moo_snn.surrogate import archive as arc
-    from moo_snn.surrogate.predictor import cross_validate
     from moo_snn.surrogate.report import heldout_report
 
     done = arc.full_fidelity(archive, problem.training.epochs)
     archs, y = done.arch.values, done.val_accuracy.values.astype(float)
     opts = {k: v[k] for k in ("use_paths", "target", "ensemble")}
     scores = done.sahd_score.values if v["use_score"] else None
+    keys = ("kendall_tau", "kendall_tau_predicted_best_half", "mae", "spearman_rho")
+    if known is not None:
+        out = {k: known[k] for k in ("label", "fit_seconds", "cv", "cv_sd")} | v
+    else:
+        out = _cv(problem, archs, y, scores, v, opts, repeats, keys)
+    if heldout is not None:
+        h = heldout_report(problem, archive, heldout, regressor=v["regressor"], use_score=v["use_score"], **opts)
+        out["heldout"] = {k: h[k] for k in keys} | {"n": h["n"]} | {kind: {k: q[k] for k in keys} for kind, q in h["by_origin"].items()}
+    return out
+
+
+def _cv(problem, archs, y, scores, v, opts, repeats, keys) -> dict:
+    from moo_snn.surrogate.predictor import cross_validate
+
     start = time.perf_counter()
     cv = [cross_validate(problem, archs, y, regressor=v["regressor"], scores=scores, random_state=r, **opts)[0]
           for r in range(repeats)]
     seconds = (time.perf_counter() - start) / (5 * repeats)
-    keys = ("kendall_tau", "kendall_tau_predicted_best_half", "mae", "spearman_rho")
-    out = {"label": label(v), **v, "fit_seconds": seconds,
-           "cv": {k: float(np.mean([q[k] for q in cv])) for k in keys},
-           "cv_sd": {k: float(np.std([q[k] for q in cv])) for k in keys}}
-    if heldout is not None:
-        h = heldout_report(problem, archive, heldout, regressor=v["regressor"], use_score=v["use_score"], **opts)
-        out["heldout"] = {k: h[k] for k in keys} | {kind: {k: q[k] for k in keys} for kind, q in h["by_origin"].items()}
-    return out
+    return {"label": label(v), **v, "fit_seconds": seconds,
+            "cv": {k: float(np.mean([q[k] for q in cv])) for k in keys},
+            "cv_sd": {k: float(np.std([q[k] for q in cv])) for k in keys}}
 
 
 def main(argv=None) -> None:
@@ -72,6 +81,8 @@ def main(argv=None) -> None:
     parser.add_argument("--only", default=None, help="comma-separated regressors to try")
     parser.add_argument("--bagging", action="store_true", help="also each variant with scikit-learn's BaggingRegressor")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--cv-from", type=Path, default=None, help="reuse the CV figures of an earlier --json (same variants)")
+    parser.add_argument("--no-heldout", action="store_true", help="cross-validation only")
     args = parser.parse_args(argv)
 
     from sklearn.exceptions import ConvergenceWarning
@@ -81,7 +92,8 @@ def main(argv=None) -> None:
 
     problem = load_problem("digits")
     archive = arc.load_archive(args.archive)
-    heldout = arc.load_archive(args.heldout) if args.heldout.exists() else None
+    heldout = arc.load_archive(args.heldout) if args.heldout.exists() and not args.no_heldout else None
+    known = {r["label"]: r for r in json.loads(args.cv_from.read_text())} if args.cv_from else {}
     todo = variants(args.quick)
     if args.only:
         todo = [v for v in todo if v["regressor"] in args.only.split(",")]
@@ -91,7 +103,7 @@ def main(argv=None) -> None:
     for v in todo:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            row = evaluate(problem, archive, heldout, v, args.repeats)
+            row = evaluate(problem, archive, heldout, v, args.repeats, known.get(label(v)))
         rows.append(row)
         h = row.get("heldout", {})
         print(f"{row['label']:<48} CV τ {row['cv']['kendall_tau']:.3f} best-half {row['cv']['kendall_tau_predicted_best_half']:.3f} "
