@@ -97,6 +97,7 @@ def main(argv=None) -> None:
     parser.add_argument("--archive", type=Path, default=ROOT / "surrogates" / "digits.nc")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "digits_heldout.nc")
     parser.add_argument("--train-seed", type=int, default=0)
+    parser.add_argument("--origin", default=None, help="train only the networks of this origin (space_filling or nsga2)")
     args = parser.parse_args(argv)
 
     from moo_snn.config.problem import load_problem
@@ -120,7 +121,7 @@ def main(argv=None) -> None:
     out = open_or_create(problem, args.out)
     have = {str(a) for a, s, seed in zip(out.arch.values, out.status.values, out.seed.values)
             if s == "trained" and seed == args.train_seed}
-    todo = [a for a in origin if a not in have]
+    todo = [a for a in origin if a not in have and args.origin in (None, origin[a])]
     print(f"{len(origin)} held-out networks ({sum(v == 'space_filling' for v in origin.values())} space-filling, "
           f"{sum(v == 'nsga2' for v in origin.values())} NSGA-II); {len(todo)} to train", file=sys.stderr, flush=True)
     out.attrs["heldout_origin"] = json.dumps(origin)

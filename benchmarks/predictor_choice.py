@@ -79,6 +79,7 @@ def main(argv=None) -> None:
     parser.add_argument("--archive", type=Path, default=ROOT / "surrogates" / "digits.nc")
     parser.add_argument("--heldout", type=Path, default=ROOT / "benchmarks" / "digits_heldout.nc")
     parser.add_argument("--only", default=None, help="comma-separated regressors to try")
+    parser.add_argument("--labels", default=None, help="comma-separated variant labels to try (as printed), in this order")
     parser.add_argument("--bagging", action="store_true", help="also each variant with scikit-learn's BaggingRegressor")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--cv-from", type=Path, default=None, help="reuse the CV figures of an earlier --json (same variants)")
@@ -97,6 +98,9 @@ def main(argv=None) -> None:
     todo = variants(args.quick)
     if args.only:
         todo = [v for v in todo if v["regressor"] in args.only.split(",")]
+    if args.labels:
+        by_label = {label(v): v for v in todo}
+        todo = [by_label[name.strip()] for name in args.labels.split(",")]
     if args.bagging:
         todo += [dict(v, ensemble="bagging") for v in todo]
     rows = []

@@ -26,7 +26,10 @@ def test_heldout_report_scores_only_unseen_networks_and_groups_by_origin():
     problem = load_problem("digits")
     fit, out = _split()
     # the held-out file also holds 3 of the archive's networks: they must not count
-    heldout = xr.concat([out, fit.isel(record=slice(0, 3))], dim="record", combine_attrs="override")
+    again = out.isel(record=slice(0, 6)).copy(deep=True)  # 6 of them trained again with seed 1 (a noise ceiling)
+    again["seed"][:] = 1
+    again["val_accuracy"][:] = again.val_accuracy.values[::-1]  # reversed: τ −1 against the first training
+    heldout = xr.concat([out, fit.isel(record=slice(0, 3)), again], dim="record", combine_attrs="override")
     archs = [str(a) for a in out.arch.values]
     heldout.attrs["heldout_origin"] = json.dumps({a: ("space_filling" if k < 6 else "nsga2") for k, a in enumerate(archs)})
     report = heldout_report(problem, fit, heldout, regressor="ridge")
@@ -37,6 +40,9 @@ def test_heldout_report_scores_only_unseen_networks_and_groups_by_origin():
     assert report["kendall_tau"] == pytest.approx(stats.kendalltau(out.val_accuracy.values, predicted).statistic)
     assert set(report["by_origin"]) == {"space_filling", "nsga2"}
     assert report["by_origin"]["nsga2"]["n"] == 6
+    assert report["noise_ceiling"]["n"] == 6 and report["noise_ceiling"]["origins"] == ["space_filling"]
+    first = out.val_accuracy.values[:6]
+    assert report["noise_ceiling"]["kendall_tau"] == pytest.approx(stats.kendalltau(first, first[::-1]).statistic)
 
 
 def test_heldout_report_needs_unseen_networks():

@@ -132,8 +132,10 @@ def report(
     table.add_column("value", justify="right")
     for key in ("n", "kendall_tau", "kendall_tau_predicted_best_half", "spearman_rho", "mae", "topk_recall"):
         table.add_row(key, f"{result[key]:.4g}")
-    for name, q in ([("held out", result["heldout"])] + list(result["heldout"]["by_origin"].items())
-                    if heldout is not None else []):
+    held = result.get("heldout")
+    for name, q in ([("held out", held)] + list(held["by_origin"].items())
+                    + ([("held out: seed-noise ceiling", held["noise_ceiling"])] if held["noise_ceiling"] else [])
+                    if held else []):
         table.add_row(f"{name} (n = {q['n']}): τ / τ predicted-best half / MAE",
                       f"{q['kendall_tau']:.4g} / {q['kendall_tau_predicted_best_half']:.4g} / {q['mae']:.4g}")
     if "training_free_score_tau" in result:
