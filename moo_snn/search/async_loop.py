@@ -71,15 +71,10 @@ from contextlib import closing
 import numpy as np
 from scipy import stats
 
-from moo_snn.errors import MooSnnError
 from moo_snn.results.state import RoundRecord
 from moo_snn.search import async_ladder
 from moo_snn.search.loop import SearchRun
 from moo_snn.search.selection import select_survivors
-
-
-class SearchModeError(MooSnnError):
-    """The asynchronous search was asked for what it does not do."""
 
 
 class AsyncSearchRun(SearchRun):
