@@ -160,8 +160,9 @@ def run_method(method: str, spec_mf, seed: int, executor, args) -> tuple:
 
     spec_full = strip_fidelity(spec_mf)
     spec = spec_mf if method == "multifidelity" else spec_full
-    spec = with_overrides(spec, seed=seed, bootstrap=args.bootstrap, rounds=args.rounds if method != "multifidelity" else args.rounds_mf,
-                          survivors=args.survivors, generations=args.generations, pop_size=args.pop_size,
+    mf = method == "multifidelity"
+    spec = with_overrides(spec, seed=seed, bootstrap=args.bootstrap, rounds=args.rounds_mf if mf else args.rounds,
+                          survivors=(args.survivors_mf or args.survivors) if mf else args.survivors, generations=args.generations, pop_size=args.pop_size,
                           hasnas_samples=args.hasnas_samples)
     progress = _recorder()
     with tempfile.TemporaryDirectory() as tmp:
@@ -239,6 +240,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--rounds-mf", type=int, default=None, help="rounds of the multi-fidelity run (default: --rounds)")
     parser.add_argument("--survivors", type=int, default=6)
+    parser.add_argument("--survivors-mf", type=int, default=None, help="survivors per round of the multi-fidelity run (default: --survivors)")
     parser.add_argument("--generations", type=int, default=40)
     parser.add_argument("--pop-size", type=int, default=64)
     parser.add_argument("--promote", type=int, default=None, help="full trainings per round of the ladder (default: the problem's)")
