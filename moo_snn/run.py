@@ -210,6 +210,10 @@ def prepare_optimize(problem=None, out: str | os.PathLike | None = None, *, resu
     if asynchronous and strategy != "moo" and not reason:
         raise SearchModeChoiceError(f"the asynchronous search applies to strategy 'moo' only, found {strategy!r}; "
                                     f"run it synchronously")
+    if stored is not None:  # a resume keeps the run's budget unless a new one is given (attributes: -1 = no cap)
+        stored_fte, stored_hours = float(stored.attrs.get("budget_fte", -1)), float(stored.attrs.get("budget_hours", -1))
+        budget_fte = stored_fte if budget_fte is None and stored_fte >= 0 else budget_fte
+        budget_hours = stored_hours if budget_hours is None and stored_hours >= 0 else budget_hours
     budget = None
     if budget_fte is not None or budget_hours is not None:
         from moo_snn.search.fidelity import Budget
@@ -280,9 +284,9 @@ def optimize(problem=None, out: str | os.PathLike | None = None, *, resume: str 
         torch threads per training (default: each training chooses, or the resumed run's count).
     budget_fte : float, optional
         Stop training once this many full-training equivalents (epochs x data fraction / full epochs,
-        summed) are spent.
+        summed) are spent (default: no cap; a resumed run keeps its own unless this is given).
     budget_hours : float, optional
-        Stop starting trainings once this many hours of training time are spent.
+        Stop starting trainings once this many hours of training time are spent (default as ``budget_fte``).
     events : SearchEvents, optional
         Receives phases, generations and trainings (:class:`moo_snn.search.loop.SearchEvents`; default: silent).
     on_option_change : callable, optional

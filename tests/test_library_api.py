@@ -154,3 +154,16 @@ def test_network_costs_refuses_what_it_cannot_cost():
         moo_snn.network_costs("digits", mode="fast")
     with pytest.raises(ArchitectureError, match="no forward path"):
         moo_snn.network_costs("digits", "0000-0000-0000-0000_c8_t4_w4_p1_h0")
+
+
+def test_a_resume_keeps_the_runs_budget_unless_given_a_new_one(tmp_path):
+    from moo_snn.results import open_results
+    from moo_snn.run import prepare_optimize
+
+    ds = open_results(DATA / "reference-run.nc").load()
+    assert ds.attrs["budget_fte"] == -1  # stored without a cap: none on resume
+    assert prepare_optimize(resume=DATA / "reference-run.nc").budget is None
+    ds.attrs["budget_fte"] = 1.5
+    ds.to_netcdf(tmp_path / "capped.nc")
+    assert prepare_optimize(resume=tmp_path / "capped.nc").budget.fte == 1.5
+    assert prepare_optimize(resume=tmp_path / "capped.nc", budget_fte=3.0).budget.fte == 3.0
