@@ -233,7 +233,8 @@ def _finite(value):
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--seeds", type=int, default=None, help="search seeds 0..N-1 (default 3; 1 with --quick)")
+    parser.add_argument("--seeds", type=int, default=None, help="how many search seeds (default 3; 1 with --quick)")
+    parser.add_argument("--first-seed", type=int, default=0, help="the first search seed (seeds first..first+N-1)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--methods", default="full,multifidelity,hasnas,random")
     parser.add_argument("--bootstrap", type=int, default=16)
@@ -270,7 +271,7 @@ def main(argv=None) -> dict:
     methods = args.methods.split(",")
     per_seed = []
     start = time.perf_counter()
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         results = {}
         args.random_fte = args.bootstrap + args.rounds * args.survivors
         for method in ["full"] + [m for m in methods if m != "full"]:
