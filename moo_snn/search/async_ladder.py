@@ -5,9 +5,11 @@ gets, in this order:
 
 1. a **promotion** to full training, or a **rung** up the ladder: the highest level ``l`` (full
    training first) whose quota is not used up and whose pool is not empty gets the candidate the
-   promotion rule picks (:func:`moo_snn.search.fidelity.choose`: measured accuracy at level
-   ``l − 1``, the cost model's other objectives, the limits checked with the predictor of the last
-   pass);
+   synchronous ladder's rule picks, with the predictor of the last pass: into full training
+   :func:`moo_snn.search.promotion.promotion_order` (expected hypervolume improvement; it may pick
+   none: a candidate that cannot add to the front is never promoted), between low levels
+   :func:`moo_snn.search.fidelity.choose` (measured accuracy at level ``l − 1``, the cost model's
+   other objectives, the limits checked with the predictor);
 2. else a **new candidate** at the cheapest level (the design, then the passes' queue, as without
    the table).
 
@@ -21,7 +23,10 @@ levels, and ``rate = promote / m`` (at most 1) into full training, ``m`` the num
 successive halving (ASHA: Li et al., "A System for Massively Parallel Hyperparameter Tuning",
 MLSys 2020, Algorithm 2): a rung promotes as soon as it holds enough measurements, never waiting
 for a round; ``⌊·⌋`` (ASHA's) rather than the synchronous ``⌈·⌉`` so that the first result of a
-rung is not promoted before there is anything to compare it with.
+rung is not promoted before there is anything to compare it with. Unlike the synchronous loop
+(:func:`moo_snn.search.fidelity.after_bootstrap`), the design is not run up the ladder before the
+first pass: promotions start once a pass has fit a predictor, and the passes before the first full
+result fit proxies on their own scale (no gap between proxy and full accuracy is known yet).
 
 **Trainings log** (``trainings``, in the run's ``async_state`` attribute): one entry per request,
 in request order: ``[arch, level index, result index (-1: running), measured accuracy (None:
@@ -148,7 +153,14 @@ def next_promotion(run, rungs: Rungs, chosen: dict) -> tuple | None:
             continue
         if level.index not in chosen:
             pool = [run.state.candidates[a] for a in rungs.pool(level.index)]
-            picks = fidelity.choose(problem, pool, [c.proxy_accuracy for c in pool], quota) if pool else []
+            if not pool:
+                picks = []
+            elif level.full:  # the synchronous ladder's promotion rule (expected hypervolume improvement)
+                from moo_snn.search.promotion import promotion_order
+
+                picks = promotion_order(run, problem, pool, quota, run.passes)
+            else:
+                picks = fidelity.choose(problem, pool, [c.proxy_accuracy for c in pool], quota)
             chosen[level.index] = [pool[i].arch for i in picks]
         while chosen[level.index]:
             arch = chosen[level.index].pop(0)
