@@ -139,9 +139,11 @@ def ehvi_choice(problem, genomes, mean, std, front, ref, ideal, k: int, *, draws
     return chosen, first
 
 
-GAP_SPREAD_PRIOR = 0.03
-"""σ of a calibrated proxy while fewer than 3 promotions measured its level's gap: about the spread of
-(30-epoch − 3-epoch) accuracy over the 64 networks of ``surrogates/digits-fidelity.nc``."""
+GAP_SPREAD_PRIOR = 0.15
+"""σ of a calibrated proxy while fewer than 3 promotions measured its level's gap. Measured on the 64
+networks of ``surrogates/digits-fidelity.nc``: the standard deviation of (30-epoch − proxy) validation
+accuracy over the half each proxy ranks best (the candidates a search promotes) is 0.135 at 3 ep × all
+data, 0.16 at 8 ep × ¼, 0.13 at 12 ep × ¼ (over all 64: 0.22-0.24)."""
 
 
 def calibrated_proxy(run, pool: list) -> tuple[np.ndarray, np.ndarray] | None:
@@ -151,8 +153,9 @@ def calibrated_proxy(run, pool: list) -> tuple[np.ndarray, np.ndarray] | None:
     the first promotion (no gap known yet).
 
     Why the candidate's own measurement rather than the predictor: among the networks a search
-    promotes (the better half), the 3-epoch proxy alone ranks 30-epoch accuracy better (Kendall τ
-    0.49) than the predictor with or without it (0.37-0.43; benchmarks/RESULTS.md, issue 14).
+    promotes (the better half), the 3-epoch proxy alone ranked 30-epoch accuracy better (Kendall τ
+    0.49) than the predictor with or without it (0.37-0.43; benchmarks/RESULTS.md, issue 14); the
+    8 ep × ¼ proxy of digits-long ranks its better half at 0.53.
     """
     from moo_snn.search import fidelity
 
@@ -182,5 +185,6 @@ def promotion_order(run, problem, pool: list, k: int, round_: int) -> list[int]:
     stored = run.state.attrs.get("ideal_point")
     ideal = np.asarray(json.loads(stored), dtype=float) if stored else np.zeros(len(run.metrics))
     chosen, _ = ehvi_choice(problem, [c.genome for c in pool], mean, std, measured_front(run),
-                            np.asarray(run.state.reference_point, dtype=float), ideal, k, seed=[run.state.seed, round_, 11], open_accuracy=cold)
+                            np.asarray(run.state.reference_point, dtype=float), ideal, k,
+                            seed=[run.state.seed, round_, 11], open_accuracy=cold)
     return chosen
