@@ -99,7 +99,7 @@ def main(argv=None) -> None:
     if args.only:
         todo = [v for v in todo if v["regressor"] in args.only.split(",")]
     if args.labels:
-        by_label = {label(v): v for v in todo}
+        by_label = {label(v): v for v in todo + [dict(v, ensemble="bagging") for v in todo]}
         todo = [by_label[name.strip()] for name in args.labels.split(",")]
     if args.bagging:
         todo += [dict(v, ensemble="bagging") for v in todo]
