@@ -50,3 +50,21 @@ def test_heldout_report_needs_unseen_networks():
     fit, _ = _split()
     with pytest.raises(MooSnnError, match="held-out networks"):
         heldout_report(problem, fit, fit, regressor="ridge")
+
+
+def test_the_report_command_prints_the_held_out_figures(tmp_path):
+    from typer.testing import CliRunner
+
+    from moo_snn.cli import app
+
+    fit, out = _split()
+    out = out.copy()
+    out.attrs["heldout_origin"] = json.dumps({str(a): "nsga2" for a in out.arch.values})
+    arc.save_archive(fit, tmp_path / "fit.nc")
+    arc.save_archive(out, tmp_path / "out.nc")
+    result = CliRunner().invoke(app, ["surrogate", "report", str(tmp_path / "fit.nc"), "--regressor", "ridge", "--folds", "2",
+                                      "--heldout", str(tmp_path / "out.nc"), "--json"])
+    assert result.exit_code == 0, result.output
+    held = json.loads(result.stdout)["heldout"]
+    assert held["n"] == 12 and held["by_origin"]["nsga2"]["n"] == 12 and held["noise_ceiling"] is None
+    assert held["kendall_tau"] == pytest.approx(heldout_report(load_problem("digits"), fit, out, regressor="ridge")["kendall_tau"])

@@ -12,7 +12,10 @@ records (the most epochs on the whole training split, seed 0):
 * how the accuracy predictor ranks held-out architectures (grouped k-fold: every architecture is
   predicted by a model that never saw it) from the encoding alone and with the proxy accuracy as a
   feature (the "low-fidelity accuracy as a feature of a full-fidelity model" choice of DESIGN §6b),
-  overall and among the half it predicts best (where survivors are chosen).
+  with the fidelity as an input (the other choice: one model of every measurement, the search's
+  ``fidelity.fit_predictor``), and the proxy alone, overall and among the half it predicts best
+  (where survivors are chosen). On digits-long's 8 ep × ¼ proxy the fidelity-as-input model beats
+  the proxy as a feature, most in the best half (benchmarks/RESULTS.md, issue 14).
 """
 
 from __future__ import annotations
