@@ -189,10 +189,16 @@ def test_surrogate_predict_json(tmp_path):
                                    "--arch", "0001-0000-0000-0000_c4_t1_w2_p4_h32", "--json"])
     assert out.exit_code == 0, out.output
     rows = json.loads(out.stdout)
-    assert [sorted(r) for r in rows] == [["accuracy", "accuracy_std", "arch"]] * 2
+    assert [sorted(r) for r in rows] == [["accuracy", "accuracy_std", "arch", "canonical"]] * 2
     assert rows[0]["accuracy"] > rows[1]["accuracy"]  # 16 channels, 4 timesteps vs 4 channels, 1 timestep
-    bad = CliRunner().invoke(app, ["surrogate", "predict", "digits", "--arch", "nonsense"])
-    assert bad.exit_code != 0 and "error" in bad.output
+    # the input string comes back as given, the pruned one beside it (edge 0-1 leads nowhere: pruned)
+    odd = "0101-0000-0000-0000_c8_t1_w4_p1_h0"
+    row = json.loads(CliRunner().invoke(app, ["surrogate", "predict", "digits", "--arch", odd, "--json"]).stdout)[0]
+    assert row["arch"] == odd and row["canonical"] == "0001-0000-0000-0000_c8_t1_w4_p1_h0"
+    for bad_arch, says in (("nonsense", "error"), ("0000-0000-0000-0000_c8_t4_w4_p1_h0", "no forward path"),
+                           ("0001-0000-0000-0000_c7_t1_w4_p1_h0", "7")):  # no path; 7 channels: not in digits' space
+        bad = CliRunner().invoke(app, ["surrogate", "predict", "digits", "--arch", bad_arch])
+        assert bad.exit_code != 0 and says in bad.output, (bad_arch, bad.output)
 
 
 def test_plan_sizes_come_from_published_data_set_sizes():
@@ -222,3 +228,23 @@ def test_an_archive_matches_after_a_training_key_with_a_default_was_added():
     stored["training"]["lr"] = 0.5  # a real difference still does not match
     archive.attrs["recipe"] = json.dumps(stored, sort_keys=True)
     assert not arc.matches(archive, spec)
+
+
+def test_an_interrupted_run_keeps_its_budget_and_spending_in_the_file(tmp_path):
+    from moo_snn.results import open_results
+
+    class Interrupted(FakeExecutor):
+        def run(self, tasks, data=None):
+            for n, item in enumerate(super().run(tasks, data)):
+                if n == 2:
+                    raise KeyboardInterrupt
+                yield item
+
+    spec = parse_problem(SMALL + LADDER)
+    out = tmp_path / "run.nc"
+    with pytest.raises(KeyboardInterrupt):
+        SearchRun(spec, out, archive_path=tmp_path / "none.nc", executor=Interrupted(), budget=fidelity.Budget(fte=1.5)).run()
+    ds = open_results(out)
+    assert ds.attrs["status"] == "interrupted"
+    assert ds.attrs["budget_fte"] == 1.5 and ds.attrs["budget_hours"] == -1
+    assert ds.attrs["spent_fte"] == pytest.approx(2 * 0.25 / 8)  # the two level-0 trainings that finished

@@ -20,7 +20,7 @@ stderr = Console(stderr=True, highlight=False, soft_wrap=True)  # a message is o
 # widths are set per command (COLUMNS, the terminal, or render.PIPE_WIDTH): see user_errors
 
 ProblemArg = Annotated[str, typer.Argument(help="problem file, or the name of a shipped problem (see `moo-snn problems`)")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object on stdout instead of tables")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON on stdout instead of tables")]
 WideOpt = Annotated[bool, typer.Option("--wide", help="one table with every column, however wide (default: tables folded to the terminal's width, COLUMNS when set)")]
 SeedOpt = Annotated[int, typer.Option(help="random seed")]
 DeviceOpt = Annotated[str, typer.Option(help="torch device for training: cpu, cuda or cuda:N")]

@@ -47,7 +47,7 @@ def optimize(
     allow_code: Annotated[bool, typer.Option("--allow-code", help="run module:function objectives named in the problem file (problem files are shared: read that code first)")] = False,
     budget: Annotated[Optional[float], typer.Option("--budget", min=0, help="stop training once this many full-training equivalents (FTE: epochs x data fraction / full epochs, summed) are spent; --resume keeps the run's budget, a larger one continues")] = None,
     budget_hours: Annotated[Optional[float], typer.Option("--budget-hours", min=0, help="stop starting trainings once this many hours of training time are spent")] = None,
-    asynchronous: Annotated[Optional[bool], typer.Option("--async/--sync", help="async: a free worker gets the next candidate from the current predictor and population (no round barrier); sync: rounds of survivors. Default: async with --workers 2 or more or --scheduler, else sync (measured in benchmarks/RESULTS.md); a resumed run keeps its mode")] = None,
+    asynchronous: Annotated[Optional[bool], typer.Option("--async/--sync", help="async: a free worker gets the next candidate from the current predictor and population (no round barrier); sync: rounds of survivors. Default: async with --workers 2 or more or --scheduler, except for a problem with a [fidelity] table, else sync (measured in benchmarks/RESULTS.md); a resumed run keeps its mode")] = None,
     wide: WideOpt = False,
     json_out: JsonOpt = False,
 ) -> None:

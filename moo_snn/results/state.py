@@ -29,7 +29,6 @@ xarray; torch where it was imported), and free attributes (``problem_name``, ``s
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -51,13 +50,12 @@ def now() -> str:
 
 
 def package_versions() -> dict[str, str]:
-    """``version_<name>`` attributes of the packages a run used (torch only if imported: never imported here)."""
+    """``version_<name>`` attributes of the installed packages a run uses (read from the package metadata:
+    nothing is imported, so torch's version is written even when only Dask workers imported it)."""
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
     for name in VERSIONED:
-        if name == "torch" and "torch" not in sys.modules:
-            continue
         try:
             out[f"version_{_IMPORT_NAMES.get(name, name).replace('-', '_')}"] = version(name)
         except PackageNotFoundError:

@@ -186,10 +186,8 @@ def within_budget(run, candidates: list, level: Level) -> list:
     n = run.budget.affordable(len(candidates), level.fte, fte, seconds)
     if n < len(candidates):
         run.budget_refused = True  # this run left trainings undone for the budget: it stops after this batch
-        run.state.attrs["budget_note"] = (f"budget spent ({fte:.3g} of {run.budget.fte if run.budget.fte is not None else 'no'} FTE, "
-                                          f"{seconds / 3600:.3g} of {run.budget.hours if run.budget.hours is not None else 'no'} h): "
-                                          f"{len(candidates) - n} {level.name} trainings not started; resume with a larger "
-                                          f"--budget / --budget-hours to continue")
+        run.budget_refusal = f"{len(candidates) - n} {level.name} trainings not started"
+        update_attrs(run)
         run.progress.phase(run.state.attrs["budget_note"])
     return candidates[:n]
 
@@ -210,9 +208,13 @@ def update_attrs(run) -> None:
     run.state.attrs["budget_exhausted"] = int(stopped)
     if not stopped:
         run.state.attrs.pop("budget_note", None)
-    elif "budget_note" not in run.state.attrs:
-        run.state.attrs["budget_note"] = (f"budget spent ({fte:.3g} FTE, {seconds / 3600:.3g} h of training); resume with a "
-                                          f"larger --budget / --budget-hours to continue")
+        return
+    caps = [f"{fte:.3g} of {run.budget.fte:g} FTE" if run.budget.fte is not None else f"{fte:.3g} FTE",
+            f"{seconds / 3600:.3g} of {run.budget.hours:g} h of training" if run.budget.hours is not None
+            else f"{seconds / 3600:.3g} h of training"]
+    refusal = getattr(run, "budget_refusal", "")
+    run.state.attrs["budget_note"] = (f"budget spent ({', '.join(caps)}){': ' + refusal if refusal else ''}; resume with a "
+                                      f"larger --budget / --budget-hours to continue")
 
 
 def fidelity_gaps(run, before_round: int | None = None) -> dict[int, tuple[float, float, int]]:

@@ -418,6 +418,7 @@ class SearchRun:
     def run(self):
         """Run (or continue) the search; returns the results Dataset (written on every exit)."""
         check_cost_limits_reachable(self.spec, self.space)  # exit 3 at once, before anything is written
+        fidelity.update_attrs(self)  # the budget is in the file from the start: a resume after an interruption keeps it
         self.checkpoint()  # an unwritable destination fails now, before any training
         try:
             self._search()
@@ -432,6 +433,7 @@ class SearchRun:
         finally:
             self.state.ended = now()
             self._update_front()
+            fidelity.update_attrs(self)  # what was spent, however the run ended
             self.checkpoint()
         return self.state.to_dataset()
 

@@ -264,9 +264,18 @@ def cross_validate(problem, archs, accuracy, *, regressor: str = DEFAULT_REGRESS
 
 
 def predict_archs(problem, archs, archive_path=None, *, seed: int = 0) -> list[dict]:
-    """``[{arch, accuracy, accuracy_std}]``: the predictor fitted on the archive's full-fidelity
-    records at the problem's epochs (default archive: ``surrogates/<dataset>.nc``), for ``archs``
-    (checked against the problem and canonicalised)."""
+    """``[{arch, canonical, accuracy, accuracy_std}]``: the predictor fitted on the archive's full-fidelity
+    records at the problem's epochs (default archive: ``surrogates/<dataset>.nc``), for ``archs`` as
+    given (``canonical``: the pruned string the predictor saw).
+
+    Raises
+    ------
+    ArchitectureError
+        An architecture cannot be parsed, does not fit the problem's images or space, or its cell
+        has no forward path.
+    MooSnnError
+        The archive holds fewer than 2 networks trained with the problem's epochs.
+    """
     from pathlib import Path
 
     from moo_snn.architecture import Architecture
@@ -278,8 +287,20 @@ def predict_archs(problem, archs, archive_path=None, *, seed: int = 0) -> list[d
     done = arc.trained(archive, epochs=problem.training.epochs, train_fraction=1.0)
     if len(set(done.arch.values)) < 2:
         raise MooSnnError(f"{path}: holds {len(set(done.arch.values))} architectures trained fully with {problem.name}'s "
-                          f"{problem.training.epochs} epochs; the predictor needs at least 2 (moo-snn surrogate build {problem.name})")
-    parsed = [str(problem.check_architecture(Architecture.parse(a)).pruned()) for a in archs]
+                          f"{problem.training.epochs} epochs; the predictor needs at least 2: give --archive FILE of such trainings "
+                          f"(digits-long: surrogates/digits-fidelity.nc) or build one (moo-snn surrogate build {problem.name})")
+    from moo_snn.errors import ArchitectureError
+    from moo_snn.space import SearchSpace
+
+    space, parsed = SearchSpace(problem.space), []
+    for text in archs:
+        arch = problem.check_architecture(Architecture.parse(text))
+        if not arch.is_valid:
+            raise ArchitectureError(f"architecture {text}: its cell has no forward path from node 0 to node 3; repair it "
+                                    f"as the search does (moo-snn cost {problem.name} --arch ... --repair shows the repaired one)")
+        space.encode(arch)  # refuses ops, widths, timesteps, ... that the problem's space does not hold
+        parsed.append(str(arch.pruned()))
     model = make_predictor(problem, random_state=seed).fit(predictor_inputs(done.arch.values), done.val_accuracy.values.astype(float))
     mean, std = predict_with_std(model, predictor_inputs(parsed))
-    return [{"arch": a, "accuracy": float(m), "accuracy_std": float(s)} for a, m, s in zip(parsed, mean, std)]
+    return [{"arch": str(a), "canonical": c, "accuracy": float(m), "accuracy_std": float(s)}
+            for a, c, m, s in zip(archs, parsed, mean, std)]
