@@ -248,3 +248,27 @@ def test_an_interrupted_run_keeps_its_budget_and_spending_in_the_file(tmp_path):
     assert ds.attrs["status"] == "interrupted"
     assert ds.attrs["budget_fte"] == 1.5 and ds.attrs["budget_hours"] == -1
     assert ds.attrs["spent_fte"] == pytest.approx(2 * 0.25 / 8)  # the two level-0 trainings that finished
+
+
+@pytest.mark.slow  # three search runs (fake trainings, real NSGA-II): 20-60 s
+def test_a_ladder_run_interrupted_in_its_bootstrap_and_resumed_trains_what_the_uninterrupted_one_does(tmp_path):
+    class Interrupted(FakeExecutor):
+        def run(self, tasks, data=None):
+            for n, item in enumerate(super().run(tasks, data)):
+                if n == 2:
+                    raise KeyboardInterrupt
+                yield item
+
+    spec = parse_problem(SMALL + LADDER)
+    whole = SearchRun(spec, tmp_path / "a.nc", archive_path=tmp_path / "none.nc", executor=FakeExecutor()).run()
+    with pytest.raises(KeyboardInterrupt):
+        SearchRun(spec, tmp_path / "b.nc", archive_path=tmp_path / "none.nc", executor=Interrupted()).run()
+    resumed = SearchRun(spec, tmp_path / "b.nc", archive_path=tmp_path / "none.nc", executor=FakeExecutor(),
+                        resume=tmp_path / "b.nc").run()
+
+    def measured(ds):
+        return {str(a): (str(s), int(e), float(f)) for a, s, e, f in
+                zip(ds.arch.values, ds.status.values, ds.fidelity_epochs.values, ds.cost_fte.values) if s != "predicted"}
+
+    assert measured(resumed) == measured(whole) and len(measured(whole)) > 6
+    assert resumed.attrs["spent_fte"] == pytest.approx(whole.attrs["spent_fte"])
