@@ -129,6 +129,16 @@ class FakeExecutor:
         pass
 
 
+class InterruptedAfterTwo(FakeExecutor):
+    """Ctrl-C after the first two trainings of its first batch."""
+
+    def run(self, tasks, data=None):
+        for n, item in enumerate(super().run(tasks, data)):
+            if n == 2:
+                raise KeyboardInterrupt
+            yield item
+
+
 def test_the_loop_measures_cheaply_promotes_the_best_and_fronts_only_full_trainings(tmp_path):
     spec = parse_problem(SMALL + LADDER)
     executor = FakeExecutor()
@@ -233,17 +243,10 @@ def test_an_archive_matches_after_a_training_key_with_a_default_was_added():
 def test_an_interrupted_run_keeps_its_budget_and_spending_in_the_file(tmp_path):
     from moo_snn.results import open_results
 
-    class Interrupted(FakeExecutor):
-        def run(self, tasks, data=None):
-            for n, item in enumerate(super().run(tasks, data)):
-                if n == 2:
-                    raise KeyboardInterrupt
-                yield item
-
     spec = parse_problem(SMALL + LADDER)
     out = tmp_path / "run.nc"
     with pytest.raises(KeyboardInterrupt):
-        SearchRun(spec, out, archive_path=tmp_path / "none.nc", executor=Interrupted(), budget=fidelity.Budget(fte=1.5)).run()
+        SearchRun(spec, out, archive_path=tmp_path / "none.nc", executor=InterruptedAfterTwo(), budget=fidelity.Budget(fte=1.5)).run()
     ds = open_results(out)
     assert ds.attrs["status"] == "interrupted"
     assert ds.attrs["budget_fte"] == 1.5 and ds.attrs["budget_hours"] == -1
@@ -252,17 +255,10 @@ def test_an_interrupted_run_keeps_its_budget_and_spending_in_the_file(tmp_path):
 
 @pytest.mark.slow  # three search runs (fake trainings, real NSGA-II): 20-60 s
 def test_a_ladder_run_interrupted_in_its_bootstrap_and_resumed_trains_what_the_uninterrupted_one_does(tmp_path):
-    class Interrupted(FakeExecutor):
-        def run(self, tasks, data=None):
-            for n, item in enumerate(super().run(tasks, data)):
-                if n == 2:
-                    raise KeyboardInterrupt
-                yield item
-
     spec = parse_problem(SMALL + LADDER)
     whole = SearchRun(spec, tmp_path / "a.nc", archive_path=tmp_path / "none.nc", executor=FakeExecutor()).run()
     with pytest.raises(KeyboardInterrupt):
-        SearchRun(spec, tmp_path / "b.nc", archive_path=tmp_path / "none.nc", executor=Interrupted()).run()
+        SearchRun(spec, tmp_path / "b.nc", archive_path=tmp_path / "none.nc", executor=InterruptedAfterTwo()).run()
     resumed = SearchRun(spec, tmp_path / "b.nc", archive_path=tmp_path / "none.nc", executor=FakeExecutor(),
                         resume=tmp_path / "b.nc").run()
 
