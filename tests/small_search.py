@@ -28,3 +28,19 @@ def write_synthetic_archive(path: Path) -> Path:
                                            epochs=2, seed=0, params=1, spike_rates={"stem": 1.0}))
     arc.save_archive(archive, path)
     return path
+
+
+class StopAfter:
+    """Search events that press Ctrl-C once ``n`` trainings have finished (resume tests)."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def phase(self, text): ...
+    def generation(self, *a): ...
+    def training(self, *a): ...
+
+    def trained(self, arch, result):
+        self.n -= 1
+        if self.n == 0:
+            raise KeyboardInterrupt

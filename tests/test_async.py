@@ -18,7 +18,7 @@ from moo_snn.replay import ReplayTable
 from moo_snn.search.async_loop import AsyncSearchRun
 from moo_snn.search.loop import with_overrides
 from moo_snn.simcluster import SimulatedCluster
-from small_search import SPEC, write_synthetic_archive
+from small_search import SPEC, StopAfter, write_synthetic_archive
 
 DIGITS_ARCHIVE = Path(moo_snn.__file__).resolve().parents[1] / "surrogates" / "digits.nc"
 
@@ -164,19 +164,6 @@ def test_requests_follow_results_without_a_round_barrier(tmp_path, archive_path,
 def test_an_interrupted_asynchronous_run_resumes_to_the_same_trained_set(tmp_path, archive_path, table):
     """Equal training times: results arrive in request order in both runs (the same arrival order)."""
     whole, _ = _run(tmp_path / "whole.nc", archive_path, table)
-
-    class StopAfter:
-        def __init__(self, n):
-            self.n = n
-
-        def phase(self, text): ...
-        def generation(self, *a): ...
-        def training(self, *a): ...
-
-        def trained(self, arch, result):
-            self.n -= 1
-            if self.n == 0:
-                raise KeyboardInterrupt
 
     path = tmp_path / "part.nc"
     with pytest.raises(KeyboardInterrupt):

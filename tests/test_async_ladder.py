@@ -19,7 +19,7 @@ from moo_snn.search import async_ladder, fidelity
 from moo_snn.search.async_loop import AsyncSearchRun
 from moo_snn.search.loop import with_overrides
 from moo_snn.simcluster import SimulatedCluster
-from small_search import TEXT
+from small_search import TEXT, StopAfter
 
 # full training: 4 epochs; levels: 1 epoch on half the data (1/8 FTE), 2 epochs on all of it (1/2 FTE)
 LADDER = "\n[fidelity]\nepochs = [1, 2]\ntrain_fraction = [0.5, 1.0]\neta = 2\npromote = 1\n"
@@ -114,19 +114,6 @@ def test_a_budget_stops_requests_counting_the_running_trainings(tmp_path):
 def test_an_interrupted_ladder_run_resumes_to_the_same_trainings(tmp_path):
     """Every training takes 1 s: results arrive in request order in both runs."""
     whole, _, _ = _run(tmp_path / "whole.nc", uniform=True, workers=3)
-
-    class StopAfter:
-        def __init__(self, n):
-            self.n = n
-
-        def phase(self, text): ...
-        def generation(self, *a): ...
-        def training(self, *a): ...
-
-        def trained(self, arch, result):
-            self.n -= 1
-            if self.n == 0:
-                raise KeyboardInterrupt
 
     path = tmp_path / "part.nc"
     with pytest.raises(KeyboardInterrupt):
