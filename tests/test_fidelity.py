@@ -81,6 +81,11 @@ def test_phase_plan_of_digits_long_by_hand():
     two = fidelity.phase_plan(parse_problem(SMALL + LADDER))  # 2 rounds, 4 survivors, bootstrap 6, eta 2, promote 2
     assert two["rungs L1 (2 ep, 0.5 data)"]["trainings"] == 2 * 2 + 3  # ceil(4/2) per round, ceil(6/2) in round 0
     assert two["promotions"]["trainings"] == 3 * 2
+    # a round cannot promote more than reach its top level: promote 100 with 4 survivors -> ceil(4/2) = 2 a round
+    many = fidelity.phase_plan(parse_problem((SMALL + LADDER).replace("promote = 2", "promote = 100")))
+    assert many["promotions"]["trainings"] == 2 * 2 + 3
+    with pytest.raises(ProblemError, match="promote"):
+        parse_problem((SMALL + LADDER).replace("promote = 2", "promote = 0"))  # a ladder that never reaches the front
 
 
 def test_predictor_inputs_carry_the_fidelity_and_plain_strings_mean_full():

@@ -158,7 +158,7 @@ class FidelitySpec:
 
     epochs: tuple[int, ...] = field(default=(), metadata={"doc": "epochs of each low-fidelity level, cheapest first (empty: no multi-fidelity, every training is full); full training is the [training] recipe above them", "min": 1, "max": 10000})
     train_fraction: tuple[float, ...] = field(default=(), metadata={"doc": "stratified fraction of the training split of each level (same length as epochs; empty: 1 for every level)", "min": 1e-3, "max": 1.0})
-    promote: int = field(default=2, metadata={"doc": "at most this many candidates of the highest level promoted to full training per round, by expected hypervolume improvement of the measured front (none whose expected improvement is 0)", "min": 0, "max": 10000})
+    promote: int = field(default=2, metadata={"doc": "at most this many candidates of the highest level promoted to full training per round, by expected hypervolume improvement of the measured front (none whose expected improvement is 0)", "min": 1, "max": 10000})
     eta: int = field(default=2, metadata={"doc": "successive halving: of the candidates measured at a level, the best 1/eta go up to the next level", "min": 2, "max": 100})
     predictor: str = field(default="fidelity_input", metadata={"doc": "how the predictor learns across fidelities: 'fidelity_input' (one model, the level's cost as an input; it predicts at full cost) or 'full_only' (full trainings only)", "choices": ("fidelity_input", "full_only")})
 

@@ -330,8 +330,11 @@ def phase_plan(problem) -> dict:
         for level in ladder_levels[1:-1]:
             n, n0 = rung_size(n, fid.eta), rung_size(n0, fid.eta)
             phases[f"rungs {level.name}"] = dict(trainings=s.rounds * n + n0, level=level.name, fte_each=level.fte)
-        # at most: a promotion whose expected improvement is 0 is skipped
-        phases["promotions"] = dict(trainings=(s.rounds + 1) * fid.promote, level="full", fte_each=1.0)
+        # at most: a promotion whose expected improvement is 0 is skipped, and a round cannot promote more
+        # than reach its highest low level (a round's pool may also hold earlier rounds' candidates: this
+        # is the steady-state count)
+        phases["promotions"] = dict(trainings=s.rounds * min(fid.promote, n) + min(fid.promote, n0), level="full",
+                                    fte_each=1.0)
     for p in phases.values():
         p["fte"] = p["trainings"] * p["fte_each"]
     return dict(phases, _total=float(sum(p["fte"] for p in phases.values())),
