@@ -300,7 +300,10 @@ def ladder(run, r: int, problem) -> int:
         pool = [c for c in run.state.candidates.values() if c.status == "proxy" and c.proxy_level == below.index]
         fresh = sum(1 for c in pool if c.round_trained == r)
         k = fid.promote if level.full else rung_size(fresh, fid.eta)
-        order = promotion_order(run, problem, pool, k, r) if level.full else choose(problem, pool, [c.proxy_accuracy for c in pool], k)
+        if level.full:
+            order = promotion_order(run, problem, pool, k, r)
+        else:
+            order = choose(problem, pool, [c.proxy_accuracy for c in pool], k)
         chosen = [pool[i] for i in order]
         if not chosen:
             continue
