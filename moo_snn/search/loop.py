@@ -395,11 +395,19 @@ class SearchRun:
         """The trained candidates on the measured feasible front (as of the last round)."""
         return [c for c in self.state.candidates.values() if c.arch in self.state.on_front]
 
+    def front_objectives(self) -> np.ndarray:
+        """Minimised measured objectives of :meth:`front`, shape ``(n_front, n_obj)``."""
+        F = [[m.to_minimize(v) for m, v in zip(self.metrics, c.measured_values)] for c in self.front()]
+        return np.array(F, dtype=float).reshape(len(F), len(self.metrics))
+
+    def hypervolume_box(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """The hypervolume's reference point and ideal point (None: 0 in every objective), minimised units."""
+        return np.asarray(self.state.reference_point, dtype=float), json.loads(self.state.attrs.get("ideal_point", "null"))
+
     def hypervolume(self) -> float:
         """Hypervolume of the measured front, a fraction of the box [ideal, reference point] (:func:`moo_snn.pareto.hypervolume`)."""
-        F = [[m.to_minimize(v) for m, v in zip(self.metrics, c.measured_values)] for c in self.front()]
-        ideal = json.loads(self.state.attrs.get("ideal_point", "null"))
-        return hypervolume(np.array(F), self.state.reference_point, ideal) if F else 0.0
+        F = self.front_objectives()
+        return hypervolume(F, *self.hypervolume_box()) if len(F) else 0.0
 
     def checkpoint(self) -> None:
         """Write the run's state to its results file atomically (temp file + rename)."""

@@ -32,26 +32,14 @@ difference of two draws E|d| = 2σ/√π, so σ ≈ 0.015).
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 
 from moo_snn.evaluation import population_costs
 from moo_snn.objectives import constraint_matrix, metric_values
-from moo_snn.pareto import feasible_front, hypervolume
+from moo_snn.pareto import hypervolume
 
 SIGMA_FLOOR = 0.015
 """Seed noise of a full training's validation accuracy (σ; see the module docstring)."""
-
-
-def measured_front(run) -> np.ndarray:
-    """Minimised objectives of the run's feasible, non-dominated full trainings, shape ``(n, n_obj)``."""
-    trained = [c for c in run.state.candidates.values() if c.trained and c.measured_values is not None]
-    if not trained:
-        return np.zeros((0, len(run.metrics)))
-    F = np.array([[m.to_minimize(v) for m, v in zip(run.metrics, c.measured_values)] for c in trained])
-    G = np.array([c.measured_G for c in trained], dtype=float).reshape(len(trained), -1)
-    return F[feasible_front(F, G)]
 
 
 def ehvi_choice(problem, genomes, mean, std, front, ref, ideal, k: int, *, draws: int = 64, seed=0,
@@ -68,7 +56,7 @@ def ehvi_choice(problem, genomes, mean, std, front, ref, ideal, k: int, *, draws
     front : array_like, shape (m, n_obj)
         The measured front, minimised (``m`` may be 0).
     ref, ideal : array_like, shape (n_obj,)
-        The hypervolume box, minimised units.
+        The hypervolume box, minimised units (``ideal`` None: 0 in every objective).
     k : int
         How many to choose at most.
     draws : int
@@ -182,9 +170,8 @@ def promotion_order(run, problem, pool: list, k: int, round_: int) -> list[int]:
     estimate = calibrated_proxy(run, pool)
     cold = estimate is None
     mean, std = (np.array([c.proxy_accuracy for c in pool]), np.zeros(len(pool))) if cold else estimate
-    stored = run.state.attrs.get("ideal_point")
-    ideal = np.asarray(json.loads(stored), dtype=float) if stored else np.zeros(len(run.metrics))
-    chosen, _ = ehvi_choice(problem, [c.genome for c in pool], mean, std, measured_front(run),
-                            np.asarray(run.state.reference_point, dtype=float), ideal, k,
+    run._update_front()  # the front with every full training so far, this round's promotions included
+    ref, ideal = run.hypervolume_box()
+    chosen, _ = ehvi_choice(problem, [c.genome for c in pool], mean, std, run.front_objectives(), ref, ideal, k,
                             seed=[run.state.seed, round_, 11], open_accuracy=cold)
     return chosen
