@@ -2,24 +2,46 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
 from rich.table import Table
 
 from moo_snn.cli.common import DeviceOpt, JsonOpt, ProblemArg, TorchThreadsOpt, print_json, stdout, user_errors
 
 
 @user_errors
-def plan(problem: ProblemArg, device: DeviceOpt = "cpu", torch_threads: TorchThreadsOpt = None, json_out: JsonOpt = False) -> None:
+def plan(
+    problem: ProblemArg,
+    device: DeviceOpt = "cpu",
+    archive: Annotated[Optional[Path], typer.Option(help="accuracy archive the run would start from, as moo-snn optimize --archive (default: surrogates/<dataset>.nc in the current folder if there is one, else the one shipped with moo-snn): the bootstrap networks it holds are not trained, nor priced")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="seed of the run (its bootstrap sample; default: the problem's [search] seed)")] = None,
+    rounds: Annotated[Optional[int], typer.Option(min=1, help="search rounds, as moo-snn optimize --rounds")] = None,
+    survivors: Annotated[Optional[int], typer.Option(min=1, help="candidates trained per round, as moo-snn optimize --survivors")] = None,
+    bootstrap: Annotated[Optional[int], typer.Option(min=2, help="as moo-snn optimize --bootstrap")] = None,
+    torch_threads: TorchThreadsOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
     """Price a search before spending it: time a few training steps of networks of the space on random
     tensors of the problem's input shape (no data needed), then print hours and full-training
-    equivalents per phase, with and without the [fidelity] ladder, and the peak memory of one training."""
+    equivalents per phase, with and without the [fidelity] ladder, counting only the bootstrap
+    networks the archive does not hold, and the peak memory of one training of the largest network
+    the search may train (with the median network's beside it)."""
     from moo_snn.config.problem import load_problem
+    from moo_snn.search.bootstrap_plan import bootstrap_coverage
     from moo_snn.search.fidelity import phase_plan
+    from moo_snn.search.loop import with_overrides
     from moo_snn.training.plan import plan_run
     from moo_snn.training.runtime import torch_threads as threads
 
-    spec = load_problem(problem)
+    spec = with_overrides(load_problem(problem), seed=seed, rounds=rounds, survivors=survivors, bootstrap=bootstrap)
+    coverage = bootstrap_coverage(spec, archive)
+    # the phases of the run as it will train them: the bootstrap networks the archive holds are neither
+    # trained nor raised up the round-0 ladder (with_overrides does not check bounds: 0 is taken as is)
+    phases = phase_plan(with_overrides(spec, bootstrap=coverage.to_train))
     with threads(torch_threads):
-        result = plan_run(spec, phase_plan(spec), device)
+        result = plan_run(spec, phases, device, bootstrap=coverage.to_dict())
     if json_out:
         print_json(result.to_dict())
         return
@@ -33,6 +55,27 @@ def plan(problem: ProblemArg, device: DeviceOpt = "cpu", torch_threads: TorchThr
     table.add_row("without the ladder", "", "full", f"{result.full_training_equivalents_without_ladder:.3g}",
                   f"{result.estimated_hours_without_ladder:.3g}")
     stdout.print(table)
+    stdout.print(bootstrap_text(result.bootstrap), highlight=False, markup=False)
     stdout.print(f"one full training: {per_fte:.3g} h ({result.n_train} training samples, {result.seconds_per_sample * 1e3:.3g} ms "
-                 f"per sample); peak memory per training: {result.peak_memory_GB:.3g} GB (of which data "
-                 f"{result.data_memory_GB:.3g} GB)", highlight=False)
+                 f"per sample)", highlight=False, markup=False)
+    worst = ("more than " if result.peak_memory_out_of_memory else "") + f"{result.peak_memory_GB:.3g} GB"
+    stdout.print(f"peak memory of one training: {worst} for {result.peak_memory_arch}, {result.memory_of}"
+                 f"{' (it does not fit on ' + device + ')' if result.peak_memory_out_of_memory else ''}; "
+                 f"the median network: {result.typical_peak_memory_GB:.3g} GB (both with the data, "
+                 f"{result.data_memory_GB:.3g} GB)", highlight=False, markup=False)
+
+
+def bootstrap_text(coverage: dict) -> str:
+    """One line saying how much of the bootstrap the archive covers and why."""
+    n, got, todo = coverage["bootstrap"], coverage["from_archive"], coverage["to_train"]
+    state, path = coverage["archive_state"], coverage["archive"]
+    if state == "missing":
+        return f"bootstrap: {todo} of {n} networks trained (no archive to start from)"
+    if state != "matches":
+        why = {"another recipe": "it was measured with other data or another [data] or [training] recipe",
+               "no full trainings": "it holds no training of the problem's epochs on the whole training split"}
+        return f"bootstrap: {todo} of {n} networks trained ({path} is not used: {why.get(state, state)})"
+    if todo == 0:
+        return (f"bootstrap: none trained, {path} holds {coverage['archive_records']} trainings of this recipe "
+                f"(the run needs {n})")
+    return f"bootstrap: {todo} of {n} networks trained, {got} taken from {path}"

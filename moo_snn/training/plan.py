@@ -2,14 +2,16 @@
 
 Method
 ------
-1. **Networks timed.** A feasible pool of the space (:func:`~moo_snn.surrogate.sampling.feasible_pool`,
-   the networks the search can train) is ranked by its work per sample,
+1. **Networks timed.** A pool of the networks the search trains (:func:`trainable_pool`: the distinct
+   networks of ``pool_size`` draws of the space that meet the problem's cost limits; the whole sample
+   where none does) is ranked by its work per sample,
    ``W = T · Σ_layers c_in · c_out · k² · d_out²`` multiply-accumulates (the crossbar layers of
    :func:`moo_snn.layers.crossbar_layers`); the networks at the 10th, 50th and 90th percentile of
-   ``W`` are built and trained for a few steps on random tensors of the problem's input shape
-   (``(B, C, H, W)``, labels uniform over the classes), with the problem's optimiser, after one
-   warm-up step. No data are read.
-2. **Seconds per sample.** ``s(W) = a + b·W`` is fitted through the three timed networks (least
+   ``W``, and the one that keeps the most activations for the backward pass
+   (:func:`activation_elements`: the largest training memory), are built and trained for a few
+   steps on random tensors of the problem's input shape (``(B, C, H, W)``, labels uniform over the
+   classes), with the problem's optimiser, after one warm-up step. No data are read.
+2. **Seconds per sample.** ``s(W) = a + b·W`` is fitted through the timed networks (least
    squares) and averaged over the whole pool: the expected time of one training sample of a network
    the search picks. Steps are timed at the problem's batch size (so per-step overheads are shared
    as in training), except on CPU for networks whose step exceeds :data:`CHEAP_STEP_MAC`: those at
@@ -19,12 +21,17 @@ Method
    measured by the usual rule of thumb that backward costs twice the forward). ``N_train`` comes from
    the data set's published size and the problem's ``[data]`` fractions (:data:`DATASET_SIZES`),
    so no data are needed.
-4. **Per phase.** Bootstrap ``B`` trainings, ``R`` rounds of ``k`` survivors; with a ``[fidelity]``
+4. **Per phase.** Bootstrap ``B`` trainings (those its archive does not cover:
+   :mod:`moo_snn.search.bootstrap_plan`), ``R`` rounds of ``k`` survivors; with a ``[fidelity]``
    ladder they run at the cheapest level and each round adds its rungs and ``promote`` full
    trainings (:mod:`moo_snn.search.fidelity`), all priced in full-training equivalents (FTE) and
    hours; without the ladder every training is full.
-5. **Peak memory per training.** On CUDA: ``torch.cuda.max_memory_allocated`` over the timed steps
-   of the problem's batch. On CPU: each network's steps run in a forked child process, whose peak
+5. **Peak memory per training**, of the worst network (a GPU must hold the largest network the search
+   may train, not a typical one): the largest of the timed networks' memories, which is the
+   most-activations network's unless a timed one needed more; the median-work network's beside it.
+   On CUDA: ``torch.cuda.max_memory_allocated`` over the timed steps of the problem's batch (a
+   network that runs out of the device's memory is reported as such, with the device's memory as a
+   lower bound). On CPU: each network's steps run in a forked child process, whose peak
    resident set (``getrusage(RUSAGE_SELF).ru_maxrss``) minus its resident set at the start is the
    training step's memory; measured at two batch sizes and extrapolated linearly to the problem's
    batch (activations grow with the batch; weights and optimiser state do not), plus the data a
@@ -58,9 +65,26 @@ DATASET_SIZES = {
 }
 
 
+class DeviceMemoryExceeded(MooSnnError):
+    """A training step ran out of the CUDA device's memory (``device_bytes``: the device's total)."""
+
+    def __init__(self, message: str, device_bytes: float):
+        super().__init__(message)
+        self.device_bytes = device_bytes
+
+
 @dataclass
 class Plan:
-    """The priced run; ``to_dict()`` is what ``moo-snn plan --json`` prints."""
+    """The priced run; ``to_dict()`` is what ``moo-snn plan --json`` prints.
+
+    ``peak_memory_GB``: one training of the network of the pool that needs the most memory
+    (``peak_memory_arch``; ``peak_memory_out_of_memory``: it did not fit on the device, and the figure
+    is the device's memory, a lower bound), plus the data; ``typical_peak_memory_GB``: the same for
+    the median-work network; ``memory_of`` says which networks the worst was taken from.
+    ``bootstrap``: how much of the bootstrap the run's archive covers
+    (:class:`moo_snn.search.bootstrap_plan.BootstrapCoverage`), ``bootstrap_from_archive`` its
+    networks taken from the archive (not trained, not priced).
+    """
 
     problem: str
     device: str
@@ -75,7 +99,13 @@ class Plan:
     estimated_hours_without_ladder: float
     full_training_equivalents_without_ladder: float
     peak_memory_GB: float
+    peak_memory_arch: str
+    peak_memory_out_of_memory: bool
+    typical_peak_memory_GB: float
     data_memory_GB: float
+    memory_of: str
+    bootstrap: dict
+    bootstrap_from_archive: int
     timing_seconds: float
 
     def to_dict(self) -> dict:
@@ -176,7 +206,13 @@ def measure(problem, arch, batch: int, device: str = "cpu", n_steps: int = 2) ->
         dev = torch.device(device)
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(dev)
-        seconds = _steps(problem, arch, batch, dev, n_steps)
+        try:
+            seconds = _steps(problem, arch, batch, dev, n_steps)
+        except torch.cuda.OutOfMemoryError:
+            total = float(torch.cuda.get_device_properties(dev).total_memory)
+            torch.cuda.empty_cache()
+            raise DeviceMemoryExceeded(f"{arch} at batch {batch} does not fit in the {total / 1e9:.3g} GB of {device}",
+                                       total) from None
         return seconds, float(torch.cuda.max_memory_allocated(dev))
     import moo_snn.training.network  # noqa: F401 - imported once here, not in every child (norse loads slowly)
     import moo_snn.training.trainer  # noqa: F401
@@ -197,48 +233,117 @@ def measure(problem, arch, batch: int, device: str = "cpu", n_steps: int = 2) ->
     return float(got[0]), float(got[1])
 
 
-def plan_run(problem, phases: dict, device: str = "cpu", *, n_steps: int = 1, pool_size: int = 2000, seed: int = 0) -> Plan:
-    """Price a run of ``problem`` on ``device`` (see the module docstring).
+def activation_elements(arch, net_input) -> float:
+    """``T · (Σ_layers c_out · d_out² + Σ_cells 4 · width · d²)``: elements one sample keeps for the backward
+    pass (every crossbar layer's output map and the four node maps of each cell, at every timestep).
 
-    ``phases``: the run's trainings per phase, ``{name: dict(trainings, level, fte_each, fte)}`` with
-    the FTE totals under ``"_total"`` and ``"_total_without_ladder"``
-    (:func:`moo_snn.search.fidelity.phase_plan`).
+    A ranking of the networks by training memory, not a size in bytes: backpropagation through time
+    stores each map of each timestep (several tensors per map: conv and BatchNorm outputs, membrane
+    potentials, surrogate-gradient inputs), so the memory of a step grows with this count times the
+    batch. The plan measures the network of the pool with the largest count.
     """
+    from moo_snn.layers import crossbar_layers
+
+    side = net_input.cell_side
+    nodes = 4 * (arch.channels * side ** 2 + 2 * arch.channels * (side // 2) ** 2)
+    return float(arch.timesteps * (sum(l.c_out * l.d_out ** 2 for l in crossbar_layers(arch, net_input)) + nodes))
+
+
+def trainable_pool(problem, pool_size: int, seed: int) -> tuple[list, bool]:
+    """The networks a search trains, as a sample: the distinct repaired draws (of ``pool_size``) that meet
+    the problem's cost limits, and True; the whole sample and False where none of them does."""
     from moo_snn.evaluation import meets_cost_limits
     from moo_snn.space import SearchSpace
+
+    space = SearchSpace(problem.space)
+    drawn = space.sample(pool_size, np.random.default_rng(seed))
+    pool = drawn[meets_cost_limits(problem, space, drawn)]
+    feasible = len(pool) > 0
+    archs, seen = [], set()
+    for x in (pool if feasible else drawn):
+        arch = space.decode(x)
+        if str(arch) not in seen:
+            seen.add(str(arch))
+            archs.append(arch)
+    return archs, feasible
+
+
+def _timed(problem, arch, role: str, work: float, activations: float, device: str, n_steps: int) -> dict:
+    """One network's seconds per sample and memory of a training step at the problem's batch (CPU: larger
+    steps at batch 8 and the memory extrapolated from batches 8 and 4, module docstring)."""
+    full_batch = problem.training.batch_size
+    cheap = device.startswith("cuda") or work * full_batch <= CHEAP_STEP_MAC
+    batch = full_batch if cheap else min(full_batch, 8)
+    record = dict(arch=str(arch), role=role, work_MMAC=work / 1e6, activations_M=activations / 1e6, batch=batch)
+    try:
+        seconds, mem = measure(problem, arch, batch, device, n_steps + 2 if cheap else n_steps)
+    except DeviceMemoryExceeded as exc:
+        return dict(record, seconds_per_step=float("nan"), seconds_per_sample=float("nan"),
+                    step_memory_GB=exc.device_bytes / 1e9, out_of_memory=True)
+    if batch < full_batch:  # CPU: extrapolate the activations' memory to the problem's batch
+        low_batch = max(1, batch // 2)
+        _, mem_low = measure(problem, arch, low_batch, device, 1)
+        mem += max(mem - mem_low, 0.0) / max(batch - low_batch, 1) * (full_batch - batch)
+    return dict(record, seconds_per_step=seconds, seconds_per_sample=seconds / batch, step_memory_GB=mem / 1e9,
+                out_of_memory=False)
+
+
+def plan_run(problem, phases: dict, device: str = "cpu", *, n_steps: int = 1, pool_size: int = 2000, seed: int = 0,
+             bootstrap: dict | None = None) -> Plan:
+    """Price a run of ``problem`` on ``device`` (see the module docstring).
+
+    Parameters
+    ----------
+    problem : moo_snn.config.problem.ProblemSpec
+        The problem, with the run's ``[search]`` overrides.
+    phases : dict
+        The run's trainings per phase, ``{name: dict(trainings, level, fte_each, fte)}`` with the FTE
+        totals under ``"_total"`` and ``"_total_without_ladder"``
+        (:func:`moo_snn.search.fidelity.phase_plan`), the bootstrap counted as the run will train it.
+    device : str
+        ``cpu``, ``cuda`` or ``cuda:N``.
+    n_steps : int
+        Training steps timed per network (after a warm-up step).
+    pool_size, seed : int
+        Draws of the space (and their seed) from which the networks that meet the cost limits are taken.
+    bootstrap : dict, optional
+        How much of the bootstrap the run's archive covers
+        (:meth:`moo_snn.search.bootstrap_plan.BootstrapCoverage.to_dict`), reported as is.
+
+    Returns
+    -------
+    Plan
+        ``peak_memory_GB`` is the largest step memory measured (the network of the pool that keeps the
+        most activations, or a timed one that needed more), plus the data; ``typical_peak_memory_GB``
+        the median-work network's.
+    """
     from moo_snn.training.trainer import resolve_device
 
     started = time.perf_counter()
     resolve_device(device)
-    space = SearchSpace(problem.space)
-    drawn = space.sample(pool_size, np.random.default_rng(seed))
-    pool = drawn[meets_cost_limits(problem, space, drawn)]  # the networks a search can train
-    if len(pool) == 0:
-        pool = space.sample(pool_size, np.random.default_rng(seed))
-    archs = [space.decode(x) for x in pool]
+    archs, feasible = trainable_pool(problem, pool_size, seed)
     net = problem.network_input
     work = np.array([work_per_sample(a, net) for a in archs])
-    picks = sorted({int(np.argsort(work)[min(len(work) - 1, int(q * len(work)))]) for q in (0.1, 0.5, 0.9)})
+    acts = np.array([activation_elements(a, net) for a in archs])
+    order = np.argsort(work, kind="stable")
+    roles = {}
+    for q, role in ((0.1, "10th percentile of work"), (0.5, "median work"), (0.9, "90th percentile of work")):
+        roles.setdefault(int(order[min(len(work) - 1, int(q * len(work)))]), role)
+    largest = int(np.lexsort((work, acts))[-1])  # the most activations (then the most work)
+    roles[largest] = roles[largest] + "; most activations" if largest in roles else "most activations"
     import torch
 
     # one tiny step here first: torch and norse compile their kernels on first use (seconds), once for
     # all the forked children that follow
-    _steps(problem, archs[picks[0]], 2, torch.device("cpu"), 0)
-    timed = []
-    for i in picks:
-        cheap = device.startswith("cuda") or work[i] * problem.training.batch_size <= CHEAP_STEP_MAC
-        batch = problem.training.batch_size if cheap else min(problem.training.batch_size, 8)
-        low_batch = max(1, batch // 2)
-        seconds, mem = measure(problem, archs[i], batch, device, n_steps + 2 if cheap else n_steps)
-        mem_full = mem
-        if batch < problem.training.batch_size:  # CPU: extrapolate the activations' memory to the problem's batch
-            _, mem_low = measure(problem, archs[i], low_batch, device, 1)
-            per_sample_mem = max(mem - mem_low, 0.0) / max(batch - low_batch, 1)
-            mem_full = mem + per_sample_mem * (problem.training.batch_size - batch)
-        timed.append(dict(arch=str(archs[i]), work_MMAC=work[i] / 1e6, seconds_per_step=seconds, batch=batch,
-                          seconds_per_sample=seconds / batch, step_memory_GB=mem_full / 1e9))
-    W = np.array([t["work_MMAC"] for t in timed]) * 1e6
-    s = np.array([t["seconds_per_sample"] for t in timed])
+    _steps(problem, archs[int(order[0])], 2, torch.device("cpu"), 0)
+    timed = [_timed(problem, archs[i], roles[i], work[i], acts[i], device, n_steps)
+             for i in sorted(roles, key=lambda i: (work[i], i))]
+    ok = [t for t in timed if not t["out_of_memory"]]
+    if not ok:
+        raise MooSnnError(f"{problem.name}: no network of the space could take one training step on {device} "
+                          f"(out of memory, {timed[0]['step_memory_GB']:.3g} GB); try a smaller [training] batch_size")
+    W = np.array([t["work_MMAC"] for t in ok]) * 1e6
+    s = np.array([t["seconds_per_sample"] for t in ok])
     slope, intercept = np.polyfit(W, s, 1) if len(set(W)) > 1 else (0.0, float(s.mean()))
     per_sample = float(np.mean(np.maximum(intercept + slope * work, s.min())))
     n_train, n_eval = split_sizes(problem)
@@ -249,8 +354,18 @@ def plan_run(problem, phases: dict, device: str = "cpu", *, n_steps: int = 1, po
     hours = sum(p["trainings"] * (p["fte_each"] * (full_seconds - eval_seconds) + eval_seconds) for p in phases.values()) / 3600
     hours_plain = fte_plain * full_seconds / 3600
     data_bytes = 2 * 4 * (n_train + n_eval) * net.channels * net.side ** 2
+    worst = max(timed, key=lambda t: t["step_memory_GB"])
+    typical = next(t for t in timed if "median work" in t["role"])
+    bootstrap = dict(bootstrap or {})
     return Plan(problem=problem.name, device=device, n_train=n_train, n_eval=n_eval, timed=timed, seconds_per_sample=per_sample,
                 full_training_hours=full_seconds / 3600, phases=phases, estimated_hours=hours, full_training_equivalents=fte,
                 estimated_hours_without_ladder=hours_plain, full_training_equivalents_without_ladder=fte_plain,
-                peak_memory_GB=(max(t["step_memory_GB"] for t in timed) * 1e9 + data_bytes) / 1e9,
-                data_memory_GB=data_bytes / 1e9, timing_seconds=time.perf_counter() - started)
+                peak_memory_GB=worst["step_memory_GB"] + data_bytes / 1e9, peak_memory_arch=worst["arch"],
+                peak_memory_out_of_memory=bool(worst["out_of_memory"]),
+                typical_peak_memory_GB=typical["step_memory_GB"] + data_bytes / 1e9, data_memory_GB=data_bytes / 1e9,
+                memory_of=(f"the network with the most activations of {len(archs)} distinct sampled networks that meet the "
+                           f"cost limits" if feasible else
+                           f"the network with the most activations of {len(archs)} sampled networks (none of {pool_size} "
+                           f"draws meets the cost limits)"),
+                bootstrap=bootstrap, bootstrap_from_archive=int(bootstrap.get("from_archive", 0)),
+                timing_seconds=time.perf_counter() - started)

@@ -1,0 +1,106 @@
+"""What a run's bootstrap will train, given the archive it starts from (priced by ``moo-snn plan``).
+
+A run (:class:`moo_snn.search.loop.SearchRun`) reads an accuracy archive (``--archive``; default
+:func:`moo_snn.surrogate.build.default_archive_path`: ``./surrogates/<dataset>.nc``, else the shipped
+one) and keeps the trainings in it that were measured with the problem's data and recipe at the
+problem's epochs on the whole training split (``SearchRun.archive_records``, one per architecture).
+Its bootstrap (``SearchRun._bootstrap``) then trains
+
+* nothing, when those records number at least ``[search] bootstrap``;
+* else the members of the space-filling sample of ``bootstrap`` feasible networks
+  (:func:`moo_snn.surrogate.sampling.space_filling_sample`, the run's seed) that are not among them.
+
+:func:`bootstrap_coverage` counts the same from the run's own reading of the archive: it constructs
+the :class:`~moo_snn.search.loop.SearchRun` a new run would (nothing is written, loaded or trained),
+so that the plan and the run cannot disagree on which records count. The synchronous run is counted;
+the asynchronous one (``--workers 2`` or more) trains ``max(bootstrap, workers)`` where the archive
+falls short (:mod:`moo_snn.search.async_loop`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class BootstrapCoverage:
+    """How much of a run's bootstrap its archive covers.
+
+    Attributes
+    ----------
+    archive : str
+        The archive the run would read ("" where none exists).
+    archive_state : str
+        ``matches`` (its records are reused), ``missing`` (no such file), ``another recipe`` (measured
+        with other data or another ``[data]``/``[training]`` recipe: the run ignores it) or
+        ``no full trainings`` (it matches, but holds no training at the problem's epochs on the whole
+        training split).
+    archive_records : int
+        Trainings of the archive the run reuses (one per architecture).
+    bootstrap : int
+        ``[search] bootstrap``: the networks the run wants measured before its first round.
+    from_archive : int
+        Of those, how many the archive supplies (no training).
+    to_train : int
+        How many the bootstrap trains.
+    """
+
+    archive: str
+    archive_state: str
+    archive_records: int
+    bootstrap: int
+    from_archive: int
+    to_train: int
+
+    def to_dict(self) -> dict:
+        """The coverage as a plain dict (part of ``moo-snn plan --json``)."""
+        return asdict(self)
+
+
+def _archive_state(spec, path: Path, n_records: int) -> str:
+    from moo_snn.surrogate import archive as arc
+
+    if not path.exists():
+        return "missing"
+    if n_records:
+        return "matches"
+    return "no full trainings" if arc.matches(arc.load_archive(path), spec) else "another recipe"
+
+
+def bootstrap_coverage(spec, archive_path: Path | str | None = None) -> BootstrapCoverage:
+    """What the bootstrap of a new synchronous run of ``spec`` would train (module docstring).
+
+    Parameters
+    ----------
+    spec : moo_snn.config.problem.ProblemSpec
+        The problem with the run's ``[search]`` overrides applied (seed and bootstrap matter).
+    archive_path : path, optional
+        The run's ``--archive`` (default: the one a run reads by default).
+
+    Returns
+    -------
+    BootstrapCoverage
+
+    Raises
+    ------
+    moo_snn.errors.InfeasibleError
+        No network meets the cost limits (the run would stop with exit 3 before training).
+    """
+    from moo_snn.search.loop import SearchRun
+    from moo_snn.surrogate.build import default_archive_path
+    from moo_snn.surrogate.sampling import space_filling_sample
+
+    path = Path(archive_path) if archive_path is not None else default_archive_path(spec)
+    run = SearchRun(spec, Path(os.devnull), archive_path=path)
+    records = run.archive_records
+    wanted = spec.search.bootstrap
+    if len(records) >= wanted:  # SearchRun._bootstrap: enough measured networks, no bootstrap
+        from_archive, to_train = wanted, 0
+    else:
+        sample = [str(run.space.decode(x)) for x in space_filling_sample(spec, run.space, wanted, seed=spec.search.seed)]
+        from_archive = sum(a in records for a in sample)
+        to_train = len(sample) - from_archive
+    return BootstrapCoverage(archive=str(path) if path.exists() else "", archive_state=_archive_state(spec, path, len(records)),
+                             archive_records=len(records), bootstrap=wanted, from_archive=from_archive, to_train=to_train)

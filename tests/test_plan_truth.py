@@ -1,0 +1,166 @@
+"""``moo-snn plan`` prices what the run does: the bootstrap networks its archive holds are not trained
+(checked against the run's own bootstrap), and the peak memory is the worst network's, not a typical one's."""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from moo_snn.architecture import Architecture
+from moo_snn.cli import app
+from moo_snn.config.problem import parse_problem
+from moo_snn.search.bootstrap_plan import bootstrap_coverage
+from moo_snn.search.loop import SearchRun
+from moo_snn.space import SearchSpace
+from moo_snn.surrogate import archive as arc
+from moo_snn.surrogate.sampling import space_filling_sample
+from moo_snn.training import plan as plan_module
+from small_search import TEXT
+
+# 8 full epochs, bootstrap 6, 2 rounds of 4 survivors; the ladder of tests/test_fidelity.py
+PLAIN = TEXT.replace("epochs = 2", "epochs = 8").replace("bootstrap = 16", "bootstrap = 6").replace("survivors = 2", "survivors = 4")
+LADDER = "\n[fidelity]\nepochs = [1, 2]\ntrain_fraction = [0.25, 0.5]\neta = 2\npromote = 2\n"
+SPEC = parse_problem(PLAIN, "plain.toml")
+SPACE = SearchSpace(SPEC.space)
+SAMPLE = [str(SPACE.decode(x)) for x in space_filling_sample(SPEC, SPACE, 6, seed=0)]  # the run's bootstrap (seed 0)
+
+
+def write_archive(path, archs, *, epochs=8, spec=SPEC):
+    archive = arc.empty_archive(spec)
+    for k, a in enumerate(archs):
+        archive = arc.append(archive, dict(arch=a, status="trained", val_accuracy=0.5 + 0.01 * k, test_accuracy=0.5,
+                                           train_seconds=1.0, epochs=epochs, seed=0, params=1, spike_rates={"stem": 1.0}))
+    arc.save_archive(archive, path)
+    return path
+
+
+def trained_by_the_run(spec, archive, tmp_path) -> list[str]:
+    """What SearchRun's bootstrap really sends to training (the trainings are caught, not run)."""
+    run = SearchRun(spec, tmp_path / "run.nc", archive_path=archive)
+    sent = []
+    run._train = lambda todo, r, source, level=None: sent.extend(c.arch for c in todo)
+    run._bootstrap()
+    return sent
+
+
+@pytest.mark.slow  # six archives written and read, three runs set up: about 10 s
+def test_the_bootstrap_counts_only_what_the_archive_lacks_as_the_run_does(tmp_path):
+    assert len(SAMPLE) == 6
+    part = write_archive(tmp_path / "part.nc", SAMPLE[:4])  # 4 of the 6 sampled networks measured
+    cov = bootstrap_coverage(SPEC, part)
+    assert (cov.archive_state, cov.archive_records, cov.from_archive, cov.to_train) == ("matches", 4, 4, 2)
+    assert trained_by_the_run(SPEC, part, tmp_path) == SAMPLE[4:]  # exactly the two it lacks
+
+    others = [str(SPACE.decode(x)) for x in space_filling_sample(SPEC, SPACE, 40, seed=7)]
+    others = [a for a in others if a not in SAMPLE][:6]
+    enough = write_archive(tmp_path / "enough.nc", others)  # 6 other networks: as many as the bootstrap wants
+    cov = bootstrap_coverage(SPEC, enough)
+    assert (cov.archive_records, cov.from_archive, cov.to_train) == (6, 6, 0)
+    assert trained_by_the_run(SPEC, enough, tmp_path) == []
+
+    five = write_archive(tmp_path / "five.nc", others[:5])  # 5 < 6 and none in the sample: the whole sample
+    assert bootstrap_coverage(SPEC, five).to_train == 6 == len(trained_by_the_run(SPEC, five, tmp_path))
+
+
+@pytest.mark.slow  # about 2 s each
+@pytest.mark.parametrize("why, state", [("missing", "missing"), ("epochs", "no full trainings"), ("recipe", "another recipe")])
+def test_an_archive_the_run_ignores_covers_nothing(tmp_path, why, state):
+    path = tmp_path / "a.nc"
+    if why == "epochs":  # the same recipe, 3 epochs instead of 8
+        write_archive(path, SAMPLE, epochs=3)
+    elif why == "recipe":  # another batch size: another recipe
+        write_archive(path, SAMPLE, spec=parse_problem(PLAIN.replace("batch_size = 64", "batch_size = 32"), "other.toml"))
+    cov = bootstrap_coverage(SPEC, path)
+    assert (cov.archive_state, cov.archive_records, cov.from_archive, cov.to_train) == (state, 0, 0, 6)
+    assert len(trained_by_the_run(SPEC, path, tmp_path)) == 6
+
+
+def fake_memory_bytes(arch) -> float:
+    """A made-up memory law for the fake measurements: grows with the activations, 1 MB at rest."""
+    return 1e6 + 1000.0 * plan_module.activation_elements(arch, SPEC.network_input)
+
+
+@pytest.fixture
+def fake_steps(monkeypatch):
+    """Training steps not run: a step takes 1 µs per MMAC of work, memory by :func:`fake_memory_bytes`."""
+    seen = []
+
+    def measure(problem, arch, batch, device="cpu", n_steps=2):
+        seen.append(str(arch))
+        return plan_module.work_per_sample(arch, problem.network_input) * 1e-12 * batch, fake_memory_bytes(arch)
+
+    monkeypatch.setattr(plan_module, "measure", measure)
+    monkeypatch.setattr(plan_module, "_steps", lambda *a, **k: 0.0)
+    return seen
+
+
+def plan_json(tmp_path, text, *args):
+    problem = tmp_path / "p.toml"
+    problem.write_text(text)
+    out = CliRunner().invoke(app, ["plan", str(problem), "--json", *args])
+    assert out.exit_code == 0, out.output
+    return json.loads(out.stdout)
+
+
+def test_plan_prices_the_ladder_without_the_archived_bootstrap(tmp_path, fake_steps):
+    part = write_archive(tmp_path / "part.nc", SAMPLE[:4])
+    plan = plan_json(tmp_path, PLAIN + LADDER, "--archive", str(part))
+    assert plan["bootstrap_from_archive"] == 4 and plan["bootstrap"]["to_train"] == 2
+    # by hand, 2 bootstrap trainings instead of 6: L0 = 1 ep x 0.25 / 8 = 1/32 FTE, L1 = 2 x 0.5 / 8 = 1/8;
+    # bootstrap 2 at L0; rounds 2 x 4 at L0; rungs: 2 rounds x ceil(4/2) + ceil(2/2) (round 0) = 5 at L1;
+    # promotions: 2 x min(2, 2) + min(2, 1) = 5 full
+    phases = plan["phases"]
+    assert [phases[k]["trainings"] for k in ("bootstrap", "rounds", "rungs L1 (2 ep, 0.5 data)", "promotions")] == [2, 8, 5, 5]
+    assert plan["full_training_equivalents"] == pytest.approx(2 / 32 + 8 / 32 + 5 / 8 + 5)
+    assert plan["full_training_equivalents_without_ladder"] == 2 + 8
+    nothing = plan_json(tmp_path, PLAIN + LADDER, "--archive", str(tmp_path / "none.nc"))
+    assert nothing["bootstrap_from_archive"] == 0 and nothing["full_training_equivalents_without_ladder"] == 6 + 8
+    assert nothing["phases"]["promotions"]["trainings"] == 2 * 2 + 2  # round 0 promotes min(2, ceil(6/2))
+
+
+def test_plan_options_change_the_run_it_prices(tmp_path, fake_steps):
+    plan = plan_json(tmp_path, PLAIN, "--archive", str(tmp_path / "none.nc"), "--bootstrap", "3", "--rounds", "5",
+                     "--survivors", "2")
+    assert plan["phases"]["bootstrap"]["trainings"] == 3 and plan["phases"]["rounds"]["trainings"] == 10
+    assert plan["full_training_equivalents"] == 13
+
+
+def test_peak_memory_is_the_worst_network_of_those_the_search_trains(tmp_path, fake_steps):
+    plan = plan_json(tmp_path, PLAIN, "--archive", str(tmp_path / "none.nc"))
+    archs, feasible = plan_module.trainable_pool(SPEC, 2000, 0)
+    assert feasible and plan["memory_of"].startswith(f"the network with the most activations of {len(archs)} ")
+    data_GB = 2 * 4 * (1167 + 630) * 1 * 8 * 8 / 1e9  # images as float32, twice; digits 1797 = 1167 + 360 + 270
+    worst = max(archs, key=fake_memory_bytes)  # the worst of the whole pool, by the fake law
+    assert fake_memory_bytes(Architecture.parse(plan["peak_memory_arch"])) == fake_memory_bytes(worst)  # ties: any of them
+    assert plan["peak_memory_arch"] in fake_steps
+    assert plan["peak_memory_GB"] == pytest.approx(fake_memory_bytes(worst) / 1e9 + data_GB)
+    median = next(t for t in plan["timed"] if "median work" in t["role"])
+    assert plan["typical_peak_memory_GB"] == pytest.approx(fake_memory_bytes(Architecture.parse(median["arch"])) / 1e9 + data_GB)
+    assert plan["peak_memory_GB"] > plan["typical_peak_memory_GB"]
+
+
+def test_a_timed_network_that_needs_more_than_the_most_activations_one_sets_the_peak(tmp_path, monkeypatch, fake_steps):
+    huge = {}
+
+    def measure(problem, arch, batch, device="cpu", n_steps=2):
+        if not huge:  # the first network timed (the least work) needs 50 GB
+            huge[str(arch)] = 50e9
+        return 1e-3, huge.get(str(arch), 1e6)
+
+    monkeypatch.setattr(plan_module, "measure", measure)
+    plan = plan_json(tmp_path, PLAIN, "--archive", str(tmp_path / "none.nc"))
+    (arch,) = huge
+    assert plan["peak_memory_arch"] == arch and plan["peak_memory_GB"] == pytest.approx(50 + 2 * 4 * 1797 * 64 / 1e9)
+
+
+def test_activation_elements_by_hand():
+    # forward 0->3 conv3x3 only; C = 8, T = 2, no hidden layer, final pool 2, on 8x8 digits (10 classes)
+    arch = Architecture.parse("0003-0000-0000-0000_c8_t2_w4_p2_h0")
+    net = SPEC.network_input
+    # crossbar outputs: stem 8*64, cell1 conv 8*64, reduction 16*64 (before pooling), cell2 conv 16*16,
+    # classifier 10 (16 channels pooled 4x4 -> 2x2: 64 features -> 10); nodes: 4 * (8*64 + 16*16)
+    per_t = 8 * 64 + 8 * 64 + 16 * 64 + 16 * 16 + 10 + 4 * (8 * 64 + 16 * 16)
+    assert plan_module.activation_elements(arch, net) == 2 * per_t
+    assert np.isclose(plan_module.work_per_sample(arch, net), 2 * (1 * 8 * 9 * 64 + 8 * 8 * 9 * 64 + 8 * 16 * 9 * 64
+                                                                 + 16 * 16 * 9 * 16 + 64 * 10))
