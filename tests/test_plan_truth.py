@@ -77,13 +77,14 @@ def test_an_archive_the_run_ignores_covers_nothing(tmp_path, why, state):
 
 
 def fake_memory_bytes(arch) -> float:
-    """A made-up memory law for the fake measurements: grows with the activations, 1 MB at rest."""
-    return 1e6 + 1000.0 * plan_module.activation_elements(arch, SPEC.network_input)
+    """A made-up memory law for the fake measurements: grows with the feature maps, 1 MB at rest."""
+    return 1e6 + 1000.0 * plan_module.activation_maps(arch, SPEC.network_input)
 
 
 @pytest.fixture
 def fake_steps(monkeypatch):
-    """Training steps not run: a step takes 1 µs per MMAC of work, memory by :func:`fake_memory_bytes`."""
+    """Training steps not run: a step takes 1 µs per MMAC of work, memory by :func:`fake_memory_bytes`;
+    the saved bytes that rank the shortlist follow the same law."""
     seen = []
 
     def measure(problem, arch, batch, device="cpu", n_steps=2):
@@ -92,6 +93,7 @@ def fake_steps(monkeypatch):
 
     monkeypatch.setattr(plan_module, "measure", measure)
     monkeypatch.setattr(plan_module, "_steps", lambda *a, **k: 0.0)
+    monkeypatch.setattr(plan_module, "saved_bytes", lambda problem, arch: (fake_memory_bytes(arch), 0.0))
     return seen
 
 
@@ -129,7 +131,7 @@ def test_plan_options_change_the_run_it_prices(tmp_path, fake_steps):
 def test_peak_memory_is_the_worst_network_of_those_the_search_trains(tmp_path, fake_steps):
     plan = plan_json(tmp_path, PLAIN, "--archive", str(tmp_path / "none.nc"))
     archs, feasible = plan_module.trainable_pool(SPEC, 2000, 0)
-    assert feasible and plan["memory_of"].startswith(f"the network with the most activations of {len(archs)} ")
+    assert feasible and plan["memory_of"].startswith(f"the largest of {len(archs)} ")
     data_GB = 2 * 4 * (1167 + 630) * 1 * 8 * 8 / 1e9  # images as float32, twice; digits 1797 = 1167 + 360 + 270
     worst = max(archs, key=fake_memory_bytes)  # the worst of the whole pool, by the fake law
     assert fake_memory_bytes(Architecture.parse(plan["peak_memory_arch"])) == fake_memory_bytes(worst)  # ties: any of them
@@ -140,7 +142,7 @@ def test_peak_memory_is_the_worst_network_of_those_the_search_trains(tmp_path, f
     assert plan["peak_memory_GB"] > plan["typical_peak_memory_GB"]
 
 
-def test_a_timed_network_that_needs_more_than_the_most_activations_one_sets_the_peak(tmp_path, monkeypatch, fake_steps):
+def test_a_timed_network_that_needs_more_than_the_largest_sets_the_peak(tmp_path, monkeypatch, fake_steps):
     huge = {}
 
     def measure(problem, arch, batch, device="cpu", n_steps=2):
@@ -154,13 +156,37 @@ def test_a_timed_network_that_needs_more_than_the_most_activations_one_sets_the_
     assert plan["peak_memory_arch"] == arch and plan["peak_memory_GB"] == pytest.approx(50 + 2 * 4 * 1797 * 64 / 1e9)
 
 
-def test_activation_elements_by_hand():
-    # forward 0->3 conv3x3 only; C = 8, T = 2, no hidden layer, final pool 2, on 8x8 digits (10 classes)
+def test_activation_maps_by_hand():
+    # forward 0->3 conv3x3 only (nodes 0 and 3); C = 8, T = 2, on 8x8 digits (1 channel, cell side 8)
     arch = Architecture.parse("0003-0000-0000-0000_c8_t2_w4_p2_h0")
-    net = SPEC.network_input
-    # crossbar outputs: stem 8*64, cell1 conv 8*64, reduction 16*64 (before pooling), cell2 conv 16*16,
-    # classifier 10 (16 channels pooled 4x4 -> 2x2: 64 features -> 10); nodes: 4 * (8*64 + 16*16)
-    per_t = 8 * 64 + 8 * 64 + 16 * 64 + 16 * 16 + 10 + 4 * (8 * 64 + 16 * 16)
-    assert plan_module.activation_elements(arch, net) == 2 * per_t
-    assert np.isclose(plan_module.work_per_sample(arch, net), 2 * (1 * 8 * 9 * 64 + 8 * 8 * 9 * 64 + 8 * 16 * 9 * 64
-                                                                 + 16 * 16 * 9 * 16 + 64 * 10))
+    stem = 1 * 64 + 2 * 8 * 64
+    reduction = 3 * 8 * 64 + 4 * 8 * 64
+    final = 6 * 8 * 16
+    cells = (4 + 2) * 8 * 64 + (4 + 2) * 16 * 16
+    assert plan_module.activation_maps(arch, SPEC.network_input) == 2 * (stem + reduction + final + cells)
+
+
+def test_saved_bytes_on_the_meta_device_equal_those_of_a_real_forward_pass():
+    """The meta-device count against a second count: the same hooks on a real CPU forward pass."""
+    import torch
+
+    from moo_snn.training.network import SpikingNetwork
+
+    for text in ("0003-0000-0000-0000_c8_t2_w4_p2_h0", "0302-0030-2002-0200_c4_t3_w8_p1_h16"):  # one with backward edges
+        arch = Architecture.parse(text)
+        saved, params = plan_module.saved_bytes(SPEC, arch)
+        torch.manual_seed(0)
+        model = SpikingNetwork(arch.pruned(), SPEC.network_input, SPEC.training)
+        total = []
+        with torch.autograd.graph.saved_tensors_hooks(lambda t: total.append(t.numel() * t.element_size()) or t, lambda t: t):
+            model(torch.rand(1, 1, 8, 8))
+        assert saved == sum(total) > 0
+        assert params == 4 * sum(p.numel() for p in model.parameters())  # float32
+
+
+@pytest.mark.slow  # counts the saved bytes of every network of the digits pool (about 30 s)
+def test_the_shortlist_finds_the_largest_network_of_the_digits_pool():
+    archs, _ = plan_module.trainable_pool(SPEC, 2000, 0)
+    step = [64 * s + 4 * p for s, p in (plan_module.saved_bytes(SPEC, a) for a in archs)]
+    best, best_bytes = plan_module.largest_network(SPEC, archs)
+    assert best_bytes == max(step) and step[best] == max(step)

@@ -36,6 +36,7 @@ def optimize(
     generations: Annotated[Optional[int], typer.Option(min=1, help="NSGA-II generations per round")] = None,
     pop_size: Annotated[Optional[int], typer.Option(min=4, help="NSGA-II population")] = None,
     survivors: Annotated[Optional[int], typer.Option(min=1, help="candidates fully trained per round")] = None,
+    bootstrap: Annotated[Optional[int], typer.Option(min=2, help="feasible architectures trained before the first round when the archive holds fewer trained ones (default: the problem's [search] bootstrap)")] = None,
     archive: Annotated[Optional[Path], typer.Option(help="accuracy archive to start from (default: surrogates/<dataset>.nc in the current folder if there is one, else the one shipped with moo-snn)")] = None,
     strategy: Annotated[Strategy, typer.Option(help="moo: this tool's search; hasnas: the papers' search as reconstructed (sample, cost filter, training-free score, train the best)")] = "moo",
     samples: Annotated[Optional[int], typer.Option(min=1, help="strategy hasnas: cells sampled (default: [search] hasnas_samples)")] = None,
@@ -58,7 +59,7 @@ def optimize(
     if "" not in sys.path and str(Path.cwd()) not in sys.path:  # module:function objectives from the current folder
         sys.path.append(str(Path.cwd()))
     search = dict(seed=seed, rounds=rounds, generations=generations, pop_size=pop_size, survivors=survivors,
-                  hasnas_samples=samples)
+                  bootstrap=bootstrap, hasnas_samples=samples)
     try:
         prepared = prepare_optimize(problem, out, resume=resume, search=search, objectives=objective or (),
                                     allow_code=allow_code, strategy=None if resume is not None else Strategy(strategy).value,

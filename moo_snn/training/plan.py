@@ -7,8 +7,10 @@ Method
    where none does) is ranked by its work per sample,
    ``W = T · Σ_layers c_in · c_out · k² · d_out²`` multiply-accumulates (the crossbar layers of
    :func:`moo_snn.layers.crossbar_layers`); the networks at the 10th, 50th and 90th percentile of
-   ``W``, and the one that keeps the most activations for the backward pass
-   (:func:`activation_elements`: the largest training memory), are built and trained for a few
+   ``W``, and the one whose training should need the most memory (:func:`largest_network`: of the
+   :data:`SHORTLIST` networks with the most feature maps, :func:`activation_maps`, the one with the
+   most bytes saved for the backward pass at the problem's batch plus four copies of its
+   parameters, counted on PyTorch's meta device by :func:`saved_bytes`), are built and trained for a few
    steps on random tensors of the problem's input shape (``(B, C, H, W)``, labels uniform over the
    classes), with the problem's optimiser, after one warm-up step. No data are read.
 2. **Seconds per sample.** ``s(W) = a + b·W`` is fitted through the timed networks (least
@@ -28,7 +30,7 @@ Method
    hours; without the ladder every training is full.
 5. **Peak memory per training**, of the worst network (a GPU must hold the largest network the search
    may train, not a typical one): the largest of the timed networks' memories, which is the
-   most-activations network's unless a timed one needed more; the median-work network's beside it.
+   largest-memory network's unless a timed one needed more; the median-work network's beside it.
    On CUDA: ``torch.cuda.max_memory_allocated`` over the timed steps of the problem's batch (a
    network that runs out of the device's memory is reported as such, with the device's memory as a
    lower bound). On CPU: each network's steps run in a forked child process, whose peak
@@ -50,7 +52,12 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from moo_snn.architecture import CONV_KERNEL
 from moo_snn.errors import MooSnnError
+
+SHORTLIST = 16
+"""Networks with the most feature maps (:func:`activation_maps`) whose saved bytes are counted to find the
+largest (:func:`largest_network`); counting one takes a fraction of a second."""
 
 CHEAP_STEP_MAC = 2e9
 """A CPU training step of at most this many multiply-accumulates (work per sample x batch) is timed at
@@ -233,20 +240,68 @@ def measure(problem, arch, batch: int, device: str = "cpu", n_steps: int = 2) ->
     return float(got[0]), float(got[1])
 
 
-def activation_elements(arch, net_input) -> float:
-    """``T · (Σ_layers c_out · d_out² + Σ_cells 4 · width · d²)``: elements one sample keeps for the backward
-    pass (every crossbar layer's output map and the four node maps of each cell, at every timestep).
+def activation_maps(arch, net_input) -> float:
+    """Feature-map elements one sample passes through, over all timesteps: a cheap first ranking of the
+    networks by training memory (to shortlist those whose saved bytes are counted, :func:`saved_bytes`).
 
-    A ranking of the networks by training memory, not a size in bytes: backpropagation through time
-    stores each map of each timestep (several tensors per map: conv and BatchNorm outputs, membrane
-    potentials, surrogate-gradient inputs), so the memory of a step grows with this count times the
-    batch. The plan measures the network of the pool with the largest count.
+    ``T · (C_in·H² + 2·C·d² [stem conv, BN] + Σ_cells (Σ_edges m_e + n_nodes)·w·d²
+    + 3·C·d² + 4·C·d² [reduction: BN, LIF, conv in; conv out, BN] + 6·C·(d/2)² [final BN, LIF, pool])``
+    with ``d`` the first cell's side, ``w`` the cell's width (C, then 2C at ``d/2``), ``m_e = 4`` for a
+    conv edge (LIF state and spikes, conv output, BN output) and 1 for a skip or pooling edge, and
+    ``n_nodes`` the cell's nodes on a path. Backpropagation through time keeps each of these maps of
+    each timestep (the classifier's few features are left out).
     """
-    from moo_snn.layers import crossbar_layers
+    c, d = arch.channels, net_input.cell_side
+    edges = arch.pruned().active_edges()
+    nodes = len({e.i for e in edges} | {e.j for e in edges})
+    total = net_input.channels * net_input.side ** 2 + 2 * c * d ** 2 + 3 * c * d ** 2 + 4 * c * d ** 2 + 6 * c * (d // 2) ** 2
+    for width, side in ((c, d), (2 * c, d // 2)):
+        total += (sum(4 if e.op in CONV_KERNEL else 1 for e in edges) + nodes) * width * side ** 2
+    return float(arch.timesteps * total)
 
-    side = net_input.cell_side
-    nodes = 4 * (arch.channels * side ** 2 + 2 * arch.channels * (side // 2) ** 2)
-    return float(arch.timesteps * (sum(l.c_out * l.d_out ** 2 for l in crossbar_layers(arch, net_input)) + nodes))
+
+def saved_bytes(problem, arch) -> tuple[float, float]:
+    """(bytes autograd saves for the backward pass per sample, bytes of the parameters) of training ``arch``.
+
+    The network's forward pass runs on PyTorch's ``meta`` device (shapes only: no memory, no
+    arithmetic) at batch 1 under :func:`torch.autograd.graph.saved_tensors_hooks`, which sees every
+    tensor saved for the backward pass; their sizes are summed. A training step holds about
+    ``batch ·`` the first (activations) ``+ 4 ·`` the second (weights, gradients, two Adam moments).
+    """
+    import torch
+
+    from moo_snn.training.network import SpikingNetwork
+
+    net = problem.network_input
+    with torch.device("meta"):
+        model = SpikingNetwork(arch.pruned(), net, problem.training)
+        x = torch.zeros(1, net.channels, net.side, net.side)
+    total = 0
+
+    def pack(t):
+        nonlocal total
+        total += t.numel() * t.element_size()
+        return t
+
+    model.train()
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(x)
+    params = sum(p.numel() * p.element_size() for p in model.parameters())
+    return float(total), float(params)
+
+
+def largest_network(problem, archs, shortlist: int = SHORTLIST) -> tuple[int, float]:
+    """Index in ``archs`` of the network whose training step should need the most memory, and its
+    estimated step bytes at the problem's batch: the ``shortlist`` networks with the most
+    :func:`activation_maps`, ranked by ``batch · saved + 4 · params`` (:func:`saved_bytes`)."""
+    net, batch = problem.network_input, problem.training.batch_size
+    maps = np.array([activation_maps(a, net) for a in archs])
+    best, best_bytes = -1, -1.0
+    for i in np.argsort(-maps, kind="stable")[:shortlist]:
+        saved, params = saved_bytes(problem, archs[int(i)])
+        if batch * saved + 4 * params > best_bytes:
+            best, best_bytes = int(i), batch * saved + 4 * params
+    return best, best_bytes
 
 
 def trainable_pool(problem, pool_size: int, seed: int) -> tuple[list, bool]:
@@ -268,13 +323,15 @@ def trainable_pool(problem, pool_size: int, seed: int) -> tuple[list, bool]:
     return archs, feasible
 
 
-def _timed(problem, arch, role: str, work: float, activations: float, device: str, n_steps: int) -> dict:
+def _timed(problem, arch, role: str, work: float, device: str, n_steps: int) -> dict:
     """One network's seconds per sample and memory of a training step at the problem's batch (CPU: larger
     steps at batch 8 and the memory extrapolated from batches 8 and 4, module docstring)."""
     full_batch = problem.training.batch_size
     cheap = device.startswith("cuda") or work * full_batch <= CHEAP_STEP_MAC
     batch = full_batch if cheap else min(full_batch, 8)
-    record = dict(arch=str(arch), role=role, work_MMAC=work / 1e6, activations_M=activations / 1e6, batch=batch)
+    saved, params = saved_bytes(problem, arch)
+    record = dict(arch=str(arch), role=role, work_MMAC=work / 1e6, saved_MB_per_sample=saved / 1e6, params_MB=params / 1e6,
+                  batch=batch)
     try:
         seconds, mem = measure(problem, arch, batch, device, n_steps + 2 if cheap else n_steps)
     except DeviceMemoryExceeded as exc:
@@ -313,8 +370,8 @@ def plan_run(problem, phases: dict, device: str = "cpu", *, n_steps: int = 1, po
     Returns
     -------
     Plan
-        ``peak_memory_GB`` is the largest step memory measured (the network of the pool that keeps the
-        most activations, or a timed one that needed more), plus the data; ``typical_peak_memory_GB``
+        ``peak_memory_GB`` is the largest step memory measured (the network of the pool that should
+        need the most, :func:`largest_network`, or a timed one that needed more), plus the data; ``typical_peak_memory_GB``
         the median-work network's.
     """
     from moo_snn.training.trainer import resolve_device
@@ -324,19 +381,18 @@ def plan_run(problem, phases: dict, device: str = "cpu", *, n_steps: int = 1, po
     archs, feasible = trainable_pool(problem, pool_size, seed)
     net = problem.network_input
     work = np.array([work_per_sample(a, net) for a in archs])
-    acts = np.array([activation_elements(a, net) for a in archs])
     order = np.argsort(work, kind="stable")
     roles = {}
     for q, role in ((0.1, "10th percentile of work"), (0.5, "median work"), (0.9, "90th percentile of work")):
         roles.setdefault(int(order[min(len(work) - 1, int(q * len(work)))]), role)
-    largest = int(np.lexsort((work, acts))[-1])  # the most activations (then the most work)
-    roles[largest] = roles[largest] + "; most activations" if largest in roles else "most activations"
+    largest, _ = largest_network(problem, archs)
+    roles[largest] = roles[largest] + "; largest memory" if largest in roles else "largest memory"
     import torch
 
     # one tiny step here first: torch and norse compile their kernels on first use (seconds), once for
     # all the forked children that follow
     _steps(problem, archs[int(order[0])], 2, torch.device("cpu"), 0)
-    timed = [_timed(problem, archs[i], roles[i], work[i], acts[i], device, n_steps)
+    timed = [_timed(problem, archs[i], roles[i], work[i], device, n_steps)
              for i in sorted(roles, key=lambda i: (work[i], i))]
     ok = [t for t in timed if not t["out_of_memory"]]
     if not ok:
@@ -363,9 +419,8 @@ def plan_run(problem, phases: dict, device: str = "cpu", *, n_steps: int = 1, po
                 peak_memory_GB=worst["step_memory_GB"] + data_bytes / 1e9, peak_memory_arch=worst["arch"],
                 peak_memory_out_of_memory=bool(worst["out_of_memory"]),
                 typical_peak_memory_GB=typical["step_memory_GB"] + data_bytes / 1e9, data_memory_GB=data_bytes / 1e9,
-                memory_of=(f"the network with the most activations of {len(archs)} distinct sampled networks that meet the "
-                           f"cost limits" if feasible else
-                           f"the network with the most activations of {len(archs)} sampled networks (none of {pool_size} "
-                           f"draws meets the cost limits)"),
+                memory_of=(f"the largest of {len(archs)} distinct sampled networks that meet the cost limits" if feasible
+                           else f"the largest of {len(archs)} sampled networks (none of {pool_size} draws meets the cost "
+                           f"limits)"),
                 bootstrap=bootstrap, bootstrap_from_archive=int(bootstrap.get("from_archive", 0)),
                 timing_seconds=time.perf_counter() - started)

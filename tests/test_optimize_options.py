@@ -1,0 +1,53 @@
+"""``moo-snn optimize --bootstrap`` reaches the run as the other ``[search]`` options do (made-up trainings)."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+import moo_snn
+from cli_runs import fake_train, small_text
+from moo_snn.cli import app
+
+SMALL = ["--rounds", "1", "--generations", "2", "--pop-size", "8", "--survivors", "2", "--torch-threads", "1"]
+
+
+@pytest.fixture
+def fake_training(monkeypatch):
+    from moo_snn.training import trainer
+
+    monkeypatch.setattr(trainer, "train_architecture", fake_train)
+
+
+def test_bootstrap_option_goes_to_the_search_options(monkeypatch):
+    import moo_snn.run
+    from moo_snn.errors import ProblemError
+
+    seen = {}
+
+    def prepare(problem, out, **kwargs):
+        seen.update(kwargs["search"])
+        raise ProblemError("stop here")
+
+    monkeypatch.setattr(moo_snn.run, "prepare_optimize", prepare)
+    result = CliRunner().invoke(app, ["optimize", "digits", "--bootstrap", "5", "--survivors", "3"])
+    assert result.exit_code != 0 and "stop here" in result.output
+    assert seen["bootstrap"] == 5 and seen["survivors"] == 3
+
+
+@pytest.mark.slow  # a whole (made-up) run: about 10 s
+def test_bootstrap_option_sets_the_bootstrap_and_is_stored(tmp_path, fake_training):
+    problem = tmp_path / "p.toml"
+    problem.write_text(small_text())  # [search] bootstrap = 6
+    out = tmp_path / "r.nc"
+    result = CliRunner().invoke(app, ["optimize", str(problem), *SMALL, "--bootstrap", "3", "--archive",
+                                      str(tmp_path / "none.nc"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    ds = moo_snn.open_results(out)
+    assert int((ds.source == "bootstrap").sum()) == 3  # not the problem's 6
+    assert json.loads(ds.attrs["options"])["bootstrap"] == 3  # a resume keeps it
+
+
+def test_bootstrap_option_is_checked():
+    result = CliRunner().invoke(app, ["optimize", "digits", "--bootstrap", "1"])
+    assert result.exit_code == 2 and "--bootstrap" in result.output
