@@ -82,8 +82,8 @@ def report(
     compare: Annotated[bool, typer.Option("--compare", help="cross-validate every built-in regressor")] = False,
     folds: Annotated[int, typer.Option(min=2, help="cross-validation folds (grouped by architecture)")] = 5,
     plot: Annotated[Optional[Path], typer.Option(help="save a predicted-vs-measured plot (PNG)")] = None,
-    fidelity: Annotated[bool, typer.Option("--fidelity", help="rank agreement of each low-fidelity proxy in the archive with full training, the seed-noise ceiling, and the predictor with the proxy as a feature")] = False,
-    predictor_level: Annotated[Optional[list[str]], typer.Option("--predictor-level", help="with --fidelity: run the predictor cross-validations for this proxy only (EPOCHSxFRACTION, e.g. 8x0.25; repeat for several; 'none' for none); default every proxy")] = None,
+    fidelity: Annotated[bool, typer.Option("--fidelity", help="rank agreement (Kendall τ) of each low-fidelity proxy in the archive with full training, and the seed-noise ceiling (seconds); with --predictor-level, also the predictor with the proxy as a feature or the fidelity as an input")] = False,
+    predictor_level: Annotated[Optional[list[str]], typer.Option("--predictor-level", help="with --fidelity: also cross-validate the predictor for this proxy (EPOCHSxFRACTION, e.g. 8x0.25; repeat for several; 'all' for every proxy): about 1.5 minutes per proxy on digits-fidelity.nc (2 cores); default none")] = None,
     heldout: Annotated[Optional[Path], typer.Option(exists=True, dir_okay=False, help="an archive of networks outside this one (e.g. benchmarks/digits_heldout.nc): also report the predictor fitted on the whole archive on them")] = None,
     seed: SeedOpt = 0,
     json_out: JsonOpt = False,
@@ -157,10 +157,12 @@ def report(
 
 
 def _levels(texts: list[str] | None) -> list[tuple[int, float]] | None:
-    """``["8x0.25", ...]`` → ``[(8, 0.25), ...]``; ``["none"]`` → ``[]``; None → None (every level)."""
+    """``["8x0.25", ...]`` → ``[(8, 0.25), ...]``; ``["none"]`` or None → ``[]``; ``["all"]`` → None (every level)."""
     from moo_snn.errors import MooSnnError
 
     if not texts:
+        return []
+    if any(text.lower() == "all" for text in texts):
         return None
     levels = []
     for text in texts:
@@ -170,29 +172,46 @@ def _levels(texts: list[str] | None) -> list[tuple[int, float]] | None:
             epochs, fraction = text.lower().split("x")
             levels.append((int(epochs), float(fraction)))
         except ValueError:
-            raise MooSnnError(f"--predictor-level takes EPOCHSxFRACTION (e.g. 8x0.25) or 'none', found {text!r}") from None
+            raise MooSnnError(f"--predictor-level takes EPOCHSxFRACTION (e.g. 8x0.25), 'all' or 'none', found {text!r}") from None
     return levels
+
+
+def _say_progress(k: int, n: int, level: tuple[int, float], seconds: float) -> None:
+    """The predictor cross-validations of ``surrogate report --fidelity``, one line each on stderr."""
+    from moo_snn.cli.render import duration
+
+    if k > n:
+        stderr.print(plain(f"predictor cross-validations done in {duration(seconds)}"))
+        return
+    eta = f", about {duration(seconds / (k - 1) * (n - k + 1))} left" if k > 1 else ""
+    stderr.print(plain(f"cross-validating the predictor with proxy {level[0]}x{level[1]:g} ({k} of {n}{eta})…"))
 
 
 def _fidelity_report(spec, archive, folds: int, seed: int, json_out: bool, predictor_levels=None) -> None:
     from moo_snn.surrogate.fidelity_report import fidelity_report
 
-    result = fidelity_report(spec, archive, n_splits=folds, seed=seed, predictor_levels=predictor_levels)
+    result = fidelity_report(spec, archive, n_splits=folds, seed=seed, predictor_levels=predictor_levels,
+                             on_progress=_say_progress)
     if json_out:
         print_json(result)
         return
     table = Table(title=f"proxies vs full training ({result['full_epochs']} epochs, {result['n_full']} architectures)")
+    crossed = any("predictor" in lv for lv in result["levels"])
     for col in ("epochs", "data", "FTE", "median s", "n", "τ", "τ better half",
-                "predictor τ: encoding / +proxy / fidelity input", "best half"):
+                *(("predictor τ: encoding / +proxy / fidelity input", "best half") if crossed else ())):
         table.add_column(col, justify="right")
     for lv in result["levels"]:
         p = lv.get("predictor")
         models = [m for m in ("encoding", "encoding+proxy", "fidelity_input") if p and m in p]
+        predictor = (" / ".join(f"{p[m]['kendall_tau']:.3f}" for m in models) or "-",
+                     " / ".join(f"{p[m]['kendall_tau_predicted_best_half']:.3f}" for m in models) or "-")
         table.add_row(str(lv["epochs"]), f"{lv['train_fraction']:g}", f"{lv['fte']:.3g}", f"{lv['median_train_seconds']:.2f}",
                       str(lv["n"]), f"{lv['kendall_tau']:.3f}", f"{lv['kendall_tau_better_half']:.3f}",
-                      " / ".join(f"{p[m]['kendall_tau']:.3f}" for m in models) or "-",
-                      " / ".join(f"{p[m]['kendall_tau_predicted_best_half']:.3f}" for m in models) or "-")
+                      *(predictor if crossed else ()))
     stdout.print(table)
+    if not crossed and result["levels"]:
+        stderr.print(plain("the predictor with each proxy: add --predictor-level EPOCHSxFRACTION (or all); "
+                           "about 1.5 minutes per proxy on a 2-core machine"))
     ceiling = result["noise_ceiling"]
     if ceiling:
         stdout.print(f"seed-noise ceiling: τ {ceiling['kendall_tau']:.3f} between two seeds of {ceiling['n']} full trainings "

@@ -9,7 +9,8 @@ records (the most epochs on the whole training split, seed 0):
 * the cost of the proxy in full-training equivalents (epochs × fraction / full epochs);
 * the seed-noise ceiling: τ between two full trainings of the same architectures that differ only in
   the seed (no proxy can be expected to rank better than training itself repeats);
-* how the accuracy predictor ranks held-out architectures (grouped k-fold: every architecture is
+* where asked (``predictor_levels``; minutes per level, the rest takes a second), how the accuracy
+  predictor ranks held-out architectures (grouped k-fold: every architecture is
   predicted by a model that never saw it) from the encoding alone and with the proxy accuracy as a
   feature (the "low-fidelity accuracy as a feature of a full-fidelity model" choice of DESIGN §6b),
   with the fidelity as an input (the other choice: one model of every measurement, the search's
@@ -19,6 +20,9 @@ records (the most epochs on the whole training split, seed 0):
 """
 
 from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import xarray as xr
@@ -45,13 +49,46 @@ def fidelities(archive: xr.Dataset) -> list[tuple[int, float]]:
 
 
 def fidelity_report(problem, archive: xr.Dataset, *, full_epochs: int | None = None, n_splits: int = 5, seed: int = 0,
-                    predictor_levels=None) -> dict:
-    """Proxy-vs-full rank agreement per fidelity, the noise ceiling and the predictor's held-out ranking.
+                    predictor_levels: Sequence[tuple[int, float]] | None = (),
+                    on_progress: Callable[[int, int, tuple[int, float], float], None] | None = None) -> dict:
+    """Proxy-vs-full rank agreement per fidelity, the noise ceiling and, where asked, the predictor's
+    held-out ranking.
 
-    ``predictor_levels``: the (epochs, train_fraction) levels whose predictor cross-validations are run
-    (None: every level; an empty list: none, the proxy figures only). Each level's record holds
-    ``median_train_seconds``, the median measured training time of its proxies (on the machine and
-    load they were trained under).
+    The rank statistics only read the archive (a second on ``surrogates/digits-fidelity.nc``, 660
+    records). A predictor cross-validation fits ``5 · n_splits`` ensembles (encoding, encoding + proxy,
+    and the fidelity-input model with and without the held-out proxies, :func:`predictor_with_proxy`):
+    about 1.5 minutes per level there on a 2-core machine, all of the report's time (profiled: the
+    gradient-boosting fits), so it runs only for the levels asked for.
+
+    Parameters
+    ----------
+    problem : moo_snn.config.problem.ProblemSpec
+        The archive's problem (its space encodes the architectures for the predictor).
+    archive : xarray.Dataset
+        An accuracy archive (:mod:`moo_snn.surrogate.archive`) holding full trainings and proxies.
+    full_epochs : int, optional
+        Epochs of the full trainings (default: the most epochs on the whole training split).
+    n_splits, seed : int
+        Folds and seed of the predictor cross-validations.
+    predictor_levels : sequence of (epochs, train_fraction), or None
+        The levels whose predictor cross-validations run (default none: the proxy figures only;
+        None: every level).
+    on_progress : callable, optional
+        Called as ``on_progress(k, n, (epochs, train_fraction), seconds_so_far)`` before the k-th of the
+        n cross-validations (1-based), and once more with ``k = n + 1`` when the last is done.
+
+    Returns
+    -------
+    dict
+        ``full_epochs``, ``n_full``, ``noise_ceiling`` (τ between two seeds of full training, or
+        None) and ``levels``: per proxy ``epochs``, ``train_fraction``, ``fte``, ``n``, ``kendall_tau``,
+        ``kendall_tau_better_half``, ``spearman_rho``, ``median_train_seconds`` (on the machine and
+        load they were trained under) and, where asked, ``predictor``.
+
+    Raises
+    ------
+    MooSnnError
+        The archive holds no full training, or fewer than 10.
     """
     pairs = fidelities(archive)
     full_epochs = full_epochs or max((e for e, f in pairs if f == 1.0), default=0)
@@ -66,6 +103,12 @@ def fidelity_report(problem, archive: xr.Dataset, *, full_epochs: int | None = N
     if len(common) >= 3:
         a, b = np.array([full[k] for k in common]), np.array([second[k] for k in common])
         out["noise_ceiling"] = {"n": len(common), "kendall_tau": _tau(a, b), "mean_abs_difference": float(np.mean(np.abs(a - b)))}
+    asked = [] if predictor_levels is None else list(predictor_levels)
+    unknown = [(e, f) for e, f in asked if not any(e == pe and np.isclose(f, pf) for pe, pf in pairs if (pe, pf) != (full_epochs, 1.0))]
+    if unknown:
+        raise MooSnnError(f"no proxy {', '.join(f'{e}x{f:g}' for e, f in unknown)} in the archive; its proxies are "
+                          f"{', '.join(f'{e}x{f:g}' for e, f in pairs if (e, f) != (full_epochs, 1.0)) or 'none'}")
+    crossed = []  # the levels whose predictor is cross-validated, with their networks
     for epochs, fraction in pairs:
         if (epochs, fraction) == (full_epochs, 1.0):
             continue
@@ -80,9 +123,16 @@ def fidelity_report(problem, archive: xr.Dataset, *, full_epochs: int | None = N
                  "spearman_rho": float(stats.spearmanr(x, y).statistic)}
         seconds = arc.trained(archive, epochs=epochs, train_fraction=fraction).train_seconds.values
         level["median_train_seconds"] = float(np.median(seconds)) if len(seconds) else float("nan")
-        if predictor_levels is None or any(e == epochs and np.isclose(f, fraction) for e, f in predictor_levels):
-            level["predictor"] = predictor_with_proxy(problem, common, y, x, n_splits=n_splits, seed=seed, proxy_fte=level["fte"])
+        if predictor_levels is None or any(e == epochs and np.isclose(f, fraction) for e, f in asked):
+            crossed.append((level, common, y, x))
         out["levels"].append(level)
+    started = time.perf_counter()
+    for k, (level, common, y, x) in enumerate(crossed, start=1):
+        if on_progress is not None:
+            on_progress(k, len(crossed), (level["epochs"], level["train_fraction"]), time.perf_counter() - started)
+        level["predictor"] = predictor_with_proxy(problem, common, y, x, n_splits=n_splits, seed=seed, proxy_fte=level["fte"])
+    if crossed and on_progress is not None:
+        on_progress(len(crossed) + 1, len(crossed), (0, 0.0), time.perf_counter() - started)
     return out
 
 
