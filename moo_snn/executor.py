@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Protocol
 from uuid import uuid4
 
+from moo_snn.interrupts import requested as interrupt_requested
 from moo_snn.errors import MooSnnError
 
 
@@ -340,8 +341,11 @@ class DaskExecutor:
             logger.setLevel(logging.CRITICAL)
             # allowed-failures 0: a worker death fails the attempt at once and ``retries`` decides
             with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+                # preload: each worker process leaves the terminal's session, so that Ctrl-C (SIGINT to the
+                # whole process group) stops the run here instead of killing the workers (moo_snn.interrupts)
                 self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                             dashboard_address=":0", silence_logs=logging.CRITICAL)
+                                             dashboard_address=":0", silence_logs=logging.CRITICAL,
+                                             preload=["moo_snn.interrupts"])
             self._client = Client(self._cluster)
             return
         try:
@@ -504,6 +508,8 @@ class DaskStream:
 
         without_workers_since = None
         while not self._finished.has_ready():
+            if interrupt_requested():  # a Ctrl-C whose KeyboardInterrupt was lost on the way: still an interrupt
+                raise KeyboardInterrupt
             if not self.client.scheduler_info()["workers"]:
                 without_workers_since = without_workers_since or time.monotonic()
                 waited = time.monotonic() - without_workers_since

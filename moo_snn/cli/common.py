@@ -5,13 +5,13 @@ from __future__ import annotations
 import functools
 import json
 import math
-import signal
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
+from moo_snn.interrupts import handling as handling_interrupts
 from moo_snn.cli.render import refresh_consoles
 from moo_snn.errors import MooSnnError
 
@@ -34,28 +34,23 @@ def print_error(text: str) -> None:
     stderr.print(f"[bold red]error:[/] {escape(text)}")
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
 def user_errors(command):
     """Turn a :class:`MooSnnError` into one line on stderr and its exit code (no traceback), and
-    SIGTERM (what kill, Slurm and Kubernetes send) into the same clean stop as Ctrl-C."""
+    SIGTERM (what kill, Slurm and Kubernetes send) into the same clean stop as Ctrl-C
+    (:func:`moo_snn.interrupts.handling`, which also records the signal for code waiting on workers)."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         refresh_consoles(stdout, stderr)
-        previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
-            return command(*args, **kwargs)
+            with handling_interrupts():
+                return command(*args, **kwargs)
         except MooSnnError as exc:
             print_error(str(exc))
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             stderr.print("[yellow]interrupted[/]")
             raise typer.Exit(130) from None
-        finally:
-            signal.signal(signal.SIGTERM, previous)
 
     return wrapper
 

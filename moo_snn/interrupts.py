@@ -1,0 +1,93 @@
+"""How Ctrl-C and SIGTERM reach a run: the main process stops cleanly, its local workers do not see them.
+
+A terminal's Ctrl-C sends SIGINT to its whole foreground *process group*; ``kill -- -PGID``,
+``timeout`` and some batch systems signal a group too. Worker processes of a local Dask cluster
+(``--workers N``: ``distributed.LocalCluster``, whose nannies start each worker with
+``multiprocessing`` in the caller's group) would die of that signal in the middle of their
+trainings, while the main process is still deciding what to do with it; it would then see a cluster
+without workers and report a worker failure. So:
+
+* **Workers leave the terminal's session.** :func:`dask_setup` is a Dask *preload* hook
+  (``distributed.preloading``): :class:`~moo_snn.executor.DaskExecutor` starts its local workers with
+  ``preload=["moo_snn.interrupts"]``, and each worker process calls :func:`os.setsid` once it has
+  started (restarted workers too). A group's signal then reaches only the main process, which stops
+  the run, writes the results file and closes the cluster itself. A worker still ends when the main
+  process ends, however it ends (the nanny's pipe to its parent, ``distributed.process``). dask's
+  own ``LocalCluster`` has no option for this (its worker processes are ``multiprocessing`` spawns,
+  which take no ``start_new_session``), hence the preload. Before the hook runs (about a second
+  after a worker process starts) a group signal still reaches it; the main process gets it too and
+  stops the run.
+* **The main process remembers the signal.** :func:`handling` (what ``moo-snn`` commands run in)
+  turns SIGINT and SIGTERM into :class:`KeyboardInterrupt` and also records them: where a
+  :class:`KeyboardInterrupt` is lost (Python drops exceptions raised in ``__del__`` methods and
+  weakref callbacks, which run at arbitrary points), code that waits on workers checks
+  :func:`requested` and stops as interrupted, never as a failure.
+
+A SIGINT that the process inherited as ignored (a job started with ``&`` from a script runs so)
+stays ignored: that is what the shell asked for; SIGTERM still stops the run.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+__all__ = ["dask_setup", "handling", "requested"]
+
+_REQUESTED = threading.Event()
+
+
+def requested() -> bool:
+    """Whether SIGINT or SIGTERM arrived inside :func:`handling` (and the block has not ended)."""
+    return _REQUESTED.is_set()
+
+
+def _interrupt(signum, frame):
+    _REQUESTED.set()
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def handling() -> Iterator[None]:
+    """SIGINT and SIGTERM raise :class:`KeyboardInterrupt` inside the block and are recorded (:func:`requested`).
+
+    Only in the main thread (elsewhere Python cannot set handlers: the block changes nothing); a
+    SIGINT that is ignored when the block starts stays ignored. The previous handlers come back, and
+    the record is cleared, when the block ends.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        if signum == signal.SIGINT and signal.getsignal(signum) == signal.SIG_IGN:
+            continue
+        previous[signum] = signal.signal(signum, _interrupt)
+    _REQUESTED.clear()
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        _REQUESTED.clear()
+
+
+def dask_setup(worker) -> None:
+    """Dask preload hook (``preload=["moo_snn.interrupts"]``): this worker process leaves the caller's
+    session and process group (:func:`os.setsid`), so that the caller's Ctrl-C does not kill it.
+
+    Parameters
+    ----------
+    worker : distributed.Worker
+        The worker being started (unused: the call acts on its process).
+    """
+    setsid = getattr(os, "setsid", None)  # POSIX only
+    if setsid is None:
+        return
+    try:
+        setsid()
+    except OSError:  # already the leader of its own group (then not in the terminal's either)
+        pass

@@ -1,0 +1,150 @@
+"""Ctrl-C during a run on local Dask workers: the run stops as interrupted, not as a worker failure.
+
+A terminal's Ctrl-C is SIGINT to its whole foreground process group. The real test starts
+``moo-snn optimize --workers 2`` in a session of its own (``start_new_session``: its own group, as a
+terminal's job), sends SIGINT to that group with :func:`os.killpg` while trainings run on the workers,
+and checks exit 130 within seconds, status ``interrupted``, no traceback, workers outside the group,
+and that ``--resume`` completes the run. The fast tests check the pieces: the signal record of
+:mod:`moo_snn.interrupts` and the executor's wait, which reports an interrupt, never a lost cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import moo_snn
+from moo_snn import interrupts
+from moo_snn.executor import DaskExecutor, DaskStream, ExecutorError
+from test_reliability import TINY
+
+MOO_SNN = [sys.executable, "-c", "import sys; from moo_snn.cli import main; sys.argv[0] = 'moo-snn'; main()"]
+
+
+# --- the pieces (fast) ---------------------------------------------------------------------------
+
+def test_sigint_and_sigterm_raise_keyboardinterrupt_and_are_recorded_inside_handling():
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with interrupts.handling():
+            assert not interrupts.requested()
+            with pytest.raises(KeyboardInterrupt):
+                os.kill(os.getpid(), signum)
+                time.sleep(5)  # the handler runs at the next bytecode: never reached
+            assert interrupts.requested()
+        assert not interrupts.requested()  # cleared when the block ends
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+
+
+def test_an_ignored_sigint_stays_ignored():
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with interrupts.handling():
+            assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+            assert not interrupts.requested()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class _EmptyCluster:
+    """A client whose cluster has no worker and whose trainings never finish."""
+
+    def scheduler_info(self):
+        return {"workers": {}}
+
+
+class _NothingFinishes:
+    def has_ready(self):
+        return False
+
+
+def _stream_without_workers(timeout_s: float) -> DaskStream:
+    executor = DaskExecutor(client=object(), no_worker_timeout_s=timeout_s)
+    stream = object.__new__(DaskStream)  # no cluster: only the waiting loop is under test
+    stream.executor, stream.client, stream._finished, stream._pending = executor, _EmptyCluster(), _NothingFinishes(), {}
+    return stream
+
+
+def test_waiting_on_a_cluster_without_workers_is_a_failure_unless_an_interrupt_came():
+    with pytest.raises(ExecutorError, match="no worker"):
+        _stream_without_workers(0.0)._next_finished()
+    with interrupts.handling():
+        interrupts._REQUESTED.set()  # a SIGINT whose KeyboardInterrupt was lost (raised in a __del__, say)
+        with pytest.raises(KeyboardInterrupt):
+            _stream_without_workers(0.0)._next_finished()
+
+
+# --- the real thing: a process group's SIGINT (slow) --------------------------------------------
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def _workers(pid: int) -> list[int]:
+    """The Dask worker processes the run started (multiprocessing spawns, not its resource tracker)."""
+    out = []
+    for child in _children(pid):
+        try:
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                out.append(child)
+        except OSError:
+            pass
+    return out
+
+
+@pytest.mark.slow  # about 40-60 s on 2 shared cores: a cluster start, trainings, a resume
+@pytest.mark.skipif(not hasattr(os, "killpg") or not Path("/proc").is_dir(), reason="POSIX process groups and /proc")
+@pytest.mark.parametrize("mode", ["--sync", "--async"])
+def test_ctrl_c_to_the_process_group_stops_a_dask_run_as_interrupted_and_resume_completes(tmp_path, mode):
+    (tmp_path / "tiny.toml").write_text(TINY)
+    env = dict(os.environ, OMP_NUM_THREADS="1", COLUMNS="200")
+    command = [*MOO_SNN, "optimize", "tiny.toml", "--out", "run.nc", "--torch-threads", "1",
+               "--workers", "2", mode]
+    proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)  # its own process group, as a terminal's foreground job
+    deadline = time.monotonic() + 180
+    while not (tmp_path / "run.nc").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)  # the first checkpoint: the cluster is up and the bootstrap trainings are submitted
+    assert proc.poll() is None, proc.communicate()
+    time.sleep(1.0)  # trainings under way on the workers
+    workers = _workers(proc.pid)
+    assert len(workers) == 2
+    assert all(os.getpgid(w) != proc.pid for w in workers), "a worker is still in the terminal's process group"
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    sent = time.monotonic()
+    out, err = proc.communicate(timeout=120)
+    stopped_s = time.monotonic() - sent
+    assert proc.returncode == 130, err
+    assert stopped_s < 30, f"took {stopped_s:.0f} s to stop"
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err  # workers did not die printing tracebacks
+    assert [ln for ln in err.splitlines() if ln.startswith("interrupted")] == [
+        f"interrupted: every finished training is in run.nc; continue with moo-snn optimize --resume run.nc"]
+    ds = moo_snn.open_results(tmp_path / "run.nc")
+    assert ds.attrs["status"] == "interrupted" and not ds.attrs.get("failure")
+    assert not any(ds.status.values == "failed")
+    time.sleep(2.0)
+    assert not [w for w in workers if Path(f"/proc/{w}").exists()], "worker processes outlived the run"
+    done = subprocess.run([*MOO_SNN, "optimize", "--resume", "run.nc", "--workers", "2"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    final = moo_snn.open_results(tmp_path / "run.nc")
+    assert final.attrs["status"] == "complete"
+    assert int(final.trained.sum()) >= int(ds.trained.sum())
+    assert not any(final.status.values == "failed")
