@@ -169,8 +169,22 @@ class MooAccessor:
         return Architecture.parse(str(self._ds.arch.sel(candidate=i).values))
 
     def to_dataframe(self):
-        """One row per candidate (index: candidate id): architecture, status, source, on_front, feasible,
-        round_found, predicted and measured value of every objective, validation and test accuracy."""
+        """One row per candidate (index: candidate id), with every per-candidate value the results file keeps.
+
+        Columns, in this order: ``arch``, ``status``, ``source``, ``on_front``, ``feasible``,
+        ``round_found``; ``predicted_<objective>`` and ``measured_<objective>`` for each objective;
+        ``val_accuracy``, ``test_accuracy``; then every other variable of the file on the
+        ``candidate`` dim alone, in the file's order (predictions and their spread, the rounds it was
+        trained and promoted in, training time and threads, the fidelity of its highest training
+        ``fidelity_epochs`` and ``fidelity_fraction``, ``proxy_accuracy``, ``proxy_level``, its cost
+        ``cost_fte`` and ``samples_seen``, ``pareto_rank`` ...; their meaning and units are the
+        variables' ``long_name`` and ``units`` attributes); ``fidelity_level``: the level of that
+        training (0 … n−1 the problem's ``[fidelity]`` levels cheapest first, n full training, −1 none,
+        as :class:`moo_snn.search.fidelity.Level` numbers them); and one column per constraint or cost
+        of the variables over those dims: ``limit_excess_<c>``, ``predicted_limit_excess_<c>``,
+        ``measured_limit_excess_<c>``, ``measured_cost_<name>``. Left out: ``genome`` (``arch`` says
+        it) and the per-layer ``spike_rate`` (``ds.spike_rate.to_pandas()``).
+        """
         import pandas as pd
 
         ds = self._ds
@@ -182,7 +196,29 @@ class MooAccessor:
             frame[f"measured_{name}"] = ds.measured_objective.values[:, k]
         frame["val_accuracy"] = ds.val_accuracy.values
         frame["test_accuracy"] = ds.test_accuracy.values
+        for name, var in ds.data_vars.items():
+            if var.dims == ("candidate",) and name not in frame:
+                frame[name] = var.values
+        if "fidelity_epochs" in ds:
+            frame["fidelity_level"] = self._fidelity_levels()
+        for name, var in ds.data_vars.items():
+            if len(var.dims) == 2 and var.dims[0] == "candidate" and var.dims[1] in ("constraint", "cost"):
+                for k, label in enumerate(ds[var.dims[1]].values):
+                    frame[f"{name}_{label}"] = var.values[:, k]
         return frame
+
+    def _fidelity_levels(self) -> np.ndarray:
+        """Per candidate, the fidelity level of its highest training (0 … n−1 low, n full, −1 none)."""
+        problem = self.problem()
+        fid = problem.fidelity
+        low = list(zip(fid.epochs, fid.train_fraction or (1.0,) * len(fid.epochs)))
+        out = np.full(self._ds.sizes["candidate"], -1, dtype=np.int64)
+        for k, (epochs, fraction) in enumerate(zip(self._ds.fidelity_epochs.values, self._ds.fidelity_fraction.values)):
+            if epochs == problem.training.epochs and np.isclose(fraction, 1.0):
+                out[k] = len(low)
+            else:
+                out[k] = next((i for i, (e, f) in enumerate(low) if e == epochs and np.isclose(f, fraction)), -1)
+        return out
 
     def plot(self, path=None, **kwargs):
         """Pairwise objective panels: predicted and measured points, the front joined, the knee, the
