@@ -203,26 +203,14 @@ def prepare_optimize(problem=None, out: str | os.PathLike | None = None, *, resu
     spec = with_overrides(spec, seed=seed, **overrides)
     spec = with_objectives(spec, [_objective_name(o) for o in objectives], allow_code=allow_code,
                            stored=[str(n) for n in stored.objective.values] if stored is not None else None)
-    reason = nothing_to_do(stored, spec, resume) if stored is not None else ""
     if asynchronous is None:  # measured: async keeps 2+ workers busy, one worker gains nothing from it
         asynchronous = (strategy == "moo" and not spec.fidelity.enabled
                         and ((workers or 0) >= 2 or scheduler is not None))
+    budget = _budget(stored, budget_fte, budget_hours)
+    reason = nothing_to_do(stored, spec, resume, budget) if stored is not None else ""
     if asynchronous and strategy != "moo" and not reason:
         raise SearchModeChoiceError(f"the asynchronous search applies to strategy 'moo' only, found {strategy!r}; "
                                     f"run it synchronously")
-    if stored is not None:  # a resume keeps the run's budget unless a new one is given (attributes: -1 = no cap)
-        stored_fte, stored_hours = float(stored.attrs.get("budget_fte", -1)), float(stored.attrs.get("budget_hours", -1))
-        budget_fte = stored_fte if budget_fte is None and stored_fte >= 0 else budget_fte
-        budget_hours = stored_hours if budget_hours is None and stored_hours >= 0 else budget_hours
-    budget = None
-    if budget_fte is not None or budget_hours is not None:
-        from moo_snn.search.fidelity import Budget
-
-        for name, value in (("budget_fte", budget_fte), ("budget_hours", budget_hours)):
-            if value is not None and not value >= 0:
-                raise ProblemError(f"{name}: expected a number >= 0 (or None: no cap), found {value!r}")
-
-        budget = Budget(budget_fte, budget_hours)
     data = None
     if not reason:
         data = check_before_writing(spec, path, in_process=workers is None and scheduler is None,
@@ -334,6 +322,23 @@ def optimize(problem=None, out: str | os.PathLike | None = None, *, resume: str 
     if prepared.nothing_to_do:
         return prepared.stored
     return prepared.execute(events, on_option_change=on_option_change)
+
+
+def _budget(stored, budget_fte: float | None, budget_hours: float | None):
+    """The run's :class:`~moo_snn.search.fidelity.Budget` (None: no cap); a resume keeps the stored run's
+    budget unless a new one is given (attributes: -1 = no cap)."""
+    if stored is not None:
+        stored_fte, stored_hours = float(stored.attrs.get("budget_fte", -1)), float(stored.attrs.get("budget_hours", -1))
+        budget_fte = stored_fte if budget_fte is None and stored_fte >= 0 else budget_fte
+        budget_hours = stored_hours if budget_hours is None and stored_hours >= 0 else budget_hours
+    if budget_fte is None and budget_hours is None:
+        return None
+    from moo_snn.search.fidelity import Budget
+
+    for name, value in (("budget_fte", budget_fte), ("budget_hours", budget_hours)):
+        if value is not None and not value >= 0:
+            raise ProblemError(f"{name}: expected a number >= 0 (or None: no cap), found {value!r}")
+    return Budget(budget_fte, budget_hours)
 
 
 def _checked_search(search: Mapping[str, object] | None) -> dict:

@@ -84,7 +84,7 @@ def check_before_writing(spec, path: str | os.PathLike, *, in_process: bool, rem
     return data if in_process else None
 
 
-def nothing_to_do(stored, spec, path) -> str:
+def nothing_to_do(stored, spec, path, budget=None) -> str:
     """Why continuing the results ``stored`` with ``spec`` would do nothing; ``""`` when it would.
 
     Parameters
@@ -92,17 +92,24 @@ def nothing_to_do(stored, spec, path) -> str:
     stored : xarray.Dataset
         A results file's contents (:func:`moo_snn.open_results`).
     spec : ProblemSpec
-        The problem the resume would run (its ``[search] rounds``).
+        The problem the resume would run (its ``[search] rounds``, its fidelity levels).
     path : path-like
         The results file (named in the reason).
+    budget : Budget, optional
+        The budget the resume would run with (:class:`moo_snn.search.fidelity.Budget`; None: no cap).
 
     Returns
     -------
     str
         ``""``, or one line: the run is complete, and is a ``hasnas`` run (that strategy trains one
-        network) or already has ``spec.search.rounds`` rounds.
+        network) or already has ``spec.search.rounds`` rounds; or it stopped because its budget was
+        spent (status ``budget_spent``) and ``budget`` leaves no room for one more training of the
+        cheapest level either.
     """
-    if str(stored.attrs.get("status", "")) != "complete":
+    status = str(stored.attrs.get("status", ""))
+    if status == "budget_spent":
+        return _budget_still_spent(stored, spec, path, budget)
+    if status != "complete":
         return ""
     if str(stored.attrs.get("strategy", "moo")) == "hasnas":
         return f"{path} is a complete hasnas run (that strategy trains one network)"
@@ -110,6 +117,21 @@ def nothing_to_do(stored, spec, path) -> str:
     if done < spec.search.rounds:
         return ""
     return f"{path} is a complete run of {done} rounds (asked: {spec.search.rounds})"
+
+
+def _budget_still_spent(stored, spec, path, budget) -> str:
+    """Why a ``budget_spent`` run would train nothing with ``budget``; ``""`` when one training fits."""
+    from moo_snn.search.fidelity import Budget, levels
+
+    budget = budget or Budget()
+    spent_fte = float(stored.attrs.get("spent_fte", 0.0))
+    spent_hours = float(stored.attrs.get("spent_train_hours", 0.0))
+    if not budget.exhausted(spent_fte, spent_hours * 3600.0, levels(spec)[0].fte):
+        return ""
+    caps = ([f"--budget {budget.fte:g}"] if budget.fte is not None else []) + \
+           ([f"--budget-hours {budget.hours:g}"] if budget.hours is not None else [])
+    return (f"{path} stopped because its budget was spent ({spent_fte:.3g} FTE, {spent_hours:.3g} h of training) and "
+            f"{' and '.join(caps) or 'its budget'} leaves no room for another training")
 
 
 def _writable_folder(path: Path) -> None:

@@ -79,7 +79,7 @@ def test_optimize_resumes_with_the_stored_options_and_says_what_changed(first):
     changes = []
     ds = moo_snn.optimize(resume=first, search={"rounds": 3}, budget_fte=0, on_option_change=lambda *c: changes.append(c))
     assert changes == [("rounds", 2, 3)]
-    assert ds.attrs["status"] == "complete" and ds.attrs["budget_exhausted"] and ds.sizes["round"] == 2
+    assert ds.attrs["status"] == "budget_spent" and ds.attrs["budget_exhausted"] and ds.sizes["round"] == 2
     options = json.loads(ds.attrs["options"])
     assert options == {**json.loads(stored.attrs["options"]), "rounds": 3}  # torch threads, generations... as stored
     assert ds.attrs["command"] == f"moo_snn.optimize(resume={str(first)!r}, search={{'rounds': 3}}, budget_fte=0)"

@@ -71,6 +71,8 @@ def optimize(
     path, spec = prepared.path, prepared.spec
     if prepared.nothing_to_do:
         hint = ("start a new run (another --seed or --samples) for another" if prepared.strategy == "hasnas" else
+                f"to continue it, give a larger budget: moo-snn optimize --resume {path} --budget FTE (or --budget-hours H)"
+                if prepared.stored.attrs.get("status") == "budget_spent" else
                 f"to continue it, ask for more: moo-snn optimize --resume {path} --rounds {int(prepared.stored.sizes.get('round', 0)) + 1}")
         stderr.print(plain(f"nothing to do: {prepared.nothing_to_do}; {hint}"))
         raise typer.Exit(report_run(stdout, stderr, spec, prepared.stored, path, json_out=json_out, wide=wide))
@@ -78,11 +80,15 @@ def optimize(
     def say_change(name, before, now):
         stderr.print(f"resumed with {name} {now} (the run had {before})", highlight=False, markup=False)
 
+    written_before = path.stat().st_mtime_ns if path.exists() else None
     try:
         with SearchProgress(stderr) as progress:
             ds = prepared.execute(progress, on_option_change=say_change)
     except KeyboardInterrupt:
-        stderr.print(f"[yellow]interrupted[/]: every finished training is in {path}; continue with "
-                     f"moo-snn optimize --resume {path}")
+        if prepared.resume is None and (not path.exists() or path.stat().st_mtime_ns == written_before):
+            stderr.print(f"[yellow]interrupted[/] before the run wrote {path}: nothing was trained; start it again")
+        else:
+            stderr.print(f"[yellow]interrupted[/]: every finished training is in {path}; continue with "
+                         f"moo-snn optimize --resume {path}")
         raise typer.Exit(130) from None
     raise typer.Exit(report_run(stdout, stderr, spec, ds, path, json_out=json_out, wide=wide))

@@ -73,6 +73,8 @@ def report_run(out, err, spec, ds, path, *, json_out: bool = False, wide: bool =
             out.print(plain(title))
         out.print(plain(f"results: {path} (status {ds.attrs.get('status', '?')}); open with moo_snn.open_results or "
                         f"moo-snn pareto {path}"))
+        if ds.attrs.get("status") == "budget_spent":  # the run stopped before its rounds were done
+            out.print(plain(f"stopped early: {ds.attrs.get('budget_note', 'its budget was spent')}"))
         if knee is not None:
             out.print(plain(f"best compromise (knee): candidate {knee['candidate']}, {knee['arch']}; export it with: "
                             f"moo-snn export {path} --nir net.nir"))

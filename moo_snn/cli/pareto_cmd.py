@@ -90,6 +90,9 @@ def pareto(
                                f"(the knee by default; another: --candidate ID)"))
         else:
             stdout.print("[red]no trained candidate meets every limit: the run has no front[/]")
+        if summary["status"] == "budget_spent" or ds.attrs.get("budget_note"):  # (files before status budget_spent: the note)
+            early = "stopped early" if summary["status"] == "budget_spent" else "note"
+            stderr.print(plain(f"{early}: {path}: {ds.attrs.get('budget_note', 'its budget was spent')}"))
         if summary["status"] == "running":
             stderr.print(plain(f"note: {path} says its run is still running: it is in progress, or its process was "
                                f"killed (SIGKILL, power loss); the front is that of its last checkpoint"))

@@ -20,7 +20,8 @@ limit for a maximum, limit − value for a minimum; ≤ 0: the limit is met).
 
 Attributes (:mod:`moo_snn.results.attributes` reads them tolerantly): ``format``, ``problem`` (the
 problem file's text), ``seed``, ``command``, ``started``, ``ended``, ``status`` (``running``,
-``interrupted``, ``complete``, ``failed``), ``failure`` (the one-line reason of a failed run),
+``interrupted``, ``complete``: every round asked for is done, ``budget_spent``: the budget stopped the run
+with work left undone, see ``budget_note``, ``failed``), ``failure`` (the one-line reason of a failed run),
 ``reference_point`` (JSON), ``options`` (JSON: the run's search options, objectives, torch threads
 and device, which a resume reuses), ``version_<package>`` (moo-snn, norse, pymoo, scikit-learn,
 xarray; torch where it was imported), and free attributes (``problem_name``, ``strategy`` …).

@@ -224,8 +224,10 @@ class AsyncSearchRun(SearchRun):
         """Refit the predictor, run NSGA-II from the current population, queue up to k candidates."""
         start, cpu = time.perf_counter(), time.thread_time()
         p = self.passes + 1  # counted once done: a pass interrupted half-way is redone the same on resume
-        self.progress.phase(f"pass {p}: fitting the predictor on {len(self.state.trained_archs()) + len(self.archive_records)} results")
-        self._problem, scored, X, archs, F, G, std = self._nsga2(p, before_round=p + 1)
+        self.progress.phase(f"asynchronous search, predictor refit {p}: fitting on "
+                            f"{len(self.state.trained_archs()) + len(self.archive_records)} results")
+        self._problem, scored, X, archs, F, G, std = self._nsga2(
+            p, before_round=p + 1, phase=f"asynchronous search, predictor refit {p}: NSGA-II on the predicted accuracy and the cost model")
         self._chosen.clear()
         k = max(int(self.settings["refit_every"]), math.ceil(self._n_results * float(self.settings.get("refit_growth", 0.0)) - 1e-9))
         rule = dict(metric_names=self.spec.objectives.names, constraints=self.spec.constraints,
@@ -309,6 +311,10 @@ class AsyncSearchRun(SearchRun):
                                            f"--budget / --budget-hours to continue")
         self.progress.phase(self.state.attrs["budget_note"])
         return False
+
+    def stopped_by_budget(self) -> bool:
+        """Whether the budget refused a request (status ``budget_spent``); passes are not rounds to count."""
+        return bool(getattr(self, "budget_refused", False))
 
     @property
     def max_trainings(self) -> int:

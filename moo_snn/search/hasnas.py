@@ -40,6 +40,10 @@ class HasnasRun(SearchRun):
         self.archive_records = {}  # the papers' method measures only the network it picks
         self.state.attrs["strategy"] = "hasnas"
 
+    def stopped_by_budget(self) -> bool:
+        """Whether the budget refused a training (status ``budget_spent``); this strategy has one round of its own."""
+        return bool(getattr(self, "budget_refused", False))
+
     def _search(self) -> None:
         from moo_snn.training.sahd import best_scored, training_free_score
 
@@ -76,7 +80,8 @@ class HasnasRun(SearchRun):
                 c.training_free_score = training_free_score(self.spec, arch, self.data, seed=self.state.seed,
                                                             device=self.device)
                 scores.append(c.training_free_score)
-                self.progress.generation(1, k + 1, len(X))
+                if (k + 1) % max(1, len(X) // 10) == 0:  # every tenth (not NSGA-II generations: no generation event)
+                    self.progress.phase(f"hasnas: training-free score of {k + 1}/{len(X)} cells")
             self.checkpoint()  # the scores are kept even when none can rank the cells
             best = self.state.candidates[str(self.space.decode(X[best_scored(scores, archs)]))]
             self.progress.phase("hasnas: training the best-scoring cell")

@@ -348,7 +348,7 @@ class SearchRun:
     def _round(self, r: int) -> None:
         start = time.perf_counter()
         self.progress.phase(f"round {r}/{self.search.rounds}: fitting the predictor")
-        problem, scored, X, archs, F, G, std = self._nsga2(r, before_round=r, phase=f"round {r}/{self.search.rounds}: NSGA-II")
+        problem, scored, X, archs, F, G, std = self._nsga2(r, before_round=r, phase=f"round {r}/{self.search.rounds}: NSGA-II on the predicted accuracy and the cost model")
         # a round interrupted during its trainings is redone on resume from the same inputs (the
         # last round's population, the trainings before it), so it chooses the same survivors and
         # trains only those it had not finished
@@ -423,6 +423,12 @@ class SearchRun:
             self._round(r)
         fidelity.update_attrs(self)
 
+    def stopped_by_budget(self) -> bool:
+        """Whether the search ended with work left undone because its budget was spent (the results file's
+        status ``budget_spent``): the budget refused a training, or was spent before the last round."""
+        return bool(getattr(self, "budget_refused", False)) or (fidelity.budget_exhausted(self)
+                                                                and len(self.state.rounds) < self.search.rounds)
+
     def run(self):
         """Run (or continue) the search; returns the results Dataset (written on every exit)."""
         check_cost_limits_reachable(self.spec, self.space)  # exit 3 at once, before anything is written
@@ -430,7 +436,7 @@ class SearchRun:
         self.checkpoint()  # an unwritable destination fails now, before any training
         try:
             self._search()
-            self.state.status = "complete"
+            self.state.status = "budget_spent" if self.stopped_by_budget() else "complete"
         except KeyboardInterrupt:
             self.state.status = "interrupted"
             raise

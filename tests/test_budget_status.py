@@ -1,0 +1,102 @@
+"""A run that its budget stopped says so: status ``budget_spent`` in the file and on the command line.
+
+``complete`` means the run did every round it was asked for; ``budget_spent`` that the budget
+(``--budget`` FTE / ``--budget-hours``) left work undone. ``--resume`` with a larger budget continues
+such a run; with the same budget there is nothing to do, and the command says what to give.
+Files written before this status existed (``complete`` with ``budget_exhausted = 1``) stay readable
+and show their budget note.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import moo_snn
+from moo_snn.cli import app
+from moo_snn.config.problem import parse_problem
+from moo_snn.netcdf import write_atomic
+from moo_snn.run import prepare_optimize
+from moo_snn.run_checks import nothing_to_do
+from moo_snn.search import fidelity
+from moo_snn.search.loop import SearchRun
+from small_search import TEXT
+from test_fidelity import LADDER, SMALL, FakeExecutor
+
+DATA = Path(__file__).resolve().parent / "data"
+NOTE = "budget spent (1.5 of 1.5 FTE, 0.001 h of training): 2 full trainings not started; resume with a larger --budget / --budget-hours to continue"
+
+
+def _stopped_by_its_budget(tmp_path: Path, status: str = "budget_spent") -> Path:
+    """The stored reference run (tests/data, 2 rounds of reference-problem.toml) as if its budget of 1.5 FTE had stopped it."""
+    ds = moo_snn.open_results(DATA / "reference-run.nc").load()
+    ds.attrs.update(status=status, budget_fte=1.5, budget_hours=-1.0, spent_fte=1.5, spent_train_hours=0.001,
+                    budget_exhausted=1, budget_note=NOTE)
+    path = tmp_path / "run.nc"
+    write_atomic(ds, path)
+    return path
+
+
+def test_a_budget_spent_run_has_nothing_to_do_unless_the_budget_grows():
+    spec = parse_problem(TEXT)  # no [fidelity] table: the cheapest training is a full one (1 FTE)
+    stored = type("Stored", (), {})()
+    stored.attrs = dict(status="budget_spent", spent_fte=1.5, spent_train_hours=0.001, strategy="moo")
+    stored.sizes = {"round": 1}
+    said = nothing_to_do(stored, spec, "run.nc", fidelity.Budget(fte=1.5))
+    assert said == ("run.nc stopped because its budget was spent (1.5 FTE, 0.001 h of training) and --budget 1.5 "
+                    "leaves no room for another training")
+    assert "--budget 2 leaves no room" in nothing_to_do(stored, spec, "run.nc", fidelity.Budget(fte=2.0))  # 0.5 FTE left
+    assert nothing_to_do(stored, spec, "run.nc", fidelity.Budget(fte=2.5)) == ""  # one full training fits
+    assert nothing_to_do(stored, spec, "run.nc", None) == ""  # no cap
+    assert "--budget-hours 0.001" in nothing_to_do(stored, spec, "run.nc", fidelity.Budget(hours=0.001))
+    ladder = parse_problem(SMALL + LADDER)  # its cheapest level costs 1 epoch x 0.25 of 8 epochs: 1/32 FTE
+    assert nothing_to_do(stored, ladder, "run.nc", fidelity.Budget(fte=1.5 + 1 / 32)) == ""
+
+
+@pytest.mark.slow  # a results file written, read three times, and a resume prepared: 5-11 s on the shared machine
+def test_pareto_and_a_resume_with_the_same_budget_say_the_budget_stopped_the_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")
+    path = _stopped_by_its_budget(tmp_path)
+    shown = CliRunner().invoke(app, ["pareto", str(path)])
+    assert shown.exit_code == 0, shown.output
+    assert "budget_spent" in shown.stdout
+    assert f"stopped early: {path}: {NOTE}" in shown.stderr
+    assert json.loads(CliRunner().invoke(app, ["pareto", str(path), "--json"]).stdout)["status"] == "budget_spent"
+    again = CliRunner().invoke(app, ["optimize", "--resume", str(path), "--torch-threads", "1"])
+    assert again.exit_code == 0, again.output
+    assert (f"nothing to do: {path} stopped because its budget was spent (1.5 FTE, 0.001 h of training) and --budget 1.5 "
+            f"leaves no room for another training; to continue it, give a larger budget: moo-snn optimize --resume "
+            f"{path} --budget FTE (or --budget-hours H)") in " ".join(again.stderr.split())
+    assert "(status budget_spent)" in again.stdout and f"stopped early: {NOTE}" in " ".join(again.stdout.split())
+    assert prepare_optimize(resume=path, budget_fte=3.0).nothing_to_do == ""  # a larger budget continues it
+
+
+@pytest.mark.slow  # a results file written and read: 2-5 s on the shared machine
+def test_a_file_from_before_the_status_is_read_and_shows_its_budget_note(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")
+    path = _stopped_by_its_budget(tmp_path, status="complete")
+    shown = CliRunner().invoke(app, ["pareto", str(path)])
+    assert shown.exit_code == 0, shown.output
+    assert f"note: {path}: {NOTE}" in shown.stderr and "complete" in shown.stdout
+
+
+@pytest.mark.slow  # three search runs (fake trainings, real NSGA-II and checkpoints): 20-60 s
+def test_a_run_its_budget_stopped_ends_budget_spent_and_a_larger_budget_completes_it(tmp_path):
+    spec = parse_problem(SMALL + LADDER)
+    out = tmp_path / "run.nc"
+    ds = SearchRun(spec, out, archive_path=tmp_path / "none.nc", executor=FakeExecutor(), budget=fidelity.Budget(fte=1.5)).run()
+    assert ds.attrs["status"] == "budget_spent" and ds.sizes["round"] < spec.search.rounds
+    assert moo_snn.open_results(out).attrs["status"] == "budget_spent"
+    ds2 = SearchRun(spec, out, archive_path=tmp_path / "none.nc", executor=FakeExecutor(), resume=out,
+                    budget=fidelity.Budget(fte=100.0)).run()
+    assert ds2.attrs["status"] == "complete" and ds2.sizes["round"] == spec.search.rounds
+    # a budget that is spent exactly when the last round ends left nothing undone: complete
+    exact = tmp_path / "exact.nc"
+    shutil.copy(out, exact)
+    ds3 = SearchRun(spec, exact, archive_path=tmp_path / "none.nc", executor=FakeExecutor(), resume=exact,
+                    budget=fidelity.Budget(fte=float(ds2.attrs["spent_fte"]))).run()
+    assert ds3.attrs["status"] == "complete" and ds3.attrs["budget_exhausted"] == 1
