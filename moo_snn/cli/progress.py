@@ -6,7 +6,7 @@ plain line per event that matters (a phase starts, a training starts or ends) an
 ones (NSGA-II generations, batches of a training), at most one line every :data:`LOG_INTERVAL_S`
 seconds, with the elapsed time, throughput and an ETA::
 
-    20:41:07 round 1/4: NSGA-II generation 12/40
+    20:41:07 round 1/4: NSGA-II on the predicted accuracy and the cost model, generation 12/40, ETA 0:03
     20:41:22 training 0001-0000-0000-0000_c8_t4_w4_p1_h0: epoch 3/10, batch 20/22, 1,790 samples/s, ETA 0:41
 
 The interval is ``MOO_SNN_LOG_INTERVAL`` seconds where set (0: every event), else 15 s.
@@ -96,11 +96,13 @@ class SearchProgress:
             self.bar.update(self.task, description=plain(text), completed=0, total=None)
 
     def generation(self, round_: int, gen: int, n_gen: int) -> None:
+        """An NSGA-II generation of the current phase (which names the round, or the asynchronous
+        search's predictor refit, and what NSGA-II optimises) finished."""
         if self.lines:
             eta = (time.monotonic() - self._started) * (n_gen - gen) / max(gen, 1)
-            self.lines.every("generation", f"{self._phase}: generation {gen}/{n_gen}, ETA {duration(eta)}", last=gen == n_gen)
+            self.lines.every("generation", f"{self._phase}, generation {gen}/{n_gen}, ETA {duration(eta)}", last=gen == n_gen)
         else:
-            self.bar.update(self.task, completed=gen, total=n_gen)
+            self.bar.update(self.task, description=plain(f"{self._phase}, generation"), completed=gen, total=n_gen)
 
     def training(self, done: int, total: int, arch: str) -> None:
         if self.lines:
