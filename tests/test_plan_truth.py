@@ -16,11 +16,12 @@ from moo_snn.space import SearchSpace
 from moo_snn.surrogate import archive as arc
 from moo_snn.surrogate.sampling import space_filling_sample
 from moo_snn.training import plan as plan_module
+from moo_snn.training import plan_memory
 from small_search import TEXT
 
 # 8 full epochs, bootstrap 6, 2 rounds of 4 survivors; the ladder of tests/test_fidelity.py
 PLAIN = TEXT.replace("epochs = 2", "epochs = 8").replace("bootstrap = 16", "bootstrap = 6").replace("survivors = 2", "survivors = 4")
-LADDER = "\n[fidelity]\nepochs = [1, 2]\ntrain_fraction = [0.25, 0.5]\neta = 2\npromote = 2\n"
+LADDER = "\n[fidelity]\nepochs = [1, 2]\ntrain_fraction = [0.25, 0.5]\neta = 2\npromote = 2\nbalance = false\n"
 SPEC = parse_problem(PLAIN, "plain.toml")
 SPACE = SearchSpace(SPEC.space)
 SAMPLE = [str(SPACE.decode(x)) for x in space_filling_sample(SPEC, SPACE, 6, seed=0)]  # the run's bootstrap (seed 0)
@@ -78,7 +79,7 @@ def test_an_archive_the_run_ignores_covers_nothing(tmp_path, why, state):
 
 def fake_memory_bytes(arch) -> float:
     """A made-up memory law for the fake measurements: grows with the feature maps, 1 MB at rest."""
-    return 1e6 + 1000.0 * plan_module.activation_maps(arch, SPEC.network_input)
+    return 1e6 + 1000.0 * plan_memory.activation_maps(arch, SPEC.network_input)
 
 
 @pytest.fixture
@@ -93,7 +94,8 @@ def fake_steps(monkeypatch):
 
     monkeypatch.setattr(plan_module, "measure", measure)
     monkeypatch.setattr(plan_module, "_steps", lambda *a, **k: 0.0)
-    monkeypatch.setattr(plan_module, "saved_bytes", lambda problem, arch: (fake_memory_bytes(arch), 0.0))
+    for module in (plan_memory, plan_module):
+        monkeypatch.setattr(module, "saved_bytes", lambda problem, arch: (fake_memory_bytes(arch), 0.0))
     return seen
 
 
@@ -163,7 +165,7 @@ def test_activation_maps_by_hand():
     reduction = 3 * 8 * 64 + 4 * 8 * 64
     final = 6 * 8 * 16
     cells = (4 + 2) * 8 * 64 + (4 + 2) * 16 * 16
-    assert plan_module.activation_maps(arch, SPEC.network_input) == 2 * (stem + reduction + final + cells)
+    assert plan_memory.activation_maps(arch, SPEC.network_input) == 2 * (stem + reduction + final + cells)
 
 
 def test_saved_bytes_on_the_meta_device_equal_those_of_a_real_forward_pass():
@@ -174,7 +176,7 @@ def test_saved_bytes_on_the_meta_device_equal_those_of_a_real_forward_pass():
 
     for text in ("0003-0000-0000-0000_c8_t2_w4_p2_h0", "0302-0030-2002-0200_c4_t3_w8_p1_h16"):  # one with backward edges
         arch = Architecture.parse(text)
-        saved, params = plan_module.saved_bytes(SPEC, arch)
+        saved, params = plan_memory.saved_bytes(SPEC, arch)
         torch.manual_seed(0)
         model = SpikingNetwork(arch.pruned(), SPEC.network_input, SPEC.training)
         total = []
@@ -187,6 +189,6 @@ def test_saved_bytes_on_the_meta_device_equal_those_of_a_real_forward_pass():
 @pytest.mark.slow  # counts the saved bytes of every network of the digits pool (about 30 s)
 def test_the_shortlist_finds_the_largest_network_of_the_digits_pool():
     archs, _ = plan_module.trainable_pool(SPEC, 2000, 0)
-    step = [64 * s + 4 * p for s, p in (plan_module.saved_bytes(SPEC, a) for a in archs)]
-    best, best_bytes = plan_module.largest_network(SPEC, archs)
+    step = [64 * s + 4 * p for s, p in (plan_memory.saved_bytes(SPEC, a) for a in archs)]
+    best, best_bytes = plan_memory.largest_network(SPEC, archs)
     assert best_bytes == max(step) and step[best] == max(step)

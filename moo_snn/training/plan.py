@@ -7,11 +7,9 @@ Method
    where none does) is ranked by its work per sample,
    ``W = T · Σ_layers c_in · c_out · k² · d_out²`` multiply-accumulates (the crossbar layers of
    :func:`moo_snn.layers.crossbar_layers`); the networks at the 10th, 50th and 90th percentile of
-   ``W``, and the one whose training should need the most memory (:func:`largest_network`: of the
-   :data:`SHORTLIST` networks with the most feature maps, :func:`activation_maps`, the one with the
-   most bytes saved for the backward pass at the problem's batch plus four copies of its
-   parameters, counted on PyTorch's meta device by :func:`saved_bytes`), are built and trained for a few
-   steps on random tensors of the problem's input shape (``(B, C, H, W)``, labels uniform over the
+   ``W``, and the one whose training should need the most memory
+   (:func:`~moo_snn.training.plan_memory.largest_network`), are built and trained for a few steps on
+   random tensors of the problem's input shape (``(B, C, H, W)``, labels uniform over the
    classes), with the problem's optimiser, after one warm-up step. No data are read.
 2. **Seconds per sample.** ``s(W) = a + b·W`` is fitted through the timed networks (least
    squares) and averaged over the whole pool: the expected time of one training sample of a network
@@ -52,12 +50,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from moo_snn.architecture import CONV_KERNEL
 from moo_snn.errors import MooSnnError
-
-SHORTLIST = 16
-"""Networks with the most feature maps (:func:`activation_maps`) whose saved bytes are counted to find the
-largest (:func:`largest_network`); counting one takes a fraction of a second."""
+from moo_snn.training.plan_memory import largest_network, saved_bytes
 
 CHEAP_STEP_MAC = 2e9
 """A CPU training step of at most this many multiply-accumulates (work per sample x batch) is timed at
@@ -240,70 +234,6 @@ def measure(problem, arch, batch: int, device: str = "cpu", n_steps: int = 2) ->
     return float(got[0]), float(got[1])
 
 
-def activation_maps(arch, net_input) -> float:
-    """Feature-map elements one sample passes through, over all timesteps: a cheap first ranking of the
-    networks by training memory (to shortlist those whose saved bytes are counted, :func:`saved_bytes`).
-
-    ``T · (C_in·H² + 2·C·d² [stem conv, BN] + Σ_cells (Σ_edges m_e + n_nodes)·w·d²
-    + 3·C·d² + 4·C·d² [reduction: BN, LIF, conv in; conv out, BN] + 6·C·(d/2)² [final BN, LIF, pool])``
-    with ``d`` the first cell's side, ``w`` the cell's width (C, then 2C at ``d/2``), ``m_e = 4`` for a
-    conv edge (LIF state and spikes, conv output, BN output) and 1 for a skip or pooling edge, and
-    ``n_nodes`` the cell's nodes on a path. Backpropagation through time keeps each of these maps of
-    each timestep (the classifier's few features are left out).
-    """
-    c, d = arch.channels, net_input.cell_side
-    edges = arch.pruned().active_edges()
-    nodes = len({e.i for e in edges} | {e.j for e in edges})
-    total = net_input.channels * net_input.side ** 2 + 2 * c * d ** 2 + 3 * c * d ** 2 + 4 * c * d ** 2 + 6 * c * (d // 2) ** 2
-    for width, side in ((c, d), (2 * c, d // 2)):
-        total += (sum(4 if e.op in CONV_KERNEL else 1 for e in edges) + nodes) * width * side ** 2
-    return float(arch.timesteps * total)
-
-
-def saved_bytes(problem, arch) -> tuple[float, float]:
-    """(bytes autograd saves for the backward pass per sample, bytes of the parameters) of training ``arch``.
-
-    The network's forward pass runs on PyTorch's ``meta`` device (shapes only: no memory, no
-    arithmetic) at batch 1 under :func:`torch.autograd.graph.saved_tensors_hooks`, which sees every
-    tensor saved for the backward pass; their sizes are summed. A training step holds about
-    ``batch ·`` the first (activations) ``+ 4 ·`` the second (weights, gradients, two Adam moments).
-    """
-    import torch
-
-    from moo_snn.training.network import SpikingNetwork
-
-    net = problem.network_input
-    with torch.device("meta"):
-        model = SpikingNetwork(arch.pruned(), net, problem.training)
-        x = torch.zeros(1, net.channels, net.side, net.side)
-    total = 0
-
-    def pack(t):
-        nonlocal total
-        total += t.numel() * t.element_size()
-        return t
-
-    model.train()
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        model(x)
-    params = sum(p.numel() * p.element_size() for p in model.parameters())
-    return float(total), float(params)
-
-
-def largest_network(problem, archs, shortlist: int = SHORTLIST) -> tuple[int, float]:
-    """Index in ``archs`` of the network whose training step should need the most memory, and its
-    estimated step bytes at the problem's batch: the ``shortlist`` networks with the most
-    :func:`activation_maps`, ranked by ``batch · saved + 4 · params`` (:func:`saved_bytes`)."""
-    net, batch = problem.network_input, problem.training.batch_size
-    maps = np.array([activation_maps(a, net) for a in archs])
-    best, best_bytes = -1, -1.0
-    for i in np.argsort(-maps, kind="stable")[:shortlist]:
-        saved, params = saved_bytes(problem, archs[int(i)])
-        if batch * saved + 4 * params > best_bytes:
-            best, best_bytes = int(i), batch * saved + 4 * params
-    return best, best_bytes
-
-
 def trainable_pool(problem, pool_size: int, seed: int) -> tuple[list, bool]:
     """The networks a search trains, as a sample: the distinct repaired draws (of ``pool_size``) that meet
     the problem's cost limits, and True; the whole sample and False where none of them does."""
@@ -371,7 +301,7 @@ def plan_run(problem, phases: dict, device: str = "cpu", *, n_steps: int = 1, po
     -------
     Plan
         ``peak_memory_GB`` is the largest step memory measured (the network of the pool that should
-        need the most, :func:`largest_network`, or a timed one that needed more), plus the data; ``typical_peak_memory_GB``
+        need the most, :func:`~moo_snn.training.plan_memory.largest_network`, or a timed one that needed more), plus the data; ``typical_peak_memory_GB``
         the median-work network's.
     """
     from moo_snn.training.trainer import resolve_device
