@@ -301,8 +301,8 @@ def plan_run(problem, phases: dict, device: str = "cpu", *, n_steps: int = 1, po
     -------
     Plan
         ``peak_memory_GB`` is the largest step memory measured (the network of the pool that should
-        need the most, :func:`~moo_snn.training.plan_memory.largest_network`, or a timed one that needed more), plus the data; ``typical_peak_memory_GB``
-        the median-work network's.
+        need the most, :func:`~moo_snn.training.plan_memory.largest_network`, or a timed one that
+        needed more), plus the data; ``typical_peak_memory_GB`` the median-work network's.
     """
     from moo_snn.training.trainer import resolve_device
 
