@@ -19,7 +19,7 @@ def plan(
     seed: Annotated[Optional[int], typer.Option(help="seed of the run (its bootstrap sample; default: the problem's [search] seed)")] = None,
     rounds: Annotated[Optional[int], typer.Option(min=1, help="search rounds, as moo-snn optimize --rounds")] = None,
     survivors: Annotated[Optional[int], typer.Option(min=1, help="candidates trained per round, as moo-snn optimize --survivors")] = None,
-    bootstrap: Annotated[Optional[int], typer.Option(min=2, help="as moo-snn optimize --bootstrap")] = None,
+    bootstrap: Annotated[Optional[int], typer.Option(min=2, help="networks measured before the first round, as moo-snn optimize --bootstrap (default: the problem's [search] bootstrap)")] = None,
     torch_threads: TorchThreadsOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
