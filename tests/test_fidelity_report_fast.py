@@ -86,3 +86,17 @@ def test_the_command_says_what_it_cross_validates_on_stderr(archive_path, monkey
     fast = CliRunner().invoke(app, ["surrogate", "report", str(archive_path), "--fidelity", "--json"])
     assert fast.exit_code == 0 and "cross-validat" not in fast.stderr
     assert [lv["kendall_tau"] for lv in json.loads(fast.stdout)["levels"]] == [pytest.approx(-1), pytest.approx(1 - 4 / 66)]
+
+
+def test_report_compare_says_each_regressor_on_stderr(archive_path, monkeypatch):
+    from moo_snn.surrogate import report
+    from moo_snn.surrogate.predictor import REGRESSORS
+
+    quality = dict(n=12, kendall_tau=0.5, kendall_tau_predicted_best_half=0.4, spearman_rho=0.6, mae=0.01, topk_recall=0.5)
+    monkeypatch.setattr(report, "predictor_report", lambda *a, **k: (quality, [0.5] * 12))
+    out = CliRunner().invoke(app, ["surrogate", "report", str(archive_path), "--compare"])
+    assert out.exit_code == 0, out.output
+    said = [line.split(" (")[0].removeprefix("cross-validating regressor ") for line in out.stderr.splitlines()
+            if line.startswith("cross-validating regressor")]
+    assert said == list(REGRESSORS)
+    assert f"(2 of {len(REGRESSORS)}, about " in out.stderr

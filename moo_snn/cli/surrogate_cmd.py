@@ -113,7 +113,8 @@ def report(
     result = dict(quality, regressor=regressor, training_free_score_feature=score,
                   accuracy_spread=accuracy_spread(done.val_accuracy.values), noise_ceiling=noise_ceiling(archive))
     if compare:
-        result["regressors"] = compare_regressors(spec, archive, use_score=score, n_splits=folds, seed=seed)
+        result["regressors"] = compare_regressors(spec, archive, use_score=score, n_splits=folds, seed=seed,
+                                                  on_progress=_say_regressor)
     if heldout is not None:
         from moo_snn.surrogate.report import heldout_report
 
@@ -174,6 +175,14 @@ def _levels(texts: list[str] | None) -> list[tuple[int, float]] | None:
         except ValueError:
             raise MooSnnError(f"--predictor-level takes EPOCHSxFRACTION (e.g. 8x0.25), 'all' or 'none', found {text!r}") from None
     return levels
+
+
+def _say_regressor(k: int, n: int, name: str, seconds: float) -> None:
+    """``surrogate report --compare``: one line on stderr per regressor cross-validated."""
+    from moo_snn.cli.render import duration
+
+    eta = f", about {duration(seconds / (k - 1) * (n - k + 1))} left" if k > 1 else ""
+    stderr.print(plain(f"cross-validating regressor {name} ({k} of {n}{eta})…"))
 
 
 def _say_progress(k: int, n: int, level: tuple[int, float], seconds: float) -> None:

@@ -114,20 +114,28 @@ def heldout_report(problem, archive: xr.Dataset, heldout: xr.Dataset, *, regress
     return out
 
 
-def compare_regressors(problem, archive: xr.Dataset, *, use_score: bool, n_splits: int = 5, seed: int = 0) -> dict:
+def compare_regressors(problem, archive: xr.Dataset, *, use_score: bool, n_splits: int = 5, seed: int = 0,
+                       on_progress=None) -> dict:
     """Quality of every built-in regressor (with the training-free score as a feature where asked).
 
     The Gaussian process may stop its hyper-parameter search at a bound on some folds; its
-    ConvergenceWarnings are silenced here, its numbers stand as measured.
+    ConvergenceWarnings are silenced here, its numbers stand as measured. ``on_progress(k, n, name,
+    seconds_so_far)`` (optional) is called before the k-th of the n regressors' cross-validations.
     """
+    import time
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
 
+    started, out = time.perf_counter(), {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return {name: predictor_report(problem, archive, regressor=name, use_score=use_score, n_splits=n_splits,
-                                       seed=seed)[0] for name in REGRESSORS}
+        for k, name in enumerate(REGRESSORS, start=1):
+            if on_progress is not None:
+                on_progress(k, len(REGRESSORS), name, time.perf_counter() - started)
+            out[name] = predictor_report(problem, archive, regressor=name, use_score=use_score, n_splits=n_splits,
+                                         seed=seed)[0]
+    return out
 
 
 def plot_predicted_vs_measured(measured, predicted, quality: dict, path: str | Path, title: str) -> None:
