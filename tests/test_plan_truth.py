@@ -95,7 +95,7 @@ def fake_steps(monkeypatch):
     monkeypatch.setattr(plan_module, "measure", measure)
     monkeypatch.setattr(plan_module, "_steps", lambda *a, **k: 0.0)
     for module in (plan_memory, plan_module):
-        monkeypatch.setattr(module, "saved_bytes", lambda problem, arch: (fake_memory_bytes(arch), 0.0))
+        monkeypatch.setattr(module, "saved_bytes", lambda problem, arch: (fake_memory_bytes(arch), 0.0, 0.0))
     return seen
 
 
@@ -168,27 +168,34 @@ def test_activation_maps_by_hand():
     assert plan_memory.activation_maps(arch, SPEC.network_input) == 2 * (stem + reduction + final + cells)
 
 
-def test_saved_bytes_on_the_meta_device_equal_those_of_a_real_forward_pass():
-    """The meta-device count against a second count: the same hooks on a real CPU forward pass."""
+def test_saved_bytes_on_the_meta_device_equal_those_of_real_forward_passes():
+    """The meta-device counts against a second count: the same hooks on real CPU forward passes at
+    batches 1, 2 and 5 (what a sample adds is the same for each one more; the rest does not grow)."""
     import torch
 
     from moo_snn.training.network import SpikingNetwork
 
     for text in ("0003-0000-0000-0000_c8_t2_w4_p2_h0", "0302-0030-2002-0200_c4_t3_w8_p1_h16"):  # one with backward edges
         arch = Architecture.parse(text)
-        saved, params = plan_memory.saved_bytes(SPEC, arch)
+        per_sample, fixed, params = plan_memory.saved_bytes(SPEC, arch)
         torch.manual_seed(0)
         model = SpikingNetwork(arch.pruned(), SPEC.network_input, SPEC.training)
-        total = []
-        with torch.autograd.graph.saved_tensors_hooks(lambda t: total.append(t.numel() * t.element_size()) or t, lambda t: t):
-            model(torch.rand(1, 1, 8, 8))
-        assert saved == sum(total) > 0
+        counted = {}
+        for batch in (1, 2, 5):
+            sizes = []
+            with torch.autograd.graph.saved_tensors_hooks(lambda t: sizes.append(t.numel() * t.element_size()) or t,
+                                                          lambda t: t):
+                model(torch.rand(batch, 1, 8, 8))
+            counted[batch] = sum(sizes)
+        assert per_sample == counted[2] - counted[1] > 0 and fixed == counted[1] - per_sample > 0
+        assert counted[5] == 5 * per_sample + fixed  # linear in the batch
         assert params == 4 * sum(p.numel() for p in model.parameters())  # float32
+        assert plan_memory.step_bytes(SPEC, arch) == 64 * per_sample + fixed + 4 * params
 
 
 @pytest.mark.slow  # counts the saved bytes of every network of the digits pool (about 30 s)
 def test_the_shortlist_finds_the_largest_network_of_the_digits_pool():
     archs, _ = plan_module.trainable_pool(SPEC, 2000, 0)
-    step = [64 * s + 4 * p for s, p in (plan_memory.saved_bytes(SPEC, a) for a in archs)]
+    step = [plan_memory.step_bytes(SPEC, a) for a in archs]
     best, best_bytes = plan_memory.largest_network(SPEC, archs)
     assert best_bytes == max(step) and step[best] == max(step)

@@ -259,9 +259,10 @@ def _timed(problem, arch, role: str, work: float, device: str, n_steps: int) -> 
     full_batch = problem.training.batch_size
     cheap = device.startswith("cuda") or work * full_batch <= CHEAP_STEP_MAC
     batch = full_batch if cheap else min(full_batch, 8)
-    saved, params = saved_bytes(problem, arch)
-    record = dict(arch=str(arch), role=role, work_MMAC=work / 1e6, saved_MB_per_sample=saved / 1e6, params_MB=params / 1e6,
-                  batch=batch)
+    per_sample, fixed, params = saved_bytes(problem, arch)
+    record = dict(arch=str(arch), role=role, work_MMAC=work / 1e6, saved_MB_per_sample=per_sample / 1e6,
+                  saved_MB_per_step=fixed / 1e6, params_MB=params / 1e6,
+                  estimated_step_memory_GB=(full_batch * per_sample + fixed + 4 * params) / 1e9, batch=batch)
     try:
         seconds, mem = measure(problem, arch, batch, device, n_steps + 2 if cheap else n_steps)
     except DeviceMemoryExceeded as exc:

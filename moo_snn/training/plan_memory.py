@@ -44,13 +44,36 @@ def activation_maps(arch, net_input) -> float:
     return float(arch.timesteps * total)
 
 
-def saved_bytes(problem, arch) -> tuple[float, float]:
-    """(bytes autograd saves for the backward pass per sample, bytes of the parameters) of training ``arch``.
+def _saved_at(model, net, batch: int) -> int:
+    """Bytes of the tensors autograd saves in one forward pass of ``model`` (on ``meta``) at ``batch``."""
+    import torch
+
+    total = 0
+
+    def pack(t):
+        nonlocal total
+        total += t.numel() * t.element_size()
+        return t
+
+    with torch.device("meta"):
+        x = torch.zeros(batch, net.channels, net.side, net.side)
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(x)
+    return total
+
+
+def saved_bytes(problem, arch) -> tuple[float, float, float]:
+    """What training ``arch`` keeps for the backward pass: ``(bytes per sample, bytes per step that do
+    not grow with the batch, bytes of the parameters)``.
 
     The network's forward pass runs on PyTorch's ``meta`` device (shapes only: no memory, no
-    arithmetic) at batch 1 under :func:`torch.autograd.graph.saved_tensors_hooks`, which sees every
-    tensor saved for the backward pass; their sizes are summed. A training step holds about
-    ``batch ·`` the first (activations) ``+ 4 ·`` the second (weights, gradients, two Adam moments).
+    arithmetic) under :func:`torch.autograd.graph.saved_tensors_hooks`, which sees every tensor saved
+    for the backward pass, at batches 1 and 2: the difference is what one more sample adds (feature
+    maps, membrane potentials ...), the rest what every step saves whatever its batch (the fake-
+    quantised weights of each layer, once per timestep). A training step then holds about
+    ``batch · per_sample + fixed + 4 · params`` (weights, gradients, two Adam moments). A tensor saved
+    by two operations is counted twice (meta tensors have no storage to tell), so this is an upper
+    estimate that ranks networks, not a measurement.
     """
     import torch
 
@@ -59,30 +82,26 @@ def saved_bytes(problem, arch) -> tuple[float, float]:
     net = problem.network_input
     with torch.device("meta"):
         model = SpikingNetwork(arch.pruned(), net, problem.training)
-        x = torch.zeros(1, net.channels, net.side, net.side)
-    total = 0
-
-    def pack(t):
-        nonlocal total
-        total += t.numel() * t.element_size()
-        return t
-
     model.train()
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        model(x)
+    one, two = _saved_at(model, net, 1), _saved_at(model, net, 2)
     params = sum(p.numel() * p.element_size() for p in model.parameters())
-    return float(total), float(params)
+    return float(two - one), float(2 * one - two), float(params)
+
+
+def step_bytes(problem, arch) -> float:
+    """``batch · per_sample + fixed + 4 · params`` of :func:`saved_bytes` at the problem's batch."""
+    per_sample, fixed, params = saved_bytes(problem, arch)
+    return problem.training.batch_size * per_sample + fixed + 4 * params
 
 
 def largest_network(problem, archs, shortlist: int = SHORTLIST) -> tuple[int, float]:
     """Index in ``archs`` of the network whose training step should need the most memory, and its
-    estimated step bytes at the problem's batch: the ``shortlist`` networks with the most
-    :func:`activation_maps`, ranked by ``batch · saved + 4 · params`` (:func:`saved_bytes`)."""
-    net, batch = problem.network_input, problem.training.batch_size
-    maps = np.array([activation_maps(a, net) for a in archs])
+    estimated step bytes at the problem's batch: of the ``shortlist`` networks with the most
+    :func:`activation_maps`, the one with the most :func:`step_bytes`."""
+    maps = np.array([activation_maps(a, problem.network_input) for a in archs])
     best, best_bytes = -1, -1.0
     for i in np.argsort(-maps, kind="stable")[:shortlist]:
-        saved, params = saved_bytes(problem, archs[int(i)])
-        if batch * saved + 4 * params > best_bytes:
-            best, best_bytes = int(i), batch * saved + 4 * params
+        estimate = step_bytes(problem, archs[int(i)])
+        if estimate > best_bytes:
+            best, best_bytes = int(i), estimate
     return best, best_bytes
