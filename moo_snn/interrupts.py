@@ -18,13 +18,15 @@ without workers and report a worker failure. So:
   after a worker process starts) a group signal still reaches it; the main process gets it too and
   stops the run.
 * **The main process remembers the signal.** :func:`handling` (what ``moo-snn`` commands run in)
-  turns SIGINT and SIGTERM into :class:`KeyboardInterrupt` and also records them: where a
+  turns SIGINT, SIGTERM and SIGHUP (the terminal closed) into :class:`KeyboardInterrupt` and also
+  records them: where a
   :class:`KeyboardInterrupt` is lost (Python drops exceptions raised in ``__del__`` methods and
   weakref callbacks, which run at arbitrary points), code that waits on workers checks
   :func:`requested` and stops as interrupted, never as a failure.
 
 A SIGINT that the process inherited as ignored (a job started with ``&`` from a script runs so)
-stays ignored: that is what the shell asked for; SIGTERM still stops the run.
+stays ignored: that is what the shell asked for; so does a SIGHUP under ``nohup``; SIGTERM always
+stops the run.
 """
 
 from __future__ import annotations
@@ -35,9 +37,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["dask_setup", "handling", "requested"]
+__all__ = ["STOP_SIGNALS", "dask_setup", "handling", "requested"]
 
 _REQUESTED = threading.Event()
+
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+"""What stops a run cleanly: Ctrl-C, ``kill`` / Slurm / Kubernetes, and the terminal closing (SIGHUP; ``nohup``
+sets it ignored, and then it stays so)."""
 
 
 def requested() -> bool:
@@ -52,18 +58,19 @@ def _interrupt(signum, frame):
 
 @contextmanager
 def handling() -> Iterator[None]:
-    """SIGINT and SIGTERM raise :class:`KeyboardInterrupt` inside the block and are recorded (:func:`requested`).
+    """SIGINT, SIGTERM and SIGHUP (:data:`STOP_SIGNALS`) raise :class:`KeyboardInterrupt` inside the block
+    and are recorded (:func:`requested`).
 
     Only in the main thread (elsewhere Python cannot set handlers: the block changes nothing); a
-    SIGINT that is ignored when the block starts stays ignored. The previous handlers come back, and
-    the record is cleared, when the block ends.
+    SIGINT or SIGHUP that is ignored when the block starts (a background job of a script, ``nohup``)
+    stays ignored. The previous handlers come back, and the record is cleared, when the block ends.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = {}
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        if signum == signal.SIGINT and signal.getsignal(signum) == signal.SIG_IGN:
+    for signum in STOP_SIGNALS:
+        if signum != signal.SIGTERM and signal.getsignal(signum) == signal.SIG_IGN:
             continue
         previous[signum] = signal.signal(signum, _interrupt)
     _REQUESTED.clear()

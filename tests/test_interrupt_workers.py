@@ -29,9 +29,10 @@ MOO_SNN = [sys.executable, "-c", "import sys; from moo_snn.cli import main; sys.
 
 # --- the pieces (fast) ---------------------------------------------------------------------------
 
-def test_sigint_and_sigterm_raise_keyboardinterrupt_and_are_recorded_inside_handling():
-    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
-    for signum in (signal.SIGINT, signal.SIGTERM):
+def test_sigint_sigterm_and_sighup_raise_keyboardinterrupt_and_are_recorded_inside_handling():
+    assert {signal.SIGINT, signal.SIGTERM} <= set(interrupts.STOP_SIGNALS)
+    before = [signal.getsignal(s) for s in interrupts.STOP_SIGNALS]
+    for signum in interrupts.STOP_SIGNALS:
         with interrupts.handling():
             assert not interrupts.requested()
             with pytest.raises(KeyboardInterrupt):
@@ -39,19 +40,24 @@ def test_sigint_and_sigterm_raise_keyboardinterrupt_and_are_recorded_inside_hand
                 time.sleep(5)  # the handler runs at the next bytecode: never reached
             assert interrupts.requested()
         assert not interrupts.requested()  # cleared when the block ends
-    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+    assert [signal.getsignal(s) for s in interrupts.STOP_SIGNALS] == before
 
 
-def test_an_ignored_sigint_stays_ignored():
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+@pytest.mark.parametrize("name", ["SIGINT", "SIGHUP"])
+def test_an_ignored_sigint_or_sighup_stays_ignored(name):
+    """A background job of a script ignores SIGINT, ``nohup`` ignores SIGHUP: as the shell asked."""
+    signum = getattr(signal, name, None)
+    if signum is None:
+        pytest.skip(f"no {name} here")
+    previous = signal.signal(signum, signal.SIG_IGN)
     try:
         with interrupts.handling():
-            assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
-            os.kill(os.getpid(), signal.SIGINT)
+            assert signal.getsignal(signum) == signal.SIG_IGN
+            os.kill(os.getpid(), signum)
             time.sleep(0.05)
             assert not interrupts.requested()
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(signum, previous)
 
 
 class _EmptyCluster:
