@@ -199,3 +199,16 @@ def test_the_shortlist_finds_the_largest_network_of_the_digits_pool():
     step = [plan_memory.step_bytes(SPEC, a) for a in archs]
     best, best_bytes = plan_memory.largest_network(SPEC, archs)
     assert best_bytes == max(step) and step[best] == max(step)
+
+
+def test_the_bootstrap_line_says_what_the_archive_covers_and_why():
+    from moo_snn.cli.plan_cmd import bootstrap_text
+
+    base = dict(archive="a.nc", archive_records=0, bootstrap=16, from_archive=0, to_train=16)
+    assert bootstrap_text(dict(base, archive_state="missing")) == "bootstrap: 16 of 16 networks trained (no archive at a.nc to start from)"
+    assert "a.nc is not used: it was measured with other data" in bootstrap_text(dict(base, archive_state="another recipe"))
+    assert "holds no training of the problem's epochs" in bootstrap_text(dict(base, archive_state="no full trainings"))
+    assert bootstrap_text(dict(base, archive_state="matches", archive_records=200, from_archive=16, to_train=0)) == (
+        "bootstrap: none trained, a.nc holds 200 trainings of this recipe (the run needs 16)")
+    assert bootstrap_text(dict(base, archive_state="matches", archive_records=10, from_archive=10, to_train=6)) == (
+        "bootstrap: 6 of 16 networks trained, 10 taken from a.nc")

@@ -70,7 +70,7 @@ def bootstrap_text(coverage: dict) -> str:
     n, got, todo = coverage["bootstrap"], coverage["from_archive"], coverage["to_train"]
     state, path = coverage["archive_state"], coverage["archive"]
     if state == "missing":
-        return f"bootstrap: {todo} of {n} networks trained (no archive to start from)"
+        return f"bootstrap: {todo} of {n} networks trained (no archive at {path} to start from)"
     if state != "matches":
         why = {"another recipe": "it was measured with other data or another [data] or [training] recipe",
                "no full trainings": "it holds no training of the problem's epochs on the whole training split"}

@@ -31,7 +31,7 @@ class BootstrapCoverage:
     Attributes
     ----------
     archive : str
-        The archive the run would read ("" where none exists).
+        The archive the run would read (which may not exist: ``archive_state``).
     archive_state : str
         ``matches`` (its records are reused), ``missing`` (no such file), ``another recipe`` (measured
         with other data or another ``[data]``/``[training]`` recipe: the run ignores it) or
@@ -102,5 +102,5 @@ def bootstrap_coverage(spec, archive_path: Path | str | None = None) -> Bootstra
         sample = [str(run.space.decode(x)) for x in space_filling_sample(spec, run.space, wanted, seed=spec.search.seed)]
         from_archive = sum(a in records for a in sample)
         to_train = len(sample) - from_archive
-    return BootstrapCoverage(archive=str(path) if path.exists() else "", archive_state=_archive_state(spec, path, len(records)),
+    return BootstrapCoverage(archive=str(path), archive_state=_archive_state(spec, path, len(records)),
                              archive_records=len(records), bootstrap=wanted, from_archive=from_archive, to_train=to_train)
