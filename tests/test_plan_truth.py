@@ -193,7 +193,7 @@ def test_saved_bytes_on_the_meta_device_equal_those_of_real_forward_passes():
         assert plan_memory.step_bytes(SPEC, arch) == 64 * per_sample + fixed + 4 * params
 
 
-@pytest.mark.slow  # counts the saved bytes of every network of the digits pool (about 30 s)
+@pytest.mark.slow  # counts the saved bytes of every network of the digits pool (1-4 min)
 def test_the_shortlist_finds_the_largest_network_of_the_digits_pool():
     archs, _ = plan_module.trainable_pool(SPEC, 2000, 0)
     step = [plan_memory.step_bytes(SPEC, a) for a in archs]
