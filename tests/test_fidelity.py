@@ -18,7 +18,7 @@ from moo_snn.surrogate.features import ArchitectureFeaturizer
 from moo_snn.surrogate.predictor import predictor_inputs
 from small_search import TEXT
 
-LADDER = "\n[fidelity]\nepochs = [1, 2]\ntrain_fraction = [0.25, 0.5]\neta = 2\npromote = 2\nbalance = false\n"
+LADDER = "\n[fidelity]\nepochs = [1, 2]\ntrain_fraction = [0.25, 0.5]\neta = 2\npromote = 2\n"
 SMALL = TEXT.replace("epochs = 2", "epochs = 8").replace("bootstrap = 16", "bootstrap = 6").replace("survivors = 2", "survivors = 4")
 
 
@@ -276,27 +276,3 @@ def test_a_ladder_run_interrupted_in_its_bootstrap_and_resumed_trains_what_the_u
     assert measured(resumed) == measured(whole) and len(measured(whole)) > 6
     assert resumed.attrs["spent_fte"] == pytest.approx(whole.attrs["spent_fte"])
 
-
-def test_balance_spends_no_more_on_full_trainings_than_on_the_highest_low_level():
-    from types import SimpleNamespace
-
-    from moo_snn.search import async_ladder
-
-    balanced = parse_problem(SMALL + LADDER.replace("balance = false", "balance = true"))
-    top = fidelity.levels(balanced)[1]  # 2 ep x 0.5 of 8 epochs: 1/8 FTE
-    # plan by hand: 2 x ceil(4/2) + ceil(6/2) = 7 measured at L1, 7/8 FTE -> only the first promotion
-    assert fidelity.phase_plan(balanced)["promotions"]["trainings"] == 1
-    wide = parse_problem((SMALL + LADDER).replace("balance = false", "balance = true").replace("survivors = 4", "survivors = 20"))
-    assert fidelity.phase_plan(wide)["promotions"]["trainings"] == 2  # 2 x 10 + 3 = 23 at L1: 23/8 -> 2
-
-    def run(n_top, n_promoted, spec=balanced):
-        cands = [SimpleNamespace(proxy_level=1, round_promoted=1 if k < n_promoted else -1) for k in range(n_top)]
-        return SimpleNamespace(spec=spec, state=SimpleNamespace(candidates={k: c for k, c in enumerate(cands)}))
-
-    assert fidelity.promotions_allowed(run(0, 0), top) == 1  # the first is always allowed (it measures the gap)
-    assert fidelity.promotions_allowed(run(15, 1), top) == 0  # 15/8 -> 1 in all, 1 made
-    assert fidelity.promotions_allowed(run(17, 1), top) == 1  # 17/8 -> 2 in all
-    assert fidelity.promotions_allowed(run(17, 1, parse_problem(SMALL + LADDER)), top) >= 10**6  # balance = false
-    # asynchronous: one promotion per 1/fte measurements at L1 (promote 2 of ceil(4/2) = 2 would be all)
-    assert async_ladder.rates(balanced)[2] == pytest.approx(1 / 8)
-    assert async_ladder.rates(parse_problem(SMALL + LADDER))[2] == pytest.approx(1.0)

@@ -21,7 +21,7 @@ from small_search import TEXT
 
 # 8 full epochs, bootstrap 6, 2 rounds of 4 survivors; the ladder of tests/test_fidelity.py
 PLAIN = TEXT.replace("epochs = 2", "epochs = 8").replace("bootstrap = 16", "bootstrap = 6").replace("survivors = 2", "survivors = 4")
-LADDER = "\n[fidelity]\nepochs = [1, 2]\ntrain_fraction = [0.25, 0.5]\neta = 2\npromote = 2\nbalance = false\n"
+LADDER = "\n[fidelity]\nepochs = [1, 2]\ntrain_fraction = [0.25, 0.5]\neta = 2\npromote = 2\n"
 SPEC = parse_problem(PLAIN, "plain.toml")
 SPACE = SearchSpace(SPEC.space)
 SAMPLE = [str(SPACE.decode(x)) for x in space_filling_sample(SPEC, SPACE, 6, seed=0)]  # the run's bootstrap (seed 0)

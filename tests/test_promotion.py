@@ -1,5 +1,7 @@
 """Promotion by expected hypervolume improvement (moo_snn.search.promotion), against hand-computed hypervolumes."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -94,14 +96,22 @@ def test_gaps_are_measured_on_promotions_and_lower_levels_borrow_from_above():
 
     run = _run_with([(1, 0.80, 0.95), (1, 0.90, 0.97), (1, 0.85, 0.99), (1, 0.70, None), (0, 0.5, None)])
     gaps = fidelity_gaps(run)
-    d = np.array([0.15, 0.07, 0.14])  # by hand: full - proxy of the three promoted at level 1
+
+    def lo(a):  # log-odds, by hand
+        return math.log(a / (1 - a))
+
+    d = np.array([lo(0.95) - lo(0.80), lo(0.97) - lo(0.90), lo(0.99) - lo(0.85)])  # 1.558, 1.279, 2.861
     assert gaps[1] == pytest.approx((d.mean(), d.std(ddof=1), 3))
     assert gaps[0] == gaps[1]  # no pair at level 0: the level above lends its gap
     pool = [run.state.candidates["a3"], run.state.candidates["a4"]]
     mean, spread = calibrated_proxy(run, pool)
-    assert mean == pytest.approx([0.70 + d.mean(), 0.5 + d.mean()]) and spread == pytest.approx([d.std(ddof=1)] * 2)
+    mu = [1 / (1 + math.exp(-(lo(p) + d.mean()))) for p in (0.70, 0.5)]  # 0.70 -> 0.9356, 0.5 -> 0.8618
+    assert mean == pytest.approx(mu)
+    assert spread == pytest.approx([m * (1 - m) * d.std(ddof=1) * math.sqrt(1 + 1 / 3) for m in mu])
+    assert mean.max() < 1  # a lift in log-odds never passes 1 (one in points would: 0.90 + 0.15)
     # fewer than 3 pairs: the prior spread; none: no estimate (the first promotion is chosen otherwise)
     two = _run_with([(1, 0.80, 0.95), (1, 0.90, 0.97), (1, 0.7, None)])
-    assert calibrated_proxy(two, [two.state.candidates["a2"]])[1] == pytest.approx([GAP_SPREAD_PRIOR])
+    m2, s2 = calibrated_proxy(two, [two.state.candidates["a2"]])
+    assert s2 == pytest.approx(m2 * (1 - m2) * GAP_SPREAD_PRIOR * math.sqrt(1 + 1 / 2))
     none = _run_with([(1, 0.7, None)])
     assert fidelity_gaps(none) == {} and calibrated_proxy(none, list(none.state.candidates.values())) is None

@@ -127,18 +127,20 @@ def ehvi_choice(problem, genomes, mean, std, front, ref, ideal, k: int, *, draws
     return chosen, first
 
 
-GAP_SPREAD_PRIOR = 0.15
-"""σ of a calibrated proxy while fewer than 3 promotions measured its level's gap. Measured on the 64
-networks of ``surrogates/digits-fidelity.nc``: the standard deviation of (30-epoch − proxy) validation
-accuracy over the half each proxy ranks best (the candidates a search promotes) is 0.135 at 3 ep × all
-data, 0.16 at 8 ep × ¼, 0.13 at 12 ep × ¼ (over all 64: 0.22-0.24)."""
+GAP_SPREAD_PRIOR = 0.8
+"""σ of a level's log-odds gap to full training (:func:`moo_snn.search.fidelity.fidelity_gaps`) while
+fewer than 3 promotions measured it. Measured on the 64 networks of ``surrogates/digits-fidelity.nc``
+over the half each proxy ranks best (the candidates a search promotes): 0.79 at 3 ep × all data,
+0.79 at 8 ep × ¼, 0.68 at 6 ep × ½, 0.70 at 10 ep × ⅓, 0.73 at 12 ep × ¼ (the 2-4-epoch quarter-data
+proxies, near chance: 1.2-1.3)."""
 
 
 def calibrated_proxy(run, pool: list) -> tuple[np.ndarray, np.ndarray] | None:
-    """Full-fidelity accuracy of proxy-measured candidates as N(μ, σ²): the measured proxy accuracy plus
-    its level's mean gap to full training, σ the gap's spread over the run's promotions
-    (:func:`moo_snn.search.fidelity.fidelity_gaps`; ``GAP_SPREAD_PRIOR`` until 3 exist). None before
-    the first promotion (no gap known yet).
+    """Full-fidelity accuracy of proxy-measured candidates as N(μ, σ²), μ the measured proxy accuracy
+    lifted by its level's mean log-odds gap to full training (:func:`moo_snn.search.fidelity.lift`),
+    σ by the delta method: ``μ (1 − μ) · s · sqrt(1 + 1/n)``, ``s`` the spread of the ``n`` gaps
+    measured on the run's promotions (``GAP_SPREAD_PRIOR`` until 3 exist; ``1/n`` for the error of
+    their mean). None before the first promotion (no gap known yet).
 
     Why the candidate's own measurement rather than the predictor: among the networks a search
     promotes (the better half), the 3-epoch proxy alone ranked 30-epoch accuracy better (Kendall τ
@@ -150,9 +152,10 @@ def calibrated_proxy(run, pool: list) -> tuple[np.ndarray, np.ndarray] | None:
     gaps = fidelity.fidelity_gaps(run)
     if not gaps or any(c.proxy_level not in gaps for c in pool):
         return None
-    mean = np.array([c.proxy_accuracy + gaps[c.proxy_level][0] for c in pool])
-    spread = np.array([gaps[c.proxy_level][1] if gaps[c.proxy_level][2] >= 3 else GAP_SPREAD_PRIOR for c in pool])
-    return mean, spread
+    mean = np.array([float(fidelity.lift(c.proxy_accuracy, gaps[c.proxy_level][0])) for c in pool])
+    spread = np.array([(gaps[c.proxy_level][1] if gaps[c.proxy_level][2] >= 3 else GAP_SPREAD_PRIOR)
+                       * np.sqrt(1 + 1 / gaps[c.proxy_level][2]) for c in pool])
+    return mean, mean * (1 - mean) * spread
 
 
 def promotion_order(run, problem, pool: list, k: int, round_: int) -> list[int]:
