@@ -72,9 +72,11 @@ def saved_bytes(problem, arch) -> tuple[float, float, float]:
     for the backward pass, at batches 1 and 2: the difference is what one more sample adds (feature
     maps, membrane potentials ...), the rest what every step saves whatever its batch (the fake-
     quantised weights of each layer, once per timestep). A training step then holds about
-    ``batch · per_sample + fixed + 4 · params`` (weights, gradients, two Adam moments). A tensor saved
-    by two operations is counted twice (meta tensors have no storage to tell), so this is an upper
-    estimate that ranks networks, not a measurement.
+    ``batch · per_sample + fixed + 4 · params`` (weights, gradients, two Adam moments), plus what this
+    leaves out: the backward pass's transient buffers and the allocator's overhead (a tensor saved by
+    two operations is counted twice: meta tensors have no storage to tell). On the CIFAR and
+    TinyImageNet problems the resident memory measured on CPU was 2.1-2.4 times this count
+    (benchmarks/RESULTS.md): it ranks networks, the plan measures the one it picks.
     """
     import torch
 
