@@ -320,6 +320,7 @@ class DaskExecutor:
         self.no_worker_timeout_s = no_worker_timeout_s if no_worker_timeout_s is not None else (120.0 if workers else 900.0)
         self.torch_threads = torch_threads  # None: each training's thread policy, sharing its node's cores
         self.trainings_per_gpu = trainings_per_gpu
+        self.worker_close_timeout_s = 1.0  # a local worker still busy when the executor closes is killed after 0.8 s
         self._client, self._cluster, self._own_client = client, None, client is None
 
     @property
@@ -394,10 +395,20 @@ class DaskExecutor:
         return max(per_host.values(), default=1)
 
     def close(self) -> None:
-        """Close the client and the local cluster this executor started."""
+        """Close the client and the local cluster this executor started.
+
+        The local workers are stopped within about a second, trainings in flight included (what is
+        still running when the run ends, by Ctrl-C say, is not waited for: Dask's nanny would give a
+        busy worker 4 s before killing it).
+        """
         if self._own_client and self._client is not None:
             self._client.close()
         if self._cluster is not None:
+            nannies = list(self._cluster.workers.values())
+            try:
+                self._cluster.sync(_close_nannies, nannies, self.worker_close_timeout_s)
+            except Exception:  # noqa: BLE001 - best effort: the cluster's own close below stops what is left
+                pass
             self._cluster.close()
             logging.getLogger("distributed").setLevel(self._log_level)
         self._client = None if self._own_client else self._client
@@ -546,6 +557,13 @@ class DaskStream:
         for _, _, _, future in self._pending.values():
             future.cancel()
         self._pending.clear()
+
+
+async def _close_nannies(nannies, timeout_s: float) -> None:
+    """Close the nannies of a local cluster (and their worker processes: killed after 0.8 ``timeout_s``)."""
+    import asyncio
+
+    await asyncio.gather(*(n.close(timeout=timeout_s, reason="moo-snn: run ended") for n in nannies), return_exceptions=True)
 
 
 def _write_weights(task: TrainingTask, weights: bytes | None) -> None:
