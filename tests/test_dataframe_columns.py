@@ -81,3 +81,13 @@ def test_fidelity_level_and_cost_by_hand(ladder_run):
         assert row.cost_fte == pytest.approx(0.025 if row.fidelity_level == 0 else 0.025 + 0.1)
     untouched = df[df.status == "predicted"]
     assert (untouched.fidelity_level == -1).all() and (untouched.cost_fte == 0).all()
+
+
+def test_front_records_say_what_measuring_each_member_took():
+    ds = hand_made_run()
+    promoted = int(ds.candidate.values[ds.status.values == "trained"][0])
+    ds["on_front"] = ds.candidate == promoted  # the promoted network alone on the front
+    (record,) = ds.moo.front_records()
+    assert record["candidate"] == promoted
+    assert (record["round_found"], record["round_trained"], record["round_promoted"]) == (1, 1, 1)
+    assert record["cost_fte"] == pytest.approx(1.125)  # 0.025 + 0.1 + 1: its proxies and its full training

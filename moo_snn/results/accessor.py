@@ -129,7 +129,10 @@ class MooAccessor:
     def front_records(self) -> list[dict]:
         """The front as plain records, most accurate first: ``candidate``, ``arch``, ``source``,
         ``knee`` (bool), ``predicted_accuracy``, ``val_accuracy``, ``test_accuracy``, every built-in
-        cost (recomputed with the measured spike rates) and every objective's measured value."""
+        cost (recomputed with the measured spike rates), every objective's measured value, and what
+        measuring it took: ``round_found``, ``round_trained``, ``round_promoted`` (−1: trained without
+        a promotion), ``cost_fte`` (full-training equivalents spent on it, proxies included) and
+        ``train_seconds``."""
         from moo_snn.evaluation import COST_METRICS
 
         front = self.front()
@@ -144,6 +147,9 @@ class MooAccessor:
                       "knee": cand == knee, "predicted_accuracy": float(front.predicted_accuracy.values[k]),
                       "val_accuracy": float(front.val_accuracy.values[k]), "test_accuracy": float(front.test_accuracy.values[k])}
             record.update({name: float(costs[name][k]) for name in COST_METRICS})
+            record.update({name: int(front[name].values[k]) for name in ("round_found", "round_trained", "round_promoted")
+                           if name in front})
+            record.update({name: float(front[name].values[k]) for name in ("cost_fte", "train_seconds") if name in front})
             if "accuracy_nonideal" in front:  # on non-ideal crossbars ([nonideal]), NaN where not measured
                 record.update(accuracy_nonideal=float(front.accuracy_nonideal.values[k]),
                               accuracy_nonideal_std=float(front.accuracy_nonideal_std.values[k]))
