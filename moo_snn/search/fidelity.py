@@ -307,7 +307,8 @@ def after_bootstrap(run) -> int:
     """
     from moo_snn.search.pymoo_problem import SnnSearchProblem
 
-    if not run.spec.fidelity.enabled or run.state.rounds or fidelity_gaps(run) or budget_exhausted(run):
+    begun = any(c.round_promoted == 0 for c in run.state.candidates.values())  # interrupted in its promotions: finish them
+    if not run.spec.fidelity.enabled or run.state.rounds or (fidelity_gaps(run) and not begun) or budget_exhausted(run):
         return 0
     problem = SnnSearchProblem(run.spec, run.space, fit_predictor(run, before_round=1))
     return ladder(run, 0, problem)
@@ -319,13 +320,16 @@ def ladder(run, r: int, problem) -> int:
     from moo_snn.search.promotion import promotion_order
 
     fid = run.spec.fidelity
-    promoted = 0
     for level in run.levels[1:]:
         below = run.levels[level.index - 1]
         pool = [c for c in run.state.candidates.values() if c.status == "proxy" and c.proxy_level == below.index]
         fresh = sum(1 for c in pool if c.round_trained == r)
         k = fid.promote if level.full else rung_size(fresh, fid.eta)
-        if level.full:
+        if level.full and any(c.round_promoted == r for c in run.state.candidates.values()):
+            # round r redone after an interruption: its promotions were chosen (and marked) before it; finish
+            # those instead of choosing again on a front that already holds some of them (the resume is exact)
+            order = [i for i, c in enumerate(pool) if c.round_promoted == r]
+        elif level.full:
             order = promotion_order(run, problem, pool, k, r)
         else:
             order = choose(problem, pool, [c.proxy_accuracy for c in pool], k)
@@ -338,9 +342,7 @@ def ladder(run, r: int, problem) -> int:
                 c.round_promoted = r
                 c.accuracy_predicted_when_selected = c.predicted_accuracy
         run._train(chosen, r, "promotion" if level.full else "search", level=level)
-        if level.full:
-            promoted = sum(1 for c in chosen if c.round_promoted == r and c.status != "proxy")
-    return promoted
+    return sum(1 for c in run.state.candidates.values() if c.round_promoted == r and c.status != "proxy")
 
 
 def phase_plan(problem) -> dict:

@@ -6,7 +6,8 @@ uncertain candidates are not thrown away), taken front by front of a non-dominat
 optimistic objectives, then spread over those fronts by a greedy farthest-point choice in normalised
 objective space that starts from the most accurate one. Where fewer meet the limits, the least
 violating fill the remaining places (so a run whose limits nobody meets still learns where the
-boundary is).
+boundary is). Survivors are distinct architectures: two genomes of the population that decode to the
+same architecture (genes of pruned edges differ) count once, as the first of them.
 
 Hypervolume (:func:`moo_snn.pareto.hypervolume`, below both the search and the results): of the
 minimised objectives (pymoo's HV) as a fraction of the box [ideal, ref]. The
@@ -58,7 +59,8 @@ def select_survivors(archs, F, G, std, *, trained: set, k: int, metric_names, co
                      uncertainty_weight: float) -> list[int]:
     """Indices (into the population) of up to ``k`` candidates to train next (see module docstring)."""
     F_opt, G_opt = optimistic(F, G, std, metric_names, constraints, uncertainty_weight)
-    fresh = np.array([a not in trained for a in archs])
+    seen: set = set()
+    fresh = np.array([a not in trained and not (a in seen or seen.add(a)) for a in archs], dtype=bool)  # first copy only
     violation = np.maximum(G_opt, 0).sum(axis=1) if G_opt.size else np.zeros(len(archs))
     feasible = np.flatnonzero(fresh & (violation <= 0))
     chosen: list[int] = []

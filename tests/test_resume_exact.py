@@ -1,0 +1,70 @@
+"""A resumed run ends as the uninterrupted one, also when the interruption falls inside a round's
+promotions; and a round never trains the same architecture twice.
+
+Found with real trainings (``benchmarks/resume_ladder.py``, RESULTS.md "Training determinism"): a
+ladder run interrupted during its second promotion of a round redid the round's choice on a front
+that already held the first promotion, and promoted another network; and a round's survivors held
+one architecture twice (two genomes of the population that decode to the same cell), trained twice.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from moo_snn.config.problem import parse_problem
+from moo_snn.search.loop import SearchRun
+from moo_snn.search.selection import select_survivors
+from test_fidelity import SMALL, FakeExecutor
+
+LADDER = "\n[fidelity]\nepochs = [2]\ntrain_fraction = [0.5]\npromote = 2\n"  # one proxy level, as digits-long
+
+
+def test_survivors_are_distinct_architectures():
+    archs = ["a", "a", "b", "c"]  # the first two: two genomes of one architecture
+    F = np.array([[0.1, 1.0], [0.1, 1.0], [0.2, 0.5], [0.3, 0.4]])
+    chosen = select_survivors(archs, F, np.zeros((4, 0)), np.zeros(4), trained=set(), k=3, metric_names=["accuracy", "energy_uJ"],
+                              constraints=(), uncertainty_weight=0.0)
+    assert sorted(chosen) == [0, 2, 3]
+    chosen = select_survivors(archs, F, np.zeros((4, 0)), np.zeros(4), trained={"b"}, k=3, metric_names=["accuracy", "energy_uJ"],
+                              constraints=(), uncertainty_weight=0.0)
+    assert sorted(chosen) == [0, 3]  # fewer than k rather than a copy
+
+
+class InterruptedAtFull(FakeExecutor):
+    """Ctrl-C when the ``n``-th full training (8 epochs, all the data) is asked for, after the ones before it."""
+
+    def __init__(self, n: int):
+        super().__init__()
+        self.n = n
+
+    def run(self, tasks, data=None):
+        for item in super().run(tasks, data):
+            task = self.tasks[-1]
+            if (task.epochs, task.train_fraction) == (8, 1.0):
+                self.n -= 1
+                if self.n == 0:
+                    raise KeyboardInterrupt
+            yield item
+
+
+def _measured(ds):
+    return {str(a): (str(s), int(e), float(f), int(p)) for a, s, e, f, p in
+            zip(ds.arch.values, ds.status.values, ds.fidelity_epochs.values, ds.cost_fte.values, ds.round_promoted.values)
+            if s != "predicted"}
+
+
+@pytest.mark.slow  # four search runs (fake trainings, real NSGA-II and checkpoints): 30-90 s on 2 shared cores
+@pytest.mark.parametrize("n", [2, 4])  # inside round 0's promotions (after the first one), and inside a later round's
+def test_a_ladder_run_interrupted_between_two_promotions_of_a_round_resumes_exactly(tmp_path, n):
+    spec = parse_problem(SMALL + LADDER)
+    whole = SearchRun(spec, tmp_path / "a.nc", archive_path=tmp_path / "none.nc", executor=FakeExecutor()).run()
+    promoted = whole.round_promoted.values[whole.round_promoted.values >= 0]
+    assert max(np.bincount(promoted)) == 2  # rounds that promote two: an interruption can fall between them
+    with pytest.raises(KeyboardInterrupt):
+        SearchRun(spec, tmp_path / "b.nc", archive_path=tmp_path / "none.nc", executor=InterruptedAtFull(n)).run()
+    resumed = SearchRun(spec, tmp_path / "b.nc", archive_path=tmp_path / "none.nc", executor=FakeExecutor(),
+                        resume=tmp_path / "b.nc").run()
+    assert _measured(resumed) == _measured(whole)
+    assert resumed.attrs["spent_fte"] == pytest.approx(whole.attrs["spent_fte"])
+    assert resumed.n_promoted_in_round.values.tolist() == whole.n_promoted_in_round.values.tolist()
