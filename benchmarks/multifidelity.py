@@ -28,7 +28,7 @@ trains for real (30-epoch trainings: about 10-60 s each on a CPU core); later ru
     python benchmarks/multifidelity.py [--quick] [--seeds N] [--json] [--methods full,multifidelity,...]
 
 ``--quick``: 1 seed, bootstrap 10, 3 rounds of 4 survivors, 20 generations of 32; the ladder's run
-gets 6 rounds (rounds are cheap at low fidelity) and promotes 1 network per round.
+gets 6 rounds of 8 survivors (rounds are cheap at low fidelity) and promotes 1 network per round.
 """
 
 from __future__ import annotations
@@ -254,8 +254,10 @@ def main(argv=None) -> dict:
     if args.quick:
         args.seeds = args.seeds or 1
         args.bootstrap, args.rounds, args.survivors, args.generations, args.pop_size = 10, 3, 4, 20, 32
-        # the ladder's run: rounds are cheap at low fidelity, so it gets twice as many, and promotes one per round
+        # the ladder's run: rounds are cheap at low fidelity, so it gets twice as many rounds of twice as many
+        # survivors (48 proxies: 3.2 FTE), and promotes one per round
         args.rounds_mf = args.rounds_mf or 2 * args.rounds
+        args.survivors_mf = args.survivors_mf or 2 * args.survivors
         args.promote = 1 if args.promote is None else args.promote
     args.rounds_mf = args.rounds_mf or args.rounds
     args.seeds = args.seeds or 3
