@@ -62,11 +62,16 @@ def write_atomic(ds: xr.Dataset, path: str | Path) -> None:
         raise
 
 
+def _article(noun: str) -> str:
+    """The indefinite article of ``noun`` ("an archive", "a results file"), by its first letter."""
+    return "an" if noun[:1].lower() in "aeiou" else "a"
+
+
 def read(path: str | Path, kind: str, format_tag: str) -> xr.Dataset:
     """Read a moo-snn file of ``kind`` ("archive", "results file") whose ``format`` attribute is ``format_tag``."""
     path = Path(path)
     if path.is_dir():
-        raise ResultsError(f"{path}: is a folder, not a {kind}")
+        raise ResultsError(f"{path}: is a folder, not {_article(kind)} {kind}")
     if not path.is_file():
         raise ResultsError(f"{path}: no such {kind}")
     try:

@@ -2,8 +2,11 @@
 
 A dataclass field may carry metadata: ``doc`` (shown to users), ``choices`` (valid values; for a
 tuple field, valid items), ``min`` / ``max`` (inclusive bounds; for a tuple field, of each item),
-``nonempty`` (a tuple that must hold at least one item). Every error names the file and the full
-key (``[training] lr``) and says what was expected and what was found.
+``nonempty`` (a tuple that must hold at least one item), ``distinct`` (a tuple whose items must
+differ; default true, right for a list of *choices* such as ``[space] channels``; false for a list
+that gives one value *per level*, such as ``[fidelity] epochs``, where repeats are legitimate and the
+table's own check decides what two levels may share). Every error names the file and the full key
+(``[training] lr``) and says what was expected and what was found.
 """
 
 from __future__ import annotations
@@ -77,8 +80,10 @@ def _check_value(value: Any, meta: dict, where: str) -> None:
     items = value if isinstance(value, tuple) else (value,)
     if isinstance(value, tuple) and meta.get("nonempty") and not value:
         raise ProblemError(f"{where}: the list is empty; give at least one value")
-    if isinstance(value, tuple) and len(set(value)) != len(value):
-        raise ProblemError(f"{where}: the list holds duplicates: {list(value)}")
+    if isinstance(value, tuple) and meta.get("distinct", True) and len(set(value)) != len(value):
+        repeated = sorted({v for v in value if value.count(v) > 1}, key=repr)
+        raise ProblemError(f"{where}: the list holds duplicates ({', '.join(map(repr, repeated))} more than once): "
+                           f"{list(value)}; each choice may appear once")
     for item in items:
         if item is None:
             continue

@@ -22,7 +22,7 @@ stderr = Console(stderr=True, highlight=False, soft_wrap=True)  # a message is o
 ProblemArg = Annotated[str, typer.Argument(help="problem file, or the name of a shipped problem (see `moo-snn problems`)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON on stdout instead of tables")]
 WideOpt = Annotated[bool, typer.Option("--wide", help="one table with every column, however wide (default: tables folded to the terminal's width, COLUMNS when set)")]
-SeedOpt = Annotated[int, typer.Option(help="random seed")]
+SeedOpt = Annotated[int, typer.Option(min=0, max=2**32 - 1, help="random seed, 0 to 2**32 - 1 (config.problem.SEED_MAX: what scikit-learn's random_state takes)")]
 DeviceOpt = Annotated[str, typer.Option(help="torch device for training: cpu, cuda or cuda:N")]
 WorkersOpt = Annotated[Optional[int], typer.Option(min=1, help="train on a local Dask cluster of N worker processes, one training each")]
 SchedulerOpt = Annotated[Optional[str], typer.Option(help="train on the Dask cluster of this scheduler (tcp://HOST:8786); see README, Running on a cluster")]

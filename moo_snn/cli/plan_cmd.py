@@ -28,14 +28,17 @@ def plan(
     equivalents per phase, with and without the [fidelity] ladder, counting only the bootstrap
     networks the archive does not hold, and the peak memory of one training of the largest network
     the search may train (with the median network's beside it)."""
-    from moo_snn.config.problem import load_problem
+    from moo_snn.config.problem import SearchSpec, load_problem
+    from moo_snn.schema import parse_table
     from moo_snn.search.bootstrap_plan import bootstrap_coverage
     from moo_snn.search.fidelity import phase_plan
     from moo_snn.search.loop import with_overrides
     from moo_snn.training.plan import plan_run
     from moo_snn.training.runtime import torch_threads as threads
 
-    spec = with_overrides(load_problem(problem), seed=seed, rounds=rounds, survivors=survivors, bootstrap=bootstrap)
+    overrides = {k: v for k, v in dict(seed=seed, rounds=rounds, survivors=survivors, bootstrap=bootstrap).items() if v is not None}
+    parse_table(SearchSpec, overrides, "search", "plan")  # the bounds moo-snn optimize checks (run.py: _checked_search)
+    spec = with_overrides(load_problem(problem), **overrides)
     coverage = bootstrap_coverage(spec, archive)
     # the phases of the run as it will train them: the bootstrap networks the archive holds are neither
     # trained nor raised up the round-0 ladder (with_overrides does not check bounds: 0 is taken as is)

@@ -27,7 +27,7 @@ def build(
     epochs: Annotated[Optional[int], typer.Option(min=1, help="epochs (default: the problem's)")] = None,
     score: Annotated[bool, typer.Option(help="also compute SNASNet's training-free score of each architecture")] = True,
     seed: SeedOpt = 0,
-    train_seed: Annotated[Optional[int], typer.Option(help="seed of the trainings (default: --seed); another value retrains the same sample")] = None,
+    train_seed: Annotated[Optional[int], typer.Option(min=0, max=2**32 - 1, help="seed of the trainings, 0 to 2**32 - 1 (default: --seed); another value retrains the same sample")] = None,
     device: DeviceOpt = "cpu",
     workers: WorkersOpt = None,
     scheduler: SchedulerOpt = None,

@@ -38,6 +38,10 @@ METRICS = {
     "energy_uJ": ("uJ", "minimize"),
 }
 SURROGATES = ("super", "tanh", "circ", "triangle", "heavi_erfc")
+SEED_MAX = 2**32 - 1
+"""The largest seed: scikit-learn's ``random_state`` (a legacy ``numpy.random.RandomState``, which the
+predictor's ensemble is seeded with) takes 0 to 2**32 - 1; numpy's ``default_rng``, torch's
+``manual_seed`` and the results file's int64 ``seed`` attribute take more."""
 
 
 @dataclass(frozen=True)
@@ -139,7 +143,7 @@ class SearchSpec:
     Every field is a key of the table, with its default, bounds and meaning in its ``metadata`` (``moo-snn problems --keys`` prints them); :func:`moo_snn.schema.parse_table` checks a table against it.
     """
 
-    seed: int = field(default=0, metadata={"doc": "seed of the search (NSGA-II, survivor selection, training)", "min": 0})
+    seed: int = field(default=0, metadata={"doc": "seed of the search (NSGA-II, survivor selection, training); 0 to 2**32 - 1", "min": 0, "max": SEED_MAX})
     rounds: int = field(default=3, metadata={"doc": "search rounds (NSGA-II, then full training of survivors)", "min": 1, "max": 1000})
     generations: int = field(default=40, metadata={"doc": "NSGA-II generations per round", "min": 1, "max": 100000})
     pop_size: int = field(default=64, metadata={"doc": "NSGA-II population size", "min": 4, "max": 100000})
@@ -156,8 +160,8 @@ class FidelitySpec:
     Without a ``[fidelity]`` table (``epochs`` empty) every training is a full one, as before.
     """
 
-    epochs: tuple[int, ...] = field(default=(), metadata={"doc": "epochs of each low-fidelity level, cheapest first (empty: no multi-fidelity, every training is full); full training is the [training] recipe above them", "min": 1, "max": 10000})
-    train_fraction: tuple[float, ...] = field(default=(), metadata={"doc": "stratified fraction of the training split of each level (same length as epochs; empty: 1 for every level)", "min": 1e-3, "max": 1.0})
+    epochs: tuple[int, ...] = field(default=(), metadata={"doc": "epochs of each low-fidelity level, cheapest first (empty: no multi-fidelity, every training is full); full training is the [training] recipe above them. A level is the pair (epochs, train_fraction): values may repeat across levels, but the levels' costs epochs x train_fraction must grow strictly", "min": 1, "max": 10000, "distinct": False})
+    train_fraction: tuple[float, ...] = field(default=(), metadata={"doc": "stratified fraction of the training split of each level (same length as epochs; empty: 1 for every level); may repeat across levels", "min": 1e-3, "max": 1.0, "distinct": False})
     promote: int = field(default=2, metadata={"doc": "at most this many candidates of the highest level promoted to full training per round, by expected hypervolume improvement of the measured front (none whose expected improvement is 0)", "min": 1, "max": 10000})
     eta: int = field(default=2, metadata={"doc": "successive halving: of the candidates measured at a level, the best 1/eta go up to the next level", "min": 2, "max": 100})
     predictor: str = field(default="fidelity_input", metadata={"doc": "how the predictor learns across fidelities: 'fidelity_input' (one model, the level's cost as an input; it predicts at full cost) or 'full_only' (full trainings only)", "choices": ("fidelity_input", "full_only")})
@@ -316,6 +320,11 @@ def _check_problem(spec: ProblemSpec, where: str, check_plugins: bool = True) ->
         raise ProblemError(f"{where}: [fidelity] train_fraction has {len(fid.train_fraction)} values and epochs "
                            f"{len(fid.epochs)}; give one fraction per level (or none: 1 for every level)")
     levels = list(zip(fid.epochs, fid.train_fraction or [1.0] * len(fid.epochs)))
+    same = next(((i, j) for j in range(len(levels)) for i in range(j) if levels[i] == levels[j]), None)
+    if same is not None:
+        epochs, fraction = levels[same[1]]
+        raise ProblemError(f"{where}: [fidelity] levels {same[0] + 1} and {same[1] + 1} are the same training "
+                           f"({epochs} epochs on {fraction:g} of the data); give each level once")
     costs = [e * f for e, f in levels]
     if any(b <= a for a, b in zip(costs, costs[1:])) or any(c >= spec.training.epochs for c in costs):
         raise ProblemError(f"{where}: [fidelity] levels (epochs x train_fraction = {', '.join(f'{c:g}' for c in costs)}) must "

@@ -1,0 +1,125 @@
+"""Input faults a new-user trial found: each is refused with one clear line, or accepted when legitimate.
+
+Hand-written expectations: a fidelity level is the pair (epochs, fraction), so per-level lists may
+repeat values while choice lists may not; seeds stop at 2**32 - 1 (what scikit-learn's
+``random_state`` takes); ``plan`` checks its overrides as ``optimize`` does; "an archive".
+"""
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from moo_snn.cli import app
+from moo_snn.config.problem import SEED_MAX, parse_problem
+from moo_snn.errors import ProblemError, ResultsError
+from moo_snn.search.fidelity import levels
+
+LONG = (Path(__file__).resolve().parents[1] / "problems" / "digits-long.toml").read_text()
+LADDER = "epochs = [8]\ntrain_fraction = [0.25]"
+
+
+def _ladder(epochs: str, fractions: str) -> str:
+    assert LADDER in LONG
+    return LONG.replace(LADDER, f"epochs = {epochs}\ntrain_fraction = {fractions}")
+
+
+@pytest.mark.parametrize("epochs, fractions, expected", [
+    ("[1, 2]", "[0.25, 0.25]", [(1, 0.25), (2, 0.25)]),   # one fraction at two epoch counts
+    ("[1, 1]", "[0.25, 0.5]", [(1, 0.25), (1, 0.5)]),     # one epoch count on two fractions
+    ("[2, 2, 4]", "[0.25, 0.5, 0.5]", [(2, 0.25), (2, 0.5), (4, 0.5)]),  # both repeat: costs 0.5, 1, 2
+])
+def test_per_level_lists_may_repeat_values(epochs, fractions, expected):
+    spec = parse_problem(_ladder(epochs, fractions), source="ladder.toml")
+    got = [(lv.epochs, lv.train_fraction) for lv in levels(spec) if not lv.full]
+    assert got == expected
+    # the cost of a level in full trainings: epochs x fraction / 30 epochs (digits-long's recipe)
+    assert [lv.fte for lv in levels(spec)] == pytest.approx([e * f / 30 for e, f in expected] + [1.0])
+
+
+@pytest.mark.parametrize("epochs, fractions, fragment", [
+    ("[2, 2]", "[0.5, 0.5]", "[fidelity] levels 1 and 2 are the same training (2 epochs on 0.5 of the data)"),
+    ("[4, 2]", "[0.25, 0.5]", "must grow strictly"),      # costs 1 and 1: not cheaper first
+    ("[4, 1]", "[0.5, 0.5]", "must grow strictly"),       # costs 2 then 0.5
+])
+def test_identical_or_unordered_levels_are_refused(epochs, fractions, fragment):
+    with pytest.raises(ProblemError) as info:
+        parse_problem(_ladder(epochs, fractions), source="ladder.toml")
+    assert fragment in str(info.value) and str(info.value).startswith("ladder.toml")
+
+
+def test_choice_lists_still_refuse_duplicates():
+    text = LONG.replace("timesteps = [1, 2, 4, 6]", "timesteps = [2, 4, 2]")
+    with pytest.raises(ProblemError, match=r"\[space\] timesteps: the list holds duplicates \(2 more than once\)"):
+        parse_problem(text, source="x.toml")
+
+
+def test_problems_keys_documents_that_levels_may_repeat():
+    out = CliRunner().invoke(app, ["problems", "--keys", "--json"])
+    assert out.exit_code == 0
+    import json
+
+    fidelity = {row["key"]: row["doc"] for row in json.loads(out.stdout)["fidelity"]}
+    assert "may repeat" in fidelity["epochs"] and "may repeat" in fidelity["train_fraction"]
+
+
+@pytest.mark.parametrize("seed, ok", [(SEED_MAX, True), (SEED_MAX + 1, False), (10**20, False), (-1, False)])
+def test_seed_bounds_in_the_problem_file(seed, ok):
+    assert "[search]\nseed = 0\n" in LONG
+    text = LONG.replace("[search]\nseed = 0\n", f"[search]\nseed = {seed}\n")
+    if ok:
+        assert parse_problem(text).search.seed == 4294967295
+    else:
+        with pytest.raises(ProblemError, match=r"\[search\] seed: -?\d+ is (above the maximum 4294967295|below the minimum 0)"):
+            parse_problem(text, source="x.toml")
+
+
+def test_seed_max_is_what_sklearn_takes():
+    from sklearn.utils import check_random_state
+
+    check_random_state(SEED_MAX)
+    with pytest.raises(ValueError):
+        check_random_state(SEED_MAX + 1)
+
+
+def test_huge_seed_in_the_api_is_a_problem_error(tmp_path):
+    from moo_snn import optimize
+
+    with pytest.raises(ProblemError, match="seed: 100000000000000000000 is above the maximum 4294967295"):
+        optimize("digits", search={"seed": 10**20}, out=tmp_path / "x.nc")
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("command", [
+    ["optimize", "digits", "--seed", "99999999999999999999"],
+    ["plan", "digits", "--seed", "99999999999999999999"],
+    ["plan", "digits", "--seed", "-5"],
+    ["train", "digits", "--arch", "0303-0030-0003-0000_c8_t2_w4_p1_h0", "--seed", "99999999999999999999"],
+    ["surrogate", "build", "digits", "--train-seed", "-1"],
+])
+def test_bad_seeds_on_the_command_line_are_one_line_exit_2(command, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = CliRunner().invoke(app, command + ["--torch-threads", "1"])
+    assert out.exit_code == 2, out.output
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and "seed" in lines[0], out.stderr
+    assert not list(tmp_path.iterdir())  # nothing trained, nothing written
+
+
+def test_plan_checks_its_overrides_as_optimize_does(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    plan = CliRunner().invoke(app, ["plan", "digits", "--seed", "-5", "--torch-threads", "1"])
+    opt = CliRunner().invoke(app, ["optimize", "digits", "--seed", "-5", "--torch-threads", "1"])
+    assert plan.exit_code == opt.exit_code == 2
+    expected = "[search] seed: -5 is below the minimum 0"
+    assert expected in plan.stderr and expected in opt.stderr
+
+
+def test_a_folder_is_not_an_archive(tmp_path):
+    from moo_snn.surrogate.archive import load_archive
+    from moo_snn.results import open_results
+
+    with pytest.raises(ResultsError, match=r": is a folder, not an archive$"):
+        load_archive(tmp_path)
+    with pytest.raises(ResultsError, match=r": is a folder, not a results file$"):
+        open_results(tmp_path)
