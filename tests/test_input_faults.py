@@ -123,3 +123,25 @@ def test_a_folder_is_not_an_archive(tmp_path):
         load_archive(tmp_path)
     with pytest.raises(ResultsError, match=r": is a folder, not a results file$"):
         open_results(tmp_path)
+
+
+@pytest.mark.parametrize("fte_cap, hours_cap, expected", [
+    (1.5, None, "budget spent (0.3 FTE spent and 1 running of 1.5 FTE, 0.00173 h of training): no full training"),
+    (None, 0.5, "budget spent (0.3 FTE spent and 1 running FTE, 0.00173 of 0.5 h of training): no full training"),
+])
+def test_the_async_budget_note_reads_as_a_sentence(fte_cap, hours_cap, expected):
+    """The note of the asynchronous loop (a budget refused a training): the caps that exist, no 'of no h'."""
+    from types import SimpleNamespace
+
+    from moo_snn.search.async_loop import AsyncSearchRun
+    from moo_snn.search.fidelity import Budget, Level
+
+    phases = []
+    run = SimpleNamespace(budget=Budget(fte_cap, hours_cap), _spent=(0.3, 6.228), _running_fte=1.0,
+                          state=SimpleNamespace(attrs={}), progress=SimpleNamespace(phase=phases.append))
+    if hours_cap is not None:
+        run._spent = (0.3, 0.5 * 3600.0)  # the hours are spent: refused
+        expected = expected.replace("0.00173", "0.5")
+    assert AsyncSearchRun._affordable(run, Level(1, 10, 1.0, 1.0, True)) is False
+    assert run.state.attrs["budget_note"].startswith(expected) and phases == [run.state.attrs["budget_note"]]
+    assert " of no " not in run.state.attrs["budget_note"]

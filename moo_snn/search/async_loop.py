@@ -304,9 +304,10 @@ class AsyncSearchRun(SearchRun):
             return True
         self.budget_refused = True
         self.state.attrs["budget_exhausted"] = 1
-        self.state.attrs["budget_note"] = (f"budget spent ({fte:.3g} FTE spent and {self._running_fte:.3g} running of "
-                                           f"{self.budget.fte if self.budget.fte is not None else 'no'} FTE, "
-                                           f"{seconds / 3600:.3g} of {self.budget.hours if self.budget.hours is not None else 'no'} h): "
+        fte_cap = f" of {self.budget.fte:g}" if self.budget.fte is not None else ""  # as fidelity.update_attrs words it
+        hours_cap = f" of {self.budget.hours:g}" if self.budget.hours is not None else ""
+        self.state.attrs["budget_note"] = (f"budget spent ({fte:.3g} FTE spent and {self._running_fte:.3g} running{fte_cap} FTE, "
+                                           f"{seconds / 3600:.3g}{hours_cap} h of training): "
                                            f"no {level.name} training started after it; resume with a larger "
                                            f"--budget / --budget-hours to continue")
         self.progress.phase(self.state.attrs["budget_note"])
