@@ -145,3 +145,28 @@ def test_the_async_budget_note_reads_as_a_sentence(fte_cap, hours_cap, expected)
     assert AsyncSearchRun._affordable(run, Level(1, 10, 1.0, 1.0, True)) is False
     assert run.state.attrs["budget_note"].startswith(expected) and phases == [run.state.attrs["budget_note"]]
     assert " of no " not in run.state.attrs["budget_note"]
+
+
+def test_pareto_json_of_a_budget_spent_run_has_its_budget(tmp_path):
+    """What the text output says of the budget (the note on stderr) is in --json too, with the spent FTE."""
+    import json
+
+    import moo_snn
+    from moo_snn.netcdf import write_atomic
+
+    data = Path(__file__).resolve().parent / "data" / "reference-run.nc"
+    ds = moo_snn.open_results(data).load()
+    note = "budget spent (1.5 of 1.5 FTE, 0.001 h of training): 2 full trainings not started; resume with a larger --budget"
+    ds.attrs.update(status="budget_spent", budget_fte=1.5, budget_hours=-1.0, spent_fte=1.5, spent_train_hours=0.001,
+                    budget_exhausted=1, budget_note=note)
+    write_atomic(ds, tmp_path / "run.nc")
+    out = CliRunner().invoke(app, ["pareto", str(tmp_path / "run.nc"), "--json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["budget"] == {"budget_fte": 1.5, "budget_hours": None, "spent_fte": 1.5,
+                                                "spent_train_hours": 0.001, "stopped_by_budget": True, "note": note}
+    text = CliRunner().invoke(app, ["pareto", str(tmp_path / "run.nc")])
+    assert note in text.stderr  # the same sentence as the text output
+    # the stored run had no cap and no ladder: its 20 trained candidates are 20 full trainings = 20 FTE
+    uncapped = json.loads(CliRunner().invoke(app, ["pareto", str(data), "--json"]).stdout)["budget"]
+    assert uncapped == {"budget_fte": None, "budget_hours": None, "spent_fte": 20.0,
+                        "spent_train_hours": pytest.approx(0.0113, abs=1e-4), "stopped_by_budget": False, "note": None}

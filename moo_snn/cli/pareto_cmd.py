@@ -4,11 +4,13 @@ JSON (``--json``): for one run, one object::
 
     {"results": PATH, "problem": NAME, "status": ..., "hypervolume": HV,
      "reference_point": {objective: value in natural units}, "knee": RECORD or null,
-     "front": [RECORD, ...]}
+     "front": [RECORD, ...], "budget": BUDGET}
 
 where a RECORD is :meth:`MooAccessor.front_records`'s (``candidate``, ``arch``, ``source``, ``knee``,
 ``predicted_accuracy``, ``val_accuracy``, ``test_accuracy``, the built-in costs and every objective),
-most accurate first. For several runs: ``{"runs": [one such object per run, in the order given]}``.
+most accurate first, and BUDGET (present where the run recorded what it spent: a ``[fidelity]``
+ladder or a ``--budget``) is :func:`budget_summary`'s: the caps, what was spent and the note of a run
+its budget stopped, as the text output says them. For several runs: ``{"runs": [one such object per run, in the order given]}``.
 CSV (``--csv``): one row per front member of every run, with a ``results`` column naming the run.
 """
 
@@ -36,6 +38,25 @@ def run_labels(paths: list[Path]) -> list[str]:
     return labels
 
 
+def budget_summary(attrs: dict) -> dict:
+    """``{"budget": {...}}`` for ``moo-snn pareto --json``: ``budget_fte`` and ``budget_hours`` (null: no
+    cap), ``spent_fte`` and ``spent_train_hours`` (full-training equivalents and hours of training
+    spent), ``stopped_by_budget`` (the budget left work undone) and ``note`` (the run's sentence about it,
+    or null); ``{}`` for a run that recorded none of these (a run before budgets, or without one)."""
+    keys = ("budget_fte", "budget_hours", "spent_fte", "spent_train_hours", "budget_exhausted", "budget_note")
+    if not any(k in attrs for k in keys):
+        return {}
+
+    def number(key, no_cap):  # stored as numbers; -1: no cap
+        value = attrs.get(key)
+        return None if value is None or (no_cap and float(value) < 0) else float(value)
+
+    return {"budget": {"budget_fte": number("budget_fte", True), "budget_hours": number("budget_hours", True),
+                       "spent_fte": number("spent_fte", False), "spent_train_hours": number("spent_train_hours", False),
+                       "stopped_by_budget": attrs.get("status") == "budget_spent" or bool(attrs.get("budget_exhausted", 0)),
+                       "note": attrs.get("budget_note")}}
+
+
 @user_errors
 def pareto(
     results: Annotated[list[Path], typer.Argument(help="results file(s) of moo-snn optimize (.nc); several are overlaid")],
@@ -49,7 +70,7 @@ def pareto(
     from moo_snn.results import open_results
 
     datasets = [open_results(p) for p in results]
-    summaries = [dict(results=str(p), **ds.moo.summary()) for p, ds in zip(results, datasets)]
+    summaries = [dict(results=str(p), **ds.moo.summary(), **budget_summary(ds.attrs)) for p, ds in zip(results, datasets)]
     if plot is not None:
         from moo_snn.results.plot import plot_runs
 
