@@ -131,8 +131,8 @@ GAP_SPREAD_PRIOR = 0.8
 """σ of a level's log-odds gap to full training (:func:`moo_snn.search.fidelity.fidelity_gaps`) while
 fewer than 3 promotions measured it. Measured on the 64 networks of ``surrogates/digits-fidelity.nc``
 over the half each proxy ranks best (the candidates a search promotes): 0.79 at 3 ep × all data,
-0.79 at 8 ep × ¼, 0.68 at 6 ep × ½, 0.70 at 10 ep × ⅓, 0.73 at 12 ep × ¼ (the 2-4-epoch quarter-data
-proxies, near chance: 1.2-1.3)."""
+0.79 at 8 ep × ¼, 0.68 at 6 ep × ½, 0.70 at 10 ep × ⅓, 0.73 at 12 ep × ¼, 0.93 at 6 ep × ¼ (the
+1-4-epoch proxies, near chance: 1.2-1.3)."""
 
 
 def calibrated_proxy(run, pool: list) -> tuple[np.ndarray, np.ndarray] | None:
