@@ -170,3 +170,24 @@ def test_pareto_json_of_a_budget_spent_run_has_its_budget(tmp_path):
     uncapped = json.loads(CliRunner().invoke(app, ["pareto", str(data), "--json"]).stdout)["budget"]
     assert uncapped == {"budget_fte": None, "budget_hours": None, "spent_fte": 20.0,
                         "spent_train_hours": pytest.approx(0.0113, abs=1e-4), "stopped_by_budget": False, "note": None}
+
+
+@pytest.mark.slow  # a run that starts (problem, sample, first checkpoint) and stops at once on its budget: ~5-10 s
+def test_optimize_says_when_its_explicit_archive_is_missing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = ["optimize", "digits", "--budget", "0", "--out", "run.nc", "--torch-threads", "1"]
+    typo = CliRunner().invoke(app, args + ["--archive", "typo.nc"])
+    assert "note: no archive at typo.nc to start from" in typo.stderr, typo.stderr
+    default = CliRunner().invoke(app, args + ["--out", "run2.nc"])  # the default archive: nothing said
+    assert "no archive at" not in default.stderr and typo.exit_code == default.exit_code
+
+
+def test_optimize_note_on_a_missing_archive_comes_before_any_work(tmp_path, monkeypatch):
+    """The note is printed before the run starts (here: a resume with nothing to do, which trains nothing)."""
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(Path(__file__).resolve().parent / "data" / "reference-run.nc", "run.nc")
+    out = CliRunner().invoke(app, ["optimize", "--resume", "run.nc", "--archive", "typo.nc", "--torch-threads", "1"])
+    assert out.stderr.splitlines()[0] == "note: no archive at typo.nc to start from: the bootstrap trains every network it needs"
+    assert "nothing to do" in out.stderr

@@ -69,6 +69,8 @@ def optimize(
     except SearchModeChoiceError:
         raise typer.BadParameter("--async applies to --strategy moo only", param_hint="--async") from None
     path, spec = prepared.path, prepared.spec
+    if archive is not None and not archive.exists():  # as moo-snn plan says it; a missing default archive stays silent
+        stderr.print(plain(f"note: no archive at {archive} to start from: the bootstrap trains every network it needs"))
     if prepared.nothing_to_do:
         hint = ("start a new run (another --seed or --samples) for another" if prepared.strategy == "hasnas" else
                 f"to continue it, give a larger budget: moo-snn optimize --resume {path} --budget FTE (or --budget-hours H)"
