@@ -191,3 +191,39 @@ def test_optimize_note_on_a_missing_archive_comes_before_any_work(tmp_path, monk
     out = CliRunner().invoke(app, ["optimize", "--resume", "run.nc", "--archive", "typo.nc", "--torch-threads", "1"])
     assert out.stderr.splitlines()[0] == "note: no archive at typo.nc to start from: the bootstrap trains every network it needs"
     assert "nothing to do" in out.stderr
+
+
+def test_predictor_level_without_fidelity_is_refused():
+    out = CliRunner().invoke(app, ["surrogate", "report", "digits", "--predictor-level", "8x0.25"])
+    assert out.exit_code == 2
+    assert "--predictor-level" in out.stderr and "--fidelity" in out.stderr and "cross-validating" not in out.stderr
+
+
+def test_fidelity_report_of_an_archive_without_proxies_says_so(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the shipped archives
+    out = CliRunner().invoke(app, ["surrogate", "report", "digits", "--fidelity"])
+    assert out.exit_code == 0, out.output
+    assert ("note: this archive holds no low-fidelity trainings (only full ones, 10 epochs on the whole training split)"
+            in out.stderr)
+    assert "proxies vs full training" not in out.stdout  # no empty table
+
+
+def test_a_problem_reads_the_archive_of_its_own_epochs(tmp_path, monkeypatch):
+    """digits-long (30 epochs) shares the data set of digits (10 epochs): its report reads the archive
+    that holds 30-epoch trainings (digits-fidelity.nc), and says so; digits keeps digits.nc."""
+    from moo_snn.cli.surrogate_cmd import problem_archive
+    from moo_snn.config.problem import load_problem
+    from moo_snn.surrogate import archive as arc
+
+    monkeypatch.chdir(tmp_path)
+    said = []
+    long_archive = problem_archive(load_problem("digits-long"), say=said.append)
+    assert arc.trained(long_archive, epochs=30, train_fraction=1.0).sizes["record"] >= 64  # 64 networks, 20 twice
+    assert len(said) == 1 and said[0].startswith("reading ") and "digits-fidelity.nc" in said[0] and "30 epochs" in said[0]
+    said.clear()
+    short = problem_archive(load_problem("digits"), say=said.append)
+    assert said == [] and set(short.epochs.values) == {10}
+    out = CliRunner().invoke(app, ["surrogate", "report", "digits-long", "--fidelity", "--json"])
+    import json
+
+    assert json.loads(out.stdout)["full_epochs"] == 30 and "digits-fidelity.nc" in out.stderr

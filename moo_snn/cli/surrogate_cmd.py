@@ -91,17 +91,19 @@ def report(
     """Cross-validated quality of the accuracy predictor on an archive: Kendall τ, Spearman ρ, MAE, top-10 % recall."""
     from moo_snn.config.problem import load_problem, parse_problem
     from moo_snn.surrogate import archive as arc
-    from moo_snn.surrogate.build import default_archive_path
     from moo_snn.surrogate.predictor import DEFAULT_REGRESSOR
     from moo_snn.surrogate.report import (accuracy_spread, compare_regressors, noise_ceiling,
                                           plot_predicted_vs_measured, predictor_report, training_free_score_tau)
 
+    if predictor_level and not fidelity:
+        raise typer.BadParameter(f"applies with --fidelity only: moo-snn surrogate report {source} --fidelity "
+                                 f"--predictor-level {' '.join(predictor_level)}", param_hint="--predictor-level")
     if source.endswith(".nc"):
         archive = arc.load_archive(source)
         spec = parse_problem(archive.attrs["problem"], source=f"{source} (its problem)")
     else:
         spec = load_problem(source)
-        archive = arc.load_archive(default_archive_path(spec))
+        archive = problem_archive(spec, say=lambda text: stderr.print(plain(f"note: {text}")))
     if fidelity:
         _fidelity_report(spec, archive, folds, seed, json_out, _levels(predictor_level))
         return
@@ -157,6 +159,48 @@ def report(
         stdout.print(f"plot saved to {plot}")
 
 
+def problem_archive(spec, say=None):
+    """The archive ``surrogate report PROBLEM`` reads: the first of the problem's default archive
+    (``surrogates/<dataset>.nc`` here, else the shipped one) and the other ``<dataset>*.nc`` archives
+    of those two folders that was measured with the problem's recipe *at its epochs* on the whole
+    training split; else the default one, as before.
+
+    A problem file cannot name an archive, and the default one of a data set may hold another recipe's
+    epochs: ``digits-long`` (30 epochs) shares ``surrogates/digits.nc`` (10-epoch trainings) with
+    ``digits``, while its own trainings are in ``surrogates/digits-fidelity.nc``. ``say`` (a callable
+    taking one line) is told when another archive than the default one is read, or when none holds the
+    problem's epochs.
+    """
+    from moo_snn.errors import MooSnnError
+    from moo_snn.resources import shipped_archive, user_archive_path
+    from moo_snn.surrogate import archive as arc
+    from moo_snn.surrogate.build import default_archive_path
+
+    dataset, epochs = spec.data.dataset, spec.training.epochs
+    default = default_archive_path(spec)
+    folders = [user_archive_path(dataset).parent] + ([shipped_archive(dataset).parent] if shipped_archive(dataset) else [])
+    seen, candidates = set(), []
+    for path in [default] + [p for folder in folders for p in sorted(folder.glob(f"{dataset}*.nc"))]:
+        key = path.resolve()
+        if key not in seen and path.is_file():
+            seen.add(key)
+            candidates.append(path)
+    for path in candidates:
+        try:
+            archive = arc.load_archive(path)
+        except MooSnnError:
+            continue  # not an archive of this moo-snn: the default one is still read (and refused) below
+        if arc.matches(archive, spec) and arc.trained(archive, epochs=epochs, train_fraction=1.0).sizes["record"]:
+            if path.resolve() != default.resolve() and say is not None:
+                say(f"reading {path}: {default} holds no training of {spec.name}'s recipe at its {epochs} epochs")
+            return archive
+    archive = arc.load_archive(default)
+    if say is not None:
+        say(f"no archive of {dataset} here holds trainings of {spec.name}'s recipe at its {epochs} epochs; reading {default} "
+            f"(give an archive file to report another)")
+    return archive
+
+
 def _levels(texts: list[str] | None) -> list[tuple[int, float]] | None:
     """``["8x0.25", ...]`` → ``[(8, 0.25), ...]``; ``["none"]`` or None → ``[]``; ``["all"]`` → None (every level)."""
     from moo_snn.errors import MooSnnError
@@ -199,8 +243,17 @@ def _say_progress(k: int, n: int, level: tuple[int, float], seconds: float) -> N
 def _fidelity_report(spec, archive, folds: int, seed: int, json_out: bool, predictor_levels=None) -> None:
     from moo_snn.surrogate.fidelity_report import fidelity_report
 
+    from moo_snn.surrogate.fidelity_report import fidelities
+
     result = fidelity_report(spec, archive, n_splits=folds, seed=seed, predictor_levels=predictor_levels,
                              on_progress=_say_progress)
+    if not result["levels"]:  # an empty table says nothing: say why
+        proxies = [f"{e}x{f:g}" for e, f in fidelities(archive) if (e, f) != (result["full_epochs"], 1.0)]
+        stderr.print(plain(
+            f"note: this archive holds no low-fidelity trainings (only full ones, {result['full_epochs']} epochs on the whole "
+            f"training split): no proxy to compare with full training" if not proxies else
+            f"note: no proxy of this archive ({', '.join(proxies)}) shares 3 or more architectures with its "
+            f"{result['full_epochs']}-epoch full trainings: no rank agreement to report"))
     if json_out:
         print_json(result)
         return
@@ -217,7 +270,8 @@ def _fidelity_report(spec, archive, folds: int, seed: int, json_out: bool, predi
         table.add_row(str(lv["epochs"]), f"{lv['train_fraction']:g}", f"{lv['fte']:.3g}", f"{lv['median_train_seconds']:.2f}",
                       str(lv["n"]), f"{lv['kendall_tau']:.3f}", f"{lv['kendall_tau_better_half']:.3f}",
                       *(predictor if crossed else ()))
-    stdout.print(table)
+    if result["levels"]:
+        stdout.print(table)
     if not crossed and result["levels"]:
         stderr.print(plain("the predictor with each proxy: add --predictor-level EPOCHSxFRACTION (or all); "
                            "about 1.5 minutes per proxy on a 2-core machine"))
