@@ -227,3 +227,52 @@ def test_a_problem_reads_the_archive_of_its_own_epochs(tmp_path, monkeypatch):
     import json
 
     assert json.loads(out.stdout)["full_epochs"] == 30 and "digits-fidelity.nc" in out.stderr
+
+
+def test_plan_says_when_the_space_gives_fewer_networks_than_the_bootstrap_asks():
+    from moo_snn.cli.plan_cmd import bootstrap_text
+
+    missing = dict(bootstrap=100000, from_archive=0, to_train=22397, archive_state="missing", archive="s/d.nc", archive_records=0)
+    assert bootstrap_text(missing) == (
+        "bootstrap: 22397 of 100000 networks trained (no archive at s/d.nc to start from); the sampler found only 22397 "
+        "distinct feasible networks in the space (random draws and a targeted search), fewer than the 100000 asked: "
+        "the run measures those")
+    partly = dict(missing, from_archive=200, to_train=22197, archive_state="matches", archive_records=200)
+    assert bootstrap_text(partly).startswith("bootstrap: 22197 of 100000 networks trained, 200 taken from s/d.nc; "
+                                             "the sampler found only 22397 distinct")
+    enough = dict(bootstrap=16, from_archive=3, to_train=13, archive_state="matches", archive="s/d.nc", archive_records=3)
+    assert bootstrap_text(enough) == "bootstrap: 13 of 16 networks trained, 3 taken from s/d.nc"  # nothing short
+
+
+TINY = {'ops = ["zero", "skip", "conv1x1", "conv3x3"]': 'ops = ["zero", "conv1x1"]', "backward = true": "backward = false",
+        "channels = [4, 8, 16, 32]": "channels = [4]", "timesteps = [1, 2, 4, 6]": "timesteps = [1]",
+        "weight_bits = [2, 4, 8]": "weight_bits = [4]", "final_pool = [1, 2, 4]": "final_pool = [1]",
+        "hidden = [0, 32, 128]": "hidden = [0]"}
+
+
+@pytest.mark.slow  # two searches' set-up on a tiny space: 4-8 s on the shared machine
+def test_a_tiny_space_gives_the_bootstrap_every_feasible_network_it_holds(tmp_path):
+    """Forward conv1x1-or-zero edges at fixed widths: 2**6 = 64 genomes, counted exhaustively; the
+    plan's bootstrap finds exactly the distinct feasible ones and says it could not find 50."""
+    import itertools
+
+    import numpy as np
+
+    from moo_snn.cli.plan_cmd import bootstrap_text
+    from moo_snn.evaluation import meets_cost_limits
+    from moo_snn.search.bootstrap_plan import bootstrap_coverage
+    from moo_snn.search.loop import with_overrides
+    from moo_snn.space import SearchSpace
+
+    text = (Path(__file__).resolve().parents[1] / "problems" / "digits.toml").read_text()
+    for old, new in TINY.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    spec = with_overrides(parse_problem(text), bootstrap=50)
+    space = SearchSpace(spec.space)
+    every = space.repair(np.array(list(itertools.product(*[range(lo, hi + 1) for lo, hi in zip(space.xl, space.xu)]))))
+    assert len(every) == 64
+    feasible = {str(space.decode(x)) for x in every[meets_cost_limits(spec, space, every)]}
+    coverage = bootstrap_coverage(spec, tmp_path / "none.nc").to_dict()
+    assert coverage["to_train"] == len(feasible) < 50
+    assert f"the sampler found only {len(feasible)} distinct feasible networks" in bootstrap_text(coverage)

@@ -69,16 +69,20 @@ def plan(
 
 
 def bootstrap_text(coverage: dict) -> str:
-    """One line saying how much of the bootstrap the archive covers and why."""
+    """One line saying how much of the bootstrap the archive covers and why, and, where the space-filling
+    sample holds fewer networks than ``bootstrap`` asks (``from_archive + to_train`` below it), that the
+    space gave no more."""
     n, got, todo = coverage["bootstrap"], coverage["from_archive"], coverage["to_train"]
     state, path = coverage["archive_state"], coverage["archive"]
+    short = (f"; the sampler found only {got + todo} distinct feasible networks in the space (random draws and a "
+             f"targeted search), fewer than the {n} asked: the run measures those" if got + todo < n else "")
     if state == "missing":
-        return f"bootstrap: {todo} of {n} networks trained (no archive at {path} to start from)"
+        return f"bootstrap: {todo} of {n} networks trained (no archive at {path} to start from){short}"
     if state != "matches":
         why = {"another recipe": "it was measured with other data or another [data] or [training] recipe",
                "no full trainings": "it holds no training of the problem's epochs on the whole training split"}
-        return f"bootstrap: {todo} of {n} networks trained ({path} is not used: {why.get(state, state)})"
-    if todo == 0:
+        return f"bootstrap: {todo} of {n} networks trained ({path} is not used: {why.get(state, state)}){short}"
+    if todo == 0 and not short:
         return (f"bootstrap: none trained, {path} holds {coverage['archive_records']} trainings of this recipe "
                 f"(the run needs {n})")
-    return f"bootstrap: {todo} of {n} networks trained, {got} taken from {path}"
+    return f"bootstrap: {todo} of {n} networks trained, {got} taken from {path}{short}"
