@@ -326,7 +326,7 @@ def optimize(problem=None, out: str | os.PathLike | None = None, *, resume: str 
 
 def _budget(stored, budget_fte: float | None, budget_hours: float | None):
     """The run's :class:`~moo_snn.search.fidelity.Budget` (None: no cap); a resume keeps the stored run's
-    budget unless a new one is given (attributes: -1 = no cap)."""
+    budget unless a new one is given (attributes: -1 = no cap; ``inf``: no cap; not a number >= 0: ProblemError)."""
     if stored is not None:
         stored_fte, stored_hours = float(stored.attrs.get("budget_fte", -1)), float(stored.attrs.get("budget_hours", -1))
         budget_fte = stored_fte if budget_fte is None and stored_fte >= 0 else budget_fte
@@ -335,10 +335,18 @@ def _budget(stored, budget_fte: float | None, budget_hours: float | None):
         return None
     from moo_snn.search.fidelity import Budget
 
+    import math
+    import numbers
+
+    caps = {}
     for name, value in (("budget_fte", budget_fte), ("budget_hours", budget_hours)):
-        if value is not None and not value >= 0:
+        number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+        if value is not None and not (number and value >= 0):
             raise ProblemError(f"{name}: expected a number >= 0 (or None: no cap), found {value!r}")
-    return Budget(budget_fte, budget_hours)
+        caps[name] = None if value is None or math.isinf(value) else float(value)  # inf: no cap
+    if caps["budget_fte"] is None and caps["budget_hours"] is None:
+        return None
+    return Budget(caps["budget_fte"], caps["budget_hours"])
 
 
 def _checked_search(search: Mapping[str, object] | None) -> dict:

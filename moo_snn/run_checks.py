@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import datetime
 from pathlib import Path
@@ -103,8 +104,10 @@ def nothing_to_do(stored, spec, path, budget=None) -> str:
     str
         ``""``, or one line: the run is complete, and is a ``hasnas`` run (that strategy trains one
         network) or already has ``spec.search.rounds`` rounds; or it stopped because its budget was
-        spent (status ``budget_spent``) and ``budget`` leaves no room for one more training of the
-        cheapest level either.
+        spent (status ``budget_spent``) and ``budget`` leaves no room for one training of the level the
+        budget refused (attribute ``budget_refused``, :func:`moo_snn.search.fidelity.within_budget`: a
+        refused full training needs 1 FTE of room, not a proxy's), or of the cheapest level in a file
+        without that attribute.
     """
     status = str(stored.attrs.get("status", ""))
     if status == "budget_spent":
@@ -120,18 +123,23 @@ def nothing_to_do(stored, spec, path, budget=None) -> str:
 
 
 def _budget_still_spent(stored, spec, path, budget) -> str:
-    """Why a ``budget_spent`` run would train nothing with ``budget``; ``""`` when one training fits."""
+    """Why a ``budget_spent`` run would train nothing with ``budget``; ``""`` when one training of the
+    refused level fits."""
     from moo_snn.search.fidelity import Budget, levels
 
     budget = budget or Budget()
     spent_fte = float(stored.attrs.get("spent_fte", 0.0))
     spent_hours = float(stored.attrs.get("spent_train_hours", 0.0))
-    if not budget.exhausted(spent_fte, spent_hours * 3600.0, levels(spec)[0].fte):
+    refused = json.loads(stored.attrs.get("budget_refused") or "null")
+    fte_each = float(refused["fte_each"]) if refused else levels(spec)[0].fte
+    if not budget.exhausted(spent_fte, spent_hours * 3600.0, fte_each):
         return ""
     caps = ([f"--budget {budget.fte:g}"] if budget.fte is not None else []) + \
            ([f"--budget-hours {budget.hours:g}"] if budget.hours is not None else [])
+    what = ("another training" if not refused else
+            f"the {len(refused['archs'])} trainings it refused ({fte_each:.3g} FTE each)")
     return (f"{path} stopped because its budget was spent ({spent_fte:.3g} FTE, {spent_hours:.3g} h of training) and "
-            f"{' and '.join(caps) or 'its budget'} leaves no room for another training")
+            f"{' and '.join(caps) or 'its budget'} leaves no room for {what}")
 
 
 def _writable_folder(path: Path) -> None:

@@ -20,7 +20,13 @@ def broken_limits(ds, spec) -> str:
     """Which limits the trained candidates break and by how much, and the closest candidate: one line."""
     trained = np.asarray(ds.trained.values, bool)
     if not trained.any():
-        return "no training finished"
+        proxies = int((ds.status == "proxy").sum())
+        if not proxies:
+            return "no training finished"
+        stop = ("; the budget stopped the run before a full training" if ds.attrs.get("status") == "budget_spent"
+                else "")
+        return (f"no full training finished ({proxies} networks measured at low fidelity only, which the front does not "
+                f"take{stop})")
     excess = np.asarray(ds.limit_excess.values, float).reshape(ds.sizes["candidate"], -1)[trained]
     limits = {c.name: c for c in spec.constraints}
     names = [str(n) for n in ds.constraint.values]
@@ -57,14 +63,17 @@ def report_run(out, err, spec, ds, path, *, json_out: bool = False, wide: bool =
         summary = {"results": str(path), "status": ds.attrs.get("status", ""),
                    "hypervolume": ds.moo.hypervolume() if feasible else 0.0,
                    "reference_point": {m.name: clean_float(v) for m, v in zip(ds.moo.objectives(), ds.moo.reference_point(natural=True))},
-                   "knee": knee, "front": front, "trained": int(ds.trained.sum()), "scored": int(ds.sizes["candidate"])}
+                   "knee": knee, "front": front, "trained": int(ds.trained.sum()), "scored": int(ds.sizes["candidate"]),
+                   "low_fidelity_only": int((ds.status == "proxy").sum())}
         if why is not None:
             summary["no_front"] = why
         print_json(summary)
     else:
         from_archive = int((ds.source == "archive").sum())
         trained_here = int((ds.trained & (ds.source != "archive")).sum())
-        title = (f"{spec.name}: measured front, {len(front)} networks (scored {ds.sizes['candidate']}, trained {trained_here} "
+        proxies = int((ds.status == "proxy").sum())  # measured at low fidelity only (a [fidelity] ladder)
+        trained_text = f"trained {trained_here} fully and {proxies} at low fidelity only" if proxies else f"trained {trained_here}"
+        title = (f"{spec.name}: measured front, {len(front)} networks (scored {ds.sizes['candidate']}, {trained_text} "
                  f"in this run, {from_archive} known from the archive); hypervolume {ds.moo.hypervolume() if feasible else 0.0:.3f}")
         if front:
             print_front(out, ds, front, title=title, wide=wide,

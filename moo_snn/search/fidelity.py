@@ -39,6 +39,7 @@ continues where the smaller one stopped.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 
@@ -101,7 +102,7 @@ class Budget:
         """How many of ``n`` trainings of cost ``level_fte`` may still start (trainings start whole)."""
         if self.hours is not None and spent_seconds >= self.hours * 3600.0:
             return 0
-        if self.fte is None:
+        if self.fte is None or math.isinf(self.fte):  # inf: no cap (moo_snn.run._budget turns it into None)
             return n
         room = self.fte - spent_fte
         return max(0, min(n, int(math.floor(room / level_fte + 1e-9))))
@@ -180,13 +181,22 @@ def spent_now(run) -> tuple[float, float]:
     return fte, seconds
 
 
-def within_budget(run, candidates: list, level: Level) -> list:
-    """The first of ``candidates`` the budget still allows at ``level``; notes in the results file when it runs out."""
+def within_budget(run, candidates: list, level: Level, round_: int | None = None) -> list:
+    """The first of ``candidates`` the budget still allows at ``level`` (round ``round_``); notes in the
+    results file when it runs out.
+
+    A refusal is kept in the results file (attribute ``budget_refused``, JSON: ``round``, ``level``,
+    ``fte_each``: the FTE of one refused training, ``archs``: the refused architectures), so that a
+    resume with a larger budget knows what it must afford (:func:`moo_snn.run_checks.nothing_to_do`)
+    and which of a round's chosen candidates it still has to train (:func:`ladder`).
+    """
     fte, seconds = spent_now(run)
     n = run.budget.affordable(len(candidates), level.fte, fte, seconds)
     if n < len(candidates):
         run.budget_refused = True  # this run left trainings undone for the budget: it stops after this batch
         run.budget_refusal = f"{len(candidates) - n} {level.name} trainings not started"
+        run.state.attrs["budget_refused"] = json.dumps({"round": -1 if round_ is None else int(round_), "level": level.index,
+                                                        "fte_each": level.fte, "archs": [c.arch for c in candidates[n:]]})
         update_attrs(run)
         run.progress.phase(run.state.attrs["budget_note"])
     return candidates[:n]
@@ -206,6 +216,8 @@ def update_attrs(run) -> None:
                            fidelity_levels="; ".join(f"{lv.epochs} ep x {lv.train_fraction:g} = {lv.fte:.4g} FTE" for lv in run.levels))
     stopped = getattr(run, "budget_refused", False) or run.budget.exhausted(fte, seconds, run.levels[0].fte)
     run.state.attrs["budget_exhausted"] = int(stopped)
+    if run.state.status == "complete":  # every round done: nothing refused is left to retry
+        run.state.attrs.pop("budget_refused", None)
     if not stopped:
         run.state.attrs.pop("budget_note", None)
         return
@@ -215,6 +227,21 @@ def update_attrs(run) -> None:
     refusal = getattr(run, "budget_refusal", "")
     run.state.attrs["budget_note"] = (f"budget spent ({', '.join(caps)}){': ' + refusal if refusal else ''}; resume with a "
                                       f"larger --budget / --budget-hours to continue")
+
+
+def refused_here(run) -> bool:
+    """True when the budget refused a training in this process (the run stops; what was refused is in
+    the ``budget_refused`` attribute for a resume)."""
+    return bool(getattr(run, "budget_refused", False))
+
+
+def stored_refusal(run, r: int) -> dict[int, set[str]]:
+    """The trainings of round ``r`` the budget refused in an earlier process (read from the results
+    file's ``budget_refused`` attribute): ``{level index: architectures}``, empty when none."""
+    refused = json.loads(run.state.attrs.get("budget_refused") or "null")
+    if not refused or int(refused["round"]) != r:
+        return {}
+    return {int(refused["level"]): set(refused["archs"])}
 
 
 def log_odds(accuracy):
@@ -271,9 +298,9 @@ def fit_predictor(run, before_round: int):
     the rounds before ``before_round``) with its cost in FTE as an input; it predicts full accuracy.
 
     A proxy measurement enters on the full-accuracy scale, lifted by its level's mean log-odds gap
-    (:func:`lift`, :func:`fidelity_gaps`): a tree ensemble cannot extrapolate along the fidelity input, so without
-    the lift a run whose measurements are mostly proxies would predict proxy-scale accuracy for full
-    training and check the accuracy limit against it. Before the first promotion no gap is known and
+    (:func:`lift`, :func:`fidelity_gaps`): a tree ensemble cannot extrapolate along the fidelity
+    input, so without the lift a run whose measurements are mostly proxies would predict proxy-scale
+    accuracy for full training and check the accuracy limit against it. Before the first promotion no gap is known and
     proxies enter as measured.
     """
     from moo_snn.errors import TrainingError
@@ -307,11 +334,45 @@ def after_bootstrap(run) -> int:
     """
     from moo_snn.search.pymoo_problem import SnnSearchProblem
 
-    begun = any(c.round_promoted == 0 for c in run.state.candidates.values())  # interrupted in its promotions: finish them
-    if not run.spec.fidelity.enabled or run.state.rounds or (fidelity_gaps(run) and not begun) or budget_exhausted(run):
+    begun = any(c.round_promoted == 0 for c in run.state.candidates.values()) or any(i > 0 for i in stored_refusal(run, 0))  # finish them
+    rounds_begun = any(c.round_found >= 1 for c in run.state.candidates.values())  # round 1 ran NSGA-II: round 0 is done
+    if (not run.spec.fidelity.enabled or run.state.rounds or ((fidelity_gaps(run) or rounds_begun) and not begun)
+            or budget_exhausted(run)):
         return 0
     problem = SnnSearchProblem(run.spec, run.space, fit_predictor(run, before_round=1))
     return ladder(run, 0, problem)
+
+
+def finish_refused_round(run) -> int:
+    """On a resume after a budget stop inside recorded round ``r`` (the last): train what its budget
+    refused (``budget_refused`` attribute, :func:`within_budget`) and the rest of its ladder, as the
+    round would have with a larger budget, before the next round starts; the round's record (FTE,
+    promotions, hypervolume) is updated. Returns how many the round promoted (0: nothing to finish).
+
+    The round's NSGA-II is not run again: the predictor it used is refit from the trainings of the
+    rounds before it (:meth:`SearchRun._fit_predictor`, the same inputs), for the ladder's choices
+    above the refused level; the refused ones themselves are taken from the file.
+    """
+    from moo_snn.search.pymoo_problem import SnnSearchProblem
+
+    refusal = json.loads(run.state.attrs.get("budget_refused") or "null")
+    r = len(run.state.rounds)
+    if not refusal or r < 1 or int(refusal["round"]) != r or budget_exhausted(run):
+        return 0
+    problem = SnnSearchProblem(run.spec, run.space, run._fit_predictor(before_round=r))
+    spent_before = spent_now(run)[0]
+    if int(refusal["level"]) == 0:  # survivors refused: train them, then the round's whole ladder
+        run.state.attrs.pop("budget_refused")
+        run._train([run.state.candidates[a] for a in refusal["archs"] if run.state.candidates[a].status == "predicted"],
+                   r, "search", level=run.levels[0])
+    promoted = ladder(run, r, problem) if run.spec.fidelity.enabled and not refused_here(run) else 0
+    record = run.state.rounds[-1]
+    record.fte += spent_now(run)[0] - spent_before
+    record.n_promoted = promoted
+    run._update_front()
+    record.hypervolume = run.hypervolume()
+    run.checkpoint()
+    return promoted
 
 
 def ladder(run, r: int, problem) -> int:
@@ -320,15 +381,23 @@ def ladder(run, r: int, problem) -> int:
     from moo_snn.search.promotion import promotion_order
 
     fid = run.spec.fidelity
+    refused = stored_refusal(run, r)  # a budget stopped this round: finish what it had chosen
+    marked = any(c.round_promoted == r for c in run.state.candidates.values())  # interrupted in its promotions
+    redo_from = min(refused) if refused else (run.levels[-1].index if marked else 0)
     for level in run.levels[1:]:
+        if level.index < redo_from:  # raised before the stop: choosing again on the smaller pool would raise more
+            continue
         below = run.levels[level.index - 1]
         pool = [c for c in run.state.candidates.values() if c.status == "proxy" and c.proxy_level == below.index]
         fresh = sum(1 for c in pool if c.round_trained == r)
         k = fid.promote if level.full else rung_size(fresh, fid.eta)
-        if level.full and any(c.round_promoted == r for c in run.state.candidates.values()):
-            # round r redone after an interruption: its promotions were chosen (and marked) before it; finish
-            # those instead of choosing again on a front that already holds some of them (the resume is exact)
-            order = [i for i, c in enumerate(pool) if c.round_promoted == r]
+        again = refused.get(level.index, set())
+        if again or (level.full and any(c.round_promoted == r for c in run.state.candidates.values())):
+            # round r redone after an interruption or a budget stop: its promotions (or this rung) were chosen
+            # before it, and those sent to training marked (round_promoted), those the budget refused stored;
+            # finish them instead of choosing again on a front that already holds some of them (exact resume)
+            order = [i for i, c in enumerate(pool) if (level.full and c.round_promoted == r) or c.arch in again]
+            run.state.attrs.pop("budget_refused", None)  # taken up: stored again if the budget refuses them again
         elif level.full:
             order = promotion_order(run, problem, pool, k, r)
         else:
@@ -337,11 +406,13 @@ def ladder(run, r: int, problem) -> int:
         if not chosen:
             continue
         run.progress.phase(f"round {r}: {'promoting' if level.full else 'raising'} {len(chosen)} to {level.name}")
-        if level.full:
-            for c in chosen:
+        if level.full:  # marked: what is sent to training (the budget's refusals are stored by within_budget)
+            for c in chosen[:run.budget.affordable(len(chosen), level.fte, *spent_now(run))]:
                 c.round_promoted = r
                 c.accuracy_predicted_when_selected = c.predicted_accuracy
         run._train(chosen, r, "promotion" if level.full else "search", level=level)
+        if refused_here(run):  # the budget stopped the round: the levels above wait for a resume
+            break
     return sum(1 for c in run.state.candidates.values() if c.round_promoted == r and c.status != "proxy")
 
 

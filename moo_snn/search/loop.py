@@ -207,7 +207,7 @@ class SearchRun:
         from moo_snn.executor import training_tasks
 
         level = level or self.levels[-1]  # full training unless a [fidelity] level is given
-        candidates = fidelity.within_budget(self, candidates, level)
+        candidates = fidelity.within_budget(self, candidates, level, round_)
         tasks = training_tasks(self.spec, [c.arch for c in candidates], seed=self.state.seed, device=self.device,
                                weights_paths=[self.weights_path(c.arch) if level.full else None for c in candidates],
                                epochs=level.epochs, train_fraction=level.train_fraction)
@@ -361,7 +361,8 @@ class SearchRun:
         self.progress.phase(f"round {r}/{self.search.rounds}: training {len(survivors)} survivors")
         spent_before = fidelity.spent_now(self)[0]
         self._train([c for c in survivors if c.status == "predicted"], r, "search", level=self.levels[0])
-        promoted = fidelity.ladder(self, r, problem) if self.spec.fidelity.enabled else 0
+        # survivors refused by the budget: no ladder (a resume finishes the round: fidelity.finish_refused_round)
+        promoted = fidelity.ladder(self, r, problem) if self.spec.fidelity.enabled and not fidelity.refused_here(self) else 0
         self.state.population = [x.copy() for x in X]  # the next round starts from it
         measured = [(c.accuracy_predicted_when_selected, c.val_accuracy if c.trained else c.proxy_accuracy)
                     for c in survivors if c.trained or c.status == "proxy"]
@@ -417,6 +418,7 @@ class SearchRun:
         """The strategy itself: bootstrap, then the rounds still to do."""
         self._bootstrap()
         fidelity.after_bootstrap(self)  # with a [fidelity] table: promote from the bootstrap so the gap is known
+        fidelity.finish_refused_round(self)  # a resume after a budget stop: train what the last round's budget refused
         for r in range(len(self.state.rounds) + 1, self.search.rounds + 1):
             if fidelity.budget_exhausted(self):  # the budget is spent: stop (the results file says so)
                 break

@@ -1,0 +1,88 @@
+"""A run its budget stopped keeps what the budget refused in its file, and a larger budget finishes it.
+
+The budget refuses trainings whole (:meth:`moo_snn.search.fidelity.Budget.affordable`); what it
+refused (the round, the level, the FTE of one such training, the architectures) is the results
+file's ``budget_refused`` attribute, so that a resume (a new process) knows that a refused full
+training needs 1 FTE of room (not a proxy's), and retries the refused promotions of the round it
+stopped in, the last one included. The reference is the same run with no budget: stopped and
+resumed with a larger budget, it measures the same networks at the same fidelities.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+import moo_snn
+from moo_snn.cli.optimize_report import broken_limits
+from moo_snn.config.problem import parse_problem
+from moo_snn.errors import ProblemError
+from moo_snn.run import prepare_optimize
+from moo_snn.run_checks import nothing_to_do
+from moo_snn.search import fidelity
+from moo_snn.search.loop import SearchRun
+from small_search import TEXT
+from test_fidelity import LADDER, SMALL, FakeExecutor
+
+FULL = (8, 1.0)  # SMALL's full recipe: 8 epochs on all the data
+
+
+def _measured(ds):
+    """Every measured candidate: status, fidelity epochs, FTE spent on it."""
+    return {str(a): (str(s), int(e), float(f)) for a, s, e, f in
+            zip(ds.arch.values, ds.status.values, ds.fidelity_epochs.values, ds.cost_fte.values) if s != "predicted"}
+
+
+def test_an_infinite_budget_is_no_cap_and_a_non_number_is_refused(tmp_path):
+    assert fidelity.Budget(fte=math.inf).affordable(5, 1.0, 3.0, 0.0) == 5  # was an OverflowError
+    problem = tmp_path / "p.toml"
+    problem.write_text(TEXT)
+    assert prepare_optimize(problem, out=tmp_path / "r.nc", budget_fte=math.inf).budget is None
+    assert prepare_optimize(problem, out=tmp_path / "r.nc", budget_fte=math.inf, budget_hours=2).budget.fte is None
+    for bad in ("2", True, [1.0], float("nan"), -1.0):
+        with pytest.raises(ProblemError, match="budget_fte: expected a number >= 0"):
+            moo_snn.optimize(problem, out=tmp_path / "r.nc", budget_fte=bad)
+    assert not (tmp_path / "r.nc").exists()
+
+
+@pytest.mark.slow  # per case three search runs (fake trainings, real NSGA-II and checkpoints): 30-90 s on 2 shared cores
+@pytest.mark.parametrize("which", ["first", "last"])  # round 0's promotions (no full training yet), the last round's
+def test_a_budget_stop_inside_promotions_is_kept_in_the_file_and_a_larger_budget_finishes_it(tmp_path, which):
+    spec = parse_problem(SMALL + LADDER)
+    none = tmp_path / "none.nc"
+    reference = FakeExecutor()
+    whole = SearchRun(spec, tmp_path / "whole.nc", archive_path=none, executor=reference).run()
+    kinds = [(t.epochs, t.train_fraction) for t in reference.tasks]
+    fte = np.cumsum([e * f / 8 for e, f in kinds])
+    fulls = [i for i, k in enumerate(kinds) if k == FULL]
+    j = fulls[0] if which == "first" else fulls[-1]
+    budget = float(fte[j - 1]) + 0.5  # room for proxies (1/32 FTE) but not for the full training j
+    out = tmp_path / "run.nc"
+    stopped = SearchRun(spec, out, archive_path=none, executor=FakeExecutor(), budget=fidelity.Budget(fte=budget)).run()
+
+    assert stopped.attrs["status"] == "budget_spent"
+    refused = json.loads(stopped.attrs["budget_refused"])
+    assert refused["fte_each"] == 1.0 and reference.tasks[j].arch in refused["archs"]
+    status, promoted = stopped.status.values.astype(str), stopped.round_promoted.values
+    assert (status[promoted >= 0] == "trained").all()  # marked promoted: only what was trained
+    assert not {str(a) for a in stopped.arch.values[promoted >= 0]} & set(refused["archs"])
+    # the same budget: nothing to do, judged by the refused full training (1 FTE), not by a proxy's 1/32
+    stored = moo_snn.open_results(out)
+    said = nothing_to_do(stored, spec, out, fidelity.Budget(fte=budget))
+    assert f"no room for the {len(refused['archs'])} trainings it refused (1 FTE each)" in said
+    assert nothing_to_do(stored, spec, out, fidelity.Budget(fte=budget + 1.0)) == ""
+    if which == "first":  # only proxies measured: the report says so, and that the budget stopped it
+        assert not stopped.trained.values.any()
+        assert broken_limits(stopped, spec).startswith("no full training finished (")
+        assert "the budget stopped the run before a full training" in broken_limits(stopped, spec)
+
+    again = FakeExecutor()
+    resumed = SearchRun(spec, out, archive_path=none, executor=again, resume=out, budget=fidelity.Budget(fte=100.0)).run()
+    assert resumed.attrs["status"] == "complete" and "budget_refused" not in resumed.attrs
+    assert _measured(resumed) == _measured(whole)  # the refused promotions were trained, nothing else changed
+    assert resumed.attrs["spent_fte"] == pytest.approx(whole.attrs["spent_fte"])
+    assert (resumed.round_promoted.values == whole.round_promoted.values).all()
+    assert resumed.sizes["round"] == whole.sizes["round"] == spec.search.rounds
