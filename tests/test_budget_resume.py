@@ -49,8 +49,9 @@ def test_an_infinite_budget_is_no_cap_and_a_non_number_is_refused(tmp_path):
 
 
 @pytest.mark.slow  # per case three search runs (fake trainings, real NSGA-II and checkpoints): 30-90 s on 2 shared cores
-@pytest.mark.parametrize("which", ["first", "last"])  # round 0's promotions (no full training yet), the last round's
-def test_a_budget_stop_inside_promotions_is_kept_in_the_file_and_a_larger_budget_finishes_it(tmp_path, which):
+@pytest.mark.parametrize("which", ["first", "last", "survivors"])  # round 0's promotions (no full training yet), the
+def test_a_budget_stop_inside_a_round_is_kept_in_the_file_and_a_larger_budget_finishes_it(tmp_path, which):
+    # last round's promotions, round 1's survivors (level 0, before its ladder)
     spec = parse_problem(SMALL + LADDER)
     none = tmp_path / "none.nc"
     reference = FakeExecutor()
@@ -58,22 +59,26 @@ def test_a_budget_stop_inside_promotions_is_kept_in_the_file_and_a_larger_budget
     kinds = [(t.epochs, t.train_fraction) for t in reference.tasks]
     fte = np.cumsum([e * f / 8 for e, f in kinds])
     fulls = [i for i, k in enumerate(kinds) if k == FULL]
-    j = fulls[0] if which == "first" else fulls[-1]
-    budget = float(fte[j - 1]) + 0.5  # room for proxies (1/32 FTE) but not for the full training j
+    if which == "survivors":  # the second level-0 training after round 0's promotions: round 1's survivors
+        j = [i for i, k in enumerate(kinds) if i > fulls[0] and k == (1, 0.25)][1]
+        budget, fte_each = float(fte[j - 1]) + 0.01, 0.25 / 8  # no room for the proxy j (1/32 FTE)
+    else:
+        j = fulls[0] if which == "first" else fulls[-1]
+        budget, fte_each = float(fte[j - 1]) + 0.5, 1.0  # room for proxies (1/32 FTE) but not for the full training j
     out = tmp_path / "run.nc"
     stopped = SearchRun(spec, out, archive_path=none, executor=FakeExecutor(), budget=fidelity.Budget(fte=budget)).run()
 
     assert stopped.attrs["status"] == "budget_spent"
     refused = json.loads(stopped.attrs["budget_refused"])
-    assert refused["fte_each"] == 1.0 and reference.tasks[j].arch in refused["archs"]
+    assert refused["fte_each"] == fte_each and reference.tasks[j].arch in refused["archs"]
     status, promoted = stopped.status.values.astype(str), stopped.round_promoted.values
     assert (status[promoted >= 0] == "trained").all()  # marked promoted: only what was trained
     assert not {str(a) for a in stopped.arch.values[promoted >= 0]} & set(refused["archs"])
     # the same budget: nothing to do, judged by the refused full training (1 FTE), not by a proxy's 1/32
     stored = moo_snn.open_results(out)
     said = nothing_to_do(stored, spec, out, fidelity.Budget(fte=budget))
-    assert f"no room for the {len(refused['archs'])} trainings it refused (1 FTE each)" in said
-    assert nothing_to_do(stored, spec, out, fidelity.Budget(fte=budget + 1.0)) == ""
+    assert f"no room for the {len(refused['archs'])} trainings it refused ({fte_each:.3g} FTE each)" in said
+    assert nothing_to_do(stored, spec, out, fidelity.Budget(fte=budget + fte_each)) == ""
     if which == "first":  # only proxies measured: the report says so, and that the budget stopped it
         assert not stopped.trained.values.any()
         assert broken_limits(stopped, spec).startswith("no full training finished (")
