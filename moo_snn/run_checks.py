@@ -107,7 +107,8 @@ def nothing_to_do(stored, spec, path, budget=None) -> str:
         spent (status ``budget_spent``) and ``budget`` leaves no room for one training of the level the
         budget refused (attribute ``budget_refused``, :func:`moo_snn.search.fidelity.within_budget`: a
         refused full training needs 1 FTE of room, not a proxy's), or of the cheapest level in a file
-        without that attribute.
+        without that attribute (such a file with every round recorded: a resume cannot retry what was
+        refused, and says so).
     """
     status = str(stored.attrs.get("status", ""))
     if status == "budget_spent":
@@ -131,6 +132,11 @@ def _budget_still_spent(stored, spec, path, budget) -> str:
     spent_fte = float(stored.attrs.get("spent_fte", 0.0))
     spent_hours = float(stored.attrs.get("spent_train_hours", 0.0))
     refused = json.loads(stored.attrs.get("budget_refused") or "null")
+    done = int(stored.sizes.get("round", 0))
+    if not refused and done >= spec.search.rounds:  # written before refusals were kept: nothing left a resume can redo
+        return (f"{path} stopped because its budget was spent in its last round ({done} of {spec.search.rounds}), and "
+                f"was written before results files kept what the budget refused, so a resume with a larger budget "
+                f"cannot retry it")
     fte_each = float(refused["fte_each"]) if refused else levels(spec)[0].fte
     if not budget.exhausted(spent_fte, spent_hours * 3600.0, fte_each):
         return ""

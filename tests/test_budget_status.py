@@ -31,11 +31,16 @@ DATA = Path(__file__).resolve().parent / "data"
 NOTE = "budget spent (1.5 of 1.5 FTE, 0.001 h of training): 2 full trainings not started; resume with a larger --budget / --budget-hours to continue"
 
 
-def _stopped_by_its_budget(tmp_path: Path, status: str = "budget_spent") -> Path:
-    """The stored reference run (tests/data, 2 rounds of reference-problem.toml) as if its budget of 1.5 FTE had stopped it."""
+def _stopped_by_its_budget(tmp_path: Path, status: str = "budget_spent", refused: bool = True) -> Path:
+    """The stored reference run (tests/data, 2 rounds of reference-problem.toml) as if its budget of 1.5 FTE had
+    stopped it refusing 2 full trainings in its last round (``refused=False``: a file from before refusals were kept)."""
     ds = moo_snn.open_results(DATA / "reference-run.nc").load()
     ds.attrs.update(status=status, budget_fte=1.5, budget_hours=-1.0, spent_fte=1.5, spent_train_hours=0.001,
                     budget_exhausted=1, budget_note=NOTE)
+    if refused:
+        archs = [str(a) for a in ds.arch.values[ds.status.values == "predicted"][:2]]
+        ds.attrs["budget_refused"] = json.dumps({"round": 2, "level": 0, "fte_each": 1.0, "archs": archs})
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "run.nc"
     write_atomic(ds, path)
     return path
@@ -69,10 +74,16 @@ def test_pareto_and_a_resume_with_the_same_budget_say_the_budget_stopped_the_run
     again = CliRunner().invoke(app, ["optimize", "--resume", str(path), "--torch-threads", "1"])
     assert again.exit_code == 0, again.output
     assert (f"nothing to do: {path} stopped because its budget was spent (1.5 FTE, 0.001 h of training) and --budget 1.5 "
-            f"leaves no room for another training; to continue it, give a larger budget: moo-snn optimize --resume "
+            f"leaves no room for the 2 trainings it refused (1 FTE each); to continue it, give a larger budget: moo-snn optimize --resume "
             f"{path} --budget FTE (or --budget-hours H)") in " ".join(again.stderr.split())
     assert "(status budget_spent)" in again.stdout and f"stopped early: {NOTE}" in " ".join(again.stdout.split())
-    assert prepare_optimize(resume=path, budget_fte=3.0).nothing_to_do == ""  # a larger budget continues it
+    assert prepare_optimize(resume=path, budget_fte=3.0).nothing_to_do == ""  # a larger budget retries the refused ones
+    # every round recorded and no record of what the budget refused (a file from before it was kept): a larger
+    # budget would train nothing, so the resume says so instead of marking the run complete
+    legacy = _stopped_by_its_budget(tmp_path / "old", refused=False)
+    assert "was written before results files kept what the budget refused" in prepare_optimize(
+        resume=legacy, budget_fte=3.0).nothing_to_do
+    assert prepare_optimize(resume=legacy, budget_fte=3.0, search={"rounds": 3}).nothing_to_do == ""  # more rounds do
 
 
 @pytest.mark.slow  # a results file written and read: 2-5 s on the shared machine

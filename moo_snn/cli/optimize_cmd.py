@@ -74,7 +74,8 @@ def optimize(
     if prepared.nothing_to_do:
         hint = ("start a new run (another --seed or --samples) for another" if prepared.strategy == "hasnas" else
                 f"to continue it, give a larger budget: moo-snn optimize --resume {path} --budget FTE (or --budget-hours H)"
-                if prepared.stored.attrs.get("status") == "budget_spent" else
+                if prepared.stored.attrs.get("status") == "budget_spent" and ("budget_refused" in prepared.stored.attrs or
+                                                                  int(prepared.stored.sizes.get("round", 0)) < spec.search.rounds) else
                 f"to continue it, ask for more: moo-snn optimize --resume {path} --rounds {int(prepared.stored.sizes.get('round', 0)) + 1}")
         stderr.print(plain(f"nothing to do: {prepared.nothing_to_do}; {hint}"))
         raise typer.Exit(report_run(stdout, stderr, spec, prepared.stored, path, json_out=json_out, wide=wide))
