@@ -107,7 +107,7 @@ def test_a_budget_stops_requests_counting_the_running_trainings(tmp_path):
     fte = sum({0: 0.125, 1: 0.5, 2: 1.0}[t["tag"][2]] for t in sim.trace)
     assert fte <= 2.0 + 1e-9 and ds.attrs["spent_fte"] == pytest.approx(fte)
     assert ds.attrs["budget_exhausted"] == 1 and "budget spent" in ds.attrs["budget_note"]
-    assert ds.attrs["status"] == "complete"
+    assert ds.attrs["status"] == "budget_spent"  # the budget refused requests: the run says so (not complete)
 
 
 @pytest.mark.slow  # three search runs (simulated trainings): 10-40 s
