@@ -199,6 +199,7 @@ def test_without_fidelity_every_training_is_full(tmp_path):
     assert ds.cost_fte.values.sum() == len(executor.tasks) == ds.attrs["spent_fte"]
 
 
+@pytest.mark.slow  # 15 s (turn 5: the default suite passed 10 min); the refusals below stay in the default suite
 def test_surrogate_predict_json(tmp_path):
     out = CliRunner().invoke(app, ["surrogate", "predict", "digits", "--arch", "0303-0030-0003-0000_c16_t4_w4_p1_h0",
                                    "--arch", "0001-0000-0000-0000_c4_t1_w2_p4_h32", "--json"])
@@ -210,6 +211,9 @@ def test_surrogate_predict_json(tmp_path):
     odd = "0101-0000-0000-0000_c8_t1_w4_p1_h0"
     row = json.loads(CliRunner().invoke(app, ["surrogate", "predict", "digits", "--arch", odd, "--json"]).stdout)[0]
     assert row["arch"] == odd and row["canonical"] == "0001-0000-0000-0000_c8_t1_w4_p1_h0"
+
+
+def test_surrogate_predict_refuses_a_wrong_architecture_in_one_line():
     for bad_arch, says in (("nonsense", "error"), ("0000-0000-0000-0000_c8_t4_w4_p1_h0", "no forward path"),
                            ("0001-0000-0000-0000_c7_t1_w4_p1_h0", "7")):  # no path; 7 channels: not in digits' space
         bad = CliRunner().invoke(app, ["surrogate", "predict", "digits", "--arch", bad_arch])

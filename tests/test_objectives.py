@@ -169,6 +169,7 @@ def edp_site(tmp_path_factory):
     return target
 
 
+@pytest.mark.slow  # 24 s: installs the example package (turn 5: the default suite passed 10 min)
 def test_the_example_plug_in_installs_checks_and_runs_a_search(edp_site, tmp_path, monkeypatch):
     from moo_snn.search.loop import SearchRun
     from moo_snn.space import SLOT_NAMES

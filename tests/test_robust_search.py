@@ -68,6 +68,7 @@ def resumed(path, **changes):
     return SearchRun(with_overrides(spec, **changes), path, archive_path=path.parent / "none.nc", resume=path, data=DATA)
 
 
+@pytest.mark.slow  # 23 s (turn 5: the default suite passed 10 min)
 def test_one_round_and_a_resume_is_the_two_round_run(tmp_path, fake_trainings):
     spec = parse_problem(TINY, "tiny.toml")  # 2 rounds
     SearchRun(spec, tmp_path / "a.nc", archive_path=tmp_path / "none.nc", data=DATA).run()
