@@ -72,7 +72,7 @@ import numpy as np
 from scipy import stats
 
 from moo_snn.results.state import RoundRecord
-from moo_snn.search import async_ladder
+from moo_snn.search import async_ladder, fidelity
 from moo_snn.search.loop import SearchRun
 from moo_snn.search.selection import select_survivors
 
@@ -315,7 +315,7 @@ class AsyncSearchRun(SearchRun):
 
     def stopped_by_budget(self) -> bool:
         """Whether the budget refused a request (status ``budget_spent``); passes are not rounds to count."""
-        return bool(getattr(self, "budget_refused", False))
+        return fidelity.refused_here(self)
 
     @property
     def max_trainings(self) -> int:
@@ -325,7 +325,7 @@ class AsyncSearchRun(SearchRun):
         return int(given) if given is not None else self.settings["design_size"] + self.search.rounds * self.search.survivors
 
     def _fill(self, stream) -> None:
-        while stream.pending < stream.slots and not getattr(self, "budget_refused", False):
+        while stream.pending < stream.slots and not fidelity.refused_here(self):
             if not self.ladder and self._n_requests >= self.max_trainings:
                 return
             if self.settings.get("budget_s") is not None and self.clock() >= self.settings["budget_s"]:

@@ -214,7 +214,7 @@ def update_attrs(run) -> None:
     fte, seconds = spent_now(run)
     run.state.attrs.update(run.budget.as_attrs(), spent_fte=fte, spent_train_hours=seconds / 3600.0,
                            fidelity_levels="; ".join(f"{lv.epochs} ep x {lv.train_fraction:g} = {lv.fte:.4g} FTE" for lv in run.levels))
-    stopped = getattr(run, "budget_refused", False) or run.budget.exhausted(fte, seconds, run.levels[0].fte)
+    stopped = refused_here(run) or run.budget.exhausted(fte, seconds, run.levels[0].fte)
     run.state.attrs["budget_exhausted"] = int(stopped)
     if run.state.status == "complete":  # every round done: nothing refused is left to retry
         run.state.attrs.pop("budget_refused", None)
@@ -300,8 +300,8 @@ def fit_predictor(run, before_round: int):
     A proxy measurement enters on the full-accuracy scale, lifted by its level's mean log-odds gap
     (:func:`lift`, :func:`fidelity_gaps`): a tree ensemble cannot extrapolate along the fidelity
     input, so without the lift a run whose measurements are mostly proxies would predict proxy-scale
-    accuracy for full training and check the accuracy limit against it. Before the first promotion no gap is known and
-    proxies enter as measured.
+    accuracy for full training and check the accuracy limit against it. Before the first promotion no
+    gap is known and proxies enter as measured.
     """
     from moo_snn.errors import TrainingError
     from moo_snn.surrogate.predictor import DEFAULT_REGRESSOR, make_predictor, predictor_inputs
@@ -334,7 +334,8 @@ def after_bootstrap(run) -> int:
     """
     from moo_snn.search.pymoo_problem import SnnSearchProblem
 
-    begun = any(c.round_promoted == 0 for c in run.state.candidates.values()) or any(i > 0 for i in stored_refusal(run, 0))  # finish them
+    begun = (any(c.round_promoted == 0 for c in run.state.candidates.values())  # interrupted or stopped in its promotions
+             or any(i > 0 for i in stored_refusal(run, 0)))
     rounds_begun = any(c.round_found >= 1 for c in run.state.candidates.values())  # round 1 ran NSGA-II: round 0 is done
     if (not run.spec.fidelity.enabled or run.state.rounds or ((fidelity_gaps(run) or rounds_begun) and not begun)
             or budget_exhausted(run)):
@@ -392,7 +393,7 @@ def ladder(run, r: int, problem) -> int:
         fresh = sum(1 for c in pool if c.round_trained == r)
         k = fid.promote if level.full else rung_size(fresh, fid.eta)
         again = refused.get(level.index, set())
-        if again or (level.full and any(c.round_promoted == r for c in run.state.candidates.values())):
+        if again or (level.full and marked):  # (no level below full marks anything: marked still holds)
             # round r redone after an interruption or a budget stop: its promotions (or this rung) were chosen
             # before it, and those sent to training marked (round_promoted), those the budget refused stored;
             # finish them instead of choosing again on a front that already holds some of them (exact resume)

@@ -428,7 +428,7 @@ class SearchRun:
     def stopped_by_budget(self) -> bool:
         """Whether the search ended with work left undone because its budget was spent (the results file's
         status ``budget_spent``): the budget refused a training, or was spent before the last round."""
-        return bool(getattr(self, "budget_refused", False)) or (fidelity.budget_exhausted(self)
+        return fidelity.refused_here(self) or (fidelity.budget_exhausted(self)
                                                                 and len(self.state.rounds) < self.search.rounds)
 
     def run(self):
