@@ -78,7 +78,7 @@ class CachedExecutor:
     def key(self, task):
         from moo_snn.architecture import Architecture
 
-        return str(Architecture.parse(task.arch).pruned()), int(task.epochs), round(float(task.train_fraction), 6)
+        return str(Architecture.parse(task.arch).canonical()), int(task.epochs), round(float(task.train_fraction), 6)
 
     def run(self, tasks, data=None):
         from moo_snn.surrogate import archive as arc

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from moo_snn.errors import ArchitectureError
 
@@ -229,7 +230,174 @@ class Architecture:
         edges = tuple(e if pair in active else ("zero", False) for pair, e in zip(EDGE_PAIRS, self.edges))
         return replace(self, edges=edges)
 
+    def canonical(self) -> Architecture:
+        """The representative of every cell that computes the same network as this one.
+
+        :meth:`pruned`, then the rewrites of :func:`canonical_edges` (skip chains contracted, nodes 1
+        and 2 in a fixed order, backward edges dropped at one timestep); the other fields unchanged.
+        Two architectures with the same canonical form build the same network (same layers, same
+        function, same costs), so the search trains one of them only.
+        """
+        edges = canonical_edges(self.pruned().edges, single_step=self.timesteps == 1)
+        return replace(self, edges=edges)
+
     @property
     def has_backward_edges(self) -> bool:
         """Whether an active edge is a backward (temporal feedback, t − 1 → t) one."""
         return any(e.backward for e in self.active_edges())
+
+
+def _matrix(edges) -> list[list[int]]:
+    """The 4 x 4 matrix of a cell, ``M[source][target]`` (see the module docstring); each entry is
+    ``op code * 8 + pair`` with ``pair`` (1-6) the edge's place in ``edges`` (0: no edge), so that an
+    edge can be followed through rewrites."""
+    m = [[0] * N_NODES for _ in range(N_NODES)]
+    for k, ((i, j), (op, backward)) in enumerate(zip(EDGE_PAIRS, edges)):
+        if op != "zero":
+            if backward:
+                m[j][i] = OPS.index(op) * 8 + k + 1
+            else:
+                m[i][j] = OPS.index(op) * 8 + k + 1
+    return m
+
+
+def _op(entry: int) -> int:
+    return entry >> 3
+
+
+def _edges(m) -> tuple[tuple[str, bool], ...]:
+    return tuple((OPS[_op(m[j][i])], True) if m[j][i] else (OPS[_op(m[i][j])], False) for i, j in EDGE_PAIRS)
+
+
+def _origins(m) -> tuple[int | None, ...]:
+    """For each pair of :data:`EDGE_PAIRS`, the place (0-5) its edge had in the cell rewritten, or None."""
+    return tuple(((m[j][i] or m[i][j]) & 7) - 1 if (m[j][i] or m[i][j]) else None for i, j in EDGE_PAIRS)
+
+
+def _rewrites(m) -> list[list[list[int]]]:
+    """Cells one sound rewrite away from ``m`` (each computes the same network). A node is a plain
+    sum of its input edges and every op edge has its own neurons and weights
+    (:mod:`moo_snn.training.network`), so:
+
+    * nodes 1 and 2 may swap labels when no edge joins them;
+    * a node k (1 or 2) whose only input is a forward skip from node i holds node i's value: for any
+      node d, the edges i → d and k → d may swap (either may be empty);
+    * a node k whose only output is a forward skip into node j is summed into j and used nowhere
+      else: for any node s, the edges s → k and s → j may swap;
+    * a chain i → k → j (k's only input and output, both forward) of an op and a skip computes the
+      same with the op on either side.
+
+    A moved edge keeps its direction in time; a swap that a cell cannot write (a pair that would
+    hold both directions, a forward edge going down in node number or a backward one going up) is
+    not made, nor one after which pruning would cut more than dead ends
+    (:func:`_prunes_dead_ends_only`).
+    """
+    skip = OPS.index("skip")
+    out = []
+    if not m[1][2] and not m[2][1]:
+        p = (0, 2, 1, 3)
+        out.append([[m[p[s]][p[d]] for d in range(N_NODES)] for s in range(N_NODES)])
+    for k in (1, 2):
+        ins = [s for s in range(N_NODES) if s != k and m[s][k]]
+        outs = [d for d in range(N_NODES) if d != k and m[k][d]]
+        if len(ins) == 1 and ins[0] < k and _op(m[ins[0]][k]) == skip:  # node k holds node i's value
+            i = ins[0]
+            out += [n for d in range(N_NODES) if d not in (i, k) for n in [_swap(m, (i, d), (k, d))] if n is not None]
+        if len(outs) == 1 and outs[0] > k and _op(m[k][outs[0]]) == skip:  # node k is summed into node j only
+            j = outs[0]
+            out += [n for s in range(N_NODES) if s not in (j, k) for n in [_swap(m, (s, j), (s, k))] if n is not None]
+        if len(ins) == len(outs) == 1 and ins[0] < k < outs[0] and skip in (_op(m[ins[0]][k]), _op(m[k][outs[0]])):
+            new = [row[:] for row in m]  # the op on the other side of the skip
+            new[ins[0]][k], new[k][outs[0]] = m[k][outs[0]], m[ins[0]][k]
+            out.append(new)
+    return [n for n in out if _prunes_dead_ends_only(n)]
+
+
+def _swap(m, a, b):
+    """``m`` with the edges ``a = (s, d)`` and ``b = (s2, d2)`` exchanged (a new matrix), or None where
+    nothing changes or a cell cannot hold them so (see :func:`_rewrites`)."""
+    (s, d), (s2, d2) = a, b
+    if _op(m[s][d]) == _op(m[s2][d2]) or (m[s][d] and (s2 < d2) != (s < d)) or (m[s2][d2] and (s < d) != (s2 < d2)):
+        return None
+    new = [row[:] for row in m]
+    new[s][d], new[s2][d2] = m[s2][d2], m[s][d]
+    if (new[s][d] and new[d][s]) or (new[s2][d2] and new[d2][s2]):
+        return None
+    return new
+
+
+def _prunes_dead_ends_only(m) -> bool:
+    """Whether pruning ``m`` (:meth:`Architecture.pruned`, as the network is built) removes only forward
+    edges into nodes that reach no output: a rewrite may leave such dead ends (their values are used
+    nowhere), but a node cut off from the input still carries what its backward edges bring, and
+    pruning it would change the network."""
+    fwd = {(s, d) for s in range(N_NODES) for d in range(N_NODES) if s < d and m[s][d]}
+    to_output = [False, False, False, True]
+    for i in range(N_NODES - 2, -1, -1):
+        to_output[i] = any(to_output[j] and (i, j) in fwd for j in range(i + 1, N_NODES))
+    on_path = Architecture(_edges(m), 1, 1, 1, 1, 0).nodes_on_path()
+    return all(on_path[s] and on_path[d] or (s < d and not to_output[d])
+               for s in range(N_NODES) for d in range(N_NODES) if m[s][d])
+
+
+def _pruned(m) -> list[list[int]]:
+    on_path = Architecture(_edges(m), 1, 1, 1, 1, 0).nodes_on_path()
+    return [[e if on_path[s] and on_path[d] else 0 for d, e in enumerate(row)] for s, row in enumerate(m)]
+
+
+@lru_cache(maxsize=None)
+def canonical_cell(edges: tuple[tuple[str, bool], ...], single_step: bool = False):
+    """The canonical cell of a pruned cell, and where each of its edges came from.
+
+    The canonical cell is the smallest (fewest edges, then first in string order) of every cell that
+    the sound rewrites of :func:`_rewrites` reach from ``edges``.
+
+    Parameters
+    ----------
+    edges : tuple of 6 (op, backward) pairs
+        A pruned cell (:meth:`Architecture.pruned`), in :data:`EDGE_PAIRS` order.
+    single_step : bool
+        The network runs one timestep: a backward edge reads t - 1 and so adds nothing (the network's
+        docstring: at t = 0 backward edges contribute nothing); they are dropped first.
+
+    Returns
+    -------
+    edges : tuple of 6 (op, backward) pairs
+    origins : tuple of 6 int or None
+        For each pair, the place (0-5) in ``edges`` of the edge that now sits there (None: no edge),
+        so that what was measured per layer (spike rates) follows its layer.
+
+    Notes
+    -----
+    The rewrites are sound: checked on every one of the 11,658 pruned cells of the digits space against
+    a second implementation that evaluates each cell as numbers (``tests/test_canonical.py``). They
+    are complete without backward edges (one form per function) and leave a few equivalent cells
+    with backward edges apart (342 of 8,294 functions at T = 2). The digits trainings of
+    ``benchmarks/multifidelity_cache.nc`` held 213 repeats of 711 (identical results under different
+    strings) that these forms merge.
+    """
+    m = _matrix(edges)
+    if single_step:
+        m = [[m[s][d] if s < d else 0 for d in range(N_NODES)] for s in range(N_NODES)]
+
+    def key(c):
+        ops = [_op(e) for row in c for e in row]
+        return sum(map(bool, ops)), "".join(map(str, ops))
+
+    start = _pruned(m)
+    seen, todo, best = {key(start)[1]}, [start], start
+    while todo:
+        c = todo.pop()
+        if key(c) < key(best):
+            best = c
+        for n in _rewrites(c):
+            n = _pruned(n)
+            if key(n)[1] not in seen:
+                seen.add(key(n)[1])
+                todo.append(n)
+    return _edges(best), _origins(best)
+
+
+def canonical_edges(edges: tuple[tuple[str, bool], ...], single_step: bool = False) -> tuple[tuple[str, bool], ...]:
+    """The canonical cell of a pruned cell (:func:`canonical_cell` without the origins)."""
+    return canonical_cell(edges, single_step)[0]

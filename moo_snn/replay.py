@@ -116,7 +116,7 @@ class ReplayTable:
         """The archived architecture each of ``archs`` replays (itself where archived) among the networks
         measured at ``fidelity`` (``(epochs, train_fraction)``; default: the reference fidelity)."""
         records, known, neighbours = self.fidelities[fidelity or (self.epochs, self.train_fraction)]
-        archs = [str(a) for a in archs]
+        archs = [str(Architecture.parse(str(a)).canonical()) for a in archs]  # as the archive reads them
         out = list(archs)
         todo = [k for k, a in enumerate(archs) if (a, -1) not in records]
         if todo:

@@ -12,14 +12,18 @@ Genome (one integer per gene, all bounds from the problem's ``[space]``):
 
 The repair is deterministic: values are rounded and clipped to the bounds; a cell with no forward
 path from node 0 to node 3 gets the edge 0→3 set to the first non-zero op of the op set, forward;
-then every edge on a pruned node is set to ``zero``, so that one network has one genome.
+then every edge on a pruned node is set to ``zero`` and the cell is rewritten to its canonical form
+(:meth:`Architecture.canonical <moo_snn.architecture.Architecture.canonical>`: skip chains contracted,
+nodes 1 and 2 in a fixed order, no backward edge at one timestep), so that one network has one genome.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
-from moo_snn.architecture import CONV_KERNEL, EDGE_PAIRS, HARDWARE_FIELDS, Architecture
+from moo_snn.architecture import CONV_KERNEL, EDGE_PAIRS, HARDWARE_FIELDS, Architecture, canonical_cell, canonical_edges
 from moo_snn.config.problem import SpaceSpec
 from moo_snn.errors import ArchitectureError
 from moo_snn.layers import LayerTable, NetworkInput
@@ -44,6 +48,33 @@ def slot_for(layer_name: str) -> int:
         a, b = sorted(int(n) for n in edge[3:].split("-"))
         layer_name = f"{cell}.{a}-{b}"
     return SLOT_NAMES.index(layer_name)
+
+
+def canonical_measurement(arch: Architecture, spike_rate) -> tuple[Architecture, np.ndarray]:
+    """An architecture's canonical form (:meth:`Architecture.canonical`) and what was measured on it
+    per layer, moved to the layers' places in that form.
+
+    Parameters
+    ----------
+    arch : Architecture
+        As trained (any equivalent form).
+    spike_rate : array_like of float, shape (len(SLOT_NAMES),)
+        Measured input spike rate per slot of :data:`SLOT_NAMES` (NaN: no layer there).
+
+    Returns
+    -------
+    canonical : Architecture
+    spike_rate : ndarray of float, shape (len(SLOT_NAMES),)
+        The same rates, each cell layer's at the pair its edge moved to.
+    """
+    rates = np.asarray(spike_rate, dtype=float).copy()
+    edges, origins = canonical_cell(arch.pruned().edges, single_step=arch.timesteps == 1)
+    moved = rates.copy()
+    for cell in (1, 2):
+        first = SLOT_NAMES.index(f"cell{cell}.0-1")
+        for pair, origin in enumerate(origins):
+            moved[first + pair] = np.nan if origin is None else rates[first + origin]
+    return replace(arch, edges=edges), moved
 
 
 class SearchSpace:
@@ -190,7 +221,7 @@ class SearchSpace:
         return self._nonzero[edges] & on[:, i] & on[:, j]
 
     def repair(self, X) -> np.ndarray:
-        """Round, clip, give every cell a forward 0 → 3 path and zero its pruned edges.
+        """Round, clip, give every cell a forward 0 → 3 path, zero its pruned edges, write it canonically.
 
         Deterministic and idempotent (pymoo's ``Repair`` of the search calls it).
 
@@ -210,7 +241,17 @@ class SearchSpace:
         if self._zero_gene is not None:
             active = self.edge_active(X)
             X[:, :6] = np.where(active, X[:, :6], self._zero_gene)
+        single = self._values["timesteps"][X[:, 6 + list(self.choices).index("timesteps")]] == 1
+        cells, inverse = np.unique(np.column_stack([X[:, :6], single]), axis=0, return_inverse=True)
+        X[:, :6] = np.array([self._canonical_genes(tuple(row[:6]), bool(row[6])) for row in cells],
+                            dtype=np.int64).reshape(len(cells), 6)[inverse.reshape(-1)]
         return X
+
+    def _canonical_genes(self, genes: tuple, single_step: bool) -> list[int]:
+        """The edge genes of a pruned cell's canonical form; the cell's own where that form needs an edge
+        this space does not hold (a ``zero`` or a backward edge outside its op set)."""
+        edges = canonical_edges(tuple(self.edge_choices[g] for g in genes), single_step=single_step)
+        return [self.edge_choices.index(e) for e in edges] if all(e in self.edge_choices for e in edges) else list(genes)
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """``n`` uniformly drawn genomes, repaired.

@@ -92,9 +92,13 @@ def test_path_encoding_by_hand():
     are on no forward path): two paths, 0→3 (conv3x3) and 0→1→2→3 (conv3x3, conv3x3, conv1x1)."""
     f = dict(zip(PATH_NAMES, path_features(Architecture.parse("0303-0030-2002-0200_c256_t5_w4_p4_h1024"))))
     assert {k: v for k, v in f.items() if v} == {"path=conv3x3": 1, "path=conv3x3>conv3x3>conv1x1": 1}
-    # 0→1 skip, 0→2 skip, 1→3 conv1x1, 2→3 conv1x1: two node paths with the same op sequence → count 2
+    # 0→1 conv3x3, 0→2 conv3x3, 1→3 conv1x1, 2→3 conv1x1: two node paths with the same op sequence → count 2
+    f = dict(zip(PATH_NAMES, path_features(Architecture.parse("0330-0002-0002-0000_c8_t2_w4_p2_h0"))))
+    assert {k: v for k, v in f.items() if v} == {"path=conv3x3>conv1x1": 2}
+    # paths of the canonical cell: 0→1 skip, 0→2 skip, 1→3 conv1x1, 2→3 conv1x1 is conv1x1(x) + conv1x1(x), written
+    # with one skip chain contracted (one path of one conv1x1, one of a skip then a conv1x1)
     f = dict(zip(PATH_NAMES, path_features(Architecture.parse("0110-0002-0002-0000_c8_t2_w4_p2_h0"))))
-    assert {k: v for k, v in f.items() if v} == {"path=skip>conv1x1": 2}
+    assert {k: v for k, v in f.items() if v} == {"path=conv1x1": 1, "path=skip>conv1x1": 1}
     assert len(PATH_NAMES) == 4 + 16 + 64
 
 

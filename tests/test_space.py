@@ -97,7 +97,7 @@ def test_repair_is_deterministic_and_gives_a_path():
 
 @given(st.lists(genomes, min_size=1, max_size=8))
 @settings(max_examples=100, deadline=None)
-def test_repair_matches_the_scalar_pruning_and_is_idempotent(rows):
+def test_repair_matches_the_scalar_canonical_form_and_is_idempotent(rows):
     X = np.array(rows)
     R = SPACE.repair(X + 0.3)  # floats from SBX are rounded
     np.testing.assert_array_equal(SPACE.repair(R), R)
@@ -106,7 +106,7 @@ def test_repair_matches_the_scalar_pruning_and_is_idempotent(rows):
         fixed = SPACE.decode(r)
         assert fixed.is_valid
         if arch.is_valid:
-            assert fixed == arch.pruned()
+            assert fixed == arch.canonical()  # pruned, then written canonically (tests/test_canonical.py)
         active = SPACE.edge_active(r[None])[0]
         assert [p for p, a in zip(EDGE_PAIRS, active) if a] == [(e.i, e.j) for e in fixed.active_edges()]
 

@@ -29,7 +29,7 @@ def repaired(spec, arch: Architecture) -> Architecture:
     except MooSnnError:
         pass
     if arch.is_valid:
-        return arch.pruned()
+        return arch.canonical()
     op = next(op for op in spec.space.ops if op != "zero")
     edges = list(arch.edges)
     edges[EDGE_PAIRS.index((0, 3))] = (op, False)

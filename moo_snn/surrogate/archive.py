@@ -1,7 +1,7 @@
 """Archives of really trained architectures: the predictor's training data, as NetCDF (xarray).
 
 One record per (architecture, seed): dims ``record`` and ``layer`` (the crossbar-layer slots of
-:data:`moo_snn.space.SLOT_NAMES`). Variables: ``arch`` (canonical, pruned string), ``val_accuracy``,
+:data:`moo_snn.space.SLOT_NAMES`). Variables: ``arch`` (the canonical string, :meth:`~moo_snn.architecture.Architecture.canonical`; an archive written before it is read so), ``val_accuracy``,
 ``test_accuracy``, ``status`` (``trained`` / ``diverged`` / ``failed``), ``spike_rate``
 (record, layer; NaN where the architecture has no such layer), ``train_seconds``, ``epochs``,
 ``train_fraction`` (the stratified fraction of the training split it was trained on: 1 for a full
@@ -30,7 +30,7 @@ import xarray as xr
 from moo_snn.architecture import Architecture
 from moo_snn.errors import ArchitectureError, ResultsError
 from moo_snn.netcdf import read, write_atomic
-from moo_snn.space import SLOT_NAMES, slot_for
+from moo_snn.space import SLOT_NAMES, canonical_measurement, slot_for
 
 FORMAT = "moo-snn-archive-1"
 _FLOATS = ("val_accuracy", "test_accuracy", "train_seconds", "sahd_score", "train_fraction")
@@ -84,7 +84,8 @@ def _record_dataset(result: dict, sahd_score: float, template: xr.Dataset) -> xr
     rates = np.full((1, len(SLOT_NAMES)), np.nan)
     for name, rate in (result.get("spike_rates") or {}).items():
         rates[0, slot_for(name)] = rate
-    arch = str(Architecture.parse(result["arch"]).pruned())
+    canonical, rates[0] = canonical_measurement(Architecture.parse(result["arch"]), rates[0])  # one network, one record key
+    arch = str(canonical)
     values = {
         "arch": ("record", np.array([arch], dtype=object)),
         "status": ("record", np.array([result["status"]], dtype=object)),
@@ -126,16 +127,25 @@ def save_archive(archive: xr.Dataset, path: str | Path) -> None:
 
 
 def load_archive(path: str | Path) -> xr.Dataset:
-    """Read an archive fully into memory; a missing, corrupt or foreign file is a clear error."""
+    """Read an archive fully into memory; a missing, corrupt or foreign file is a clear error.
+
+    Every record's architecture is read in its canonical form (:meth:`Architecture.canonical
+    <moo_snn.architecture.Architecture.canonical>`, its spike rates moved with its layers), so that
+    an archive written before canonical forms, or by hand, matches the search's strings.
+    """
     archive = with_fraction(read(path, "archive", FORMAT))
     missing = [v for v in ("arch", "val_accuracy", "status", "seed", "epochs", "spike_rate") if v not in archive]
     if missing:
         raise ResultsError(f"{path}: archive lacks the variables {', '.join(missing)}")
+    archs, rates = [], archive.spike_rate.values.astype(float).copy()
     try:
-        for arch in archive.arch.values:
-            Architecture.parse(str(arch))
+        for k, arch in enumerate(archive.arch.values):
+            canonical, rates[k] = canonical_measurement(Architecture.parse(str(arch)), rates[k])
+            archs.append(str(canonical))
     except ArchitectureError as exc:
         raise ResultsError(f"{path}: archive holds a malformed architecture: {exc}") from None
+    if archs != [str(a) for a in archive.arch.values]:
+        archive = archive.assign(arch=("record", np.array(archs, dtype=object)), spike_rate=(archive.spike_rate.dims, rates))
     return archive
 
 

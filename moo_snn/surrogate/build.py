@@ -71,7 +71,7 @@ def build_archive(problem, out: Path, n: int, *, seed: int = 0, train_seed: int 
     if archs is None:
         todo = [str(space.decode(x)) for x in space_filling_sample(problem, space, n, seed=seed)]
     else:
-        todo = [str(Architecture.parse(str(a)).pruned()) for a in archs]
+        todo = [str(Architecture.parse(str(a)).canonical()) for a in archs]
     genomes = list(todo)
     done_before = {a for a, s, e, f, status in zip(archive.arch.values, archive.seed.values, archive.epochs.values,
                                                    archive.train_fraction.values, archive.status.values)
@@ -95,7 +95,7 @@ def build_archive(problem, out: Path, n: int, *, seed: int = 0, train_seed: int 
 
 def _sample_order(archive, archs: list[str], seed: int, epochs: int, train_fraction: float) -> list[int]:
     """Record order with the records of ``archs`` (at ``seed`` and this fidelity) last and in the order of ``archs``."""
-    rank = {str(Architecture.parse(a).pruned()): k for k, a in enumerate(archs)}
+    rank = {str(Architecture.parse(a).canonical()): k for k, a in enumerate(archs)}
     keys = [rank.get(str(a), -1) if s == seed and e == epochs and math.isclose(f, train_fraction) else -1
             for a, s, e, f in zip(archive.arch.values, archive.seed.values, archive.epochs.values, archive.train_fraction.values)]
     return sorted(range(len(keys)), key=lambda r: (keys[r] >= 0, keys[r]))

@@ -13,7 +13,7 @@ predicts full-fidelity accuracy for plain architecture strings. Features:
   classifier's input width;
 * optionally the path encoding of the cell (White et al., "BANANAS", AAAI 2021, §3.2): for every
   sequence of operations a forward input → output path can carry (1, 2 or 3 edges of skip, conv1x1,
-  conv3x3, avgpool3x3: 4 + 16 + 64 = 84 sequences), the number of forward 0 → 3 paths of the pruned
+  conv3x3, avgpool3x3: 4 + 16 + 64 = 84 sequences), the number of forward 0 → 3 paths of the canonical
   cell that carry it. BANANAS uses an indicator per path; a count keeps the same information here
   (two different node paths may carry the same op sequence). Backward edges are not on a forward
   path; the one-hot above already encodes them;
@@ -46,8 +46,8 @@ _PATH_INDEX = {seq: k for k, seq in enumerate(PATH_SEQUENCES)}
 
 def path_features(arch: Architecture) -> np.ndarray:
     """Path encoding of the cell, length ``len(PATH_NAMES)``: per op sequence, the number of forward
-    0 → 3 paths of the pruned cell that carry it (module docstring; BANANAS, White et al. 2021)."""
-    forward = {(e.i, e.j): PATH_OPS.index(e.op) for e in arch.pruned().active_edges() if not e.backward}
+    0 → 3 paths of the canonical cell that carry it (module docstring; BANANAS, White et al. 2021)."""
+    forward = {(e.i, e.j): PATH_OPS.index(e.op) for e in arch.canonical().active_edges() if not e.backward}
     counts = np.zeros(len(PATH_NAMES))
 
     def walk(node: int, ops: tuple) -> None:
@@ -73,7 +73,7 @@ def _depth(arch: Architecture) -> int:
 
 def architecture_features(arch: Architecture, net_input: NetworkInput) -> np.ndarray:
     """The feature vector of one architecture (see the module docstring), length ``len(FEATURE_NAMES)``."""
-    arch = arch.pruned()
+    arch = arch.canonical()
     one_hot = np.zeros((6, len(EDGE_KINDS)))
     for k, edge in enumerate(arch.edges):
         one_hot[k, EDGE_KINDS.index(edge)] = 1

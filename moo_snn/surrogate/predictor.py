@@ -266,7 +266,7 @@ def cross_validate(problem, archs, accuracy, *, regressor: str = DEFAULT_REGRESS
 def predict_archs(problem, archs, archive_path=None, *, seed: int = 0) -> list[dict]:
     """``[{arch, canonical, accuracy, accuracy_std}]``: the predictor fitted on the archive's full-fidelity
     records at the problem's epochs (default archive: ``surrogates/<dataset>.nc``), for ``archs`` as
-    given (``canonical``: the pruned string the predictor saw).
+    given (``canonical``: the canonical string the predictor saw).
 
     Raises
     ------
@@ -299,7 +299,7 @@ def predict_archs(problem, archs, archive_path=None, *, seed: int = 0) -> list[d
             raise ArchitectureError(f"architecture {text}: its cell has no forward path from node 0 to node 3; repair it "
                                     f"as the search does (moo-snn cost {problem.name} --arch ... --repair shows the repaired one)")
         space.encode(arch)  # refuses ops, widths, timesteps, ... that the problem's space does not hold
-        parsed.append(str(arch.pruned()))
+        parsed.append(str(arch.canonical()))
     model = make_predictor(problem, random_state=seed).fit(predictor_inputs(done.arch.values), done.val_accuracy.values.astype(float))
     mean, std = predict_with_std(model, predictor_inputs(parsed))
     return [{"arch": str(a), "canonical": c, "accuracy": float(m), "accuracy_std": float(s)}
