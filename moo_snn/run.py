@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from moo_snn.errors import MooSnnError, ProblemError, ResultsError
@@ -62,7 +62,8 @@ class PreparedRun:
         The problem's data, loaded to check them; given to an in-process run (None: the workers read
         their own).
     archive : Path or None
-        The accuracy archive to start from (None: :func:`moo_snn.surrogate.build.default_archive_path`).
+        The accuracy archive to start from (None: the problem's default one,
+        :func:`moo_snn.surrogate.archive_choice.choose_archive`; a resume: the one the run recorded).
     device : str
         torch device of the trainings.
     workers : int or None
@@ -75,6 +76,12 @@ class PreparedRun:
         What the run may spend (:class:`moo_snn.search.fidelity.Budget`; None: no cap).
     command : str
         What started the run, stored in the results file's ``command`` attribute.
+    unused : list of (str, object, object)
+        ``(name, stored value, given value)`` of each ``[search]`` option given to a resume that has
+        nothing left to do (:attr:`nothing_to_do`), which therefore uses none of them.
+    notes : list of str
+        One line each about the inputs, for the caller to show before running (a resumed run's
+        recorded archive that is gone).
     """
 
     spec: object
@@ -92,6 +99,8 @@ class PreparedRun:
     torch_threads: int | None
     budget: object
     command: str
+    unused: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
 
     def execute(self, events=None, *, on_option_change: Callable[[str, object, object], None] | None = None):
         """Start the executor and run the search; returns the results Dataset (also written to :attr:`path`).
@@ -143,6 +152,12 @@ class PreparedRun:
             for name, before, now in run.option_changes:
                 if on_option_change is not None:
                     on_option_change(name, before, now)
+            if self.strategy != "hasnas":  # that strategy reads no archive (moo_snn.search.hasnas)
+                choice = run.archive_choice
+                events.phase(f"{choice.note()}; the run reuses {len(run.archive_records)} of them" if run.archive_records
+                             else choice.note())
+                # a resume reads the same archive (prepare_optimize), even where the lookup would now find another
+                run.state.attrs.update(archive=choice.recorded, archive_records=len(run.archive_records))
             return run.run()
 
 
@@ -173,7 +188,11 @@ def prepare_optimize(problem=None, out: str | os.PathLike | None = None, *, resu
     """
     from moo_snn.objectives import with_objectives
     from moo_snn.search.loop import with_overrides
+    from moo_snn.surrogate.archive_choice import check_archive_exists, is_no_archive
 
+    if archive is not None:
+        archive = check_archive_exists(archive)  # a typo would cost a whole bootstrap: the CLI refuses it the same way
+    notes, unused = [], []
     overrides = _checked_search(search)
     seed = overrides.pop("seed", None)
     stored = None
@@ -184,6 +203,15 @@ def prepare_optimize(problem=None, out: str | os.PathLike | None = None, *, resu
         resume = Path(resume)
         stored = open_results(resume)
         spec, stored_options = resume_spec(stored, source=str(resume))  # the run's own options, unless given
+        given = dict(overrides, **({} if seed is None else {"seed": seed}))
+        unused = [(k, stored_options.get(k), v) for k, v in given.items()  # used only if there is work left (below)
+                  if k != "rounds" and v != stored_options.get(k)]  # rounds: the nothing-to-do line names it
+        if archive is None and stored.attrs.get("archive"):
+            archive = Path(str(stored.attrs["archive"]))  # the archive the run started from (missing then: none)
+            if not archive.exists() and not is_no_archive(archive) and int(stored.attrs.get("archive_records", 0)):
+                notes.append(f"the archive this run started from, {archive}, is gone: the resume reads the problem's "
+                             f"default archive (give --archive to read another)")
+                archive = None
         if torch_threads is None:
             torch_threads = stored_options.get("torch_threads")
         if problem is not None and _problem(problem).source != spec.source:
@@ -218,7 +246,7 @@ def prepare_optimize(problem=None, out: str | os.PathLike | None = None, *, resu
     return PreparedRun(spec=spec, path=Path(path), strategy=strategy, asynchronous=bool(asynchronous), resume=resume,
                        stored=stored, nothing_to_do=reason, data=data, archive=None if archive is None else Path(archive),
                        device=device, workers=workers, scheduler=scheduler, torch_threads=torch_threads, budget=budget,
-                       command=command)
+                       command=command, unused=unused if reason else [], notes=notes)
 
 
 def optimize(problem=None, out: str | os.PathLike | None = None, *, resume: str | os.PathLike | None = None,
@@ -260,8 +288,10 @@ def optimize(problem=None, out: str | os.PathLike | None = None, *, resume: str 
         False: rounds of survivors. Default: asynchronous with 2 or more ``workers`` or a ``scheduler``
         (measured in benchmarks/RESULTS.md), else synchronous; a resumed run keeps its mode.
     archive : path-like, optional
-        Accuracy archive to start from (default: ``surrogates/<dataset>.nc`` in the current folder if
-        there is one, else the shipped one).
+        Accuracy archive to start from; it must exist (``"none"``: start from no archive). Default: the first archive of the problem's data
+        set measured with its recipe at its epochs (``./surrogates/<dataset>.nc``, else the shipped one,
+        then the other ``<dataset>*.nc`` of those folders: :func:`moo_snn.surrogate.archive_choice.choose_archive`);
+        a resume reads the archive its run started from (results attribute ``archive``).
     device : str, optional
         torch device of the trainings (default ``"cpu"``).
     workers : int, optional
@@ -296,6 +326,8 @@ def optimize(problem=None, out: str | os.PathLike | None = None, *, resume: str 
     ResultsError
         ``resume`` is not a results file, was made with another problem or seed, or the destination
         cannot be written.
+    ArchiveNotFoundError
+        ``archive`` names no file (a :class:`ResultsError`; the command line's ``--archive`` says the same).
     SearchModeChoiceError
         ``asynchronous=True`` with the ``hasnas`` strategy.
     DataError

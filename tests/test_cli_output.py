@@ -206,7 +206,7 @@ def test_optimize_prints_the_front_with_ids_knee_limits_and_a_custom_objective(t
     monkeypatch.delitem(__import__("sys").modules, "my_module", raising=False)
     monkeypatch.setattr("sys.path", [p for p in __import__("sys").path if p not in ("", ".", str(tmp_path))])
     args = ["optimize", "problem.toml", *SMALL, "--objective", "accuracy", "--objective", "energy_uJ",
-            "--objective", "my_module:edp", "--archive", "none.nc"]
+            "--objective", "my_module:edp", "--archive", "none"]
     result = invoke(args, 80)
     assert result.exit_code == 0, result.output
     files = list(Path("results").glob("*-seed0-*.nc"))
@@ -242,7 +242,7 @@ def test_optimize_prints_the_front_with_ids_knee_limits_and_a_custom_objective(t
 def test_optimize_with_no_feasible_candidate_says_which_limit_and_by_how_much(tmp_path, monkeypatch, fake_training):
     monkeypatch.chdir(tmp_path)
     Path("strict.toml").write_text(small_text(**{"accuracy = { min = 0.5 }": "accuracy = { min = 0.995 }"}))
-    result = invoke(["optimize", "strict.toml", *SMALL, "--archive", "none.nc", "--out", "strict.nc"], 80)
+    result = invoke(["optimize", "strict.toml", *SMALL, "--archive", "none", "--out", "strict.nc"], 80)
     assert result.exit_code == 3, result.output
     line = " ".join(result.stderr.split())
     assert "no candidate meets the limits" in line

@@ -191,25 +191,25 @@ def test_pareto_json_of_a_budget_spent_run_has_its_budget(tmp_path):
                         "spent_train_hours": pytest.approx(0.0113, abs=1e-4), "stopped_by_budget": False, "note": None}
 
 
-@pytest.mark.slow  # a run that starts (problem, sample, first checkpoint) and stops at once on its budget: ~5-10 s
-def test_optimize_says_when_its_explicit_archive_is_missing(tmp_path, monkeypatch):
+def test_optimize_refuses_an_explicit_archive_that_is_missing(tmp_path, monkeypatch):
+    """A missing --archive is refused before any work (was: a note, then a whole bootstrap of trainings);
+    the missing default archive is not an error (tests/test_default_archive.py)."""
     monkeypatch.chdir(tmp_path)
-    args = ["optimize", "digits", "--budget", "0", "--out", "run.nc", "--torch-threads", "1"]
-    typo = CliRunner().invoke(app, args + ["--archive", "typo.nc"])
-    assert "note: no archive at typo.nc to start from" in typo.stderr, typo.stderr
-    default = CliRunner().invoke(app, args + ["--out", "run2.nc"])  # the default archive: nothing said
-    assert "no archive at" not in default.stderr and typo.exit_code == default.exit_code
+    out = CliRunner().invoke(app, ["optimize", "digits", "--budget", "0", "--out", "run.nc", "--torch-threads", "1",
+                                   "--archive", "typo.nc"])
+    assert out.exit_code == 2 and out.stderr.startswith("error: archive not found: no file at typo.nc;"), out.output
+    assert not Path("run.nc").exists()
 
 
-def test_optimize_note_on_a_missing_archive_comes_before_any_work(tmp_path, monkeypatch):
-    """The note is printed before the run starts (here: a resume with nothing to do, which trains nothing)."""
+def test_optimize_refuses_a_missing_archive_before_any_work(tmp_path, monkeypatch):
+    """Refused before the run starts (here: a resume with nothing to do, which would train nothing)."""
     import shutil
 
     monkeypatch.chdir(tmp_path)
     shutil.copy(Path(__file__).resolve().parent / "data" / "reference-run.nc", "run.nc")
     out = CliRunner().invoke(app, ["optimize", "--resume", "run.nc", "--archive", "typo.nc", "--torch-threads", "1"])
-    assert out.stderr.splitlines()[0] == "note: no archive at typo.nc to start from: the bootstrap trains every network it needs"
-    assert "nothing to do" in out.stderr
+    assert out.exit_code == 2 and out.stderr.splitlines()[0].startswith("error: archive not found: no file at typo.nc;")
+    assert "nothing to do" not in out.stderr
 
 
 def test_predictor_level_without_fidelity_is_refused():

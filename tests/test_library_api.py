@@ -44,8 +44,8 @@ def test_optimize_gives_the_run_the_command_gives(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     Path("tiny.toml").write_text(TINY)
     Path("tiny-b3.toml").write_text(TINY.replace("bootstrap = 16", "bootstrap = 3"))
-    ds = moo_snn.optimize("tiny.toml", "lib.nc", search={"bootstrap": 3, **SEARCH}, archive="none.nc", torch_threads=1)
-    args = ["optimize", "tiny-b3.toml", "--out", "cli.nc", "--archive", "none.nc", "--torch-threads", "1",
+    ds = moo_snn.optimize("tiny.toml", "lib.nc", search={"bootstrap": 3, **SEARCH}, archive="none", torch_threads=1)
+    args = ["optimize", "tiny-b3.toml", "--out", "cli.nc", "--archive", "none", "--torch-threads", "1",
             *[f"--{k.replace('_', '-')}={v}" for k, v in SEARCH.items()]]
     result = CliRunner(env={"MOO_SNN_LOG_INTERVAL": "0"}).invoke(app, args)
     assert result.exit_code == 0, result.output

@@ -194,7 +194,7 @@ def test_the_example_plug_in_installs_checks_and_runs_a_search(edp_site, tmp_pat
     problem = tmp_path / "small.toml"
     problem.write_text(TEXT)
     result = CliRunner().invoke(app, ["optimize", str(problem), "--objective", "accuracy", "--objective", "edp",
-                                      "--objective", "+spike_count", "--archive", str(tmp_path / "none.nc"), "--out", str(out),
+                                      "--objective", "+spike_count", "--archive", "none", "--out", str(out),
                                       "--json"])
     assert result.exit_code == 0, result.output
     ds = moo_snn.open_results(out)

@@ -41,7 +41,7 @@ def test_bootstrap_option_sets_the_bootstrap_and_is_stored(tmp_path, fake_traini
     problem.write_text(small_text())  # [search] bootstrap = 6
     out = tmp_path / "r.nc"
     result = CliRunner().invoke(app, ["optimize", str(problem), *SMALL, "--bootstrap", "3", "--archive",
-                                      str(tmp_path / "none.nc"), "--out", str(out)])
+                                      "none", "--out", str(out)])
     assert result.exit_code == 0, result.output
     ds = moo_snn.open_results(out)
     assert int((ds.source == "bootstrap").sum()) == 3  # not the problem's 6

@@ -118,20 +118,20 @@ def test_plan_prices_the_ladder_without_the_archived_bootstrap(tmp_path, fake_st
     assert [phases[k]["trainings"] for k in ("bootstrap", "rounds", "rungs L1 (2 ep, 0.5 data)", "promotions")] == [2, 8, 5, 5]
     assert plan["full_training_equivalents"] == pytest.approx(2 / 32 + 8 / 32 + 5 / 8 + 5)
     assert plan["full_training_equivalents_without_ladder"] == 2 + 8
-    nothing = plan_json(tmp_path, PLAIN + LADDER, "--archive", str(tmp_path / "none.nc"))
+    nothing = plan_json(tmp_path, PLAIN + LADDER, "--archive", "none")
     assert nothing["bootstrap_from_archive"] == 0 and nothing["full_training_equivalents_without_ladder"] == 6 + 8
     assert nothing["phases"]["promotions"]["trainings"] == 2 * 2 + 2  # round 0 promotes min(2, ceil(6/2))
 
 
 def test_plan_options_change_the_run_it_prices(tmp_path, fake_steps):
-    plan = plan_json(tmp_path, PLAIN, "--archive", str(tmp_path / "none.nc"), "--bootstrap", "3", "--rounds", "5",
+    plan = plan_json(tmp_path, PLAIN, "--archive", "none", "--bootstrap", "3", "--rounds", "5",
                      "--survivors", "2")
     assert plan["phases"]["bootstrap"]["trainings"] == 3 and plan["phases"]["rounds"]["trainings"] == 10
     assert plan["full_training_equivalents"] == 13
 
 
 def test_peak_memory_is_the_worst_network_of_those_the_search_trains(tmp_path, fake_steps):
-    plan = plan_json(tmp_path, PLAIN, "--archive", str(tmp_path / "none.nc"))
+    plan = plan_json(tmp_path, PLAIN, "--archive", "none")
     archs, feasible = plan_module.trainable_pool(SPEC, 2000, 0)
     assert feasible and plan["memory_of"].startswith(f"the largest of {len(archs)} ")
     data_GB = 2 * 4 * (1167 + 630) * 1 * 8 * 8 / 1e9  # images as float32, twice; digits 1797 = 1167 + 360 + 270
@@ -153,7 +153,7 @@ def test_a_timed_network_that_needs_more_than_the_largest_sets_the_peak(tmp_path
         return 1e-3, huge.get(str(arch), 1e6)
 
     monkeypatch.setattr(plan_module, "measure", measure)
-    plan = plan_json(tmp_path, PLAIN, "--archive", str(tmp_path / "none.nc"))
+    plan = plan_json(tmp_path, PLAIN, "--archive", "none")
     (arch,) = huge
     assert plan["peak_memory_arch"] == arch and plan["peak_memory_GB"] == pytest.approx(50 + 2 * 4 * 1797 * 64 / 1e9)
 

@@ -39,7 +39,7 @@ def test_the_search_log_says_round_or_refit_and_nsga2_generation(tmp_path, fake_
     problem = tmp_path / "p.toml"
     problem.write_text(small_text())
     result = CliRunner().invoke(app, ["optimize", str(problem), mode, "--rounds", "1", "--generations", "2", "--pop-size", "8",
-                                      "--survivors", "2", "--archive", str(tmp_path / "none.nc"), "--torch-threads", "1",
+                                      "--survivors", "2", "--archive", "none", "--torch-threads", "1",
                                       "--out", str(tmp_path / "r.nc")])
     assert result.exit_code == 0, result.output
     assert re.search(rf"^\d\d:\d\d:\d\d {says}, ETA", result.stderr, re.M), result.stderr

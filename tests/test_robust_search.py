@@ -114,11 +114,11 @@ def test_resume_without_options_keeps_the_runs_own_and_says_what_changed(tmp_pat
     (tmp_path / "tiny.toml").write_text(TINY)
     out = tmp_path / "b.nc"
     first = CliRunner().invoke(app, ["optimize", str(tmp_path / "tiny.toml"), "--out", str(out), "--rounds", "1", "--generations", "2",
-                                     "--pop-size", "8", "--survivors", "1", "--torch-threads", "1", "--archive", str(tmp_path / "none.nc")])
+                                     "--pop-size", "8", "--survivors", "1", "--torch-threads", "1", "--archive", "none"])
     assert first.exit_code == 0, first.output
     options = json.loads(moo_snn.open_results(out).attrs["options"])
     assert (options["rounds"], options["generations"], options["pop_size"], options["survivors"], options["torch_threads"]) == (1, 2, 8, 1, 1)
-    more = CliRunner().invoke(app, ["optimize", "--resume", str(out), "--rounds", "2", "--archive", str(tmp_path / "none.nc")])
+    more = CliRunner().invoke(app, ["optimize", "--resume", str(out), "--rounds", "2", "--archive", "none"])
     assert more.exit_code == 0, more.output
     assert "resumed with rounds 2 (the run had 1)" in more.stderr
     assert "generations" not in more.stderr and "pop_size" not in more.stderr

@@ -37,7 +37,7 @@ def optimize(
     pop_size: Annotated[Optional[int], typer.Option(min=4, help="NSGA-II population")] = None,
     survivors: Annotated[Optional[int], typer.Option(min=1, help="candidates fully trained per round")] = None,
     bootstrap: Annotated[Optional[int], typer.Option(min=2, help="feasible architectures trained before the first round when the archive holds fewer trained ones (default: the problem's [search] bootstrap)")] = None,
-    archive: Annotated[Optional[Path], typer.Option(help="accuracy archive to start from (default: surrogates/<dataset>.nc in the current folder if there is one, else the one shipped with moo-snn)")] = None,
+    archive: Annotated[Optional[Path], typer.Option(help="accuracy archive to start from; it must exist; 'none': start from no archive (default: the first archive of the data set, surrogates/<dataset>*.nc here or shipped with moo-snn, measured with the problem's recipe at its epochs; a resume: the archive the run started from)")] = None,
     strategy: Annotated[Strategy, typer.Option(help="moo: this tool's search; hasnas: the papers' search as reconstructed (sample, cost filter, training-free score, train the best)")] = "moo",
     samples: Annotated[Optional[int], typer.Option(min=1, help="strategy hasnas: cells sampled (default: [search] hasnas_samples)")] = None,
     device: DeviceOpt = "cpu",
@@ -69,8 +69,11 @@ def optimize(
     except SearchModeChoiceError:
         raise typer.BadParameter("--async applies to --strategy moo only", param_hint="--async") from None
     path, spec = prepared.path, prepared.spec
-    if archive is not None and not archive.exists():  # as moo-snn plan says it; a missing default archive stays silent
-        stderr.print(plain(f"note: no archive at {archive} to start from: the bootstrap trains every network it needs"))
+    for note in prepared.notes:
+        stderr.print(plain(f"note: {note}"))
+    if prepared.unused:  # given to a resume with nothing left to do: said, never dropped silently
+        stderr.print(plain("note: not used, as the run has nothing left to do: " + ", ".join(
+            f"--{name.replace('_', '-')} {given} (the run had {stored})" for name, stored, given in prepared.unused)))
     if prepared.nothing_to_do:
         hint = ("start a new run (another --seed or --samples) for another" if prepared.strategy == "hasnas" else
                 f"to continue it, give a larger budget: moo-snn optimize --resume {path} --budget FTE (or --budget-hours H)"

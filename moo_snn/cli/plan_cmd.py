@@ -15,7 +15,7 @@ from moo_snn.cli.common import DeviceOpt, JsonOpt, ProblemArg, TorchThreadsOpt, 
 def plan(
     problem: ProblemArg,
     device: DeviceOpt = "cpu",
-    archive: Annotated[Optional[Path], typer.Option(help="accuracy archive the run would start from, as moo-snn optimize --archive (default: surrogates/<dataset>.nc in the current folder if there is one, else the one shipped with moo-snn): the bootstrap networks it holds are not trained, nor priced")] = None,
+    archive: Annotated[Optional[Path], typer.Option(help="accuracy archive the run would start from, as moo-snn optimize --archive ('none': no archive; default: the first archive of the data set, surrogates/<dataset>*.nc here or shipped with moo-snn, measured with the problem's recipe at its epochs): the bootstrap networks it holds are not trained, nor priced")] = None,
     seed: Annotated[Optional[int], typer.Option(help="seed of the run (its bootstrap sample; default: the problem's [search] seed)")] = None,
     rounds: Annotated[Optional[int], typer.Option(min=1, help="search rounds, as moo-snn optimize --rounds")] = None,
     survivors: Annotated[Optional[int], typer.Option(min=1, help="candidates trained per round, as moo-snn optimize --survivors")] = None,
@@ -39,6 +39,10 @@ def plan(
     overrides = {k: v for k, v in dict(seed=seed, rounds=rounds, survivors=survivors, bootstrap=bootstrap).items() if v is not None}
     parse_table(SearchSpec, overrides, "search", "plan")  # the bounds moo-snn optimize checks (run.py: _checked_search)
     spec = with_overrides(load_problem(problem), **overrides)
+    if archive is not None:
+        from moo_snn.surrogate.archive_choice import check_archive_exists
+
+        check_archive_exists(archive)  # as moo-snn optimize --archive and moo_snn.optimize(archive=) refuse it
     coverage = bootstrap_coverage(spec, archive)
     # the phases of the run as it will train them: the bootstrap networks the archive holds are neither
     # trained nor raised up the round-0 ladder (with_overrides does not check bounds: 0 is taken as is)
@@ -74,10 +78,13 @@ def bootstrap_text(coverage: dict) -> str:
     space gave no more."""
     n, got, todo = coverage["bootstrap"], coverage["from_archive"], coverage["to_train"]
     state, path = coverage["archive_state"], coverage["archive"]
-    short = (f"; the sampler found only {got + todo} distinct feasible networks in the space (random draws and a "
-             f"targeted search), fewer than the {n} asked: the run measures those" if got + todo < n else "")
+    from moo_snn.search.bootstrap_plan import sample_shortfall
+
+    short = sample_shortfall(n, got + todo)  # the words of the run's own bootstrap line
     if state == "missing":
         return f"bootstrap: {todo} of {n} networks trained (no archive at {path} to start from){short}"
+    if state == "none":
+        return f"bootstrap: {todo} of {n} networks trained (no archive asked for: --archive none){short}"
     if state != "matches":
         why = {"another recipe": "it was measured with other data or another [data] or [training] recipe",
                "no full trainings": "it holds no training of the problem's epochs on the whole training split"}

@@ -160,45 +160,24 @@ def report(
 
 
 def problem_archive(spec, say=None):
-    """The archive ``surrogate report PROBLEM`` reads: the first of the problem's default archive
-    (``surrogates/<dataset>.nc`` here, else the shipped one) and the other ``<dataset>*.nc`` archives
-    of those two folders that was measured with the problem's recipe *at its epochs* on the whole
-    training split; else the default one, as before.
+    """The archive ``surrogate report PROBLEM`` reads: the one a run of the problem starts from
+    (:func:`moo_snn.surrogate.archive_choice.choose_archive`: the first archive of the data set measured
+    with the problem's recipe at its epochs on the whole training split, else the default one).
 
-    A problem file cannot name an archive, and the default one of a data set may hold another recipe's
-    epochs: ``digits-long`` (30 epochs) shares ``surrogates/digits.nc`` (10-epoch trainings) with
-    ``digits``, while its own trainings are in ``surrogates/digits-fidelity.nc``. ``say`` (a callable
-    taking one line) is told when another archive than the default one is read, or when none holds the
-    problem's epochs.
+    ``say`` (a callable taking one line) is told when another archive than the data set's default one
+    is read (``digits-long``, 30 epochs, reads ``surrogates/digits-fidelity.nc``, not the 10-epoch
+    ``surrogates/digits.nc``), or when none holds the problem's epochs.
     """
-    from moo_snn.errors import MooSnnError
-    from moo_snn.resources import shipped_archive, user_archive_path
+    from moo_snn.surrogate.archive_choice import choose_archive
     from moo_snn.surrogate import archive as arc
-    from moo_snn.surrogate.build import default_archive_path
 
-    dataset, epochs = spec.data.dataset, spec.training.epochs
-    default = default_archive_path(spec)
-    folders = [user_archive_path(dataset).parent] + ([shipped_archive(dataset).parent] if shipped_archive(dataset) else [])
-    seen, candidates = set(), []
-    for path in [default] + [p for folder in folders for p in sorted(folder.glob(f"{dataset}*.nc"))]:
-        key = path.resolve()
-        if key not in seen and path.is_file():
-            seen.add(key)
-            candidates.append(path)
-    for path in candidates:
-        try:
-            archive = arc.load_archive(path)
-        except MooSnnError:
-            continue  # not an archive of this moo-snn: the default one is still read (and refused) below
-        if arc.matches(archive, spec) and arc.trained(archive, epochs=epochs, train_fraction=1.0).sizes["record"]:
-            if path.resolve() != default.resolve() and say is not None:
-                say(f"reading {path}: {default} holds no training of {spec.name}'s recipe at its {epochs} epochs")
-            return archive
-    archive = arc.load_archive(default)
-    if say is not None:
-        say(f"no archive of {dataset} here holds trainings of {spec.name}'s recipe at its {epochs} epochs; reading {default} "
-            f"(give an archive file to report another)")
-    return archive
+    choice = choose_archive(spec)
+    if say is not None and choice.state == "matches" and choice.path.resolve() != choice.default.resolve():
+        say(f"reading {choice.path}: {choice.default} holds no training of {spec.name}'s recipe at its {choice.epochs} epochs")
+    elif say is not None and choice.state != "matches":
+        say(f"no archive of {spec.data.dataset} here holds trainings of {spec.name}'s recipe at its {choice.epochs} epochs; "
+            f"reading {choice.path} (give an archive file to report another)")
+    return choice.archive if choice.archive is not None else arc.load_archive(choice.path)  # missing: load_archive says so
 
 
 def _levels(texts: list[str] | None) -> list[tuple[int, float]] | None:

@@ -1,8 +1,8 @@
 """What a run's bootstrap will train, given the archive it starts from (priced by ``moo-snn plan``).
 
-A run (:class:`moo_snn.search.loop.SearchRun`) reads an accuracy archive (``--archive``; default
-:func:`moo_snn.surrogate.build.default_archive_path`: ``./surrogates/<dataset>.nc``, else the shipped
-one) and keeps the trainings in it that were measured with the problem's data and recipe at the
+A run (:class:`moo_snn.search.loop.SearchRun`) reads an accuracy archive (``--archive``; default: the
+first archive of the data set measured with the problem's recipe at its epochs,
+:func:`moo_snn.surrogate.archive_choice.choose_archive`) and keeps the trainings in it that were measured with the problem's data and recipe at the
 problem's epochs on the whole training split (``SearchRun.archive_records``, one per architecture).
 Its bootstrap (``SearchRun._bootstrap``) then trains
 
@@ -34,9 +34,10 @@ class BootstrapCoverage:
         The archive the run would read (which may not exist: ``archive_state``).
     archive_state : str
         ``matches`` (its records are reused), ``missing`` (no such file), ``another recipe`` (measured
-        with other data or another ``[data]``/``[training]`` recipe: the run ignores it) or
+        with other data or another ``[data]``/``[training]`` recipe: the run ignores it),
         ``no full trainings`` (it matches, but holds no training at the problem's epochs on the whole
-        training split).
+        training split) or ``none`` (``--archive none``: no archive asked for);
+        :attr:`moo_snn.surrogate.archive_choice.ArchiveChoice.state`.
     archive_records : int
         Trainings of the archive the run reuses (one per architecture).
     bootstrap : int
@@ -59,14 +60,35 @@ class BootstrapCoverage:
         return asdict(self)
 
 
-def _archive_state(spec, path: Path, n_records: int) -> str:
-    from moo_snn.surrogate import archive as arc
+def sample_shortfall(asked: int, found: int) -> str:
+    """Why a bootstrap measures fewer networks than ``[search] bootstrap`` asks, or ``""`` when it does not.
 
-    if not path.exists():
-        return "missing"
-    if n_records:
-        return "matches"
-    return "no full trainings" if arc.matches(arc.load_archive(path), spec) else "another recipe"
+    :func:`~moo_snn.surrogate.sampling.space_filling_sample` returns distinct feasible networks only;
+    a space that holds fewer than ``asked`` (after its random draws and its targeted search) gives
+    ``found < asked``. The text begins with ``"; "`` so that it can end any bootstrap line.
+    """
+    if found >= asked:
+        return ""
+    return (f"; the sampler found only {found} distinct feasible networks in the space (random draws and a targeted "
+            f"search), fewer than the {asked} asked: the run measures those")
+
+
+def bootstrap_phase_text(asked: int, sampled: int, to_train: int) -> str:
+    """The run's progress line when its bootstrap starts training (``SearchRun._bootstrap``).
+
+    Parameters
+    ----------
+    asked : int
+        ``[search] bootstrap``.
+    sampled : int
+        Networks of the space-filling sample (fewer than ``asked`` where the space holds fewer).
+    to_train : int
+        Of those, the ones not measured yet (the others come from the archive or an earlier start).
+    """
+    known = sampled - to_train
+    return (f"bootstrap: training {to_train} feasible architectures"
+            + (f" ({known} of the {sampled} sampled are measured already: archive or an earlier start)" if known else "")
+            + sample_shortfall(asked, sampled))
 
 
 def bootstrap_coverage(spec, archive_path: Path | str | None = None) -> BootstrapCoverage:
@@ -76,8 +98,9 @@ def bootstrap_coverage(spec, archive_path: Path | str | None = None) -> Bootstra
     ----------
     spec : moo_snn.config.problem.ProblemSpec
         The problem with the run's ``[search]`` overrides applied (seed and bootstrap matter).
-    archive_path : path, optional
-        The run's ``--archive`` (default: the one a run reads by default).
+    archive_path : path or ArchiveChoice, optional
+        The run's ``--archive`` (default: the one a run reads by default; a path that does not exist
+        counts as no archive: state ``missing``).
 
     Returns
     -------
@@ -89,11 +112,11 @@ def bootstrap_coverage(spec, archive_path: Path | str | None = None) -> Bootstra
         No network meets the cost limits (the run would stop with exit 3 before training).
     """
     from moo_snn.search.loop import SearchRun
-    from moo_snn.surrogate.build import default_archive_path
+    from moo_snn.surrogate.archive_choice import choose_archive
     from moo_snn.surrogate.sampling import space_filling_sample
 
-    path = Path(archive_path) if archive_path is not None else default_archive_path(spec)
-    run = SearchRun(spec, Path(os.devnull), archive_path=path)
+    choice = choose_archive(spec, archive_path, missing_ok=True)  # the run's own rule (plan refuses a missing --archive first)
+    run = SearchRun(spec, Path(os.devnull), archive_path=choice)
     records = run.archive_records
     wanted = spec.search.bootstrap
     if len(records) >= wanted:  # SearchRun._bootstrap: enough measured networks, no bootstrap
@@ -102,5 +125,5 @@ def bootstrap_coverage(spec, archive_path: Path | str | None = None) -> Bootstra
         sample = [str(run.space.decode(x)) for x in space_filling_sample(spec, run.space, wanted, seed=spec.search.seed)]
         from_archive = sum(a in records for a in sample)
         to_train = len(sample) - from_archive
-    return BootstrapCoverage(archive=str(path), archive_state=_archive_state(spec, path, len(records)),
+    return BootstrapCoverage(archive=str(choice.path), archive_state=choice.state,
                              archive_records=len(records), bootstrap=wanted, from_archive=from_archive, to_train=to_train)

@@ -147,16 +147,14 @@ class SearchRun:
         return self._data
 
     def _load_archive(self, path: Path | None) -> dict[str, dict]:
-        """Measured records of a matching archive, by architecture (at the problem's epochs)."""
-        from moo_snn.surrogate.build import default_archive_path
+        """Measured records of a matching archive, by architecture (at the problem's epochs); which archive:
+        :func:`~moo_snn.surrogate.archive_choice.choose_archive` (kept in ``self.archive_choice``)."""
+        from moo_snn.surrogate.archive_choice import choose_archive
 
-        path = Path(path) if path is not None else default_archive_path(self.spec)
-        if not path.exists():
+        self.archive_choice = choose_archive(self.spec, path, missing_ok=True)  # the API checked a user's path
+        if self.archive_choice.state != "matches":
             return {}
-        archive = arc.load_archive(path)
-        if not arc.matches(archive, self.spec):
-            return {}
-        done = arc.trained(archive, epochs=self.spec.training.epochs, train_fraction=1.0)
+        done = arc.trained(self.archive_choice.archive, epochs=self.spec.training.epochs, train_fraction=1.0)
         records = {}
         for k in range(done.sizes["record"]):
             arch = str(done.arch.values[k])
@@ -282,13 +280,16 @@ class SearchRun:
         n_have = sum(c.status in ("trained", "proxy") for c in self.state.candidates.values()) + len(self.archive_records)
         if n_have >= self.search.bootstrap:
             return
-        self.progress.phase(f"bootstrap: training {self.search.bootstrap} feasible architectures (no matching archive)")
+        from moo_snn.search.bootstrap_plan import bootstrap_phase_text
+
+        self.progress.phase(f"bootstrap: sampling {self.search.bootstrap} feasible architectures")
         genomes = space_filling_sample(self.spec, self.space, self.search.bootstrap, seed=self.state.seed)
         todo = []
         for x in genomes:
             c = self._candidate(str(self.space.decode(x)), x, 0)
             if c.status == "predicted":
                 todo.append(c)
+        self.progress.phase(bootstrap_phase_text(self.search.bootstrap, len(genomes), len(todo)))  # the true counts
         self._train(todo, 0, "bootstrap", level=self.levels[0])
 
     def _nsga2(self, r: int, before_round: int, phase: str | None = None):

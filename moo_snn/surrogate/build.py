@@ -21,14 +21,16 @@ from moo_snn.surrogate.sampling import space_filling_sample
 
 
 def default_archive_path(problem) -> Path:
-    """The archive a search or report reads by default (:func:`moo_snn.resources.archive_to_read`).
+    """The archive a search, plan, report or prediction of ``problem`` reads by default.
 
-    ``surrogates/<dataset>.nc`` in the current folder where it exists (built there with
-    ``moo-snn surrogate build``), else the shipped one; a path that does not exist where there is none.
+    The first archive of the problem's data set measured with its recipe at its epochs on the whole
+    training split (``./surrogates/<dataset>.nc``, else the shipped one, then the other
+    ``<dataset>*.nc`` of those folders), else the default one of the data set, which may not exist:
+    the rule of :func:`moo_snn.surrogate.archive_choice.choose_archive`.
     """
-    from moo_snn.resources import archive_to_read, user_archive_path
+    from moo_snn.surrogate.archive_choice import choose_archive
 
-    return archive_to_read(problem.data.dataset) or user_archive_path(problem.data.dataset)
+    return choose_archive(problem).path
 
 
 def open_or_create(problem, path: Path):
