@@ -23,7 +23,9 @@ al., JMLR 2018): a round's survivors are measured at level 0; of the candidates 
 ``i`` (this round's and earlier rounds' not yet above it), the best ``⌈n / eta⌉`` go up to level
 ``i + 1``; finally ``promote`` candidates of the highest low level are *promoted* to full training.
 The bootstrap (measured at level 0) goes through the same ladder once, as round 0, so that the
-first round already knows how far each proxy lies below full training (:func:`after_bootstrap`).
+first round already knows how far each proxy lies below full training (:func:`after_bootstrap`), or,
+with ``promote_bootstrap = false``, does not: the first promotions then come after round 1, whose
+candidates the search chose, instead of from a random sample.
 "Best" for a rung: the measured accuracy at that level as the accuracy objective, the cost
 model's values as the others, then the same front-by-front, spread-over-the-front choice as the
 round's survivors (:func:`choose`). Promotion to full training buys the only measurement that
@@ -338,10 +340,16 @@ def after_bootstrap(run) -> int:
              or any(i > 0 for i in stored_refusal(run, 0)))
     rounds_begun = any(c.round_found >= 1 for c in run.state.candidates.values())  # round 1 ran NSGA-II: round 0 is done
     if (not run.spec.fidelity.enabled or run.state.rounds or ((fidelity_gaps(run) or rounds_begun) and not begun)
-            or budget_exhausted(run)):
+            or budget_exhausted(run) or not bootstrap_promotes(run.spec)):
         return 0
     problem = SnnSearchProblem(run.spec, run.space, fit_predictor(run, before_round=1))
     return ladder(run, 0, problem)
+
+
+def bootstrap_promotes(problem) -> bool:
+    """Whether the bootstrap runs the ladder as round 0 (``[fidelity] promote_bootstrap``; always in a
+    run of 0 rounds, whose only front it makes)."""
+    return problem.fidelity.promote_bootstrap or problem.search.rounds == 0
 
 
 def finish_refused_round(run) -> int:
@@ -428,7 +436,7 @@ def phase_plan(problem) -> dict:
         phases["rounds"] = dict(trainings=s.rounds * s.survivors, level="full", fte_each=1.0)
     else:
         phases["rounds"] = dict(trainings=s.rounds * s.survivors, level=ladder_levels[0].name, fte_each=ladder_levels[0].fte)
-        n, n0 = s.survivors, s.bootstrap  # the rounds' rungs, and round 0's (the bootstrap's ladder)
+        n, n0 = s.survivors, s.bootstrap if bootstrap_promotes(problem) else 0  # the rounds' rungs, and round 0's
         for level in ladder_levels[1:-1]:
             n, n0 = rung_size(n, fid.eta), rung_size(n0, fid.eta)
             phases[f"rungs {level.name}"] = dict(trainings=s.rounds * n + n0, level=level.name, fte_each=level.fte)
