@@ -109,7 +109,8 @@ class PreparedRun:
         ----------
         events : SearchEvents, optional
             Receives the run's phases, generations and trainings (:class:`moo_snn.search.loop.SearchEvents`;
-            default: silent).
+            default: silent); first, which archive the run reads and how many of its records it reuses
+            (its ``note(text)`` where it has one, else ``phase(text)``).
         on_option_change : callable, optional
             ``on_option_change(name, stored_value, new_value)`` for each option of a resumed run that
             differs from the one stored in its file (:attr:`SearchRun.option_changes
@@ -154,8 +155,9 @@ class PreparedRun:
                     on_option_change(name, before, now)
             if self.strategy != "hasnas":  # that strategy reads no archive (moo_snn.search.hasnas)
                 choice = run.archive_choice
-                events.phase(f"{choice.note()}; the run reuses {len(run.archive_records)} of them" if run.archive_records
-                             else choice.note())
+                say = getattr(events, "note", events.phase)  # a lasting line where the progress has one (the CLI's)
+                say(f"{choice.note()}; the run reuses {len(run.archive_records)} of them" if run.archive_records
+                    else choice.note())
                 # a resume reads the same archive (prepare_optimize), even where the lookup would now find another
                 run.state.attrs.update(archive=choice.recorded, archive_records=len(run.archive_records))
             return run.run()

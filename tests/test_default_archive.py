@@ -216,3 +216,19 @@ def test_optimize_digits_long_starts_from_its_30_epoch_trainings(tmp_path, monke
     ref = CliRunner().invoke(app, ["optimize", str(REFERENCE), *tiny, "--out", "ref.nc"])
     assert "none of its 220 records match" in ref.stderr and "2 epochs" in ref.stderr, ref.stderr
     assert Path(moo_snn.open_results("ref.nc").attrs["archive"]).name == "digits.nc"
+
+
+@pytest.mark.slow  # fits the predictor on 61 networks: ~7 s
+def test_surrogate_predict_of_digits_long_reads_its_archive_by_default(tmp_path, monkeypatch):
+    """Was: 'holds 0 architectures trained fully with digits-long's 30 epochs; give --archive ...'."""
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    arch = "0303-0030-0003-0000_c16_t4_w4_p1_h0"
+    out = CliRunner().invoke(app, ["surrogate", "predict", "digits-long", "--arch", arch, "--json"])
+    assert out.exit_code == 0, out.output
+    given = CliRunner().invoke(app, ["surrogate", "predict", "digits-long", "--arch", arch, "--json", "--archive",
+                                     str(ROOT / "surrogates" / "digits-fidelity.nc")])
+    assert json.loads(out.stdout) == json.loads(given.stdout)
+    typo = CliRunner().invoke(app, ["surrogate", "predict", "digits-long", "--arch", arch, "--archive", "typo.nc"])
+    assert typo.exit_code == 2 and typo.stderr.startswith("error: archive not found: no file at typo.nc;")

@@ -95,6 +95,13 @@ class SearchProgress:
         else:
             self.bar.update(self.task, description=plain(text), completed=0, total=None)
 
+    def note(self, text: str) -> None:
+        """A line that stays (which archive the run reads): a log line, or a line above the bar."""
+        if self.lines:
+            self.lines.say(text)
+        else:
+            self.bar.console.print(text, highlight=False, markup=False)
+
     def generation(self, round_: int, gen: int, n_gen: int) -> None:
         """An NSGA-II generation of the current phase (which names the round, or the asynchronous
         search's predictor refit, and what NSGA-II optimises) finished."""

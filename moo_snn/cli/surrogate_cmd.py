@@ -265,7 +265,7 @@ def _fidelity_report(spec, archive, folds: int, seed: int, json_out: bool, predi
 def predict(
     problem: ProblemArg,
     arch: Annotated[list[str], typer.Option("--arch", help="architecture string; repeat for several")],
-    archive: Annotated[Optional[Path], typer.Option(help="archive to fit the predictor on (default: surrogates/<dataset>.nc)")] = None,
+    archive: Annotated[Optional[Path], typer.Option(help="archive to fit the predictor on; it must exist (default: the one moo-snn optimize reads: the first archive of the data set, surrogates/<dataset>*.nc here or shipped, measured with the problem's recipe at its epochs)")] = None,
     seed: SeedOpt = 0,
     json_out: JsonOpt = False,
 ) -> None:
@@ -275,6 +275,10 @@ def predict(
     from moo_snn.surrogate.predictor import predict_archs
 
     spec = load_problem(problem)
+    if archive is not None:
+        from moo_snn.surrogate.archive_choice import check_archive_exists
+
+        check_archive_exists(archive)  # the words of optimize --archive
     rows = predict_archs(spec, arch, archive, seed=seed)
     if json_out:
         print_json(rows)
