@@ -172,6 +172,23 @@ def test_the_loop_measures_cheaply_promotes_the_best_and_fronts_only_full_traini
     assert (status[promoted] == "trained").all() and np.isfinite(ds.proxy_accuracy.values[promoted]).all()
 
 
+def test_without_the_bootstraps_ladder_the_first_promotion_follows_round_1(tmp_path):
+    """promote_bootstrap = false: no full training before round 1's survivors; the plan prices what the run
+    does (hand count: bootstrap 6 at level 0, then per round 4 survivors, ceil(4/2) = 2 raised, 2 promoted)."""
+    spec = parse_problem(SMALL + LADDER + "promote_bootstrap = false\n")
+    executor = FakeExecutor()
+    ds = SearchRun(spec, tmp_path / "run.nc", archive_path=tmp_path / "none.nc", executor=executor).run()
+    kinds = [(t.epochs, t.train_fraction) for t in executor.tasks]
+    assert kinds[:6 + 4] == [(1, 0.25)] * 10  # the bootstrap, then round 1's survivors, all at the cheapest level
+    assert kinds[10:12] == [(2, 0.5)] * 2 and kinds[12] == (8, 1.0)  # round 1's rung, then its first promotion
+    assert not (ds.round_promoted.values == 0).any() and (ds.round_promoted.values == 1).any()
+    assert ds.on_front.values.any()
+    plan = fidelity.phase_plan(spec)
+    assert plan["rungs L1 (2 ep, 0.5 data)"]["trainings"] == 2 * 2 and plan["promotions"]["trainings"] == 2 * 2
+    n_full = kinds.count((8, 1.0))
+    assert n_full <= plan["promotions"]["trainings"]
+
+
 @pytest.mark.slow  # two search runs (fake trainings, real NSGA-II and checkpoints): 10-35 s
 def test_a_budget_stops_training_says_so_and_a_larger_one_resumes(tmp_path):
     spec = parse_problem(SMALL + LADDER)

@@ -347,9 +347,8 @@ def after_bootstrap(run) -> int:
 
 
 def bootstrap_promotes(problem) -> bool:
-    """Whether the bootstrap runs the ladder as round 0 (``[fidelity] promote_bootstrap``; always in a
-    run of 0 rounds, whose only front it makes)."""
-    return problem.fidelity.promote_bootstrap or problem.search.rounds == 0
+    """Whether the bootstrap runs the ladder as round 0 (``[fidelity] promote_bootstrap``)."""
+    return problem.fidelity.promote_bootstrap
 
 
 def finish_refused_round(run) -> int:
