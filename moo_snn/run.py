@@ -80,8 +80,8 @@ class PreparedRun:
         ``(name, stored value, given value)`` of each ``[search]`` option given to a resume that has
         nothing left to do (:attr:`nothing_to_do`), which therefore uses none of them.
     notes : list of str
-        One line each about the inputs, for the caller to show before running (a resumed run's
-        recorded archive that is gone).
+        One line each about the inputs, for the caller to show before running: a resumed run's
+        recorded archive that is gone, or replaced by the ``archive`` given.
     """
 
     spec: object
@@ -208,6 +208,8 @@ def prepare_optimize(problem=None, out: str | os.PathLike | None = None, *, resu
         given = dict(overrides, **({} if seed is None else {"seed": seed}))
         unused = [(k, stored_options.get(k), v) for k, v in given.items()  # used only if there is work left (below)
                   if k != "rounds" and v != stored_options.get(k)]  # rounds: the nothing-to-do line names it
+        if archive is not None and stored.attrs.get("archive") and not _same_archive(archive, str(stored.attrs["archive"])):
+            notes.append(f"resumed with archive {archive} (the run had {stored.attrs['archive']})")
         if archive is None and stored.attrs.get("archive"):
             archive = Path(str(stored.attrs["archive"]))  # the archive the run started from (missing then: none)
             if not archive.exists() and not is_no_archive(archive) and int(stored.attrs.get("archive_records", 0)):
@@ -391,6 +393,15 @@ def _checked_search(search: Mapping[str, object] | None) -> dict:
     overrides = {k: v for k, v in dict(search or {}).items() if v is not None}
     parse_table(SearchSpec, overrides, "search", "optimize(search=...)")  # unknown keys, types and bounds: ProblemError
     return overrides
+
+
+def _same_archive(given: Path, recorded: str) -> bool:
+    """Whether ``given`` is the archive a run recorded (an absolute path, or ``none``)."""
+    from moo_snn.surrogate.archive_choice import is_no_archive
+
+    if is_no_archive(given) or is_no_archive(recorded):
+        return is_no_archive(given) and is_no_archive(recorded)
+    return given.resolve() == Path(recorded).resolve()
 
 
 def _problem(problem):

@@ -191,7 +191,10 @@ def test_a_resume_reads_the_archive_its_run_recorded(tmp_path, monkeypatch):
     ds.to_netcdf(tmp_path / "recorded-run.nc", engine="h5netcdf")
     prepared = prepare_optimize(resume=tmp_path / "recorded-run.nc", search={"rounds": 3})
     assert prepared.archive == recorded and prepared.notes == []
-    assert prepare_optimize(resume=tmp_path / "recorded-run.nc", search={"rounds": 3}, archive="none").archive == Path("none")
+    other = prepare_optimize(resume=tmp_path / "recorded-run.nc", search={"rounds": 3}, archive="none")
+    assert other.archive == Path("none") and other.notes == [f"resumed with archive none (the run had {recorded})"]
+    same = prepare_optimize(resume=tmp_path / "recorded-run.nc", search={"rounds": 3}, archive=recorded)
+    assert same.archive == recorded and same.notes == []
     recorded.unlink()  # gone: the default one, and a note that says so
     prepared = prepare_optimize(resume=tmp_path / "recorded-run.nc", search={"rounds": 3})
     assert prepared.archive is None and prepared.notes == [
