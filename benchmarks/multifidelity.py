@@ -245,6 +245,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--generations", type=int, default=40)
     parser.add_argument("--pop-size", type=int, default=64)
     parser.add_argument("--promote", type=int, default=None, help="full trainings per round of the ladder (default: the problem's)")
+    parser.add_argument("--promote-bootstrap", choices=("true", "false"), default=None,
+                        help="promote from the bootstrap before round 1 (default: the problem's [fidelity] promote_bootstrap)")
     parser.add_argument("--hasnas-samples", type=int, default=200)
     parser.add_argument("--cache", type=Path, default=CACHE, help="the trainings cache (an archive file; default: the shipped one)")
     parser.add_argument("--keep", type=Path, default=None, help="keep every run's results file in this folder")
@@ -268,6 +270,9 @@ def main(argv=None) -> dict:
     spec_mf = load_problem(ROOT / "problems" / "digits-long.toml")
     if args.promote is not None:
         spec_mf = dataclasses.replace(spec_mf, fidelity=dataclasses.replace(spec_mf.fidelity, promote=args.promote))
+    if args.promote_bootstrap is not None:
+        spec_mf = dataclasses.replace(spec_mf, fidelity=dataclasses.replace(spec_mf.fidelity,
+                                                                            promote_bootstrap=args.promote_bootstrap == "true"))
     args.data = load_problem_data(spec_mf)
     executor = CachedExecutor(spec_mf, path=args.cache)
     methods = args.methods.split(",")
