@@ -5,6 +5,12 @@ meets one: pymoo's repair (:meth:`moo_snn.space.SearchSpace.repair`) gives such 
 edge 0 → 3 with the first non-zero operation of the problem's op set and zeroes the edges that lie
 on no path. ``--repair`` applies the same rule to a typed architecture (and says what it became);
 without it the error names the repaired architecture, so the user can run it as printed.
+
+A valid cell is used in its canonical form (:meth:`~moo_snn.architecture.Architecture.canonical`:
+the one string the search, the archives and the results write for its network), and the user is
+told when that differs from what they typed: the layer names of ``cost``, the spike rates of
+``train`` and the architecture saved with ``train --save`` are then those of the canonical form,
+as every other command shows them.
 """
 
 from __future__ import annotations
@@ -33,16 +39,21 @@ def repaired(spec, arch: Architecture) -> Architecture:
     op = next(op for op in spec.space.ops if op != "zero")
     edges = list(arch.edges)
     edges[EDGE_PAIRS.index((0, 3))] = (op, False)
-    return replace(arch, edges=tuple(edges)).pruned()
+    return replace(arch, edges=tuple(edges)).canonical()
 
 
 def resolve_arch(spec, text: str | None, *, repair: bool = False, say=None) -> Architecture:
     """The architecture of ``--arch`` (the problem's ``reference_arch`` when None), checked against
-    the problem's images; an invalid cell is an :class:`ArchitectureError` naming its repair, or,
-    with ``repair``, replaced by it (``say(message)`` is told)."""
+    the problem's images, in its canonical form; an invalid cell is an :class:`ArchitectureError`
+    naming its repair, or, with ``repair``, replaced by it. ``say(message)`` is told of a repair and
+    of a canonical form that differs from the string given."""
     arch = spec.check_architecture(Architecture.parse(text)) if text is not None else spec.reference_arch
     if arch.is_valid:
-        return arch
+        canonical = arch.canonical()
+        if canonical != arch and say is not None:
+            say(f"{arch} is written {canonical} (its canonical form: the same network, the one string the search, "
+                f"archives and results use for it); using that")
+        return canonical
     fixed = repaired(spec, arch)
     if not repair:
         raise ArchitectureError(f"architecture {arch}: its cell has no forward path from node 0 to node 3; the search's "

@@ -95,7 +95,9 @@ def cost(
         if layers is not None:
             out["layers_file"] = result.network
         else:
-            out["arch"] = result.network
+            out["arch"] = result.network  # the canonical form (resolve_arch)
+            if arch is not None and arch != result.network:
+                out["arch_given"] = arch
         if spec is not None:
             out["problem"] = spec.name
         out.update(shared_area_mm2=result.shared_area_mm2, timesteps=result.timesteps, weight_bits=result.weight_bits,

@@ -276,16 +276,25 @@ def predict(
 
     spec = load_problem(problem)
     if archive is not None:
-        from moo_snn.surrogate.archive_choice import check_archive_exists
+        from moo_snn.surrogate.archive_choice import ArchiveNotFoundError, check_archive_exists, is_no_archive
 
+        if is_no_archive(archive):
+            raise ArchiveNotFoundError(f"--archive {archive}: surrogate predict fits its predictor on an archive, and "
+                                       f"'{archive}' asks for none; give an archive file, or leave --archive out to read "
+                                       f"the problem's default one")
         check_archive_exists(archive)  # the words of optimize --archive
     rows = predict_archs(spec, arch, archive, seed=seed)
     if json_out:
         print_json(rows)
         return
+    rewritten = any(r["canonical"] != r["arch"] for r in rows)  # then say which network each string is
     table = Table(title=f"predicted accuracy ({spec.name})")
-    for col in ("arch", "accuracy", "accuracy_std"):
-        table.add_column(col, justify="left" if col == "arch" else "right")
+    for col in ("arch",) + (("canonical form",) if rewritten else ()) + ("accuracy", "accuracy_std"):
+        table.add_column(col, justify="left" if "arch" in col or "form" in col else "right")
     for r in rows:
-        table.add_row(r["arch"], f"{r['accuracy']:.4f}", f"{r['accuracy_std']:.4f}")
+        same = "(same)" if r["canonical"] == r["arch"] else r["canonical"]
+        table.add_row(r["arch"], *((same,) if rewritten else ()), f"{r['accuracy']:.4f}", f"{r['accuracy_std']:.4f}")
     stdout.print(table)
+    if rewritten:
+        stdout.print(plain("canonical form: the one string the search, archives and results write for that network; "
+                           "equivalent strings get the same prediction"))
