@@ -115,31 +115,3 @@ def test_gaps_are_measured_on_promotions_and_lower_levels_borrow_from_above():
     assert s2 == pytest.approx(m2 * (1 - m2) * GAP_SPREAD_PRIOR * math.sqrt(1 + 1 / 2))
     none = _run_with([(1, 0.7, None)])
     assert fidelity_gaps(none) == {} and calibrated_proxy(none, list(none.state.candidates.values())) is None
-
-
-def test_the_first_promotion_keeps_the_limits_with_the_proxy_as_a_lower_bound():
-    """Before any gap is known: a proxy that meets the accuracy limit is a network a full training keeps
-    feasible; it goes before one that only the open-accuracy trade favours (a cheap network of proxy
-    0.6 at one timestep against 0.91 at two), which fills what is left of k."""
-    from types import SimpleNamespace
-
-    from moo_snn.results.state import Candidate
-    from moo_snn.search.fidelity import Level
-    from moo_snn.search.promotion import promotion_order
-
-    problem, space = _problem()
-    ref, ideal = _box(problem)
-    cheap, good = "0001-0000-0000-0000_c4_t1_w2_p2_h0", "0001-0000-0000-0000_c8_t2_w4_p1_h0"
-    pool = []
-    for k, (arch, proxy) in enumerate([(cheap, 0.6), (good, 0.91)]):
-        c = Candidate(arch=arch, genome=space.encode(Architecture.parse(arch)), round_found=1)
-        c.proxy_level, c.proxy_accuracy, c.round_trained, c.status = 0, proxy, 1, "proxy"
-        pool.append(c)
-    run = SimpleNamespace(state=SimpleNamespace(candidates={c.arch: c for c in pool}, seed=0),
-                          levels=[Level(0, 8, 0.25, 1 / 15, False), Level(1, 30, 1.0, 1.0, True)],
-                          _update_front=lambda: None, hypervolume_box=lambda: (ref, ideal), front_objectives=lambda: np.zeros((0, 3)))
-    X = [c.genome for c in pool]
-    open_only, _ = ehvi_choice(problem, X, [0.6, 0.91], [0, 0], np.zeros((0, 3)), ref, ideal, 1, open_accuracy=True, seed=[0, 1, 11])
-    assert open_only == [0]  # the open trade alone takes the cheap, inaccurate one
-    assert promotion_order(run, problem, pool, 1, 1) == [1]
-    assert promotion_order(run, problem, pool, 2, 1) == [1, 0]

@@ -162,18 +162,15 @@ def promotion_order(run, problem, pool: list, k: int, round_: int) -> list[int]:
     """Indices into ``pool`` (proxy-measured candidates) of up to ``k`` to promote to full training.
 
     By EHVI over the measured front with :func:`calibrated_proxy` estimates. Before the first
-    promotion no gap is known, and the first ones are chosen on the proxy's own scale (μ the measured
-    proxy accuracy, σ the floor): first by EHVI under every limit, the proxy taken as a lower bound of
-    full accuracy (fewer epochs on less data: on digits-long 206 of 207 networks measured at both
-    scored no higher at 8 ep × ¼ than at 30 epochs, the one exception a full training that went
-    wrong), so a candidate whose proxy already meets the accuracy limit is one a full training will
-    keep feasible; then, for what that leaves of ``k`` (proxies far below the limit, as on a 300-epoch
-    recipe), by EHVI with the accuracy limit left out and the box opened to error 1 on the accuracy
-    side, so accuracy is traded against the exact costs as the front will trade it (a
-    successive-halving choice on proxy accuracy alone favours the networks that learn fastest, often
-    the dearest ones). Measured (benchmarks/RESULTS.md, turn 6): the open choice alone promoted a
-    network of proxy 0.47 and full accuracy 0.69 (below the 0.9 limit: a wasted full training) where
-    networks of proxy 0.9+ were in the pool.
+    promotion no gap is known: the first ones are chosen by EHVI on the proxy's own scale (μ the
+    measured proxy accuracy, σ the floor) with the accuracy limit left out and the box opened to
+    error 1 on the accuracy side, so accuracy is traded against the exact costs as the front will
+    trade it (a successive-halving choice on proxy accuracy alone favours the networks that learn
+    fastest, often the dearest ones). Tried and dropped (benchmarks/RESULTS.md, turn 6): keeping the
+    limits with the proxy as a lower bound of full accuracy (206 of 207 digits-long networks score no
+    higher at 8 ep × ¼ than at 30 epochs) avoided one wasted promotion but passed over the cheap
+    networks whose proxies sit just under the limit; the ladder then reached the full-only front in
+    2 of 5 seeds instead of 4.
     """
     if not pool or k <= 0:
         return []
@@ -182,11 +179,6 @@ def promotion_order(run, problem, pool: list, k: int, round_: int) -> list[int]:
     mean, std = (np.array([c.proxy_accuracy for c in pool]), np.zeros(len(pool))) if cold else estimate
     run._update_front()  # the front with every full training so far, this round's promotions included
     ref, ideal = run.hypervolume_box()
-    genomes, front, seed = [c.genome for c in pool], run.front_objectives(), [run.state.seed, round_, 11]
-    chosen, _ = ehvi_choice(problem, genomes, mean, std, front, ref, ideal, k, seed=seed)
-    if cold and len(chosen) < k:
-        rest = [i for i in range(len(pool)) if i not in chosen]
-        more, _ = ehvi_choice(problem, [genomes[i] for i in rest], mean[rest], std[rest], front, ref, ideal, k - len(chosen),
-                              seed=seed, open_accuracy=True)
-        chosen += [rest[i] for i in more]
+    chosen, _ = ehvi_choice(problem, [c.genome for c in pool], mean, std, run.front_objectives(), ref, ideal, k,
+                            seed=[run.state.seed, round_, 11], open_accuracy=cold)
     return chosen
