@@ -11,6 +11,40 @@ from moo_snn.cli.render import Column, fit_tables, plain, print_tables
 from moo_snn.cli.common import JsonOpt, print_json, stdout, user_errors
 
 
+def toml_value(value) -> str:
+    """``value`` as it is written in a problem file (TOML): ``true``, ``"text"``, ``[1, 2]``.
+
+    Python's ``repr`` (``True``, ``'text'``, ``(1, 2)``) is not TOML: a user who copies it into a
+    problem file gets a parse error. Strings use :func:`json.dumps`, whose quoting is TOML's basic
+    string for the plain names and numbers these defaults are.
+    """
+    import json
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    return repr(value)
+
+
+def toml_rows(cls) -> list[tuple[str, str, str]]:
+    """``(key, default as TOML, doc)`` of every field of a problem-file section (``(required)``: no default)."""
+    import dataclasses
+
+    rows = []
+    for f in dataclasses.fields(cls):
+        if f.default is not dataclasses.MISSING:
+            default = toml_value(f.default)
+        elif f.default_factory is not dataclasses.MISSING:
+            default = toml_value(f.default_factory())
+        else:
+            default = "(required)"
+        rows.append((f.name, default, f.metadata.get("doc", "")))
+    return rows
+
+
 @user_errors
 def problems(
     keys: Annotated[bool, typer.Option("--keys", help="list every key of every table with its default and meaning")] = False,
@@ -30,8 +64,8 @@ def problems(
             table = Table(title=plain(f"[{section}]"), title_justify="left")
             for col in ("key", "default", "meaning"):
                 table.add_column(col, overflow="fold")
-            for row in items:
-                table.add_row(*(plain(cell) for cell in row))
+            for key, default, doc in toml_rows(SECTIONS[section]):
+                table.add_row(plain(key), plain(default), plain(doc))
             stdout.print(table)
         stdout.print(plain("[constraints]: metric = upper limit, or metric = {min = x} / {max = x}; metrics: accuracy, params, memory_kB, area_mm2, latency_ms, energy_uJ"))
         return
