@@ -83,3 +83,19 @@ def test_train_save_writes_the_canonical_form_and_loads_back(tmp_path):
     rows = invoke(["surrogate", "predict", "digits", "--arch", typed, "--arch", canonical])
     assert rows.exit_code == 0, rows.output
     assert "canonical form" in rows.stdout and "(same)" in rows.stdout
+
+
+def test_nir_export_refuses_a_model_of_another_form_of_the_cell():
+    from moo_snn.architecture import Architecture
+    from moo_snn.config.problem import load_problem
+    from moo_snn.errors import TrainingError
+    from moo_snn.training.network import SpikingNetwork
+    from moo_snn.training.nir_export import network_to_nir
+
+    spec = load_problem("digits")
+    typed, canonical = EQUIVALENT[0]  # skip 0 -> 1 then conv3x3 1 -> 3; conv3x3 0 -> 3
+    model = SpikingNetwork(Architecture.parse(typed).pruned(), spec.network_input, spec.training)
+    graph = network_to_nir(model, typed, spec)  # its own form: the conv sits on edge 1-3
+    assert graph.metadata["arch"] == typed and any(name.startswith("cell1.fwd1-3") for name in graph.nodes)
+    with pytest.raises(TrainingError, match="not the network of 0003-0000-0000-0000"):
+        network_to_nir(model, canonical, spec)  # same function, other layers: refused, not mislabelled

@@ -144,6 +144,19 @@ def _cell(g: _Builder, cell: Cell, prefix: str, source: str, shape) -> str:
     return nodes[3]
 
 
+def _check_model_is(model: SpikingNetwork, arch: Architecture) -> None:
+    """A :class:`TrainingError` unless ``model`` was built from ``arch`` (pruned)."""
+    from moo_snn.errors import TrainingError
+
+    built = [(e.i, e.j, e.op, e.backward) for e in model.cell1.edges]
+    wanted = [(e.i, e.j, e.op, e.backward) for e in arch.active_edges()]
+    if built != wanted or model.timesteps != arch.timesteps or model.final_pool != arch.final_pool:
+        raise TrainingError(f"the model is not the network of {arch}: its cell has the edges {built}, T = {model.timesteps}, "
+                            f"final pool {model.final_pool}; give the architecture the weights were saved with (their "
+                            f"file's 'arch'), not an equivalent form of it (the layers of each form are named after "
+                            f"its own edges)")
+
+
 @torch.no_grad()
 def network_to_nir(model: SpikingNetwork, arch: Architecture | str, problem, *, input_mean=None, input_std=None,
                    metadata: dict | None = None) -> nir.NIRGraph:
@@ -156,9 +169,18 @@ def network_to_nir(model: SpikingNetwork, arch: Architecture | str, problem, *, 
     problem : the :class:`~moo_snn.config.problem.ProblemSpec` (input shape, ``[hardware]``).
     input_mean, input_std : per-channel normalisation the network was trained with (metadata).
     metadata : more graph metadata (numbers, strings or arrays), e.g. measured accuracy and costs.
+
+    Raises
+    ------
+    TrainingError
+        ``model`` is not the network of ``arch``: its cells' edges, timesteps or final pool differ.
+        The graph is built from the model's layers and its metadata names ``arch``; an equivalent
+        form of the cell (:meth:`Architecture.canonical`) builds other layers, so the two would
+        disagree (node names, metadata) without this check.
     """
     arch = Architecture.parse(arch) if isinstance(arch, str) else arch
     arch = arch.pruned()
+    _check_model_is(model, arch)
     model = model.eval()
     net = problem.network_input
     c, side = arch.channels, net.cell_side
