@@ -99,3 +99,43 @@ def test_nir_export_refuses_a_model_of_another_form_of_the_cell():
     assert graph.metadata["arch"] == typed and any(name.startswith("cell1.fwd1-3") for name in graph.nodes)
     with pytest.raises(TrainingError, match="not the network of 0003-0000-0000-0000"):
         network_to_nir(model, canonical, spec)  # same function, other layers: refused, not mislabelled
+
+
+def _results_with_archs(tmp_path, rewrite):
+    """tests/data/reference-run.nc with every architecture rewritten by ``rewrite(str) -> str``."""
+    from pathlib import Path
+
+    import xarray as xr
+
+    source = Path(__file__).parent / "data" / "reference-run.nc"
+    with xr.open_dataset(source) as ds:
+        ds = ds.load()
+    ds["arch"] = ds["arch"].copy(data=[rewrite(str(a)) for a in ds.arch.values])
+    path = tmp_path / "run.nc"
+    ds.to_netcdf(path)
+    return path
+
+
+def test_pareto_says_when_a_file_writes_cells_as_before_canonical_cells(tmp_path):
+    import xarray as xr
+
+    from moo_snn.architecture import Architecture
+
+    def canonical(a):
+        return str(Architecture.parse(a).canonical())
+
+    quiet = invoke(["pareto", str(_results_with_archs(tmp_path, canonical))])
+    assert quiet.exit_code == 0, quiet.output
+    assert "canonical" not in quiet.stderr
+    # a front member with one edge 0 -> 3, rewritten by hand into an equivalent form: a skip 0 -> 1 in front of it
+    with xr.open_dataset(tmp_path / "run.nc") as ds:
+        front = [str(a) for a in ds.arch.values[ds.on_front.values]]
+    arch = next(a for a in front if a.split("_")[0][4:] == "-0000-0000-0000" and a[3] != "1")
+    cell, rest = arch.split("_", 1)
+    old_form = f"0100-000{cell[3]}-0000-0000_{rest}"
+    (tmp_path / "old").mkdir()
+    said = invoke(["pareto", str(_results_with_archs(tmp_path / "old", lambda a: old_form if canonical(a) == arch
+                                                     else canonical(a)))])
+    assert said.exit_code == 0, said.output
+    note = " ".join(said.stderr.split())
+    assert "1 of its 40 architectures" in note and f"e.g. {old_form}, written {arch}" in note

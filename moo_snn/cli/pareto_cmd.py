@@ -57,6 +57,24 @@ def budget_summary(attrs: dict) -> dict:
                        "note": attrs.get("budget_note")}}
 
 
+def non_canonical(ds) -> list[tuple[str, str]]:
+    """``(as written, canonical)`` of each architecture of a results file not written canonically.
+
+    Runs made before canonical cells (:meth:`moo_snn.architecture.Architecture.canonical`) wrote a
+    cell as the search met it, so one network may appear there under another string than in a
+    newer run or archive; ``moo-snn pareto`` says so rather than letting a comparison by string
+    miss it.
+    """
+    from moo_snn.architecture import Architecture
+
+    pairs = []
+    for text in dict.fromkeys(str(a) for a in ds.arch.values):
+        canonical = str(Architecture.parse(text).canonical())
+        if canonical != text:
+            pairs.append((text, canonical))
+    return pairs
+
+
 @user_errors
 def pareto(
     results: Annotated[list[Path], typer.Argument(help="results file(s) of moo-snn optimize (.nc); several are overlaid")],
@@ -114,6 +132,13 @@ def pareto(
         if summary["status"] == "budget_spent" or ds.attrs.get("budget_note"):  # (files before status budget_spent: the note)
             early = "stopped early" if summary["status"] == "budget_spent" else "note"
             stderr.print(plain(f"{early}: {path}: {ds.attrs.get('budget_note', 'its budget was spent')}"))
+        rewritten = non_canonical(ds)
+        if rewritten:
+            text, canonical = next(((t, c) for t, c in rewritten if t in {r["arch"] for r in summary["front"]}), rewritten[0])
+            stderr.print(plain(f"note: {path}: {len(rewritten)} of its {len(set(map(str, ds.arch.values)))} architectures are "
+                               f"written as before canonical cells (e.g. {text}, written {canonical} by moo-snn now: the "
+                               f"same network); compare them with other runs and archives by their canonical form "
+                               f"(Architecture.parse(s).canonical())"))
         if summary["status"] == "running":
             stderr.print(plain(f"note: {path} says its run is still running: it is in progress, or its process was "
                                f"killed (SIGKILL, power loss); the front is that of its last checkpoint"))
