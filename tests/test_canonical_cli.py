@@ -80,6 +80,9 @@ def test_train_save_writes_the_canonical_form_and_loads_back(tmp_path):
     fresh = SpikingNetwork(Architecture.parse(canonical).pruned(), spec.network_input, spec.training)
     assert set(saved["state_dict"]) == set(fresh.state_dict())  # layer names of the canonical form
     load_weights(spec, path)  # reads back
+    as_json = invoke(["train", "digits", "--arch", typed, "--epochs", "1", "--torch-threads", "1", "--json"])
+    row = json.loads(as_json.stdout)
+    assert row["arch"] == canonical and row["arch_given"] == typed
     rows = invoke(["surrogate", "predict", "digits", "--arch", typed, "--arch", canonical])
     assert rows.exit_code == 0, rows.output
     assert "canonical form" in rows.stdout and "(same)" in rows.stdout

@@ -63,7 +63,8 @@ def train(
             Path(weights).unlink(missing_ok=True)
     if json_out:
         top = {k: measured[k] for k in ("accuracy_nonideal", "accuracy_nonideal_std")} if measured else {}
-        print_json({**result.to_dict(), **top, **({"nonideal": measured} if nonideal else {})})
+        given = {"arch_given": arch} if arch is not None and arch != result.arch else {}  # typed in another form
+        print_json({**result.to_dict(), **given, **top, **({"nonideal": measured} if nonideal else {})})
         return
     stdout.print(plain(f"{spec.name}: {result.arch}"))
     table = Table(show_header=False)
