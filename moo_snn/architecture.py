@@ -225,7 +225,8 @@ class Architecture:
         return [e for e in self.edge_list() if e.op != "zero" and on_path[e.i] and on_path[e.j]]
 
     def pruned(self) -> Architecture:
-        """The same network with every inactive edge set to ``zero`` (its canonical form)."""
+        """The same network with every inactive edge set to ``zero`` (the network is built from it;
+        :meth:`canonical` is the one string of every equivalent cell)."""
         active = {(e.i, e.j) for e in self.active_edges()}
         edges = tuple(e if pair in active else ("zero", False) for pair, e in zip(EDGE_PAIRS, self.edges))
         return replace(self, edges=edges)

@@ -227,3 +227,11 @@ def test_the_testing_module_example_runs():
 
     failures, tried = doctest.testmod(moo_snn.testing)
     assert tried >= 3 and failures == 0
+
+
+def test_plugins_written_against_the_old_module_path_still_import():
+    """A plug-in of ../shared/cases/nan-objective imports ``moo_snn.search.objectives``, the address before the refactor."""
+    from moo_snn.objectives import objective
+    from moo_snn.search.objectives import objective as old
+
+    assert old is objective
