@@ -220,7 +220,7 @@ class SearchSpace:
         i, j = np.array(EDGE_PAIRS).T
         return self._nonzero[edges] & on[:, i] & on[:, j]
 
-    def repair(self, X) -> np.ndarray:
+    def repair(self, X, canonical: bool = True) -> np.ndarray:
         """Round, clip, give every cell a forward 0 → 3 path, zero its pruned edges, write it canonically.
 
         Deterministic and idempotent (pymoo's ``Repair`` of the search calls it).
@@ -229,6 +229,9 @@ class SearchSpace:
         ----------
         X : array_like, shape (n, n_var) or (n_var,)
             Genomes, possibly real-valued and out of bounds (as pymoo's operators leave them).
+        canonical : bool
+            Write each cell in its canonical form (default); False stops at the pruned cell (the form a
+            uniform draw of genomes gives, for samplers that want that prior: :mod:`moo_snn.surrogate.sampling`).
 
         Returns
         -------
@@ -241,6 +244,8 @@ class SearchSpace:
         if self._zero_gene is not None:
             active = self.edge_active(X)
             X[:, :6] = np.where(active, X[:, :6], self._zero_gene)
+        if not canonical:
+            return X
         single = self._values["timesteps"][X[:, 6 + list(self.choices).index("timesteps")]] == 1
         cells, inverse = np.unique(np.column_stack([X[:, :6], single]), axis=0, return_inverse=True)
         X[:, :6] = np.array([self._canonical_genes(tuple(row[:6]), bool(row[6])) for row in cells],
@@ -253,8 +258,8 @@ class SearchSpace:
         edges = canonical_edges(tuple(self.edge_choices[g] for g in genes), single_step=single_step)
         return [self.edge_choices.index(e) for e in edges] if all(e in self.edge_choices for e in edges) else list(genes)
 
-    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        """``n`` uniformly drawn genomes, repaired.
+    def sample(self, n: int, rng: np.random.Generator, canonical: bool = True) -> np.ndarray:
+        """``n`` uniformly drawn genomes, repaired (``canonical``: as :meth:`repair`).
 
         Parameters
         ----------
@@ -267,7 +272,7 @@ class SearchSpace:
         -------
         ndarray of int64, shape (n, n_var)
         """
-        return self.repair(rng.integers(self.xl, self.xu + 1, size=(n, self.n_var)))
+        return self.repair(rng.integers(self.xl, self.xu + 1, size=(n, self.n_var)), canonical=canonical)
 
     def smallest(self, X) -> np.ndarray:
         """The genomes ``X`` made as small as the space allows: fewest channels, timesteps, weight bits
