@@ -194,7 +194,7 @@ def prepare_optimize(problem=None, out: str | os.PathLike | None = None, *, resu
 
     if archive is not None:
         archive = check_archive_exists(archive)  # a typo would cost a whole bootstrap: the CLI refuses it the same way
-    notes, unused = [], []
+    notes, unused, archive_change = [], [], None
     overrides = _checked_search(search)
     seed = overrides.pop("seed", None)
     stored = None
@@ -209,7 +209,7 @@ def prepare_optimize(problem=None, out: str | os.PathLike | None = None, *, resu
         unused = [(k, stored_options.get(k), v) for k, v in given.items()  # used only if there is work left (below)
                   if k != "rounds" and v != stored_options.get(k)]  # rounds: the nothing-to-do line names it
         if archive is not None and stored.attrs.get("archive") and not _same_archive(archive, str(stored.attrs["archive"])):
-            notes.append(f"resumed with archive {archive} (the run had {stored.attrs['archive']})")
+            archive_change = ("archive", str(stored.attrs["archive"]), str(archive))  # a note, or unused (below)
         if archive is None and stored.attrs.get("archive"):
             archive = Path(str(stored.attrs["archive"]))  # the archive the run started from (missing then: none)
             if not archive.exists() and not is_no_archive(archive) and int(stored.attrs.get("archive_records", 0)):
@@ -240,6 +240,10 @@ def prepare_optimize(problem=None, out: str | os.PathLike | None = None, *, resu
                         and ((workers or 0) >= 2 or scheduler is not None))
     budget = _budget(stored, budget_fte, budget_hours)
     reason = nothing_to_do(stored, spec, resume, budget) if stored is not None else ""
+    if archive_change is not None and reason:
+        unused.append(archive_change)  # like every other option given to a resume with nothing to do
+    elif archive_change is not None:
+        notes.append(f"resumed with archive {archive_change[2]} (the run had {archive_change[1]})")
     if asynchronous and strategy != "moo" and not reason:
         raise SearchModeChoiceError(f"the asynchronous search applies to strategy 'moo' only, found {strategy!r}; "
                                     f"run it synchronously")

@@ -193,6 +193,9 @@ def test_a_resume_reads_the_archive_its_run_recorded(tmp_path, monkeypatch):
     assert prepared.archive == recorded and prepared.notes == []
     other = prepare_optimize(resume=tmp_path / "recorded-run.nc", search={"rounds": 3}, archive="none")
     assert other.archive == Path("none") and other.notes == [f"resumed with archive none (the run had {recorded})"]
+    # nothing left to do (the run's own 2 rounds): the other archive is 'not used', as every other option would be
+    done = prepare_optimize(resume=tmp_path / "recorded-run.nc", archive="none")
+    assert done.nothing_to_do and done.notes == [] and done.unused == [("archive", str(recorded), "none")]
     same = prepare_optimize(resume=tmp_path / "recorded-run.nc", search={"rounds": 3}, archive=recorded)
     assert same.archive == recorded and same.notes == []
     recorded.unlink()  # gone: the default one, and a note that says so
