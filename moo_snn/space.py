@@ -267,6 +267,8 @@ class SearchSpace:
             How many.
         rng : numpy.random.Generator
             The source of randomness (the caller seeds it).
+        canonical : bool
+            Canonical cells (default), or pruned ones (as :meth:`repair`).
 
         Returns
         -------
