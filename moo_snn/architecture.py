@@ -290,8 +290,8 @@ def _rewrites(m) -> list[list[list[int]]]:
 
     A moved edge keeps its direction in time; a swap that a cell cannot write (a pair that would
     hold both directions, a forward edge going down in node number or a backward one going up) is
-    not made, nor one after which pruning would cut more than dead ends
-    (:func:`_prunes_dead_ends_only`).
+    not made; :func:`canonical_cell` drops those after which pruning would cut more than dead ends
+    (:func:`_pruned`).
     """
     skip = OPS.index("skip")
     out = []
@@ -311,7 +311,7 @@ def _rewrites(m) -> list[list[list[int]]]:
             new = [row[:] for row in m]  # the op on the other side of the skip
             new[ins[0]][k], new[k][outs[0]] = m[k][outs[0]], m[ins[0]][k]
             out.append(new)
-    return [n for n in out if _prunes_dead_ends_only(n)]
+    return out
 
 
 def _swap(m, a, b):
@@ -327,22 +327,20 @@ def _swap(m, a, b):
     return new
 
 
-def _prunes_dead_ends_only(m) -> bool:
-    """Whether pruning ``m`` (:meth:`Architecture.pruned`, as the network is built) removes only forward
-    edges into nodes that reach no output: a rewrite may leave such dead ends (their values are used
-    nowhere), but a node cut off from the input still carries what its backward edges bring, and
-    pruning it would change the network."""
-    fwd = {(s, d) for s in range(N_NODES) for d in range(N_NODES) if s < d and m[s][d]}
-    to_output = [False, False, False, True]
-    for i in range(N_NODES - 2, -1, -1):
-        to_output[i] = any(to_output[j] and (i, j) in fwd for j in range(i + 1, N_NODES))
+def _pruned(m, dead_ends_only: bool = False) -> list[list[int]] | None:
+    """``m`` pruned as the network is built (:meth:`Architecture.pruned`: edges off every forward 0 → 3
+    path removed). ``dead_ends_only``: None where that would remove more than forward edges into nodes
+    that reach no output; a rewrite may leave such dead ends (their values are used nowhere), but a
+    node cut off from the input still carries what its backward edges bring, and pruning it would
+    change the network."""
     on_path = Architecture(_edges(m), 1, 1, 1, 1, 0).nodes_on_path()
-    return all(on_path[s] and on_path[d] or (s < d and not to_output[d])
-               for s in range(N_NODES) for d in range(N_NODES) if m[s][d])
-
-
-def _pruned(m) -> list[list[int]]:
-    on_path = Architecture(_edges(m), 1, 1, 1, 1, 0).nodes_on_path()
+    cut = [(s, d) for s in range(N_NODES) for d in range(N_NODES) if m[s][d] and not (on_path[s] and on_path[d])]
+    if dead_ends_only and cut:
+        to_output = [False, False, False, True]
+        for i in range(N_NODES - 2, -1, -1):
+            to_output[i] = any(to_output[j] and i < j and m[i][j] for j in range(i + 1, N_NODES))
+        if any(s > d or to_output[d] for s, d in cut):
+            return None
     return [[e if on_path[s] and on_path[d] else 0 for d, e in enumerate(row)] for s, row in enumerate(m)]
 
 
@@ -394,8 +392,8 @@ def canonical_cell(edges: tuple[tuple[str, bool], ...], single_step: bool = Fals
         if key(c) < key(best):
             best = c
         for n in _rewrites(c):
-            n = _pruned(n)
-            if key(n)[1] not in seen:
+            n = _pruned(n, dead_ends_only=True)
+            if n is not None and key(n)[1] not in seen:
                 seen.add(key(n)[1])
                 todo.append(n)
     return _edges(best), _origins(best)

@@ -389,13 +389,14 @@ def _budget(stored, budget_fte: float | None, budget_hours: float | None):
     return Budget(caps["budget_fte"], caps["budget_hours"])
 
 
-def _checked_search(search: Mapping[str, object] | None) -> dict:
-    """The ``[search]`` overrides without None values, checked against :class:`SearchSpec`'s keys and bounds."""
+def _checked_search(search: Mapping[str, object] | None, where: str = "optimize(search=...)") -> dict:
+    """The ``[search]`` overrides without None values, checked against :class:`SearchSpec`'s keys and
+    bounds (``where`` names the caller in the error: ``moo-snn plan`` checks its overrides here too)."""
     from moo_snn.config.problem import SearchSpec
     from moo_snn.schema import parse_table
 
     overrides = {k: v for k, v in dict(search or {}).items() if v is not None}
-    parse_table(SearchSpec, overrides, "search", "optimize(search=...)")  # unknown keys, types and bounds: ProblemError
+    parse_table(SearchSpec, overrides, "search", where)  # unknown keys, types and bounds: ProblemError
     return overrides
 
 

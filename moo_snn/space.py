@@ -67,7 +67,7 @@ def canonical_measurement(arch: Architecture, spike_rate) -> tuple[Architecture,
     spike_rate : ndarray of float, shape (len(SLOT_NAMES),)
         The same rates, each cell layer's at the pair its edge moved to.
     """
-    rates = np.asarray(spike_rate, dtype=float).copy()
+    rates = np.asarray(spike_rate, dtype=float)
     edges, origins = canonical_cell(arch.pruned().edges, single_step=arch.timesteps == 1)
     moved = rates.copy()
     for cell in (1, 2):

@@ -28,16 +28,15 @@ def plan(
     equivalents per phase, with and without the [fidelity] ladder, counting only the bootstrap
     networks the archive does not hold, and the peak memory of one training of the largest network
     the search may train (with the median network's beside it)."""
-    from moo_snn.config.problem import SearchSpec, load_problem
-    from moo_snn.schema import parse_table
+    from moo_snn.config.problem import load_problem
+    from moo_snn.run import _checked_search
     from moo_snn.search.bootstrap_plan import bootstrap_coverage
     from moo_snn.search.fidelity import phase_plan
     from moo_snn.search.loop import with_overrides
     from moo_snn.training.plan import plan_run
     from moo_snn.training.runtime import torch_threads as threads
 
-    overrides = {k: v for k, v in dict(seed=seed, rounds=rounds, survivors=survivors, bootstrap=bootstrap).items() if v is not None}
-    parse_table(SearchSpec, overrides, "search", "plan")  # the bounds moo-snn optimize checks (run.py: _checked_search)
+    overrides = _checked_search(dict(seed=seed, rounds=rounds, survivors=survivors, bootstrap=bootstrap), "plan")  # as optimize
     spec = with_overrides(load_problem(problem), **overrides)
     if archive is not None:
         from moo_snn.surrogate.archive_choice import check_archive_exists

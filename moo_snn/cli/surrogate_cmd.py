@@ -220,9 +220,7 @@ def _say_progress(k: int, n: int, level: tuple[int, float], seconds: float) -> N
 
 
 def _fidelity_report(spec, archive, folds: int, seed: int, json_out: bool, predictor_levels=None) -> None:
-    from moo_snn.surrogate.fidelity_report import fidelity_report
-
-    from moo_snn.surrogate.fidelity_report import fidelities
+    from moo_snn.surrogate.fidelity_report import fidelities, fidelity_report
 
     result = fidelity_report(spec, archive, n_splits=folds, seed=seed, predictor_levels=predictor_levels,
                              on_progress=_say_progress)

@@ -340,15 +340,10 @@ def after_bootstrap(run) -> int:
              or any(i > 0 for i in stored_refusal(run, 0)))
     rounds_begun = any(c.round_found >= 1 for c in run.state.candidates.values())  # round 1 ran NSGA-II: round 0 is done
     if (not run.spec.fidelity.enabled or run.state.rounds or ((fidelity_gaps(run) or rounds_begun) and not begun)
-            or budget_exhausted(run) or not bootstrap_promotes(run.spec)):
+            or budget_exhausted(run) or not run.spec.fidelity.promote_bootstrap):
         return 0
     problem = SnnSearchProblem(run.spec, run.space, fit_predictor(run, before_round=1))
     return ladder(run, 0, problem)
-
-
-def bootstrap_promotes(problem) -> bool:
-    """Whether the bootstrap runs the ladder as round 0 (``[fidelity] promote_bootstrap``)."""
-    return problem.fidelity.promote_bootstrap
 
 
 def finish_refused_round(run) -> int:
@@ -435,7 +430,7 @@ def phase_plan(problem) -> dict:
         phases["rounds"] = dict(trainings=s.rounds * s.survivors, level="full", fte_each=1.0)
     else:
         phases["rounds"] = dict(trainings=s.rounds * s.survivors, level=ladder_levels[0].name, fte_each=ladder_levels[0].fte)
-        n, n0 = s.survivors, s.bootstrap if bootstrap_promotes(problem) else 0  # the rounds' rungs, and round 0's
+        n, n0 = s.survivors, s.bootstrap if fid.promote_bootstrap else 0  # the rounds' rungs, and round 0's
         for level in ladder_levels[1:-1]:
             n, n0 = rung_size(n, fid.eta), rung_size(n0, fid.eta)
             phases[f"rungs {level.name}"] = dict(trainings=s.rounds * n + n0, level=level.name, fte_each=level.fte)
