@@ -60,19 +60,25 @@ class CachedExecutor:
         self.problem, self.path, self.threads = problem, path, threads
         self.inner = InProcessExecutor(torch_threads=threads)
         self.archive = arc.load_archive(path) if path.exists() else arc.empty_archive(problem)
-        self.records = {}
+        self.records, self.retrainings = {}, {}
+        full = problem.training.epochs
         for source in [*(a for a in seed_archives if a.exists()), None]:
             ds = self.archive if source is None else arc.load_archive(source)
-            for k in np.flatnonzero((ds.seed.values == 0) & (ds.status.values != "failed")):
-                self.records[(str(ds.arch.values[k]), int(ds.epochs.values[k]), round(float(ds.train_fraction.values[k]), 6))] = \
-                    self._result(ds, k)
+            for k in np.flatnonzero(ds.status.values != "failed"):
+                arch, epochs, fraction = str(ds.arch.values[k]), int(ds.epochs.values[k]), round(float(ds.train_fraction.values[k]), 6)
+                seed = int(ds.seed.values[k])
+                if seed == 0:
+                    self.records[(arch, epochs, fraction)] = self._result(ds, k)
+                elif epochs == full and fraction == 1.0:
+                    self.retrainings[(arch, seed)] = self._result(ds, k, seed)
         self.trained_now = 0
+        self.data = None  # the problem's data (set by main): retrainings need it
 
     @staticmethod
-    def _result(ds, k) -> dict:
+    def _result(ds, k, seed: int = 0) -> dict:
         return dict(arch=str(ds.arch.values[k]), status=str(ds.status.values[k]), val_accuracy=float(ds.val_accuracy.values[k]),
                     test_accuracy=float(ds.test_accuracy.values[k]), train_seconds=float(ds.train_seconds.values[k]),
-                    epochs=int(ds.epochs.values[k]), seed=0, spike_rate=ds.spike_rate.values[k].astype(float),
+                    epochs=int(ds.epochs.values[k]), seed=seed, spike_rate=ds.spike_rate.values[k].astype(float),
                     train_fraction=float(ds.train_fraction.values[k]), params=int(ds.params.values[k]))
 
     def key(self, task):
@@ -98,6 +104,30 @@ class CachedExecutor:
             result["samples_seen"] = int(task.epochs * math.ceil(task.train_fraction * n_train))
             yield i, result
 
+    def retrained_accuracy(self, arch: str, seeds) -> float:
+        """Mean test accuracy of ``arch`` trained again with the full recipe and each of ``seeds`` (not
+        0, the search's own training seed): what a user measures on held-out data when training the
+        chosen network again. Missing retrainings are trained (and memoised) here; they are the
+        referee's, charged to no method. A retraining that diverges or fails counts as accuracy 0."""
+        from moo_snn.architecture import Architecture
+        from moo_snn.executor import training_tasks
+        from moo_snn.surrogate import archive as arc
+
+        canon = str(Architecture.parse(arch).canonical())
+        values = []
+        for seed in seeds:
+            if (canon, seed) not in self.retrainings:
+                task = training_tasks(self.problem, [canon], seed=seed)[0]
+                with closing(self.inner.run([task], data=self.data)) as results:
+                    _, result = next(iter(results))
+                self.archive = arc.append(self.archive, result)
+                arc.save_archive(self.archive, self.path)
+                self.retrainings[(canon, seed)] = self._result(self.archive, self.archive.sizes["record"] - 1, seed)
+                self.trained_now += 1
+            r = self.retrainings[(canon, seed)]
+            values.append(r["test_accuracy"] if r["status"] == "trained" and math.isfinite(r["test_accuracy"]) else 0.0)
+        return float(np.mean(values))
+
     def close(self):
         pass
 
@@ -121,8 +151,14 @@ def _recorder():
     return Recorder()
 
 
-def curve(spec, ds, order) -> list[tuple[float, float]]:
-    """(FTE spent, HV of the full-fidelity front) after each training, in the order they finished."""
+def curve(spec, ds, order, score=None) -> list[tuple[float, float]]:
+    """(FTE spent, HV of the full-fidelity front) after each training, in the order they finished.
+
+    The front is always the feasible, non-dominated set by the search's own measurement (its one
+    training's validation accuracy). ``score`` None: its hypervolume with those same accuracies (what
+    the run itself reports); else a function ``arch -> accuracy`` that scores each front member for
+    the hypervolume instead (:meth:`CachedExecutor.retrained_accuracy`).
+    """
     from moo_snn.objectives import resolve_metrics
     from moo_snn.pareto import feasible_front, hypervolume
 
@@ -133,6 +169,7 @@ def curve(spec, ds, order) -> list[tuple[float, float]]:
     full_epochs = spec.training.epochs
     F_all = np.column_stack([m.to_minimize(ds.measured_objective.values[:, j]) for j, m in enumerate(metrics)])
     G_all = ds.measured_limit_excess.values
+    j_acc = [m.name for m in metrics].index("accuracy")
     spent, have, points = 0.0, [], []
     for arch, epochs, fraction, status in order:
         spent += epochs * fraction / full_epochs
@@ -142,7 +179,10 @@ def curve(spec, ds, order) -> list[tuple[float, float]]:
         if have:
             F, G = F_all[have], G_all[have]
             front = feasible_front(F, G)
-            hv = hypervolume(F[front], ref, ideal) if len(front) else 0.0
+            S = F[front].copy()
+            if score is not None:
+                S[:, j_acc] = [metrics[j_acc].to_minimize(score(str(ds.arch.values[have[i]]))) for i in front]
+            hv = hypervolume(S, ref, ideal) if len(front) else 0.0
         points.append((spent, float(hv)))
     return points
 
@@ -161,7 +201,7 @@ def run_method(method: str, spec_mf, seed: int, executor, args) -> tuple:
     spec_full = strip_fidelity(spec_mf)
     spec = spec_mf if method == "multifidelity" else spec_full
     mf = method == "multifidelity"
-    spec = with_overrides(spec, seed=seed, bootstrap=args.bootstrap, rounds=args.rounds_mf if mf else args.rounds,
+    spec = with_overrides(spec, seed=seed, bootstrap=(args.bootstrap_mf or args.bootstrap) if mf else args.bootstrap, rounds=args.rounds_mf if mf else args.rounds,
                           survivors=(args.survivors_mf or args.survivors) if mf else args.survivors, generations=args.generations, pop_size=args.pop_size,
                           hasnas_samples=args.hasnas_samples)
     progress = _recorder()
@@ -241,12 +281,15 @@ def main(argv=None) -> dict:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--rounds-mf", type=int, default=None, help="rounds of the multi-fidelity run (default: --rounds)")
     parser.add_argument("--survivors", type=int, default=6)
+    parser.add_argument("--bootstrap-mf", type=int, default=None, help="bootstrap of the multi-fidelity run (default: --bootstrap)")
     parser.add_argument("--survivors-mf", type=int, default=None, help="survivors per round of the multi-fidelity run (default: --survivors)")
     parser.add_argument("--generations", type=int, default=40)
     parser.add_argument("--pop-size", type=int, default=64)
     parser.add_argument("--promote", type=int, default=None, help="full trainings per round of the ladder (default: the problem's)")
     parser.add_argument("--promote-bootstrap", choices=("true", "false"), default=None,
                         help="promote from the bootstrap before round 1 (default: the problem's [fidelity] promote_bootstrap)")
+    parser.add_argument("--retrain-seeds", type=int, default=2,
+                        help="score each front member also by the mean test accuracy of this many retrainings (seeds 1..N; 0: off)")
     parser.add_argument("--hasnas-samples", type=int, default=200)
     parser.add_argument("--cache", type=Path, default=CACHE, help="the trainings cache (an archive file; default: the shipped one)")
     parser.add_argument("--keep", type=Path, default=None, help="keep every run's results file in this folder")
@@ -275,6 +318,8 @@ def main(argv=None) -> dict:
                                                                             promote_bootstrap=args.promote_bootstrap == "true"))
     args.data = load_problem_data(spec_mf)
     executor = CachedExecutor(spec_mf, path=args.cache)
+    executor.data = args.data
+    retrain_seeds = list(range(1, args.retrain_seeds + 1))
     methods = args.methods.split(",")
     per_seed = []
     start = time.perf_counter()
@@ -285,22 +330,28 @@ def main(argv=None) -> dict:
             t0 = time.perf_counter()
             spec, ds, order = run_method(method, spec_mf, seed, executor, args)
             points = curve(spec, ds, order)
+            points_rt = (curve(spec, ds, order, score=lambda a: executor.retrained_accuracy(a, retrain_seeds))
+                           if retrain_seeds else points)
             results[method] = dict(points=points, hv=points[-1][1] if points else 0.0, fte=points[-1][0] if points else 0.0,
+                                   points_rt=points_rt, hv_rt=points_rt[-1][1] if points_rt else 0.0,
                                    n_full=sum(1 for _, e, f, _ in order if e == spec.training.epochs and f == 1.0),
                                    n_trainings=len(order), seconds=time.perf_counter() - t0)
             print(f"seed {seed} {method}: HV {results[method]['hv']:.4f} after {results[method]['fte']:.2f} FTE "
                   f"({results[method]['n_full']} full of {len(order)} trainings; {executor.trained_now} trained for real so far)",
                   file=sys.stderr, flush=True)
             print(json.dumps({"seed": seed, "method": method, "curve": points}), file=sys.stderr, flush=True)
-        target = results["full"]["hv"]
-        row = {"seed": seed, "target_hv": target}
+        target, target_rt = results["full"]["hv"], results["full"]["hv_rt"]
+        row = {"seed": seed, "target_hv": target, "target_hv_rt": target_rt}
         for method, r in results.items():
             row[f"hv_{method}"] = r["hv"]
             row[f"fte_{method}"] = fte_to_reach(r["points"], target)
             row[f"fte95_{method}"] = fte_to_reach(r["points"], 0.95 * target)
+            row[f"hv_rt_{method}"] = r["hv_rt"]
+            row[f"fte_rt_{method}"] = fte_to_reach(r["points_rt"], target_rt)
             row[f"fte_spent_{method}"] = r["fte"]
             row[f"n_full_{method}"] = r["n_full"]
             row[f"curve_{method}"] = r["points"]
+            row[f"curve_rt_{method}"] = r["points_rt"]
         per_seed.append(row)
     summary = {"seeds": args.seeds, "settings": {k: v for k, v in vars(args).items() if k != "data"},
                "wall_seconds": time.perf_counter() - start, "trained_for_real": executor.trained_now}
@@ -311,6 +362,9 @@ def main(argv=None) -> dict:
         summary["fte_ratio_full_over_multifidelity"] = summary["fte_full"] / summary["fte_multifidelity"]
         summary["fte95_ratio_full_over_multifidelity"] = summary["fte95_full"] / summary["fte95_multifidelity"]
         summary["hv_ratio_multifidelity_over_full"] = summary["hv_multifidelity"] / summary["hv_full"] if summary["hv_full"] else math.nan
+        summary["fte_rt_ratio_full_over_multifidelity"] = summary["fte_rt_full"] / summary["fte_rt_multifidelity"]
+        summary["hv_rt_ratio_multifidelity_over_full"] = (summary["hv_rt_multifidelity"] / summary["hv_rt_full"]
+                                                            if summary["hv_rt_full"] else math.nan)
     summary["per_seed"] = [{k: v for k, v in r.items() if not k.startswith("curve_")} for r in per_seed]
     summary["curves"] = [{k: v for k, v in r.items() if k.startswith("curve_")} for r in per_seed]
     if args.json:
