@@ -21,7 +21,7 @@ tolerance the final-HV comparison allows; one network's seed noise moves the str
 Seed noise. The hypervolume above scores each front member by the one training the search made
 (validation accuracy, training seed 0), so the full-only run, which trains 3x as many networks at full
 fidelity, also draws more lucky seeds: its final front is partly the maximum of its noise. With
-``--retrain-seeds N`` (default 2) every front member is also trained again with seeds 1..N, and the
+``--retrain-seeds N`` (default 4) every front member is also trained again with seeds 1..N, and the
 ``*_rt`` figures score it by the mean *test* accuracy of those retrainings (front membership is still
 the search's choice; the retrainings are the referee's, charged to no method; the NAS-Bench-201
 convention of reporting several training seeds). ``target_hv_rt_se``: the standard error of the
@@ -38,7 +38,7 @@ once, with training seed 0 and one torch thread, and every later request replays
 request that hits the cache still costs its FTE to the method that asked. A run with a cold cache
 trains for real (30-epoch trainings: about 10-60 s each on a CPU core); later runs replay.
 
-    python benchmarks/multifidelity.py [--quick] [--seeds N] [--json] [--methods full,multifidelity,...]
+    python benchmarks/multifidelity.py [--quick] [--seeds N] [--json] [--methods full,multifidelity,...] [--retrain-seeds N]
 
 ``--quick``: 1 seed, bootstrap 10, 3 rounds of 4 survivors, 20 generations of 32; the ladder's run
 gets 6 rounds of 8 survivors (rounds are cheap at low fidelity) and promotes 1 network per round.
@@ -77,12 +77,12 @@ class CachedExecutor:
         full = problem.training.epochs
         for source in [*(a for a in seed_archives if a.exists()), None]:
             ds = self.archive if source is None else arc.load_archive(source)
-            for k in np.flatnonzero(ds.status.values != "failed"):
+            for k in range(ds.sizes["record"]):
                 arch, epochs, fraction = str(ds.arch.values[k]), int(ds.epochs.values[k]), round(float(ds.train_fraction.values[k]), 6)
                 seed = int(ds.seed.values[k])
-                if seed == 0:
+                if seed == 0 and str(ds.status.values[k]) != "failed":
                     self.records[(arch, epochs, fraction)] = self._result(ds, k)
-                elif epochs == full and fraction == 1.0:
+                elif seed != 0 and epochs == full and fraction == 1.0:  # a referee's retraining, kept even if it failed
                     self.retrainings[(arch, seed)] = self._result(ds, k, seed)
         self.trained_now = 0
         self.data = None  # the problem's data (set by main): retrainings need it
