@@ -8,7 +8,7 @@ POINT is ``none`` or ``WHERE:N``:
 
 * ``nsga2:N``   at the N-th evaluation of an NSGA-II population (predicted accuracy and costs);
 * ``training:N`` inside the N-th training, at its 2nd forward pass (optimiser steps under way);
-* ``encode:N``   inside the N-th write of a NetCDF file, while HDF5 encodes it (after its 3rd
+* ``encode:N``   inside the N-th write of a NetCDF file, while it is encoded (after its 3rd
   variable is created);
 * ``write:N``    inside the N-th write of a NetCDF file, once its temporary file is written and
   flushed to disk, before the rename that replaces the previous file.
@@ -69,22 +69,26 @@ def main() -> None:
         maybe_fire("nsga2")
         return real_evaluate(self, *args, **kwargs)
 
-    import h5netcdf
     import xarray as xr
+    from xarray.backends.h5netcdf_ import H5NetCDFStore
+    from xarray.backends.netCDF4_ import NetCDF4DataStore
 
-    real_to_netcdf, real_create = xr.Dataset.to_netcdf, h5netcdf.Group.create_variable
+    real_to_netcdf = xr.Dataset.to_netcdf
+    stores = {store: store.prepare_variable for store in (NetCDF4DataStore, H5NetCDFStore)}
 
     def to_netcdf(self, *args, **kwargs):
         count["write"] += 1
         count["variables"] = 0
         return real_to_netcdf(self, *args, **kwargs)
 
-    def create_variable(self, *args, **kwargs):
-        variable = real_create(self, *args, **kwargs)
-        count["variables"] += 1
-        if count["variables"] == 3:
-            maybe_fire("encode")
-        return variable
+    def prepare(real):  # a variable created in the file being encoded (either engine moo-snn writes with)
+        def prepare_variable(self, *args, **kwargs):
+            variable = real(self, *args, **kwargs)
+            count["variables"] += 1
+            if count["variables"] == 3:
+                maybe_fire("encode")
+            return variable
+        return prepare_variable
 
     real_fsync = os.fsync
 
@@ -96,7 +100,8 @@ def main() -> None:
     SpikingNetwork.forward = forward
     SnnSearchProblem._evaluate = evaluate
     xr.Dataset.to_netcdf = to_netcdf
-    h5netcdf.Group.create_variable = create_variable
+    for store, real in stores.items():
+        store.prepare_variable = prepare(real)
     os.fsync = fsync
 
     from moo_snn.cli import main as cli
