@@ -69,8 +69,8 @@ def _encode(ds: xr.Dataset) -> bytes:
     """The bytes of ``ds`` as a NetCDF-4 file: netCDF-C (about 6x faster), else h5netcdf (see the module docstring)."""
     try:
         return bytes(ds.to_netcdf(engine="netcdf4"))
-    except (ImportError, ValueError):
-        return ds.to_netcdf(engine="h5netcdf")
+    except Exception:  # no netCDF4, an xarray that writes it only to files, or a dataset netCDF-C refuses
+        return ds.to_netcdf(engine="h5netcdf")  # as before: its error, if any, is the one raised
 
 
 def _article(noun: str) -> str:
