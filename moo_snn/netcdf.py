@@ -5,7 +5,7 @@ to disk, then replace the destination with one rename, so an interrupted write o
 leaves the previous file intact. They encode with the netCDF-C library (the ``netCDF4`` package):
 a search rewrites its results file after every training, and a 60-variable results file encodes in
 0.09-0.10 s against 0.61-0.63 s through h5netcdf/h5py (``benchmarks/bench_write.py``, RESULTS.md);
-h5netcdf stays the fallback (no ``netCDF4``, or an xarray that writes it only to files). Reads use the
+h5netcdf stays the fallback (no ``netCDF4``, an older xarray, a dataset netCDF-C refuses). Reads use the
 h5netcdf engine only (no pickle), fully into memory (no open handle stays behind), and give the
 attributes back as plain Python values (:func:`clean_attributes`: other NetCDF tools store text as
 bytes and numbers as one-element arrays).
