@@ -99,19 +99,22 @@ class CachedExecutor:
 
         return str(Architecture.parse(task.arch).canonical()), int(task.epochs), round(float(task.train_fraction), 6)
 
-    def run(self, tasks, data=None):
+    def _train(self, task, data) -> dict:
+        """Train ``task`` for real, append it to the cache file, and return its record."""
         from moo_snn.surrogate import archive as arc
 
+        with closing(self.inner.run([task], data=data)) as results:
+            _, result = next(iter(results))
+        self.archive = arc.append(self.archive, result)
+        arc.save_archive(self.archive, self.path)
+        self.trained_now += 1
+        return self._result(self.archive, self.archive.sizes["record"] - 1, task.seed)
+
+    def run(self, tasks, data=None):
         for i, task in enumerate(tasks):
             key = self.key(task)
             if key not in self.records:
-                task0 = dataclasses.replace(task, seed=0, weights_path=None)
-                with closing(self.inner.run([task0], data=data)) as results:
-                    _, result = next(iter(results))
-                self.archive = arc.append(self.archive, result)
-                arc.save_archive(self.archive, self.path)
-                self.records[key] = self._result(self.archive, self.archive.sizes["record"] - 1)
-                self.trained_now += 1
+                self.records[key] = self._train(dataclasses.replace(task, seed=0, weights_path=None), data)
             result = dict(self.records[key], arch=task.arch)
             n_train = 1167  # digits training split (1,797 images less 20 % test and 15 % validation)
             result["samples_seen"] = int(task.epochs * math.ceil(task.train_fraction * n_train))
@@ -124,19 +127,12 @@ class CachedExecutor:
         referee's, charged to no method. A retraining that diverges or fails counts as accuracy 0."""
         from moo_snn.architecture import Architecture
         from moo_snn.executor import training_tasks
-        from moo_snn.surrogate import archive as arc
 
         canon = str(Architecture.parse(arch).canonical())
         values = []
         for seed in seeds:
             if (canon, seed) not in self.retrainings:
-                task = training_tasks(self.problem, [canon], seed=seed)[0]
-                with closing(self.inner.run([task], data=self.data)) as results:
-                    _, result = next(iter(results))
-                self.archive = arc.append(self.archive, result)
-                arc.save_archive(self.archive, self.path)
-                self.retrainings[(canon, seed)] = self._result(self.archive, self.archive.sizes["record"] - 1, seed)
-                self.trained_now += 1
+                self.retrainings[(canon, seed)] = self._train(training_tasks(self.problem, [canon], seed=seed)[0], self.data)
             r = self.retrainings[(canon, seed)]
             values.append(r["test_accuracy"] if r["status"] == "trained" and math.isfinite(r["test_accuracy"]) else 0.0)
         return float(np.mean(values))
