@@ -74,3 +74,53 @@ def test_fte_to_reach():
     assert bench.fte_to_reach(points, 0.5) == 2.0
     assert bench.fte_to_reach(points, 0.55) == 4.0
     assert math.isinf(bench.fte_to_reach(points, 0.7))
+
+
+def test_merge_cache_adds_only_the_records_the_target_lacks(tmp_path):
+    from moo_snn.config.problem import load_problem
+    from moo_snn.surrogate import archive as arc
+
+    mspec = importlib.util.spec_from_file_location("merge_cache", Path(__file__).parents[1] / "benchmarks" / "merge_cache.py")
+    merge_cache = importlib.util.module_from_spec(mspec)
+    mspec.loader.exec_module(merge_cache)
+    problem = load_problem("digits")
+
+    def rec(arch, acc, seed=0, epochs=30, fraction=1.0):
+        return dict(arch=arch, status="trained", val_accuracy=acc, test_accuracy=acc, train_seconds=1.0, epochs=epochs,
+                    train_fraction=fraction, seed=seed, params=10)
+
+    a, b = "0003-0000-0000-0000_c8_t2_w4_p2_h0", "0003-0000-0000-0000_c16_t2_w4_p2_h0"
+    target = arc.append(arc.empty_archive(problem), rec(a, 0.90))
+    copy1 = arc.append(arc.append(target, rec(a, 0.50)), rec(a, 0.80, epochs=8, fraction=0.25))  # a again: not taken
+    copy2 = arc.append(arc.append(target, rec(b, 0.95)), rec(a, 0.91, seed=1))
+    for name, ds in [("target", target), ("copy1", copy1), ("copy2", copy2)]:
+        arc.save_archive(ds, tmp_path / f"{name}.nc")
+    merge_cache.main([str(tmp_path / "target.nc"), str(tmp_path / "copy1.nc"), str(tmp_path / "copy2.nc")])
+    merged = arc.load_archive(tmp_path / "target.nc")
+    got = {(str(r), int(s), int(e), round(float(f), 6)): float(v) for r, s, e, f, v in
+           zip(merged.arch.values, merged.seed.values, merged.epochs.values, merged.train_fraction.values,
+               merged.val_accuracy.values)}
+    assert got == {(a, 0, 30, 1.0): 0.90, (a, 0, 8, 0.25): 0.80, (b, 0, 30, 1.0): 0.95, (a, 1, 30, 1.0): 0.91}
+
+
+def test_oracle_ladder_promotes_by_expected_improvement_and_scores_what_it_drew():
+    from moo_snn.objectives import resolve_metrics
+
+    ospec = importlib.util.spec_from_file_location("oracle_ladder", Path(__file__).parents[1] / "benchmarks" / "oracle_ladder.py")
+    oracle = importlib.util.module_from_spec(ospec)
+    ospec.loader.exec_module(oracle)
+    metrics = resolve_metrics(["accuracy", "energy_uJ"])
+    F = np.array([[0.0, 0.5], [0.0, 1.5], [0.0, 0.2]])
+    # expected gains from an empty front: n0 (box(0.05, 0.5) + box(0.03, 0.5)) / 2 = 0.48, n1 box(0.01, 1.5) = 0.36,
+    # n2 nothing (below the 0.9 limit in every draw, although it is the cheapest)
+    beliefs = [np.array([0.95, 0.97]), np.array([0.99, 0.99]), np.array([0.85, 0.88])]
+    seed0 = np.array([0.96, 0.99, 0.95])  # what each promotion measures
+    hv = oracle.simulate(F, beliefs, lambda i, rng: seed0[i], metrics, 0.9, np.array([0.1, 2.5]), np.zeros(2), 3, 2)
+    first = box(0.04, 0.5)
+    second = first + (0.04 - 0.01) / 0.1 * (2.5 - 1.5) / 2.5
+    third = second + (0.1 - 0.05) / 0.1 * (0.5 - 0.2) / 2.5  # n2 last (expected 0, the only one left): drew 0.95 at 0.2 uJ
+    assert hv.shape == (2, 3)
+    assert hv[0] == pytest.approx([first, second, third]) and hv[1] == pytest.approx(hv[0])
+    # drawn below the limit: the front does not change
+    hv = oracle.simulate(F, beliefs, lambda i, rng: 0.89, metrics, 0.9, np.array([0.1, 2.5]), np.zeros(2), 2, 1)
+    assert hv[0] == pytest.approx([0.0, 0.0])
