@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Protocol
 from uuid import uuid4
 
-from moo_snn.interrupts import requested as interrupt_requested
+from moo_snn.interrupts import requested as interrupt_requested, start_resource_tracker
 from moo_snn.errors import MooSnnError
 
 
@@ -340,6 +340,7 @@ class DaskExecutor:
             logger = logging.getLogger("distributed")
             self._log_level = logger.level
             logger.setLevel(logging.CRITICAL)
+            start_resource_tracker()  # before the nannies' spawns start it: a terminal's hangup must not kill it
             # allowed-failures 0: a worker death fails the attempt at once and ``retries`` decides
             with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
                 # preload: each worker process leaves the terminal's session, so that Ctrl-C (SIGINT to the

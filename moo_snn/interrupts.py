@@ -17,6 +17,12 @@ without workers and report a worker failure. So:
   which take no ``start_new_session``), hence the preload. Before the hook runs (about a second
   after a worker process starts) a group signal still reaches it; the main process gets it too and
   stops the run.
+* **The resource tracker outlives a hangup.** ``multiprocessing`` (the nannies' spawns) runs a
+  *resource tracker* process in the caller's group that unlinks the semaphores left behind. It
+  ignores SIGINT and SIGTERM but not SIGHUP: a terminal closing killed it, the main process's
+  clean-up then started a new one that had never seen the semaphores, and it printed a
+  ``KeyError`` traceback for each (a dozen) and left them in ``/dev/shm``.
+  :func:`start_resource_tracker` starts it with SIGHUP ignored before a local cluster starts.
 * **The main process remembers the signal.** :func:`handling` (what ``moo-snn`` commands run in)
   turns SIGINT, SIGTERM and SIGHUP (the terminal closed) into :class:`KeyboardInterrupt` and also
   records them: where a
@@ -37,7 +43,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["STOP_SIGNALS", "dask_setup", "handling", "requested"]
+__all__ = ["STOP_SIGNALS", "dask_setup", "handling", "requested", "start_resource_tracker"]
 
 _REQUESTED = threading.Event()
 
@@ -80,6 +86,28 @@ def handling() -> Iterator[None]:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         _REQUESTED.clear()
+
+
+def start_resource_tracker() -> None:
+    """Start ``multiprocessing``'s resource tracker (if it is not running) with SIGHUP ignored.
+
+    The tracker ignores SIGINT and SIGTERM itself (CPython's ``multiprocessing.resource_tracker.main``)
+    but not SIGHUP, which a closing terminal sends to the whole process group (see the module
+    docstring). A signal set to ``SIG_IGN`` stays ignored across the ``exec`` that starts it, so the
+    caller's SIGHUP handler is set to ignore for the moment of the start and restored after. No-op
+    where there is no SIGHUP or no resource tracker (Windows), and outside the main thread.
+    """
+    if not hasattr(signal, "SIGHUP") or threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        from multiprocessing import resource_tracker
+    except ImportError:  # pragma: no cover - platforms without it
+        return
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        resource_tracker.ensure_running()
+    finally:
+        signal.signal(signal.SIGHUP, previous)
 
 
 def dask_setup(worker) -> None:

@@ -67,6 +67,24 @@ def test_an_ignored_sigint_or_sighup_stays_ignored(name):
         signal.signal(signum, previous)
 
 
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP") or not Path("/proc").is_dir(), reason="POSIX signals and /proc")
+def test_the_resource_tracker_is_started_with_sighup_ignored_and_the_caller_keeps_its_handler():
+    """A closing terminal's SIGHUP reaches the whole group, multiprocessing's resource tracker included; it
+    must survive it (it ignores SIGINT and SIGTERM itself). Checked in a fresh process (this one may
+    already run a tracker) from the tracker's ignored-signal mask in /proc."""
+    code = (
+        "import os, signal; from pathlib import Path; from moo_snn import interrupts;"
+        "from multiprocessing import resource_tracker as rt;"
+        "signal.signal(signal.SIGHUP, signal.SIG_DFL);"
+        "interrupts.start_resource_tracker();"
+        "mask = [l for l in Path(f'/proc/{rt._resource_tracker._pid}/status').read_text().splitlines() if l.startswith('SigIgn')];"
+        "print(int(mask[0].split()[1], 16) >> (signal.SIGHUP - 1) & 1, signal.getsignal(signal.SIGHUP) == signal.SIG_DFL)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["1", "True"]
+
+
 class _EmptyCluster:
     """A client whose cluster has no worker and whose trainings never finish."""
 
@@ -124,14 +142,17 @@ def _workers(pid: int) -> list[int]:
 
 @pytest.mark.slow  # about 40-60 s on 2 shared cores: a cluster start, trainings, a resume
 @pytest.mark.skipif(not hasattr(os, "killpg") or not Path("/proc").is_dir(), reason="POSIX process groups and /proc")
-@pytest.mark.parametrize("mode", ["--sync", "--async"])
-def test_ctrl_c_to_the_process_group_stops_a_dask_run_as_interrupted_and_resume_completes(tmp_path, mode):
+@pytest.mark.parametrize(("mode", "signame"), [("--sync", "SIGINT"), ("--async", "SIGINT"), ("--sync", "SIGHUP")])
+def test_ctrl_c_to_the_process_group_stops_a_dask_run_as_interrupted_and_resume_completes(tmp_path, mode, signame):
+    """SIGINT: Ctrl-C; SIGHUP: the terminal closed (it also reaches multiprocessing's resource tracker, which
+    printed a KeyError traceback per semaphore when the hangup killed it)."""
     (tmp_path / "tiny.toml").write_text(TINY)
     env = dict(os.environ, OMP_NUM_THREADS="1", COLUMNS="200")
     command = [*MOO_SNN, "optimize", "tiny.toml", "--out", "run.nc", "--torch-threads", "1",
                "--workers", "2", mode]
     proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)  # its own process group, as a terminal's foreground job
+                            start_new_session=True,  # its own process group, as a terminal's foreground job
+                            preexec_fn=lambda: signal.signal(getattr(signal, signame), signal.SIG_DFL))  # not nohup's
     deadline = time.monotonic() + 180
     while not (tmp_path / "run.nc").exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)  # the first checkpoint: the cluster is up and the bootstrap trainings are submitted
@@ -140,7 +161,7 @@ def test_ctrl_c_to_the_process_group_stops_a_dask_run_as_interrupted_and_resume_
     workers = _workers(proc.pid)
     assert len(workers) == 2
     assert all(os.getpgid(w) != proc.pid for w in workers), "a worker is still in the terminal's process group"
-    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    os.killpg(proc.pid, getattr(signal, signame))  # what Ctrl-C in a terminal (or closing it) does
     sent = time.monotonic()
     out, err = proc.communicate(timeout=120)
     stopped_s = time.monotonic() - sent
