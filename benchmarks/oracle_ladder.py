@@ -4,19 +4,25 @@ An upper bound for ``benchmarks/multifidelity.py``'s must-show on digits-long. T
 target is the full-only run's final hypervolume, scored by one training (seed 0) per network; a
 ladder must reach it within ``fte_full / 5`` FTE (4.4 FTE in ``--quick``: 22 FTE full-only). This
 script simulates an **oracle ladder**: it knows every network's distribution of full-training
-accuracy exactly (no proxy, no predictor: screening is free and perfect) and promotes, one after
-another, the network of largest expected hypervolume improvement given the accuracies its earlier
-promotions actually drew (the greedy policy that maximises the expected measured HV, exploiting the
-seed noise as a real ladder's EHVI does). Each promotion draws its validation accuracy from that
-network's own measurements: the search's training (seed 0) and the referee's four retrainings
-(seeds 1-4) stored in ``benchmarks/multifidelity_cache.nc``, picked uniformly (no distributional
-assumption). The candidates are the networks with five such measurements: every network that was on
-a front of any method and seed of the recorded runs (the best networks the searches found).
+validation accuracy (its four retrainings by the referee, seeds 1-4, in ``benchmarks/multifidelity_cache.nc``,
+each equally likely; no proxy, no predictor: screening is free and perfect) and promotes, one after
+another, the network of largest expected hypervolume improvement given what its earlier promotions
+measured (the greedy policy that maximises the expected measured HV, exploiting the seed noise as a
+real ladder's EHVI does). What a promotion measures, in two worlds:
+
+* ``benchmark_seed0``: the network's cached seed-0 training, as in the benchmark (a network at a
+  fidelity is trained once and replayed); the oracle does not know that value, only the distribution;
+* ``fresh_draw``: one of its retrainings at random, as a new training in a real run would be.
+
+The candidates are the networks with a seed-0 training and at least four retrainings that meet the
+cost limits: every network that was ever on a front of any method and seed of the recorded runs (the
+best networks the searches found).
 
 Printed: for each target (the recorded full-only runs' final HVs, ``--targets``), the probability
-that the oracle's front reaches it after k = 1 … ``--promotions`` full trainings, over ``--reps``
-simulated runs. With k ≤ 4 the ratio ``fte_full / fte`` is ≥ 5.5 even with free screening; a real
-ladder also pays for its proxies (``--quick``: 1.67 FTE to the first promotion, then 1.53 each).
+that the oracle's front reaches it after k = 1 … ``--promotions`` full trainings, in each world
+(``fresh_draw`` over ``--reps`` simulated runs; ``benchmark_seed0`` is deterministic). With k ≤ 4
+the ratio ``fte_full / fte`` is ≥ 5.5 even with free screening; a real ladder also pays for its
+proxies (``--quick``: 1.67 FTE to the first promotion, then 1.53 each).
 
     python benchmarks/oracle_ladder.py [--reps 300] [--promotions 5] [--targets 0.4946,0.449,...] [--json]
 """
