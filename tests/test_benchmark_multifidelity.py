@@ -124,3 +124,14 @@ def test_oracle_ladder_promotes_by_expected_improvement_and_scores_what_it_drew(
     # drawn below the limit: the front does not change
     hv = oracle.simulate(F, beliefs, lambda i, rng: 0.89, metrics, 0.9, np.array([0.1, 2.5]), np.zeros(2), 2, 1)
     assert hv[0] == pytest.approx([0.0, 0.0])
+
+
+def test_proxy_seeds_ranking_counts_the_estimates_best_half_only():
+    pspec = importlib.util.spec_from_file_location("proxy_seeds", Path(__file__).parents[1] / "benchmarks" / "proxy_seeds.py")
+    proxy_seeds = importlib.util.module_from_spec(pspec)
+    pspec.loader.exec_module(proxy_seeds)
+    truth = [4, 3, 2, 1]
+    # the estimate's best half is the first two (0.9, 0.8), ranked in the wrong order there; right below it
+    tau, tau_best = proxy_seeds.ranking(truth, [0.8, 0.9, 0.2, 0.1])
+    assert tau_best == pytest.approx(-1.0)
+    assert tau == pytest.approx((5 - 1) / 6)  # 6 pairs, one discordant
