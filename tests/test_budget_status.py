@@ -111,3 +111,29 @@ def test_a_run_its_budget_stopped_ends_budget_spent_and_a_larger_budget_complete
     ds3 = SearchRun(spec, exact, archive_path=tmp_path / "none.nc", executor=FakeExecutor(), resume=exact,
                     budget=fidelity.Budget(fte=float(ds2.attrs["spent_fte"]))).run()
     assert ds3.attrs["status"] == "complete" and ds3.attrs["budget_exhausted"] == 1
+
+
+def test_a_hasnas_run_its_budget_stopped_exits_0_saying_so_and_a_larger_budget_trains_its_network(tmp_path, monkeypatch):
+    """The one training of ``--strategy hasnas`` refused by ``--budget 0.5``: no front yet is not a verdict on
+    the limits (exit 0, not 3), and ``--resume --budget 2`` trains the refused network (it did nothing and
+    called the run complete)."""
+    from cli_runs import fake_train, small_text
+    from moo_snn.training import trainer
+
+    monkeypatch.setattr(trainer, "train_architecture", fake_train)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "p.toml").write_text(small_text())
+    first = CliRunner().invoke(app, ["optimize", "p.toml", "--strategy", "hasnas", "--samples", "30", "--budget", "0.5",
+                                     "--out", "h.nc"])
+    assert first.exit_code == 0, first.output
+    assert "no front yet: the budget stopped the run first" in first.output
+    assert "no candidate meets the limits" not in first.output
+    ds = moo_snn.open_results(tmp_path / "h.nc")
+    refused = json.loads(ds.attrs["budget_refused"])["archs"]
+    assert ds.attrs["status"] == "budget_spent" and int(ds.trained.sum()) == 0 and len(refused) == 1
+    again = CliRunner().invoke(app, ["optimize", "--resume", "h.nc", "--budget", "2"])
+    assert again.exit_code == 0, again.output
+    ds = moo_snn.open_results(tmp_path / "h.nc")
+    assert ds.attrs["status"] == "complete" and "budget_refused" not in ds.attrs
+    assert [str(a) for a in ds.arch.values[ds.trained.values]] == refused and float(ds.attrs["spent_fte"]) == 1.0
+    assert float(ds.hypervolume.values[-1]) == pytest.approx(ds.moo.hypervolume()) and ds.moo.hypervolume() > 0

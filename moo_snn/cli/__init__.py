@@ -2,7 +2,7 @@
 
 Exit codes: 0 success; 1 an unexpected error (a bug: one line, the traceback saved to a file);
 2 a user mistake (bad problem file, architecture, data, option, unreadable or foreign file);
-3 no candidate meets the limits; 4 a training diverged; 130 interrupted (Ctrl-C, SIGTERM, or SIGHUP: the terminal closed).
+3 no candidate meets the limits (a run its budget stopped before one was measured: 0, status ``budget_spent``); 4 a training diverged; 130 interrupted (Ctrl-C, SIGTERM, or SIGHUP: the terminal closed).
 Every error is one line on stderr, never a traceback.
 """
 

@@ -54,7 +54,8 @@ def broken_limits(ds, spec) -> str:
 
 
 def report_run(out, err, spec, ds, path, *, json_out: bool = False, wide: bool = False) -> int:
-    """Print the run's front (or why it has none); return the exit code (0, or 3 without a front)."""
+    """Print the run's front (or why it has none); return the exit code (0, or 3 without a front; 0
+    without one when the budget stopped the run: status ``budget_spent`` says so)."""
     front = ds.moo.front_records()
     knee = next((r for r in front if r["knee"]), None)
     feasible = bool(front)
@@ -88,6 +89,9 @@ def report_run(out, err, spec, ds, path, *, json_out: bool = False, wide: bool =
             out.print(plain(f"best compromise (knee): candidate {knee['candidate']}, {knee['arch']}; export it with: "
                             f"moo-snn export {path} --nir net.nir"))
     if feasible:
+        return 0
+    if ds.attrs.get("status") == "budget_spent":  # stopped before one was measured: no verdict on the limits
+        err.print(plain(f"no front yet: the budget stopped the run first ({why}); every candidate is in {path}"))
         return 0
     err.print(plain(f"no candidate meets the limits of {spec.name}: {why}; every candidate and its violations are in {path}"))
     return InfeasibleError.exit_code

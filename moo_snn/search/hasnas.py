@@ -25,6 +25,7 @@ import numpy as np
 from moo_snn.errors import InfeasibleError
 from moo_snn.evaluation import population_costs
 from moo_snn.results.state import RoundRecord
+from moo_snn.search import fidelity
 from moo_snn.search.loop import SearchRun
 from moo_snn.objectives import constraint_matrix, metric_values
 
@@ -89,3 +90,13 @@ class HasnasRun(SearchRun):
                 self._train([best], 1, "search")
             self._update_front()
             self.state.rounds.append(RoundRecord(self.hypervolume(), float("nan"), time.perf_counter() - start, len(X), 1))
+        else:  # resumed after the budget refused the one training (attribute budget_refused): train it now
+            refused = [a for archs in fidelity.stored_refusal(self, 1).values() for a in archs]
+            todo = [self.state.candidates[a] for a in refused if a in self.state.candidates
+                    and self.state.candidates[a].status == "predicted"]
+            if todo:
+                self.state.attrs.pop("budget_refused", None)  # taken up: stored again if refused again
+                self.progress.phase("hasnas: training the best-scoring cell")
+                self._train(todo, 1, "search")
+                self._update_front()
+                self.state.rounds[-1].hypervolume = self.hypervolume()
