@@ -35,8 +35,11 @@ def merge(target, copies) -> tuple:
     have = set(record_keys(merged))
     for ds in copies:
         ds = arc.with_fraction(ds)
-        new = [k for k, key in enumerate(record_keys(ds)) if key not in have]
-        have.update(record_keys(ds.isel(record=new)))
+        new = []
+        for k, key in enumerate(record_keys(ds)):
+            if key not in have:  # a key twice in one copy (two strings of one cell before canonical reading) counts once
+                have.add(key)
+                new.append(k)
         added.append(len(new))
         if new:
             attrs = dict(merged.attrs)

@@ -101,6 +101,12 @@ def test_merge_cache_adds_only_the_records_the_target_lacks(tmp_path):
            zip(merged.arch.values, merged.seed.values, merged.epochs.values, merged.train_fraction.values,
                merged.val_accuracy.values)}
     assert got == {(a, 0, 30, 1.0): 0.90, (a, 0, 8, 0.25): 0.80, (b, 0, 30, 1.0): 0.95, (a, 1, 30, 1.0): 0.91}
+    # one key twice in one copy (as an archive written before canonical strings reads): added once
+    c = "0003-0000-0000-0000_c4_t2_w4_p2_h0"
+    one = arc.append(arc.empty_archive(problem), rec(c, 0.7))
+    twice = xr.concat([one, one], dim="record", data_vars="all", coords="minimal", combine_attrs="override")
+    merged, added = merge_cache.merge(merged, [twice])
+    assert added == [1] and merged.sizes["record"] == 5
 
 
 def test_oracle_ladder_promotes_by_expected_improvement_and_scores_what_it_drew():
