@@ -68,3 +68,80 @@ def test_a_ladder_run_interrupted_between_two_promotions_of_a_round_resumes_exac
     assert _measured(resumed) == _measured(whole)
     assert resumed.attrs["spent_fte"] == pytest.approx(whole.attrs["spent_fte"])
     assert resumed.n_promoted_in_round.values.tolist() == whole.n_promoted_in_round.values.tolist()
+
+
+LADDER_2 = "\n[fidelity]\nepochs = [1, 2]\ntrain_fraction = [0.25, 0.5]\neta = 2\npromote = 2\n"  # two proxy levels and a rung
+
+
+class InterruptedAtRung(FakeExecutor):
+    """Ctrl-C when the ``n``-th training at the upper proxy level (2 epochs, half the data) is asked for."""
+
+    def __init__(self, n: int):
+        super().__init__()
+        self.n = n
+
+    def run(self, tasks, data=None):
+        for item in super().run(tasks, data):
+            if (self.tasks[-1].epochs, self.tasks[-1].train_fraction) == (2, 0.5):
+                self.n -= 1
+                if self.n == 0:
+                    raise KeyboardInterrupt
+            yield item
+
+
+@pytest.mark.slow  # search runs with fake trainings (real NSGA-II and checkpoints)
+@pytest.mark.parametrize("where", ["rung:2", "rung:4", "promotion_choice:2"])
+def test_a_two_level_ladder_interrupted_in_or_after_a_rung_resumes_exactly(tmp_path, monkeypatch, where):
+    """An interruption inside a round's rung between two proxy levels (``rung:n``: at its n-th training):
+    the redone round raised further candidates from the pool the rung had already emptied. Or while
+    round r chooses its promotions (``promotion_choice:r``), after its rung had trained candidates of
+    earlier rounds again: the redone round fit its predictor without their earlier measurements (their
+    round had become r) and chose other survivors."""
+    from moo_snn.search import promotion
+
+    spec = parse_problem(SMALL + LADDER_2)
+    whole = SearchRun(spec, tmp_path / "a.nc", archive_path=tmp_path / "none.nc", executor=FakeExecutor()).run()
+    kind, n = where.split(":")
+    executor = FakeExecutor()
+    if kind == "rung":
+        executor = InterruptedAtRung(int(n))
+    else:
+        real = promotion.promotion_order
+
+        def interrupted(run, problem, pool, k, round_):
+            if round_ == int(n):
+                monkeypatch.setattr(promotion, "promotion_order", real)
+                raise KeyboardInterrupt
+            return real(run, problem, pool, k, round_)
+
+        monkeypatch.setattr(promotion, "promotion_order", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        SearchRun(spec, tmp_path / "b.nc", archive_path=tmp_path / "none.nc", executor=executor).run()
+    resumed = SearchRun(spec, tmp_path / "b.nc", archive_path=tmp_path / "none.nc", executor=FakeExecutor(),
+                        resume=tmp_path / "b.nc").run()
+    assert _measured(resumed) == _measured(whole)
+    assert resumed.attrs["spent_fte"] == pytest.approx(whole.attrs["spent_fte"])
+    assert resumed.n_promoted_in_round.values.tolist() == whole.n_promoted_in_round.values.tolist()
+
+
+@pytest.mark.slow  # three search runs with fake trainings
+def test_a_round_interrupted_after_promoting_an_earlier_rounds_candidate_resumes_exactly(tmp_path):
+    """One proxy level (as digits-long): round r promotes a candidate measured by proxy in an earlier round,
+    then is interrupted at its next promotion; the redone round must fit its predictor with that
+    candidate's proxy (measured before round r) and without its full training (measured in round r)."""
+    import json
+
+    spec = parse_problem(SMALL + LADDER.replace("promote = 2", "promote = 6"))  # more than a round's 4 survivors
+    whole = SearchRun(spec, tmp_path / "a.nc", archive_path=tmp_path / "none.nc", executor=FakeExecutor()).run()
+    log = json.loads(whole.attrs["ladder_log"])
+    proxy_round = {a: r for a, level, r, _ in log if level == 0}
+    fulls = [(a, r) for a, level, r, _ in log if level == 1]
+    # the full training right after the promotion of an earlier round's candidate, in the same round
+    n = next(k + 2 for k, (a, r) in enumerate(fulls[:-1]) if r >= 1 and proxy_round[a] < r and fulls[k + 1][1] == r)
+    with pytest.raises(KeyboardInterrupt):
+        SearchRun(spec, tmp_path / "b.nc", archive_path=tmp_path / "none.nc", executor=InterruptedAtFull(n)).run()
+    resumed = SearchRun(spec, tmp_path / "b.nc", archive_path=tmp_path / "none.nc", executor=FakeExecutor(),
+                        resume=tmp_path / "b.nc").run()
+    assert _measured(resumed) == _measured(whole)
+    assert resumed.attrs["ladder_log"] == whole.attrs["ladder_log"]
+    assert resumed.n_promoted_in_round.values.tolist() == whole.n_promoted_in_round.values.tolist()

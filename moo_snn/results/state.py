@@ -24,7 +24,8 @@ problem file's text), ``seed``, ``command``, ``started``, ``ended``, ``status`` 
 with work left undone, see ``budget_note``, ``failed``), ``failure`` (the one-line reason of a failed run),
 ``reference_point`` (JSON), ``options`` (JSON: the run's search options, objectives, torch threads
 and device, which a resume reuses), ``version_<package>`` (moo-snn, norse, pymoo, scikit-learn,
-xarray; torch where it was imported), and free attributes (``problem_name``, ``strategy`` …).
+xarray; torch where it was imported), and free attributes (``problem_name``, ``strategy`` …; a run with
+a ``[fidelity]`` ladder: ``ladder_log``, ``ladder_rungs``, ``budget_*``, :mod:`moo_snn.search.fidelity`).
 """
 
 from __future__ import annotations

@@ -92,6 +92,8 @@ class AsyncSearchRun(SearchRun):
         this fraction of the run's time so far (1: after every result).
     """
 
+    keeps_ladder_log = False  # its trainings log (async_state) serves a resume
+
     def __init__(self, spec, out, *, refit_every: int | None = None, refit_growth: float | None = None, max_trainings: int | None = None,
                  budget_s: float | None = None, checkpoint_fraction: float = 0.05, **kwargs):
         super().__init__(spec, out, **kwargs)

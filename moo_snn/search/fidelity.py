@@ -172,6 +172,65 @@ def record_cost(run, c, result: dict, round_: int, source: str) -> bool:
     return True
 
 
+LOG_ATTR = "ladder_log"
+"""Results-file attribute of a synchronous ladder run (JSON): every training in the order it finished,
+``[arch, level index, round, validation accuracy or null (failed, diverged)]``; full training is the
+highest level index. A candidate's own variables keep its highest level only (``proxy_accuracy``,
+``proxy_level``, ``round_trained``: the round of its last training); the log keeps every level's
+measurement and when it was made, so that a round redone on resume sees what it saw the first time
+(:func:`as_before`). Files written before the log existed, and runs resumed from them, have none."""
+
+
+def log_training(run, c, level: Level, round_: int, result: dict) -> None:
+    """Append a training of ``c`` at ``level`` in round ``round_`` to the run's ladder log (if it keeps one)."""
+    if LOG_ATTR not in run.state.attrs:
+        return
+    log = json.loads(run.state.attrs[LOG_ATTR])
+    ok = result["status"] == "trained" and np.isfinite(result.get("val_accuracy", np.nan))
+    log.append([c.arch, level.index, int(round_), float(result["val_accuracy"]) if ok else None])
+    run.state.attrs[LOG_ATTR] = json.dumps(log)
+
+
+def ladder_log(run) -> list | None:
+    """The run's ladder log (:data:`LOG_ATTR`), None when it keeps none."""
+    text = run.state.attrs.get(LOG_ATTR)
+    return None if text is None else json.loads(text)
+
+
+class as_before:
+    """``with as_before(run, r):`` the run's candidates as the trainings of the rounds before ``r`` left
+    them (full accuracy where a full training was measured, the highest low level measured and its
+    accuracy), read from the ladder log; without a log (or with ``r`` None) the candidates as they are.
+
+    Why: a promotion or a rung of round ``r`` trains candidates of earlier rounds again at a higher level,
+    which overwrites their level and round; a round redone on resume from the candidates as they are would
+    fit its predictor on other inputs than the first time and choose other survivors.
+    """
+
+    def __init__(self, run, r: int | None):
+        self.run, self.r, self.saved = run, r, None
+
+    def __enter__(self):
+        from moo_snn.search.async_ladder import arrivals_view
+
+        log = ladder_log(self.run)
+        if log is not None and self.r is not None:
+            self.saved = self.run.state.candidates
+            self.run.state.candidates = arrivals_view(log, self.r, self.run.levels[-1].index)  # round < r
+        return self.run
+
+    def __exit__(self, *exc):
+        if self.saved is not None:
+            self.run.state.candidates = self.saved
+
+
+def measured_before(run, r: int) -> set[str] | None:
+    """Architectures with any training (failed ones too) in the rounds before ``r``, from the ladder log
+    (None without a log)."""
+    log = ladder_log(run)
+    return None if log is None else {arch for arch, _, round_, _ in log if round_ < r}
+
+
 def spent_now(run) -> tuple[float, float]:
     """(FTE, seconds) the run has spent on trainings so far."""
     fte = seconds = 0.0
@@ -342,8 +401,9 @@ def after_bootstrap(run) -> int:
     if (not run.spec.fidelity.enabled or run.state.rounds or ((fidelity_gaps(run) or rounds_begun) and not begun)
             or budget_exhausted(run) or not run.spec.fidelity.promote_bootstrap):
         return 0
-    problem = SnnSearchProblem(run.spec, run.space, fit_predictor(run, before_round=1))
-    return ladder(run, 0, problem)
+    with as_before(run, 1):
+        model = fit_predictor(run, before_round=1)
+    return ladder(run, 0, SnnSearchProblem(run.spec, run.space, model))
 
 
 def finish_refused_round(run) -> int:
@@ -380,19 +440,27 @@ def finish_refused_round(run) -> int:
 
 def ladder(run, r: int, problem) -> int:
     """Successive halving after round ``r``'s survivors were measured at level 0, then promotion to
-    full training (see the module docstring); returns how many were promoted."""
+    full training (see the module docstring); returns how many were promoted.
+
+    Each rung's choice is stored before its trainings (results-file attribute ``ladder_rungs``, JSON
+    ``{round: {level index: [architectures]}}``), as promotions are marked (``round_promoted``): a round
+    redone after an interruption finishes what it had chosen."""
     from moo_snn.search.promotion import promotion_order
 
     fid = run.spec.fidelity
     refused = stored_refusal(run, r)  # a budget stopped this round: finish what it had chosen
     marked = any(c.round_promoted == r for c in run.state.candidates.values())  # interrupted in its promotions
     redo_from = min(refused) if refused else (run.levels[-1].index if marked else 0)
+    rungs = json.loads(run.state.attrs.get("ladder_rungs") or "{}")  # {round: {level: architectures raised to it}}
+    raised = rungs.setdefault(str(r), {})
     for level in run.levels[1:]:
         if level.index < redo_from:  # raised before the stop: choosing again on the smaller pool would raise more
             continue
         below = run.levels[level.index - 1]
         pool = [c for c in run.state.candidates.values() if c.status == "proxy" and c.proxy_level == below.index]
-        fresh = sum(1 for c in pool if c.round_trained == r)
+        log = ladder_log(run)  # measured at the level below in this round (the candidates keep their last round only)
+        fresh = (len({a for a, i, rr, _ in log if i == below.index and rr == r} & {c.arch for c in pool}) if log is not None
+                 else sum(1 for c in pool if c.round_trained == r))
         k = fid.promote if level.full else rung_size(fresh, fid.eta)
         again = refused.get(level.index, set())
         if again or (level.full and marked):  # (no level below full marks anything: marked still holds)
@@ -403,8 +471,15 @@ def ladder(run, r: int, problem) -> int:
             run.state.attrs.pop("budget_refused", None)  # taken up: stored again if the budget refuses them again
         elif level.full:
             order = promotion_order(run, problem, pool, k, r)
+        elif str(level.index) in raised:
+            # round r redone after an interruption inside or after this rung: the ones it chose left the pool
+            # as they were measured, so choosing again on what is left would raise others; finish its choice
+            where = {c.arch: i for i, c in enumerate(pool)}
+            order = [where[a] for a in raised[str(level.index)] if a in where]
         else:
             order = choose(problem, pool, [c.proxy_accuracy for c in pool], k)
+            raised[str(level.index)] = [pool[i].arch for i in order]  # stored before training: see above
+            run.state.attrs["ladder_rungs"] = json.dumps(rungs)
         chosen = [pool[i] for i in order]
         if not chosen:
             continue

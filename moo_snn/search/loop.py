@@ -89,6 +89,10 @@ class SearchRun:
         stored in the resumed file (empty for a new run).
     """
 
+    keeps_ladder_log = True
+    """Whether a run with a ``[fidelity]`` table keeps :data:`moo_snn.search.fidelity.LOG_ATTR` (the
+    asynchronous search keeps its own trainings log)."""
+
     def __init__(self, spec, out: Path, *, archive_path: Path | None = None, resume: Path | None = None,
                  device: str = "cpu", command: str = "", progress: SearchEvents | None = None, data=None, executor=None,
                  budget: fidelity.Budget | None = None):
@@ -136,6 +140,8 @@ class SearchRun:
             if np.any(ideal != 0):  # only custom objectives that go below 0 need one (default: 0)
                 self.state.attrs["ideal_point"] = json.dumps(ideal.tolist())
         self.state.options = options
+        if resume is None and spec.fidelity.enabled and self.keeps_ladder_log:
+            self.state.attrs[fidelity.LOG_ATTR] = "[]"  # only from a run's start: a partial log would mislead a resume
 
     # --- data and archive ---------------------------------------------------------------------
     @property
@@ -176,6 +182,11 @@ class SearchRun:
         c.measured_G = constraint_matrix(self.spec.constraints, [c.val_accuracy], costs, [c.arch], **context)[0]
 
     def _record_training(self, c: Candidate, result: dict, round_: int, source: str) -> None:
+        if source != "archive":
+            epochs, fraction = int(result.get("epochs", self.spec.training.epochs)), float(result.get("train_fraction", 1.0))
+            level = fidelity.level_of(self.spec, epochs, fraction)
+            if level is not None:
+                fidelity.log_training(self, c, level, round_, result)
         if fidelity.record_cost(self, c, result, round_, source):  # a low-fidelity training: recorded as a proxy
             return
         c.status = result["status"] if result["status"] in ("trained", "diverged", "failed") else "failed"
@@ -256,7 +267,14 @@ class SearchRun:
         """The predictor fit on the archive and on every training of the rounds before ``before_round``
         (so that a round redone on resume sees what it saw the first time)."""
         if self.spec.fidelity.enabled and self.spec.fidelity.predictor == "fidelity_input":
-            return fidelity.fit_predictor(self, before_round)
+            with fidelity.as_before(self, before_round):
+                return fidelity.fit_predictor(self, before_round)
+        if self.spec.fidelity.enabled:
+            with fidelity.as_before(self, before_round):
+                return self._fit_full_only(before_round)
+        return self._fit_full_only(before_round)
+
+    def _fit_full_only(self, before_round: int):
         archs, acc = list(self.archive_records), [r["val_accuracy"] for r in self.archive_records.values()]
         for c in self.state.candidates.values():
             if c.trained and c.arch not in self.archive_records and c.round_trained < before_round:
@@ -353,7 +371,8 @@ class SearchRun:
         # a round interrupted during its trainings is redone on resume from the same inputs (the
         # last round's population, the trainings before it), so it chooses the same survivors and
         # trains only those it had not finished
-        chosen = select_survivors(archs, F, G, std, trained=self.state.trained_archs(before_round=r),
+        before = fidelity.measured_before(self, r)  # with a ladder log: also those trained again since
+        chosen = select_survivors(archs, F, G, std, trained=self.state.trained_archs(before_round=r) if before is None else before,
                                   k=self.search.survivors, metric_names=self.spec.objectives.names,
                                   constraints=self.spec.constraints, uncertainty_weight=self.search.uncertainty_weight)
         survivors = [self.state.candidates[archs[i]] for i in chosen]
