@@ -216,7 +216,9 @@ class as_before:
         log = ladder_log(self.run)
         if log is not None and self.r is not None:
             self.saved = self.run.state.candidates
-            self.run.state.candidates = arrivals_view(log, self.r, self.run.levels[-1].index)  # round < r
+            view = arrivals_view(log, self.r, self.run.levels[-1].index)  # round < r
+            # in the candidates' order, which the predictor's fit sees (its ensemble samples by position)
+            self.run.state.candidates = {a: view[a] for a in self.saved if a in view}
         return self.run
 
     def __exit__(self, *exc):
