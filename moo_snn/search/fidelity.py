@@ -477,7 +477,8 @@ def ladder(run, r: int, problem) -> int:
             # round r redone after an interruption inside or after this rung: the ones it chose left the pool
             # as they were measured, so choosing again on what is left would raise others; finish its choice
             where = {c.arch: i for i, c in enumerate(pool)}
-            order = [where[a] for a in raised[str(level.index)] if a in where]
+            tried = {a for a, i, rr, _ in log or [] if i == level.index and rr == r}  # a failed one stays in the pool
+            order = [where[a] for a in raised[str(level.index)] if a in where and a not in tried]
         else:
             order = choose(problem, pool, [c.proxy_accuracy for c in pool], k)
             raised[str(level.index)] = [pool[i].arch for i in order]  # stored before training: see above

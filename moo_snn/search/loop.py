@@ -266,13 +266,10 @@ class SearchRun:
     def _fit_predictor(self, before_round: int):
         """The predictor fit on the archive and on every training of the rounds before ``before_round``
         (so that a round redone on resume sees what it saw the first time)."""
-        if self.spec.fidelity.enabled and self.spec.fidelity.predictor == "fidelity_input":
-            with fidelity.as_before(self, before_round):
+        with fidelity.as_before(self, before_round):  # a ladder run: the candidates as those rounds left them
+            if self.spec.fidelity.enabled and self.spec.fidelity.predictor == "fidelity_input":
                 return fidelity.fit_predictor(self, before_round)
-        if self.spec.fidelity.enabled:
-            with fidelity.as_before(self, before_round):
-                return self._fit_full_only(before_round)
-        return self._fit_full_only(before_round)
+            return self._fit_full_only(before_round)
 
     def _fit_full_only(self, before_round: int):
         archs, acc = list(self.archive_records), [r["val_accuracy"] for r in self.archive_records.values()]
