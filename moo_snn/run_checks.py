@@ -107,7 +107,8 @@ def nothing_to_do(stored, spec, path, budget=None) -> str:
         spent (status ``budget_spent``) and ``budget`` leaves no room for one training of the level the
         budget refused (attribute ``budget_refused``, :func:`moo_snn.search.fidelity.within_budget`: a
         refused full training needs 1 FTE of room, not a proxy's), or of the cheapest level in a file
-        without that attribute (such a file with every round recorded: a resume cannot retry what was
+        without that attribute (an asynchronous run, which keeps none and requests again; a synchronous
+        one written before refusals were kept with every round recorded: a resume cannot retry what was
         refused, and says so).
     """
     status = str(stored.attrs.get("status", ""))
@@ -133,7 +134,8 @@ def _budget_still_spent(stored, spec, path, budget) -> str:
     spent_hours = float(stored.attrs.get("spent_train_hours", 0.0))
     refused = json.loads(stored.attrs.get("budget_refused") or "null")
     done = int(stored.sizes.get("round", 0))
-    if not refused and done >= spec.search.rounds:  # written before refusals were kept: nothing left a resume can redo
+    asynchronous = stored.attrs.get("search_mode") == "async"  # keeps no refusal: it requests again (its passes are not rounds)
+    if not refused and done >= spec.search.rounds and not asynchronous:  # written before refusals were kept: nothing to redo
         return (f"{path} stopped because its budget was spent in its last round ({done} of {spec.search.rounds}), and "
                 f"was written before results files kept what the budget refused, so a resume with a larger budget "
                 f"cannot retry it")

@@ -62,6 +62,19 @@ def test_a_budget_spent_run_has_nothing_to_do_unless_the_budget_grows():
     assert nothing_to_do(stored, ladder, "run.nc", fidelity.Budget(fte=1.5 + 1 / 32)) == ""
 
 
+def test_an_asynchronous_run_its_budget_stopped_continues_with_a_larger_budget():
+    """The asynchronous search keeps no ``budget_refused`` and counts passes, not rounds: a resume with a larger
+    budget continues it (it said the file was "written before results files kept what the budget refused")."""
+    spec = parse_problem(SMALL + LADDER)  # the cheapest training: 1 ep x 0.25 of 8 epochs = 1/32 FTE
+    stored = type("Stored", (), {})()
+    stored.attrs = dict(status="budget_spent", spent_fte=0.1, spent_train_hours=0.001, strategy="moo", search_mode="async")
+    stored.sizes = {"round": 5}  # more passes than the problem's 2 rounds
+    assert nothing_to_do(stored, spec, "as.nc", fidelity.Budget(fte=1.3)) == ""
+    assert "leaves no room for another training" in nothing_to_do(stored, spec, "as.nc", fidelity.Budget(fte=0.11))
+    del stored.attrs["search_mode"]  # a synchronous file of every round without refusals: nothing it can redo
+    assert "written before" in nothing_to_do(stored, spec, "as.nc", fidelity.Budget(fte=1.3))
+
+
 @pytest.mark.slow  # a results file written, read three times, and a resume prepared: 5-11 s on the shared machine
 def test_pareto_and_a_resume_with_the_same_budget_say_the_budget_stopped_the_run(tmp_path, monkeypatch):
     monkeypatch.setenv("COLUMNS", "250")

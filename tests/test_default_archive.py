@@ -238,3 +238,16 @@ def test_surrogate_predict_of_digits_long_reads_its_archive_by_default(tmp_path,
     assert json.loads(out.stdout) == json.loads(given.stdout)
     typo = CliRunner().invoke(app, ["surrogate", "predict", "digits-long", "--arch", arch, "--archive", "typo.nc"])
     assert typo.exit_code == 2 and typo.stderr.startswith("error: archive not found: no file at typo.nc;")
+
+
+def test_surrogate_predict_without_matching_trainings_names_the_users_problem_file(tmp_path):
+    """A copy of digits-long with another recipe: the hint named the shipped problem and the shipped archive that
+    had just failed ('(digits-long: surrogates/digits-fidelity.nc) or build one (moo-snn surrogate build digits-long)')."""
+    text = (ROOT / "problems" / "digits-long.toml").read_text().replace("epochs = 30", "epochs = 20")
+    (tmp_path / "ep20.toml").write_text(text)
+    out = CliRunner().invoke(app, ["surrogate", "predict", str(tmp_path / "ep20.toml"), "--arch", "0303-0030-0003-0000_c16_t4_w4_p1_h0",
+                                   "--archive", str(ROOT / "surrogates" / "digits-fidelity.nc")])
+    assert out.exit_code == 2
+    assert "holds 0 architectures trained fully with digits-long's 20 epochs" in out.stderr
+    assert out.stderr.rstrip().endswith(f"or build one: moo-snn surrogate build {tmp_path / 'ep20.toml'}")
+    assert "digits-fidelity.nc)" not in out.stderr

@@ -91,7 +91,7 @@ def report_run(out, err, spec, ds, path, *, json_out: bool = False, wide: bool =
     if feasible:
         return 0
     if ds.attrs.get("status") == "budget_spent":  # stopped before one was measured: no verdict on the limits
-        err.print(plain(f"no front yet: the budget stopped the run first ({why}); every candidate is in {path}"))
+        err.print(plain(f"no front yet: the budget stopped the run first: {why}; every candidate is in {path}"))
         return 0
     err.print(plain(f"no candidate meets the limits of {spec.name}: {why}; every candidate and its violations are in {path}"))
     return InfeasibleError.exit_code

@@ -281,7 +281,7 @@ def predict(
                                        f"'{archive}' asks for none; give an archive file, or leave --archive out to read "
                                        f"the problem's default one")
         check_archive_exists(archive)  # the words of optimize --archive
-    rows = predict_archs(spec, arch, archive, seed=seed)
+    rows = predict_archs(spec, arch, archive, seed=seed, problem_ref=str(problem))
     if json_out:
         print_json(rows)
         return

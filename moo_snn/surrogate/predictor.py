@@ -263,10 +263,11 @@ def cross_validate(problem, archs, accuracy, *, regressor: str = DEFAULT_REGRESS
     return ranking_quality(y, oof), oof
 
 
-def predict_archs(problem, archs, archive_path=None, *, seed: int = 0) -> list[dict]:
+def predict_archs(problem, archs, archive_path=None, *, seed: int = 0, problem_ref: str | None = None) -> list[dict]:
     """``[{arch, canonical, accuracy, accuracy_std}]``: the predictor fitted on the archive's full-fidelity
     records at the problem's epochs (default archive: ``surrogates/<dataset>.nc``), for ``archs`` as
-    given (``canonical``: the canonical string the predictor saw).
+    given (``canonical``: the canonical string the predictor saw). ``problem_ref``: how the user named
+    the problem (a shipped name or a file), for the hint of the error below (default: its name).
 
     Raises
     ------
@@ -287,8 +288,8 @@ def predict_archs(problem, archs, archive_path=None, *, seed: int = 0) -> list[d
     done = arc.trained(archive, epochs=problem.training.epochs, train_fraction=1.0)
     if len(set(done.arch.values)) < 2:
         raise MooSnnError(f"{path}: holds {len(set(done.arch.values))} architectures trained fully with {problem.name}'s "
-                          f"{problem.training.epochs} epochs; the predictor needs at least 2: give --archive FILE of such trainings "
-                          f"(digits-long: surrogates/digits-fidelity.nc) or build one (moo-snn surrogate build {problem.name})")
+                          f"{problem.training.epochs} epochs on the whole training split; the predictor needs at least 2: give "
+                          f"--archive FILE of such trainings, or build one: moo-snn surrogate build {problem_ref or problem.name}")
     from moo_snn.errors import ArchitectureError
     from moo_snn.space import SearchSpace
 
