@@ -257,7 +257,9 @@ def within_budget(run, candidates: list, level: Level, round_: int | None = None
     n = run.budget.affordable(len(candidates), level.fte, fte, seconds)
     if n < len(candidates):
         run.budget_refused = True  # this run left trainings undone for the budget: it stops after this batch
-        run.budget_refusal = f"{len(candidates) - n} {level.name} trainings not started"
+        left = len(candidates) - n
+        run.budget_refusal = (f"{left} {level.name} training{'s' if left != 1 else ''} not started"
+                              f"{f' ({n} of the {len(candidates)} asked for start now)' if n else ''}")
         run.state.attrs["budget_refused"] = json.dumps({"round": -1 if round_ is None else int(round_), "level": level.index,
                                                         "fte_each": level.fte, "archs": [c.arch for c in candidates[n:]]})
         update_attrs(run)
