@@ -31,17 +31,18 @@ def test_survivors_are_distinct_architectures():
     assert sorted(chosen) == [0, 3]  # fewer than k rather than a copy
 
 
-class InterruptedAtFull(FakeExecutor):
-    """Ctrl-C when the ``n``-th full training (8 epochs, all the data) is asked for, after the ones before it."""
+class InterruptedAt(FakeExecutor):
+    """Ctrl-C when the ``n``-th training at ``level`` (epochs, fraction; default full: 8 epochs, all the data)
+    is asked for, after the ones before it."""
 
-    def __init__(self, n: int):
+    def __init__(self, n: int, level: tuple = (8, 1.0)):
         super().__init__()
-        self.n = n
+        self.n, self.level = n, level
 
     def run(self, tasks, data=None):
         for item in super().run(tasks, data):
             task = self.tasks[-1]
-            if (task.epochs, task.train_fraction) == (8, 1.0):
+            if (task.epochs, task.train_fraction) == self.level:
                 self.n -= 1
                 if self.n == 0:
                     raise KeyboardInterrupt
@@ -62,7 +63,7 @@ def test_a_ladder_run_interrupted_between_two_promotions_of_a_round_resumes_exac
     promoted = whole.round_promoted.values[whole.round_promoted.values >= 0]
     assert max(np.bincount(promoted)) == 2  # rounds that promote two: an interruption can fall between them
     with pytest.raises(KeyboardInterrupt):
-        SearchRun(spec, tmp_path / "b.nc", archive_path=tmp_path / "none.nc", executor=InterruptedAtFull(n)).run()
+        SearchRun(spec, tmp_path / "b.nc", archive_path=tmp_path / "none.nc", executor=InterruptedAt(n)).run()
     resumed = SearchRun(spec, tmp_path / "b.nc", archive_path=tmp_path / "none.nc", executor=FakeExecutor(),
                         resume=tmp_path / "b.nc").run()
     assert _measured(resumed) == _measured(whole)
@@ -71,22 +72,6 @@ def test_a_ladder_run_interrupted_between_two_promotions_of_a_round_resumes_exac
 
 
 LADDER_2 = "\n[fidelity]\nepochs = [1, 2]\ntrain_fraction = [0.25, 0.5]\neta = 2\npromote = 2\n"  # two proxy levels and a rung
-
-
-class InterruptedAtRung(FakeExecutor):
-    """Ctrl-C when the ``n``-th training at the upper proxy level (2 epochs, half the data) is asked for."""
-
-    def __init__(self, n: int):
-        super().__init__()
-        self.n = n
-
-    def run(self, tasks, data=None):
-        for item in super().run(tasks, data):
-            if (self.tasks[-1].epochs, self.tasks[-1].train_fraction) == (2, 0.5):
-                self.n -= 1
-                if self.n == 0:
-                    raise KeyboardInterrupt
-            yield item
 
 
 @pytest.mark.slow  # search runs with fake trainings (real NSGA-II and checkpoints)
@@ -104,7 +89,7 @@ def test_a_two_level_ladder_interrupted_in_or_after_a_rung_resumes_exactly(tmp_p
     kind, n = where.split(":")
     executor = FakeExecutor()
     if kind == "rung":
-        executor = InterruptedAtRung(int(n))
+        executor = InterruptedAt(int(n), level=(2, 0.5))  # inside the rung between the two proxy levels
     else:
         real = promotion.promotion_order
 
@@ -139,7 +124,7 @@ def test_a_round_interrupted_after_promoting_an_earlier_rounds_candidate_resumes
     # the full training right after the promotion of an earlier round's candidate, in the same round
     n = next(k + 2 for k, (a, r) in enumerate(fulls[:-1]) if r >= 1 and proxy_round[a] < r and fulls[k + 1][1] == r)
     with pytest.raises(KeyboardInterrupt):
-        SearchRun(spec, tmp_path / "b.nc", archive_path=tmp_path / "none.nc", executor=InterruptedAtFull(n)).run()
+        SearchRun(spec, tmp_path / "b.nc", archive_path=tmp_path / "none.nc", executor=InterruptedAt(n)).run()
     resumed = SearchRun(spec, tmp_path / "b.nc", archive_path=tmp_path / "none.nc", executor=FakeExecutor(),
                         resume=tmp_path / "b.nc").run()
     assert _measured(resumed) == _measured(whole)
