@@ -150,3 +150,20 @@ def test_a_hasnas_run_its_budget_stopped_exits_0_saying_so_and_a_larger_budget_t
     assert ds.attrs["status"] == "complete" and "budget_refused" not in ds.attrs
     assert [str(a) for a in ds.arch.values[ds.trained.values]] == refused and float(ds.attrs["spent_fte"]) == 1.0
     assert float(ds.hypervolume.values[-1]) == pytest.approx(ds.moo.hypervolume()) and ds.moo.hypervolume() > 0
+
+
+def test_pareto_and_export_say_why_a_budget_stopped_run_has_no_front(tmp_path, monkeypatch):
+    """A budget that stops a ladder run before any full training: `pareto` and `export` said "no trained candidate
+    meets every limit", a verdict on limits no network was measured against."""
+    monkeypatch.setenv("COLUMNS", "250")
+    spec = parse_problem(SMALL + LADDER)
+    ds = SearchRun(spec, tmp_path / "b.nc", archive_path=tmp_path / "none.nc", executor=FakeExecutor(),
+                   budget=fidelity.Budget(fte=0.2)).run()
+    assert ds.attrs["status"] == "budget_spent" and not ds.trained.values.any() and (ds.status.values == "proxy").sum() == 6
+    shown = CliRunner().invoke(app, ["pareto", str(tmp_path / "b.nc")])
+    assert shown.exit_code == 0, shown.output
+    said = "the run has no front: no network was trained fully yet (6 measured at low fidelity only); the budget stopped the run first"
+    assert said in " ".join(shown.stdout.split())
+    exported = CliRunner().invoke(app, ["export", str(tmp_path / "b.nc"), "--nir", str(tmp_path / "net.nir")])
+    assert exported.exit_code != 0
+    assert f"{said}; name a candidate with --candidate" in " ".join(exported.stderr.split())

@@ -128,7 +128,9 @@ def pareto(
                                f"{knee['val_accuracy']:.4f}; export it with: moo-snn export {path} --nir FILE.nir "
                                f"(the knee by default; another: --candidate ID)"))
         else:
-            stdout.print("[red]no trained candidate meets every limit: the run has no front[/]")
+            from moo_snn.results.export import no_front_reason
+
+            stdout.print(plain(f"the run has no front: {no_front_reason(ds)}"), style="red")
         if summary["status"] == "budget_spent" or ds.attrs.get("budget_note"):  # (files before status budget_spent: the note)
             early = "stopped early" if summary["status"] == "budget_spent" else "note"
             stderr.print(plain(f"{early}: {path}: {ds.attrs.get('budget_note', 'its budget was spent')}"))

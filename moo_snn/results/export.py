@@ -22,11 +22,22 @@ import numpy as np
 from moo_snn.errors import ResultsError
 
 
+def no_front_reason(ds) -> str:
+    """Why a results Dataset has no front, one clause: no network trained fully yet (and whether its budget
+    stopped the run first), or none of those trained meets every limit."""
+    trained = int(np.asarray(ds.trained.values, bool).sum())
+    if trained:
+        return "no trained candidate meets every limit"
+    proxies = int((np.asarray(ds.status.values).astype(str) == "proxy").sum())
+    why = "no network was trained fully yet" + (f" ({proxies} measured at low fidelity only)" if proxies else "")
+    return why + ("; the budget stopped the run first" if ds.attrs.get("status") == "budget_spent" else "")
+
+
 def _candidate_index(ds, candidate: int | None) -> int:
     if candidate is None:
         candidate = ds.moo.knee()
         if candidate is None:
-            raise ResultsError("the run has no front (no trained candidate meets every limit); name one with --candidate")
+            raise ResultsError(f"the run has no front: {no_front_reason(ds)}; name a candidate with --candidate")
     ids = ds.candidate.values
     where = np.flatnonzero(ids == candidate)
     if len(where) == 0:
