@@ -212,3 +212,15 @@ def test_the_bootstrap_line_says_what_the_archive_covers_and_why():
         "bootstrap: none trained, a.nc holds 200 trainings of this recipe (the run needs 16)")
     assert bootstrap_text(dict(base, archive_state="matches", archive_records=10, from_archive=10, to_train=6)) == (
         "bootstrap: 6 of 16 networks trained, 10 taken from a.nc")
+
+
+def test_plan_warns_when_the_ladder_costs_more_than_full_trainings(tmp_path, fake_steps):
+    """A user's ladder whose levels are dear or whose promotions outnumber a round's survivors: plan priced it
+    (25.6 against 24 FTE, found trying the tool) without a word."""
+    problem = tmp_path / "p.toml"
+    dear = PLAIN + LADDER.replace("epochs = [1, 2]\ntrain_fraction = [0.25, 0.5]", "epochs = [6, 7]\ntrain_fraction = [1, 1]")
+    for text, warned in ((dear, True), (PLAIN + LADDER, False), (PLAIN, False)):
+        problem.write_text(text)
+        out = CliRunner().invoke(app, ["plan", str(problem), "--archive", "none"])
+        assert out.exit_code == 0, out.output
+        assert ("warning: this ladder costs more than training every network fully" in out.stderr) == warned, out.stderr

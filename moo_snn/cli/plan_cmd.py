@@ -8,7 +8,8 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from moo_snn.cli.common import DeviceOpt, JsonOpt, ProblemArg, TorchThreadsOpt, print_json, stdout, user_errors
+from moo_snn.cli.common import DeviceOpt, JsonOpt, ProblemArg, TorchThreadsOpt, print_json, stderr, stdout, user_errors
+from moo_snn.cli.render import plain
 
 
 @user_errors
@@ -61,6 +62,10 @@ def plan(
     table.add_row("without the ladder", "", "full", f"{result.full_training_equivalents_without_ladder:.3g}",
                   f"{result.estimated_hours_without_ladder:.3g}")
     stdout.print(table)
+    if spec.fidelity.enabled and result.full_training_equivalents > result.full_training_equivalents_without_ladder:
+        stderr.print(plain(f"warning: this ladder costs more than training every network fully ({result.full_training_equivalents:.3g} "
+                           f"against {result.full_training_equivalents_without_ladder:.3g} FTE): its levels are dear next to "
+                           f"full training, or it promotes more than a round trains ([fidelity] promote)"))
     stdout.print(bootstrap_text(result.bootstrap), highlight=False, markup=False)
     stdout.print(f"one full training: {per_fte:.3g} h ({result.n_train} training samples, {result.seconds_per_sample * 1e3:.3g} ms "
                  f"per sample)", highlight=False, markup=False)
