@@ -84,15 +84,16 @@ def _check_value(value: Any, meta: dict, where: str) -> None:
         repeated = sorted({v for v in value if value.count(v) > 1}, key=repr)
         raise ProblemError(f"{where}: the list holds duplicates ({', '.join(map(repr, repeated))} more than once): "
                            f"{list(value)}; each choice may appear once")
-    for item in items:
+    for i, item in enumerate(items):
         if item is None:
             continue
+        at = f"{where}[{i}]" if isinstance(value, tuple) else where  # the item of a list, as the type errors name it
         if "choices" in meta and item not in meta["choices"]:
-            raise ProblemError(f"{where}: unknown value {item!r}{did_you_mean(item, meta['choices'])}")
+            raise ProblemError(f"{at}: unknown value {item!r}{did_you_mean(item, meta['choices'])}")
         if "min" in meta and item < meta["min"]:
-            raise ProblemError(f"{where}: {item!r} is below the minimum {meta['min']}")
+            raise ProblemError(f"{at}: {item!r} is below the minimum {meta['min']}")
         if "max" in meta and item > meta["max"]:
-            raise ProblemError(f"{where}: {item!r} is above the maximum {meta['max']}")
+            raise ProblemError(f"{at}: {item!r} is above the maximum {meta['max']}")
 
 
 def parse_table(cls: type, table: Any, section: str, source: str) -> Any:

@@ -39,6 +39,8 @@ def test_the_fidelity_table_is_checked_and_documented():
         parse_problem(SMALL + "\n[fidelity]\nepochs = [2, 1]\n")
     with pytest.raises(ProblemError, match="below full training"):
         parse_problem(SMALL + "\n[fidelity]\nepochs = [8]\n")
+    with pytest.raises(ProblemError, match=r"\[fidelity\] epochs\[1\]: 0 is below the minimum 1"):  # the item, as type errors name it
+        parse_problem(SMALL + "\n[fidelity]\nepochs = [1, 0]\n")
     with pytest.raises(ProblemError, match="promte"):
         parse_problem(SMALL + "\n[fidelity]\nepochs = [1]\npromte = 2\n")
     out = CliRunner().invoke(app, ["problems", "--keys", "--json"])
