@@ -75,6 +75,9 @@ def check_before_writing(spec, path: str | os.PathLike, *, in_process: bool, rem
         ``path`` is a folder, or its folder cannot be created or written.
     DataError
         The data cannot be read.
+    ProblemError
+        A ``[fidelity]`` level's fraction of the training split holds fewer samples than there are
+        classes (:func:`moo_snn.search.fidelity.check_levels`).
     """
     _writable_folder(Path(path))
     if remote:
@@ -82,6 +85,10 @@ def check_before_writing(spec, path: str | os.PathLike, *, in_process: bool, rem
     from moo_snn.data import load_problem_data
 
     data = load_problem_data(spec)
+    if spec.fidelity.enabled:
+        from moo_snn.search.fidelity import check_levels
+
+        check_levels(spec, data)  # a level too small to hold every class
     return data if in_process else None
 
 

@@ -299,3 +299,17 @@ def test_a_ladder_run_interrupted_in_its_bootstrap_and_resumed_trains_what_the_u
     assert measured(resumed) == measured(whole) and len(measured(whole)) > 6
     assert resumed.attrs["spent_fte"] == pytest.approx(whole.attrs["spent_fte"])
 
+
+
+def test_a_level_too_small_to_hold_every_class_is_refused_before_anything_is_written(tmp_path):
+    """``train_fraction = [0.001]`` of digits' training split keeps 2 samples for 10 classes: the run started and
+    trained proxies on them (found trying the tool)."""
+    from moo_snn.run_checks import check_before_writing
+
+    tiny = parse_problem(SMALL + "\n[fidelity]\nepochs = [1]\ntrain_fraction = [0.001]\n")
+    with pytest.raises(ProblemError, match=r"train_fraction\[0\] = 0.001 keeps \d+ of the \d+ training samples, fewer than the 10 classes"):
+        check_before_writing(tiny, tmp_path / "r.nc", in_process=True, remote=False)
+    assert not (tmp_path / "r.nc").exists()
+    data = check_before_writing(parse_problem(SMALL + LADDER), tmp_path / "r.nc", in_process=True, remote=False)
+    just = 10 / len(data.y_train) + 1e-6  # keeps exactly 10 samples: one per class is possible
+    fidelity.check_levels(parse_problem(SMALL + f"\n[fidelity]\nepochs = [1]\ntrain_fraction = [{just:.6f}]\n"), data)

@@ -80,6 +80,26 @@ def levels(problem) -> list[Level]:
     return out + [Level(len(out), full, 1.0, 1.0, True)]
 
 
+def check_levels(problem, data) -> None:
+    """Raise :class:`~moo_snn.errors.ProblemError` if a low level's fraction of the training split holds fewer
+    samples than the data have classes (:func:`moo_snn.data.splits.training_subset` keeps ``⌈f · n⌉``):
+    a proxy trained on it cannot see every class, and measures nothing a search could rank by.
+
+    ``data``: the problem's :class:`~moo_snn.data.DataSplits`.
+    """
+    from moo_snn.errors import ProblemError
+
+    n = len(data.y_train)
+    classes = len(np.unique(data.y_train))
+    for level in levels(problem)[:-1]:
+        keep = max(1, min(n, math.ceil(level.train_fraction * n)))
+        if keep < classes:
+            least = math.ceil(classes / n * 1000) / 1000
+            raise ProblemError(f"{problem.name}: [fidelity] train_fraction[{level.index}] = {level.train_fraction:g} keeps {keep} of the {n} "
+                               f"training samples, fewer than the {classes} classes: a proxy trained on it cannot see every "
+                               f"class; give at least {least:g}")
+
+
 def level_of(problem, epochs: int, train_fraction: float) -> Level | None:
     """The level with these epochs and fraction (None: not one of the problem's)."""
     for level in levels(problem):
