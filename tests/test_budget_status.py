@@ -164,6 +164,7 @@ def test_pareto_and_export_say_why_a_budget_stopped_run_has_no_front(tmp_path, m
     assert shown.exit_code == 0, shown.output
     said = "the run has no front: no network was trained fully yet (6 measured at low fidelity only); the budget stopped the run first"
     assert said in " ".join(shown.stdout.split())
+    assert "best compromise" not in shown.stdout  # no knee legend under an empty table
     exported = CliRunner().invoke(app, ["export", str(tmp_path / "b.nc"), "--nir", str(tmp_path / "net.nir")])
     assert exported.exit_code != 0
     assert f"{said}; name a candidate with --candidate" in " ".join(exported.stderr.split())

@@ -64,6 +64,7 @@ def print_front(console, ds, records: list[dict], *, title: str, caption: str | 
     """Print the front ``records`` (:meth:`MooAccessor.front_records`) of the run ``ds``."""
     columns = front_columns(ds)
     rows = [[front_cells(r, key) for key, _ in columns] for r in records]
-    legend = "★ best compromise (knee)" + (f"; {caption}" if caption else "")
+    knee = "★ best compromise (knee)" if any(r.get("knee") for r in records) else ""  # an empty front has none
+    legend = "; ".join(part for part in (knee, caption) if part) or None
     tables = fit_tables([c for _, c in columns], rows, None if wide else console.width, title=title, caption=legend)
     print_tables(console, tables, wide=wide)
