@@ -162,6 +162,11 @@ def _can_stratify(y: np.ndarray, n_holdout: int) -> bool:
     return counts.min() >= 2 and n_holdout >= n_classes and len(y) - n_holdout >= n_classes
 
 
+def subset_size(n: int, fraction: float) -> int:
+    """How many of ``n`` training samples a ``fraction`` keeps (:func:`training_subset`): ``⌈fraction · n⌉``, at least 1."""
+    return max(1, min(n, math.ceil(fraction * n)))
+
+
 def training_subset(data: DataSplits, fraction: float, seed: int) -> DataSplits:
     """``data`` with a stratified ``fraction`` of its training split (validation and test unchanged).
 
@@ -180,7 +185,7 @@ def training_subset(data: DataSplits, fraction: float, seed: int) -> DataSplits:
     if fraction == 1.0:
         return data
     n = len(data.y_train)
-    n_keep = max(1, min(n, math.ceil(fraction * n)))
+    n_keep = subset_size(n, fraction)
     keep, _ = _holdout(data.y_train, n - n_keep, seed)
     return DataSplits(data.x_train[keep], data.y_train[keep], data.x_val, data.y_val, data.x_test, data.y_test,
                       data.n_classes, data.name)

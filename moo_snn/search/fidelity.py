@@ -87,12 +87,13 @@ def check_levels(problem, data) -> None:
 
     ``data``: the problem's :class:`~moo_snn.data.DataSplits`.
     """
+    from moo_snn.data.splits import subset_size
     from moo_snn.errors import ProblemError
 
     n = len(data.y_train)
     classes = len(np.unique(data.y_train))
     for level in levels(problem)[:-1]:
-        keep = max(1, min(n, math.ceil(level.train_fraction * n)))
+        keep = subset_size(n, level.train_fraction)
         if keep < classes:
             least = math.ceil(classes / n * 1000) / 1000
             raise ProblemError(f"{problem.name}: [fidelity] train_fraction[{level.index}] = {level.train_fraction:g} keeps {keep} of the {n} "
@@ -167,14 +168,17 @@ def choose(problem, pool: list, measured_accuracy, k: int) -> list[int]:
 # --- the hooks of the search loop (moo_snn.search.loop.SearchRun) ---------------------------------
 
 def record_cost(run, c, result: dict, round_: int, source: str) -> bool:
-    """Record what a training of ``c`` cost and at which fidelity; True if it was a low-fidelity one
-    (then recorded here as a proxy measurement: status ``proxy``, ``proxy_accuracy``), False if it was
-    a full training (the caller records its measurements as before)."""
+    """Record what a training of ``c`` cost and at which fidelity (and, at one of the problem's levels, in the
+    run's ladder log: :func:`log_training`); True if it was a low-fidelity one (then recorded here as a
+    proxy measurement: status ``proxy``, ``proxy_accuracy``), False if it was a full training (the caller
+    records its measurements as before)."""
     epochs = int(result.get("epochs", run.spec.training.epochs))
     fraction = float(result.get("train_fraction", 1.0))
     level = level_of(run.spec, epochs, fraction) or Level(-1, epochs, fraction, cost_fte(epochs, fraction, run.spec.training.epochs),
                                                           epochs == run.spec.training.epochs and fraction == 1.0)
     if source != "archive":  # measured before this run: free
+        if level.index >= 0:  # one of the problem's levels
+            log_training(run, c, level, round_, result)
         c.cost_fte = float(c.cost_fte) + level.fte
         c.samples_seen = int(c.samples_seen) + int(result.get("samples_seen", 0) or 0)
     if level.full or c.fidelity_epochs == 0 or level.fte > cost_fte(c.fidelity_epochs, c.fidelity_fraction, run.spec.training.epochs):

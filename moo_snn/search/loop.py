@@ -182,11 +182,6 @@ class SearchRun:
         c.measured_G = constraint_matrix(self.spec.constraints, [c.val_accuracy], costs, [c.arch], **context)[0]
 
     def _record_training(self, c: Candidate, result: dict, round_: int, source: str) -> None:
-        if source != "archive":
-            epochs, fraction = int(result.get("epochs", self.spec.training.epochs)), float(result.get("train_fraction", 1.0))
-            level = fidelity.level_of(self.spec, epochs, fraction)
-            if level is not None:
-                fidelity.log_training(self, c, level, round_, result)
         if fidelity.record_cost(self, c, result, round_, source):  # a low-fidelity training: recorded as a proxy
             return
         c.status = result["status"] if result["status"] in ("trained", "diverged", "failed") else "failed"
