@@ -81,8 +81,8 @@ def test_a_budget_stop_inside_a_round_is_kept_in_the_file_and_a_larger_budget_fi
     assert nothing_to_do(stored, spec, out, fidelity.Budget(fte=budget + fte_each)) == ""
     if which == "first":  # only proxies measured: the report says so, and that the budget stopped it
         assert not stopped.trained.values.any()
-        assert broken_limits(stopped, spec).startswith("no full training finished (")
-        assert "the budget stopped the run before a full training" in broken_limits(stopped, spec)
+        assert broken_limits(stopped, spec).startswith("no network was trained fully yet (")
+        assert broken_limits(stopped, spec).endswith("which the front does not take); the budget stopped the run first")
 
     again = FakeExecutor()
     resumed = SearchRun(spec, out, archive_path=none, executor=again, resume=out, budget=fidelity.Budget(fte=100.0)).run()

@@ -162,7 +162,7 @@ def test_pareto_and_export_say_why_a_budget_stopped_run_has_no_front(tmp_path, m
     assert ds.attrs["status"] == "budget_spent" and not ds.trained.values.any() and (ds.status.values == "proxy").sum() == 6
     shown = CliRunner().invoke(app, ["pareto", str(tmp_path / "b.nc")])
     assert shown.exit_code == 0, shown.output
-    said = "the run has no front: no network was trained fully yet (6 measured at low fidelity only); the budget stopped the run first"
+    said = "the run has no front: no network was trained fully yet (6 measured at low fidelity only, which the front does not take); the budget stopped the run first"
     assert said in " ".join(shown.stdout.split())
     assert "best compromise" not in shown.stdout  # no knee legend under an empty table
     exported = CliRunner().invoke(app, ["export", str(tmp_path / "b.nc"), "--nir", str(tmp_path / "net.nir")])

@@ -20,13 +20,9 @@ def broken_limits(ds, spec) -> str:
     """Which limits the trained candidates break and by how much, and the closest candidate: one line."""
     trained = np.asarray(ds.trained.values, bool)
     if not trained.any():
-        proxies = int((ds.status == "proxy").sum())
-        if not proxies:
-            return "no training finished"
-        stop = ("; the budget stopped the run before a full training" if ds.attrs.get("status") == "budget_spent"
-                else "")
-        return (f"no full training finished ({proxies} networks measured at low fidelity only, which the front does not "
-                f"take{stop})")
+        from moo_snn.results.export import no_full_training_reason
+
+        return no_full_training_reason(ds)
     excess = np.asarray(ds.limit_excess.values, float).reshape(ds.sizes["candidate"], -1)[trained]
     limits = {c.name: c for c in spec.constraints}
     names = [str(n) for n in ds.constraint.values]

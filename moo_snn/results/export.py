@@ -26,10 +26,16 @@ def no_front_reason(ds) -> str:
     """Why a results Dataset has no front, one clause: no network trained fully yet (and whether its budget
     stopped the run first), or none of those trained meets every limit."""
     trained = int(np.asarray(ds.trained.values, bool).sum())
-    if trained:
-        return "no trained candidate meets every limit"
+    return "no trained candidate meets every limit" if trained else no_full_training_reason(ds)
+
+
+def no_full_training_reason(ds) -> str:
+    """One clause for a run with no full training finished: how many networks were measured at low
+    fidelity only (the front takes none of them) and whether the budget stopped the run first. Shared by
+    ``moo-snn optimize``'s closing line, ``pareto`` and ``export``, so that all three say it alike."""
     proxies = int((np.asarray(ds.status.values).astype(str) == "proxy").sum())
-    why = "no network was trained fully yet" + (f" ({proxies} measured at low fidelity only)" if proxies else "")
+    why = (f"no network was trained fully yet ({proxies} measured at low fidelity only, which the front does not take)"
+           if proxies else "no training finished")
     return why + ("; the budget stopped the run first" if ds.attrs.get("status") == "budget_spent" else "")
 
 
