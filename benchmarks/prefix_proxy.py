@@ -75,15 +75,6 @@ def train_curves(spec, archs, store: Path) -> dict:
     return curves
 
 
-def ranking(truth, estimate) -> tuple[float, float]:
-    """Kendall τ of ``estimate`` against ``truth``, overall and among the half ``estimate`` ranks best."""
-    from scipy.stats import kendalltau
-
-    truth, estimate = np.asarray(truth, float), np.asarray(estimate, float)
-    best = np.argsort(-estimate, kind="stable")[: len(truth) // 2]
-    return float(kendalltau(truth, estimate).statistic), float(kendalltau(truth[best], estimate[best]).statistic)
-
-
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", action="store_true", help="train the missing full runs (about 3-15 s each on a quiet core)")
@@ -92,6 +83,7 @@ def main(argv=None) -> dict:
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from oracle_ladder import candidates
+    from proxy_seeds import ranking
 
     from moo_snn.config.problem import load_problem, parse_problem
     from moo_snn.surrogate import archive as arc
