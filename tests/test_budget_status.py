@@ -23,7 +23,7 @@ from moo_snn.netcdf import write_atomic
 from moo_snn.run import prepare_optimize
 from moo_snn.run_checks import nothing_to_do
 from moo_snn.search import fidelity
-from moo_snn.search.loop import SearchRun
+from moo_snn.search.loop import SearchEvents, SearchRun
 from small_search import TEXT
 from test_fidelity import LADDER, SMALL, FakeExecutor
 
@@ -168,3 +168,29 @@ def test_pareto_and_export_say_why_a_budget_stopped_run_has_no_front(tmp_path, m
     exported = CliRunner().invoke(app, ["export", str(tmp_path / "b.nc"), "--nir", str(tmp_path / "net.nir")])
     assert exported.exit_code != 0
     assert f"{said}; name a candidate with --candidate" in " ".join(exported.stderr.split())
+
+
+def test_a_budget_that_covers_part_of_a_batch_says_how_much_and_that_the_run_stops_after_it(tmp_path):
+    """Two full trainings asked for, room for one (1.5 FTE, nothing spent): the one covered starts, the run says
+    now that it stops after it (not "budget spent" with the numbers before it trains), and the file's note
+    counts what the budget covered."""
+    from types import SimpleNamespace
+
+    class Said(SearchEvents):
+        def __init__(self):
+            self.lines = []
+
+        def phase(self, text):
+            self.lines.append(text)
+
+    said = Said()
+    run = SearchRun(parse_problem(SMALL + LADDER), tmp_path / "r.nc", archive_path=tmp_path / "none.nc",
+                    executor=FakeExecutor(), progress=said, budget=fidelity.Budget(fte=1.5))
+    full = run.levels[-1]
+    covered = fidelity.within_budget(run, [SimpleNamespace(arch="a"), SimpleNamespace(arch="b")], full, round_=1)
+    assert [c.arch for c in covered] == ["a"]
+    assert said.lines == ["budget reached: 1 full training not started (the budget covered 1 of the 2 asked for); the run "
+                          "stops after the 1 it covers (resume with a larger --budget / --budget-hours to continue)"]
+    assert run.state.attrs["budget_note"].endswith(": 1 full training not started (the budget covered 1 of the 2 asked for); "
+                                                   "resume with a larger --budget / --budget-hours to continue")
+    assert json.loads(run.state.attrs["budget_refused"]) == {"round": 1, "level": full.index, "fte_each": 1.0, "archs": ["b"]}

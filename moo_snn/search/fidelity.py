@@ -283,11 +283,13 @@ def within_budget(run, candidates: list, level: Level, round_: int | None = None
         run.budget_refused = True  # this run left trainings undone for the budget: it stops after this batch
         left = len(candidates) - n
         run.budget_refusal = (f"{left} {level.name} training{'s' if left != 1 else ''} not started"
-                              f"{f' ({n} of the {len(candidates)} asked for start now)' if n else ''}")
+                              f"{f' (the budget covered {n} of the {len(candidates)} asked for)' if n else ''}")
         run.state.attrs["budget_refused"] = json.dumps({"round": -1 if round_ is None else int(round_), "level": level.index,
                                                         "fte_each": level.fte, "archs": [c.arch for c in candidates[n:]]})
         update_attrs(run)
-        run.progress.phase(run.state.attrs["budget_note"])
+        # said now, before the covered ones train: the results file's note (spent, with its numbers) follows at the end
+        run.progress.phase(f"budget reached: {run.budget_refusal}; the run stops "
+                           f"{f'after the {n} it covers' if n else 'here'} (resume with a larger --budget / --budget-hours to continue)")
     return candidates[:n]
 
 
