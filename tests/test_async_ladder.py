@@ -103,7 +103,19 @@ def test_rungs_and_promotions_follow_results_within_their_quota_and_without_a_ba
 
 @pytest.mark.slow  # a search run with a budget (simulated trainings, real passes and checkpoints): 5-12 s
 def test_a_budget_stops_requests_counting_the_running_trainings(tmp_path):
-    ds, sim, _ = _run(tmp_path / "b.nc", budget=fidelity.Budget(fte=2.0))
+    class Started(StopAfter):  # counts "a training started" events (the command line prints "training k/n started")
+        def __init__(self):
+            super().__init__(-1)
+            self.started = 0
+
+        def training(self, *a):
+            self.started += 1
+
+    said = Started()
+    ds, sim, _ = _run(tmp_path / "b.nc", budget=fidelity.Budget(fte=2.0), progress=said)
+    # one event per training started after a result, none where the budget started nothing (was: one per result,
+    # so the last line said a training started that the budget refused); the first 4 start before any result
+    assert 0 < said.started <= len(sim.trace) - 4
     fte = sum({0: 0.125, 1: 0.5, 2: 1.0}[t["tag"][2]] for t in sim.trace)
     assert fte <= 2.0 + 1e-9 and ds.attrs["spent_fte"] == pytest.approx(fte)
     assert ds.attrs["budget_exhausted"] == 1 and "budget spent" in ds.attrs["budget_note"]

@@ -385,8 +385,10 @@ class AsyncSearchRun(SearchRun):
                     self._chosen.clear()
                 self._n_results += 1
                 self.progress.trained(arch, result)
-                self.progress.training(self._n_results, max(self.max_trainings, self._n_requests), arch)
+                requested = self._n_requests
                 self._fill(stream)
+                if self._n_requests > requested:  # a training started: say so (none when the budget or the end stops it)
+                    self.progress.training(self._n_results, max(self.max_trainings, self._n_requests), arch)
                 self._maybe_checkpoint()
         self._update_front()
         from moo_snn.search import fidelity
