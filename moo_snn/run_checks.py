@@ -110,7 +110,8 @@ def nothing_to_do(stored, spec, path, budget=None) -> str:
     -------
     str
         ``""``, or one line: the run is complete, and is a ``hasnas`` run (that strategy trains one
-        network) or already has ``spec.search.rounds`` rounds; or it stopped because its budget was
+        network) or already has ``spec.search.rounds`` rounds, or has fewer but ``budget`` leaves no room
+        for one training of the cheapest level after what it spent; or it stopped because its budget was
         spent (status ``budget_spent``) and ``budget`` leaves no room for one training of the level the
         budget refused (attribute ``budget_refused``, :func:`moo_snn.search.fidelity.within_budget`: a
         refused full training needs 1 FTE of room, not a proxy's), or of the cheapest level in a file
@@ -127,8 +128,36 @@ def nothing_to_do(stored, spec, path, budget=None) -> str:
         return f"{path} is a complete hasnas run (that strategy trains one network)"
     done = int(stored.sizes.get("round", 0))
     if done < spec.search.rounds:
-        return ""
+        return _no_room_for_more(stored, spec, path, budget)
     return f"{path} is a complete run of {done} rounds (asked: {spec.search.rounds})"
+
+
+def _spent(stored) -> tuple[float, float]:
+    """(FTE, hours of training) a stored run has spent (its ``spent_fte`` / ``spent_train_hours``; 0 if absent)."""
+    return float(stored.attrs.get("spent_fte", 0.0)), float(stored.attrs.get("spent_train_hours", 0.0))
+
+
+def _caps(budget) -> str:
+    """The budget options as given (``--budget 3 and --budget-hours 2``; ``its budget`` for none)."""
+    caps = ([f"--budget {budget.fte:g}"] if budget.fte is not None else []) + \
+           ([f"--budget-hours {budget.hours:g}"] if budget.hours is not None else [])
+    return " and ".join(caps) or "its budget"
+
+
+def _no_room_for_more(stored, spec, path, budget) -> str:
+    """Why a complete run asked for more rounds would train nothing with ``budget`` (what it spent already
+    leaves no room for one training of the cheapest level); ``""`` when one fits or there is no cap. (It
+    ran, changed the file's status to ``budget_spent`` and said "stopped early" having done nothing.)"""
+    from moo_snn.search.fidelity import levels
+
+    if budget is None:
+        return ""
+    spent_fte, spent_hours = _spent(stored)
+    fte_each = levels(spec)[0].fte
+    if not budget.exhausted(spent_fte, spent_hours * 3600.0, fte_each):
+        return ""
+    return (f"{path} has spent {spent_fte:.3g} FTE ({spent_hours:.3g} h of training) already, and {_caps(budget)} "
+            f"leaves no room for another training ({fte_each:.3g} FTE)")
 
 
 def _budget_still_spent(stored, spec, path, budget) -> str:
@@ -137,8 +166,7 @@ def _budget_still_spent(stored, spec, path, budget) -> str:
     from moo_snn.search.fidelity import Budget, levels
 
     budget = budget or Budget()
-    spent_fte = float(stored.attrs.get("spent_fte", 0.0))
-    spent_hours = float(stored.attrs.get("spent_train_hours", 0.0))
+    spent_fte, spent_hours = _spent(stored)
     refused = json.loads(stored.attrs.get("budget_refused") or "null")
     done = int(stored.sizes.get("round", 0))
     asynchronous = stored.attrs.get("search_mode") == "async"  # keeps no refusal: it requests again (its passes are not rounds)
@@ -149,12 +177,10 @@ def _budget_still_spent(stored, spec, path, budget) -> str:
     fte_each = float(refused["fte_each"]) if refused else levels(spec)[0].fte
     if not budget.exhausted(spent_fte, spent_hours * 3600.0, fte_each):
         return ""
-    caps = ([f"--budget {budget.fte:g}"] if budget.fte is not None else []) + \
-           ([f"--budget-hours {budget.hours:g}"] if budget.hours is not None else [])
     what = ("another training" if not refused else
             f"the {len(refused['archs'])} trainings it refused ({fte_each:.3g} FTE each)")
     return (f"{path} stopped because its budget was spent ({spent_fte:.3g} FTE, {spent_hours:.3g} h of training) and "
-            f"{' and '.join(caps) or 'its budget'} leaves no room for {what}")
+            f"{_caps(budget)} leaves no room for {what}")
 
 
 def _writable_folder(path: Path) -> None:

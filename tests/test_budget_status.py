@@ -23,7 +23,7 @@ from moo_snn.netcdf import write_atomic
 from moo_snn.run import prepare_optimize
 from moo_snn.run_checks import nothing_to_do
 from moo_snn.search import fidelity
-from moo_snn.search.loop import SearchEvents, SearchRun
+from moo_snn.search.loop import SearchEvents, SearchRun, with_overrides
 from small_search import TEXT
 from test_fidelity import LADDER, SMALL, FakeExecutor
 
@@ -60,6 +60,22 @@ def test_a_budget_spent_run_has_nothing_to_do_unless_the_budget_grows():
     assert "--budget-hours 0.001" in nothing_to_do(stored, spec, "run.nc", fidelity.Budget(hours=0.001))
     ladder = parse_problem(SMALL + LADDER)  # its cheapest level costs 1 epoch x 0.25 of 8 epochs: 1/32 FTE
     assert nothing_to_do(stored, ladder, "run.nc", fidelity.Budget(fte=1.5 + 1 / 32)) == ""
+
+
+def test_a_complete_run_asked_for_more_rounds_with_a_budget_it_has_already_spent_has_nothing_to_do():
+    """(It ran, set the file's status to budget_spent and said "stopped early" having trained nothing.)"""
+    spec = with_overrides(parse_problem(SMALL + LADDER), rounds=3)  # the cheapest level: 1/32 FTE
+    stored = type("Stored", (), {})()
+    stored.attrs = dict(status="complete", spent_fte=4.47, spent_train_hours=0.0133, strategy="moo")
+    stored.sizes = {"round": 1}
+    assert nothing_to_do(stored, spec, "c.nc", fidelity.Budget(fte=1.0)) == (
+        "c.nc has spent 4.47 FTE (0.0133 h of training) already, and --budget 1 leaves no room for another training "
+        "(0.0312 FTE)")
+    assert nothing_to_do(stored, spec, "c.nc", fidelity.Budget(fte=4.47 + 1 / 32)) == ""  # one proxy fits
+    assert nothing_to_do(stored, spec, "c.nc", None) == ""  # no cap
+    assert "--budget-hours 0.01 leaves no room" in nothing_to_do(stored, spec, "c.nc", fidelity.Budget(hours=0.01))
+    stored.sizes = {"round": 3}
+    assert nothing_to_do(stored, spec, "c.nc", fidelity.Budget(fte=1.0)) == "c.nc is a complete run of 3 rounds (asked: 3)"
 
 
 def test_an_asynchronous_run_its_budget_stopped_continues_with_a_larger_budget():

@@ -75,11 +75,12 @@ def optimize(
         stderr.print(plain("note: not used, as the run has nothing left to do: " + ", ".join(
             f"--{name.replace('_', '-')} {given} (the run had {stored})" for name, stored, given in prepared.unused)))
     if prepared.nothing_to_do:
+        status, done = prepared.stored.attrs.get("status"), int(prepared.stored.sizes.get("round", 0))
+        for_budget = done < spec.search.rounds or (status == "budget_spent" and "budget_refused" in prepared.stored.attrs)
         hint = ("start a new run (another --seed or --samples) for another" if prepared.strategy == "hasnas" else
-                f"to continue it, give a larger budget: moo-snn optimize --resume {path} --budget FTE (or --budget-hours H)"
-                if prepared.stored.attrs.get("status") == "budget_spent" and ("budget_refused" in prepared.stored.attrs or
-                                                                  int(prepared.stored.sizes.get("round", 0)) < spec.search.rounds) else
-                f"to continue it, ask for more: moo-snn optimize --resume {path} --rounds {int(prepared.stored.sizes.get('round', 0)) + 1}")
+                f"to continue it, give a larger budget: moo-snn optimize --resume {path}"
+                f"{f' --rounds {spec.search.rounds}' if status == 'complete' else ''} --budget FTE (or --budget-hours H)"
+                if for_budget else f"to continue it, ask for more: moo-snn optimize --resume {path} --rounds {done + 1}")
         stderr.print(plain(f"nothing to do: {prepared.nothing_to_do}; {hint}"))
         raise typer.Exit(report_run(stdout, stderr, spec, prepared.stored, path, json_out=json_out, wide=wide))
 
