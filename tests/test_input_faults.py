@@ -127,8 +127,8 @@ def test_a_folder_is_not_an_archive(tmp_path):
 
 
 @pytest.mark.parametrize("fte_cap, hours_cap, expected", [
-    (1.5, None, "budget spent (0.3 FTE spent and 1 running of 1.5 FTE, 0.00173 h of training): no full training"),
-    (None, 0.5, "budget spent (0.3 FTE spent and 1 running FTE, 0.00173 of 0.5 h of training): no full training"),
+    (1.5, None, "budget spent (0.3 of 1.5 FTE spent, 1 FTE running, 0.00173 h of training): no full training"),
+    (None, 0.5, "budget spent (0.3 FTE spent, 1 FTE running, 0.00173 of 0.5 h of training): no full training"),
 ])
 def test_the_async_budget_note_reads_as_a_sentence(fte_cap, hours_cap, expected):
     """The note of the asynchronous loop (a budget refused a training): the caps that exist, no 'of no h'."""

@@ -308,7 +308,7 @@ class AsyncSearchRun(SearchRun):
         self.state.attrs["budget_exhausted"] = 1
         fte_cap = f" of {self.budget.fte:g}" if self.budget.fte is not None else ""  # as fidelity.update_attrs words it
         hours_cap = f" of {self.budget.hours:g}" if self.budget.hours is not None else ""
-        self.state.attrs["budget_note"] = (f"budget spent ({fte:.3g} FTE spent and {self._running_fte:.3g} running{fte_cap} FTE, "
+        self.state.attrs["budget_note"] = (f"budget spent ({fte:.3g}{fte_cap} FTE spent, {self._running_fte:.3g} FTE running, "
                                            f"{seconds / 3600:.3g}{hours_cap} h of training): "
                                            f"no {level.name} training started after it; resume with a larger "
                                            f"--budget / --budget-hours to continue")
