@@ -129,7 +129,11 @@ def nothing_to_do(stored, spec, path, budget=None) -> str:
     done = int(stored.sizes.get("round", 0))
     if done < spec.search.rounds:
         return _no_room_for_more(stored, spec, path, budget)
-    return f"{path} is a complete run of {done} rounds (asked: {spec.search.rounds})"
+    return f"{path} is a complete run of {_rounds(done)} (asked: {spec.search.rounds})"
+
+
+def _rounds(n: int) -> str:
+    return f"{n} round{'s' if n != 1 else ''}"
 
 
 def _spent(stored) -> tuple[float, float]:
@@ -156,8 +160,9 @@ def _no_room_for_more(stored, spec, path, budget) -> str:
     fte_each = levels(spec)[0].fte
     if not budget.exhausted(spent_fte, spent_hours * 3600.0, fte_each):
         return ""
-    return (f"{path} has spent {spent_fte:.3g} FTE ({spent_hours:.3g} h of training) already, and {_caps(budget)} "
-            f"leaves no room for another training ({fte_each:.3g} FTE)")
+    return (f"{path} is a complete run of {_rounds(int(stored.sizes.get('round', 0)))} (asked: {spec.search.rounds}) that has "
+            f"spent {spent_fte:.3g} FTE ({spent_hours:.3g} h of training), and {_caps(budget)} leaves no room for another "
+            f"training ({fte_each:.3g} FTE)")
 
 
 def _budget_still_spent(stored, spec, path, budget) -> str:

@@ -69,8 +69,8 @@ def test_a_complete_run_asked_for_more_rounds_with_a_budget_it_has_already_spent
     stored.attrs = dict(status="complete", spent_fte=4.47, spent_train_hours=0.0133, strategy="moo")
     stored.sizes = {"round": 1}
     assert nothing_to_do(stored, spec, "c.nc", fidelity.Budget(fte=1.0)) == (
-        "c.nc has spent 4.47 FTE (0.0133 h of training) already, and --budget 1 leaves no room for another training "
-        "(0.0312 FTE)")
+        "c.nc is a complete run of 1 round (asked: 3) that has spent 4.47 FTE (0.0133 h of training), and --budget 1 "
+        "leaves no room for another training (0.0312 FTE)")
     assert nothing_to_do(stored, spec, "c.nc", fidelity.Budget(fte=4.47 + 1 / 32)) == ""  # one proxy fits
     assert nothing_to_do(stored, spec, "c.nc", None) == ""  # no cap
     assert "--budget-hours 0.01 leaves no room" in nothing_to_do(stored, spec, "c.nc", fidelity.Budget(hours=0.01))

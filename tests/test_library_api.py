@@ -70,23 +70,33 @@ def first(tmp_path):
     return path
 
 
-@pytest.mark.slow  # six reads and writes of a results file (~60 variables each): 5-13 s on the shared machine
+@pytest.mark.slow  # reads and writes of a results file (~60 variables each) and one round with one training: 10-25 s
 def test_optimize_resumes_with_the_stored_options_and_says_what_changed(first):
-    """The 2-round run resumed for 3 rounds with no budget left: the stored options are kept, the
-    change is reported, the file is continued (and says why it stopped); asked for 2 rounds there
-    is nothing to do and the stored results come back as they are."""
+    """The complete 2-round run (20 full trainings, 20 FTE spent) asked for 3 rounds: with a budget it has
+    already spent there is nothing to do and the file is left as it was (it was turned into a
+    ``budget_spent`` run having trained nothing); with room for one training the stored options are
+    kept, the change is reported, the file is continued and says why it stopped; asked for 2 rounds
+    there is nothing to do and the stored results come back as they are."""
     stored = moo_snn.open_results(first)
-    changes = []
-    ds = moo_snn.optimize(resume=first, search={"rounds": 3}, budget_fte=0, on_option_change=lambda *c: changes.append(c))
-    assert changes == [("rounds", 2, 3)]
-    assert ds.attrs["status"] == "budget_spent" and ds.attrs["budget_exhausted"] and ds.sizes["round"] == 2
-    options = json.loads(ds.attrs["options"])
-    assert options == {**json.loads(stored.attrs["options"]), "rounds": 3}  # torch threads, generations... as stored
-    assert ds.attrs["command"] == f"moo_snn.optimize(resume={str(first)!r}, search={{'rounds': 3}}, budget_fte=0)"
-    assert meaning(ds) == meaning(stored)  # nothing trained again
+    before = first.read_bytes()
     prepared = prepare_optimize(resume=first, search={"rounds": 2})
     assert prepared.nothing_to_do == f"{first} is a complete run of 2 rounds (asked: 2)" and prepared.data is None
     assert meaning(prepared.stored) == meaning(stored)  # what optimize returns then
+    spent = prepare_optimize(resume=first, search={"rounds": 3}, budget_fte=0)
+    hours = float(stored.attrs["spent_train_hours"])
+    assert spent.nothing_to_do == (f"{first} is a complete run of 2 rounds (asked: 3) that has spent 20 FTE ({hours:.3g} h "
+                                   f"of training), and --budget 0 leaves no room for another training (1 FTE)")
+    assert meaning(moo_snn.optimize(resume=first, search={"rounds": 3}, budget_fte=0)) == meaning(stored)
+    assert first.read_bytes() == before  # the file as it was
+
+    changes = []
+    ds = moo_snn.optimize(resume=first, search={"rounds": 3}, budget_fte=21, on_option_change=lambda *c: changes.append(c))
+    assert changes == [("rounds", 2, 3)]
+    assert ds.attrs["status"] == "budget_spent" and ds.attrs["budget_exhausted"] and ds.sizes["round"] == 3
+    assert int(ds.trained.values.sum()) == int(stored.trained.values.sum()) + 1  # the one training 21 FTE had room for
+    options = json.loads(ds.attrs["options"])
+    assert options == {**json.loads(stored.attrs["options"]), "rounds": 3}  # torch threads, generations... as stored
+    assert ds.attrs["command"] == f"moo_snn.optimize(resume={str(first)!r}, search={{'rounds': 3}}, budget_fte=21)"
 
 
 @pytest.mark.slow  # five reads of the results file and a SearchRun set up: 4-6 s on the shared machine

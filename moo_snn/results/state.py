@@ -24,7 +24,8 @@ problem file's text), ``seed``, ``command``, ``started``, ``ended``, ``status`` 
 with work left undone, see ``budget_note``, ``failed``), ``failure`` (the one-line reason of a failed run),
 ``reference_point`` (JSON), ``options`` (JSON: the run's search options, objectives, torch threads
 and device, which a resume reuses), ``version_<package>`` (moo-snn, norse, pymoo, scikit-learn,
-xarray; torch where it was imported), and free attributes (``problem_name``, ``strategy`` …; a run with
+xarray; torch where it was imported), ``torch_cpu_capability`` (the CPU kernels of the trainings made in
+this process, e.g. ``AVX512``; absent when only Dask workers trained), and free attributes (``problem_name``, ``strategy`` …; a run with
 a ``[fidelity]`` ladder: ``ladder_log``, ``ladder_rungs``, ``budget_*``, :mod:`moo_snn.search.fidelity`).
 """
 
@@ -62,6 +63,13 @@ def package_versions() -> dict[str, str]:
             out[f"version_{_IMPORT_NAMES.get(name, name).replace('-', '_')}"] = version(name)
         except PackageNotFoundError:
             continue
+    import sys
+
+    torch = sys.modules.get("torch")  # imported by in-process trainings (not imported here for this alone)
+    if torch is not None and hasattr(torch, "backends"):
+        # the CPU kernels torch chose (e.g. AVX2, AVX512): trainings are bit-for-bit per CPU type and thread count
+        # (docs/reliability.md, "Determinism"), so this says which machines can reproduce the file's trainings
+        out["torch_cpu_capability"] = str(torch.backends.cpu.get_cpu_capability())
     return out
 
 
