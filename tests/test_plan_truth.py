@@ -224,3 +224,25 @@ def test_plan_warns_when_the_ladder_costs_more_than_full_trainings(tmp_path, fak
         out = CliRunner().invoke(app, ["plan", str(problem), "--archive", "none"])
         assert out.exit_code == 0, out.output
         assert ("warning: this ladder costs more than training every network fully" in out.stderr) == warned, out.stderr
+
+
+def test_timing_a_network_returns_after_torch_ran_parallel_work_in_this_process():
+    """``moo-snn plan`` hung for good unless OMP_NUM_THREADS=1: each timing forked this process after torch's
+    OpenMP pool had started here (a warm-up step), and the child's first parallel step waited on threads
+    that do not exist after a fork. Timings now run in children of a fork server. Here the parent starts
+    its pool with a 2-thread matrix product, then times a network with 2 threads (default environment)."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import torch; torch.set_num_threads(2); torch.randn(600, 600) @ torch.randn(600, 600)\n"
+            "from moo_snn.config.problem import load_problem\n"
+            "from moo_snn.training.plan import measure\n"
+            "p = load_problem('digits'); s, m = measure(p, p.reference_arch, 8, n_steps=1); print(s > 0 and m >= 0)")
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=90, env=env)
+    except subprocess.TimeoutExpired:
+        pytest.fail("timing a network after parallel torch work in the parent did not return in 90 s (the fork hang)")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "True"

@@ -31,7 +31,7 @@ Method
    largest-memory network's unless a timed one needed more; the median-work network's beside it.
    On CUDA: ``torch.cuda.max_memory_allocated`` over the timed steps of the problem's batch (a
    network that runs out of the device's memory is reported as such, with the device's memory as a
-   lower bound). On CPU: each network's steps run in a forked child process, whose peak
+   lower bound). On CPU: each network's steps run in a child process (forked from a fork server), whose peak
    resident set (``getrusage(RUSAGE_SELF).ru_maxrss``) minus its resident set at the start is the
    training step's memory; measured at two batch sizes and extrapolated linearly to the problem's
    batch (activations grow with the batch; weights and optimiser state do not), plus the data a
@@ -183,7 +183,7 @@ def _rss_bytes() -> int:
 
 
 def _measure_cpu(problem, arch, batch: int, n_steps: int, conn) -> None:
-    """In a forked child: (seconds per step, peak extra RSS bytes) sent through ``conn``."""
+    """In a child process: (seconds per step, peak extra RSS bytes) sent through ``conn``."""
     import torch
 
     try:
@@ -215,10 +215,13 @@ def measure(problem, arch, batch: int, device: str = "cpu", n_steps: int = 2) ->
             raise DeviceMemoryExceeded(f"{arch} at batch {batch} does not fit in the {total / 1e9:.3g} GB of {device}",
                                        total) from None
         return seconds, float(torch.cuda.max_memory_allocated(dev))
-    import moo_snn.training.network  # noqa: F401 - imported once here, not in every child (norse loads slowly)
-    import moo_snn.training.trainer  # noqa: F401
-
-    ctx = multiprocessing.get_context("fork")
+    # Each timing runs in a child process (its peak RSS is the training's alone). Children are forked from
+    # a fork server that imported torch, norse and the trainer once and ran no torch work: forking this
+    # process instead hung for good once torch's OpenMP pool had started here (GNU OpenMP is not
+    # fork-safe: ``moo-snn plan`` never returned unless OMP_NUM_THREADS=1), and spawning re-imports
+    # norse (seconds) per timing.
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["torch", "moo_snn.training.network", "moo_snn.training.trainer", "moo_snn.training.plan"])
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_measure_cpu, args=(problem, arch, batch, n_steps, child))
     proc.start()
@@ -318,11 +321,6 @@ def plan_run(problem, phases: dict, device: str = "cpu", *, n_steps: int = 1, po
         roles.setdefault(int(order[min(len(work) - 1, int(q * len(work)))]), role)
     largest, _ = largest_network(problem, archs)
     roles[largest] = roles[largest] + "; largest memory" if largest in roles else "largest memory"
-    import torch
-
-    # one tiny step here first: torch and norse compile their kernels on first use (seconds), once for
-    # all the forked children that follow
-    _steps(problem, archs[int(order[0])], 2, torch.device("cpu"), 0)
     timed = [_timed(problem, archs[i], roles[i], work[i], device, n_steps)
              for i in sorted(roles, key=lambda i: (work[i], i))]
     ok = [t for t in timed if not t["out_of_memory"]]
