@@ -11,6 +11,7 @@ from moo_snn.cli import app
 from moo_snn.config.problem import load_problem, parse_problem
 from moo_snn.data.splits import DataSplits, training_subset
 from moo_snn.errors import DataError, ProblemError
+from moo_snn.executor import training_tasks
 from moo_snn.search import fidelity
 from moo_snn.search.loop import SearchRun
 from moo_snn.surrogate import archive as arc
@@ -313,3 +314,24 @@ def test_a_level_too_small_to_hold_every_class_is_refused_before_anything_is_wri
     data = check_before_writing(parse_problem(SMALL + LADDER), tmp_path / "r.nc", in_process=True, remote=False)
     just = 10 / len(data.y_train) + 1e-6  # keeps exactly 10 samples: one per class is possible
     fidelity.check_levels(parse_problem(SMALL + f"\n[fidelity]\nepochs = [1]\ntrain_fraction = [{just:.6f}]\n"), data)
+
+
+def test_a_ladder_run_never_spends_a_survivor_place_on_a_network_its_archive_holds(tmp_path):
+    """(Survivors were chosen excluding only the ladder log's networks, so the archive's best networks took
+    most places and the rounds then trained next to nothing: "training 6 survivors", 1 trained.)"""
+    from moo_snn.evaluation import meets_cost_limits
+    from moo_snn.space import SearchSpace
+
+    spec = parse_problem(SMALL + LADDER)
+    space = SearchSpace(spec.space)
+    X = space.sample(400, np.random.default_rng(5))
+    held = list(dict.fromkeys(str(space.decode(x)) for x in X[meets_cost_limits(spec, space, X)]))[:30]
+    archive = arc.empty_archive(spec)
+    for _, result in FakeExecutor().run(training_tasks(spec, held, seed=0)):
+        archive = arc.append(archive, result)
+    arc.save_archive(archive, tmp_path / "archive.nc")
+    executor = FakeExecutor()
+    ds = SearchRun(spec, tmp_path / "run.nc", archive_path=tmp_path / "archive.nc", executor=executor).run()
+    assert not {t.arch for t in executor.tasks} & set(held)  # the archive's networks are read, never trained again
+    searched = ds.round_trained.values >= 1
+    assert searched.sum() == spec.search.rounds * spec.search.survivors  # every round trains all its survivors

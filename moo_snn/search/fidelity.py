@@ -251,10 +251,13 @@ class as_before:
 
 
 def measured_before(run, r: int) -> set[str] | None:
-    """Architectures with any training (failed ones too) in the rounds before ``r``, from the ladder log
-    (None without a log)."""
+    """Architectures with any training (failed ones too) in the rounds before ``r``, from the ladder log,
+    and those the archive holds (the run read them, never trains them; they were left out, so a round's
+    survivor places went to networks it then did not train); None without a log."""
     log = ladder_log(run)
-    return None if log is None else {arch for arch, _, round_, _ in log if round_ < r}
+    if log is None:
+        return None
+    return {a for a, c in run.state.candidates.items() if c.source == "archive"} | {arch for arch, _, round_, _ in log if round_ < r}
 
 
 def spent_now(run) -> tuple[float, float]:
