@@ -70,7 +70,7 @@ def report_run(out, err, spec, ds, path, *, json_out: bool = False, wide: bool =
         trained_here = int((ds.trained & (ds.source != "archive")).sum())
         proxies = int((ds.status == "proxy").sum())  # measured at low fidelity only (a [fidelity] ladder)
         trained_text = f"trained {trained_here} fully and {proxies} at low fidelity only" if proxies else f"trained {trained_here}"
-        title = (f"{spec.name}: measured front, {len(front)} networks (scored {ds.sizes['candidate']}, {trained_text} "
+        title = (f"{spec.name}: measured front, {len(front)} network{'s' if len(front) != 1 else ''} (scored {ds.sizes['candidate']}, {trained_text} "
                  f"in this run, {from_archive} known from the archive); hypervolume {ds.moo.hypervolume() if feasible else 0.0:.3f}")
         if front:
             print_front(out, ds, front, title=title, wide=wide,
@@ -87,7 +87,8 @@ def report_run(out, err, spec, ds, path, *, json_out: bool = False, wide: bool =
     if feasible:
         return 0
     if ds.attrs.get("status") == "budget_spent":  # stopped before one was measured: no verdict on the limits
-        err.print(plain(f"no front yet: the budget stopped the run first: {why}; every candidate is in {path}"))
+        first = "" if why.endswith("the budget stopped the run first") else "the budget stopped the run first: "  # said once
+        err.print(plain(f"no front yet: {first}{why}; every candidate is in {path}"))
         return 0
     err.print(plain(f"no candidate meets the limits of {spec.name}: {why}; every candidate and its violations are in {path}"))
     return InfeasibleError.exit_code
