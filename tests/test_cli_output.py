@@ -350,3 +350,19 @@ def test_pareto_says_when_a_file_still_claims_running(run_path, tmp_path):
     result = invoke(["pareto", copy], 120)
     assert result.exit_code == 0
     assert "still running" in result.stderr and "killed" in result.stderr
+
+
+def test_a_reader_that_goes_away_silences_the_console_without_ending_the_command():
+    """``moo-snn optimize ... 2>&1 | head -1``: rich's console raised SystemExit(1) on the broken pipe, from inside
+    the run, which was recorded as failed ("SystemExit: 1"). Now the console goes quiet and the command goes on."""
+    import os
+
+    from moo_snn.cli.common import stderr
+
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone
+    with os.fdopen(write, "w") as file:
+        console = type(stderr)(file=file, highlight=False)  # the commands' console class
+        console.print("x" * 200_000)  # more than a pipe holds: the write fails with BrokenPipeError
+        assert console.quiet
+        console.print("later lines go nowhere")  # and raise nothing

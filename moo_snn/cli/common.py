@@ -15,8 +15,28 @@ from moo_snn.interrupts import handling as handling_interrupts
 from moo_snn.cli.render import refresh_consoles
 from moo_snn.errors import MooSnnError
 
-stdout = Console(highlight=False)
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)  # a message is one line, however long
+
+
+class _Console(Console):
+    """rich's console, except that a reader who goes away (``moo-snn optimize ... 2>&1 | head``) silences it
+    instead of ending the command: rich's default raised SystemExit(1) from inside the run, which was then
+    recorded as failed ("SystemExit: 1") with what it had measured lost, or exited 1 after a complete run."""
+
+    def on_broken_pipe(self) -> None:
+        import os
+
+        self.quiet = True
+        try:
+            target = self.file.fileno()
+        except (AttributeError, OSError, ValueError):  # a file without a descriptor: quiet is enough
+            return
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, target)  # later writes (and the interpreter's last flush) go nowhere
+        os.close(devnull)
+
+
+stdout = _Console(highlight=False)
+stderr = _Console(stderr=True, highlight=False, soft_wrap=True)  # a message is one line, however long
 # widths are set per command (COLUMNS, the terminal, or render.PIPE_WIDTH): see user_errors
 
 ProblemArg = Annotated[str, typer.Argument(help="problem file, or the name of a shipped problem (see `moo-snn problems`)")]
