@@ -335,3 +335,29 @@ def test_a_ladder_run_never_spends_a_survivor_place_on_a_network_its_archive_hol
     assert not {t.arch for t in executor.tasks} & set(held)  # the archive's networks are read, never trained again
     searched = ds.round_trained.values >= 1
     assert searched.sum() == spec.search.rounds * spec.search.survivors  # every round trains all its survivors
+
+
+def test_a_full_only_predictor_learns_from_the_proxies_until_two_full_trainings_exist(tmp_path):
+    """predictor = 'full_only' with one promotion a round and none from the bootstrap: round 1's predictor has no
+    full training to learn from (the run failed: "needs at least 2 trained networks ... see why in the trainings'
+    messages above", after its bootstrap was paid for). It now says so and learns from the proxies until 2 exist."""
+    class Said:
+        def __init__(self):
+            self.lines = []
+
+        def phase(self, text):
+            self.lines.append(text)
+
+        def generation(self, *a): ...
+        def training(self, *a): ...
+        def trained(self, *a): ...
+
+    text = SMALL + LADDER.replace("promote = 2", "promote = 1") + "promote_bootstrap = false\npredictor = \"full_only\"\n"
+    spec = parse_problem(text)
+    assert spec.fidelity.promote == 1 and spec.fidelity.predictor == "full_only"
+    said = Said()
+    ds = SearchRun(spec, tmp_path / "run.nc", archive_path=tmp_path / "none.nc", executor=FakeExecutor(), progress=said).run()
+    assert ds.attrs["status"] == "complete" and ds.on_front.values.any()
+    fallback = [line for line in said.lines if line.startswith("predictor: ")]
+    assert fallback and fallback[0].startswith("predictor: 0 full training so far, too few")
+    assert len(fallback) == spec.search.rounds == 2  # round 1 (none yet) and round 2 (round 1 promoted one)

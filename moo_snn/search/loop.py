@@ -264,14 +264,23 @@ class SearchRun:
         with fidelity.as_before(self, before_round):  # a ladder run: the candidates as those rounds left them
             if self.spec.fidelity.enabled and self.spec.fidelity.predictor == "fidelity_input":
                 return fidelity.fit_predictor(self, before_round)
-            return self._fit_full_only(before_round)
+            archs, acc = self._full_measurements(before_round)
+            if self.spec.fidelity.enabled and len(set(archs)) < 2:  # 'full_only' before 2 full trainings exist
+                self.progress.phase(f"predictor: {len(set(archs))} full training so far, too few for [fidelity] predictor = "
+                                    f"'full_only'; this round's also learns from the proxies (as 'fidelity_input')")
+                return fidelity.fit_predictor(self, before_round)
+            return self._fit_full_only(archs, acc)
 
-    def _fit_full_only(self, before_round: int):
+    def _full_measurements(self, before_round: int) -> tuple[list, list]:
+        """(architectures, validation accuracies) of the archive and of the full trainings before ``before_round``."""
         archs, acc = list(self.archive_records), [r["val_accuracy"] for r in self.archive_records.values()]
         for c in self.state.candidates.values():
             if c.trained and c.arch not in self.archive_records and c.round_trained < before_round:
                 archs.append(c.arch)
                 acc.append(c.val_accuracy)
+        return archs, acc
+
+    def _fit_full_only(self, archs: list, acc: list):
         if len(archs) < 2:
             failed = [c for c in self.state.candidates.values() if c.status in ("failed", "diverged")]
             why = "; ".join(f"{c.arch}: {c.error or c.status}" for c in failed[:2])
