@@ -5,6 +5,7 @@ repeat values while choice lists may not; seeds stop at 2**32 - 1 (what scikit-l
 ``random_state`` takes); ``plan`` checks its overrides as ``optimize`` does; "an archive".
 """
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -299,3 +300,22 @@ def test_a_tiny_space_gives_the_bootstrap_every_feasible_network_it_holds(tmp_pa
     coverage = bootstrap_coverage(spec, tmp_path / "none.nc").to_dict()
     assert coverage["to_train"] == len(feasible) < 50
     assert f"the sampler found only {len(feasible)} distinct feasible networks" in bootstrap_text(coverage)
+
+
+@pytest.mark.parametrize("edit, said", [
+    (lambda ds: ds.drop_vars("val_accuracy"), "variable 'val_accuracy' is missing"),
+    (lambda ds: ds.drop_vars(["hypervolume", "test_accuracy"]), "variable 'test_accuracy' is missing (and 1 more)"),
+    (lambda ds: ds.assign_attrs(reference_point="[1, 2]"), "attribute 'reference_point' has 2 values for the file's 3 objectives"),
+])
+def test_a_results_file_another_tool_edited_is_a_one_line_error(tmp_path, edit, said):
+    """(pareto and export stopped with AttributeError / a broadcast ValueError: exit 1, "a bug", with a traceback file.)"""
+    import xarray as xr
+
+    import moo_snn
+
+    ds = xr.open_dataset(Path(__file__).resolve().parent / "data" / "reference-run.nc", engine="h5netcdf").load()
+    edit(ds).to_netcdf(tmp_path / "edited.nc", engine="h5netcdf")
+    with pytest.raises(ResultsError, match=re.escape(said)):
+        moo_snn.open_results(tmp_path / "edited.nc")
+    out = CliRunner().invoke(app, ["pareto", str(tmp_path / "edited.nc")])
+    assert out.exit_code == 2 and said in " ".join(out.output.split()), out.output

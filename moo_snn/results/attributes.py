@@ -94,8 +94,20 @@ def normalise(ds, where: str = "results file"):
     """``ds`` with its attributes cleaned and the run's attributes in the types moo-snn writes (text for JSON
     ones), so code reading ``ds.attrs`` sees what moo-snn wrote. Raises :class:`ResultsError` naming an
     attribute that cannot be read."""
+    from moo_snn.results.state import CANDIDATE_FIELDS, ROUND_FIELDS
+
     attrs = clean_attributes(ds.attrs)
-    for name, value in run_attributes(ds, where).items():
+    run = run_attributes(ds, where)
+    for name, value in run.items():
         attrs[name] = json.dumps(value) if name in ("reference_point", "ideal_point", "options") else value
+    # every variable a run writes (a resume reads them all; pareto and export most): one line, not a traceback
+    missing = [f.name for f in (*CANDIDATE_FIELDS, *ROUND_FIELDS) if f.name not in ds.variables]
+    if missing:
+        raise ResultsError(f"{where}: variable {missing[0]!r} is missing{f' (and {len(missing) - 1} more)' if len(missing) > 1 else ''} "
+                           f"(another tool may have rewritten the file); a results file written by moo-snn holds it")
+    for name in ("reference_point", "ideal_point"):
+        if name in run and "objective" in ds.sizes and len(run[name]) != ds.sizes["objective"]:
+            raise ResultsError(f"{where}: attribute {name!r} has {len(run[name])} values for the file's "
+                               f"{ds.sizes['objective']} objectives")
     ds.attrs = attrs
     return ds
