@@ -366,3 +366,19 @@ def test_a_reader_that_goes_away_silences_the_console_without_ending_the_command
         console.print("x" * 200_000)  # more than a pipe holds: the write fails with BrokenPipeError
         assert console.quiet
         console.print("later lines go nowhere")  # and raise nothing
+
+
+def test_options_a_resume_cannot_use_are_said_not_used(tmp_path, monkeypatch):
+    """``--out`` and ``--strategy`` on a resume were dropped without a word, and the note named ``--hasnas-samples``,
+    an option that does not exist (it is ``--samples``)."""
+    monkeypatch.setenv("COLUMNS", "250")
+    run = tmp_path / "run.nc"
+    run.write_bytes((Path(__file__).resolve().parent / "data" / "reference-run.nc").read_bytes())
+    out = CliRunner().invoke(app, ["optimize", "--resume", str(run), "--out", str(tmp_path / "other.nc"),
+                                   "--strategy", "hasnas", "--samples", "10"])
+    said = " ".join(out.output.split())
+    assert out.exit_code == 0, out.output
+    assert f"note: --out {tmp_path / 'other.nc'} not used: a resumed run continues its own file, {run}" in said
+    assert "note: --strategy hasnas not used: a resumed run keeps its own strategy (moo)" in said
+    assert "--samples 10 (the run had" in said and "--hasnas-samples" not in said
+    assert not (tmp_path / "other.nc").exists()

@@ -71,9 +71,15 @@ def optimize(
     path, spec = prepared.path, prepared.spec
     for note in prepared.notes:
         stderr.print(plain(f"note: {note}"))
+    if resume is not None and out is not None and Path(out).resolve() != Path(resume).resolve():  # said, never dropped
+        stderr.print(plain(f"note: --out {out} not used: a resumed run continues its own file, {resume}"))
+    if resume is not None and strategy != "moo":
+        stderr.print(plain(f"note: --strategy {Strategy(strategy).value} not used: a resumed run keeps its own strategy "
+                           f"({prepared.strategy})"))
+    flags = {"hasnas_samples": "samples"}  # [search] keys whose option has another name
     if prepared.unused:  # given to a resume with nothing left to do: said, never dropped silently
         stderr.print(plain("note: not used, as the run has nothing left to do: " + ", ".join(
-            f"--{name.replace('_', '-')} {given} (the run had {stored})" for name, stored, given in prepared.unused)))
+            f"--{flags.get(name, name).replace('_', '-')} {given} (the run had {stored})" for name, stored, given in prepared.unused)))
     if prepared.nothing_to_do:
         status, done = prepared.stored.attrs.get("status"), int(prepared.stored.sizes.get("round", 0))
         for_budget = done < spec.search.rounds or (status == "budget_spent" and "budget_refused" in prepared.stored.attrs)
