@@ -286,7 +286,7 @@ class SearchRun:
             why = "; ".join(f"{c.arch}: {c.error or c.status}" for c in failed[:2])
             proxies = sum(c.status == "proxy" for c in self.state.candidates.values())
             raise TrainingError(f"the accuracy predictor needs at least 2 trained networks, the run has {len(archs)} "
-                                f"({len(failed)} trainings failed or diverged{': ' + why if why else ''}"
+                                f"({len(failed)} training{'s' if len(failed) != 1 else ''} failed or diverged{': ' + why if why else ''}"
                                 f"{f'; {proxies} measured at low fidelity only' if proxies else ''}); see why in the "
                                 f"trainings' messages above, fix it, and run again (or give an --archive of trained networks)")
         model = make_predictor(self.spec, DEFAULT_REGRESSOR, random_state=self.state.seed)
