@@ -16,7 +16,6 @@ from moo_snn.cli.render import refresh_consoles
 from moo_snn.errors import MooSnnError
 
 
-
 class _Console(Console):
     """rich's console, except that a reader who goes away (``moo-snn optimize ... 2>&1 | head``) silences it
     instead of ending the command: rich's default raised SystemExit(1) from inside the run, which was then
