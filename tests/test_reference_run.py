@@ -5,7 +5,7 @@ test reruns its command with one torch thread and compares what a run means, not
 spells it: the set of trained architectures with their status and measured accuracies, the measured
 front and the hypervolume of every round. (Candidate ids, wall times and the file format may
 differ.) The same CPU type and thread count are assumed (docs/reliability.md): the file records its
-CPU type (``torch_cpu_capability``), and the test is skipped, saying why, on another one.
+CPU type (``torch_cpu_capability``, ``cpu_model``), and the test is skipped, saying why, on another one.
 """
 
 from __future__ import annotations
@@ -42,11 +42,15 @@ def meaning(path: Path) -> dict:
 def test_the_reference_command_gives_the_stored_run(tmp_path):
     import torch
 
-    recorded = xr.open_dataset(DATA / "reference-run.nc", engine="h5netcdf").attrs.get("torch_cpu_capability")
-    here = str(torch.backends.cpu.get_cpu_capability())
-    if recorded != here:  # (it failed on an AVX-512 machine against a file recorded on another CPU type)
-        pytest.skip(f"the reference run was recorded with torch's {recorded} CPU kernels, this machine uses {here}: "
-                    f"trainings are bit-for-bit per CPU type (docs/reliability.md); re-record it as tests/data/README.md says")
+    from moo_snn.results.state import cpu_model
+
+    attrs = xr.open_dataset(DATA / "reference-run.nc", engine="h5netcdf").attrs
+    recorded = (attrs.get("torch_cpu_capability"), attrs.get("cpu_model"))
+    here = (str(torch.backends.cpu.get_cpu_capability()), cpu_model())
+    if recorded != here:  # (it failed on an Intel AVX-512 machine against a file recorded on another CPU)
+        pytest.skip(f"the reference run was recorded with torch's {recorded[0]} kernels on {recorded[1]!r}, this machine is "
+                    f"{here[0]} on {here[1]!r}: trainings are bit-for-bit per CPU type (docs/reliability.md); re-record it "
+                    f"as tests/data/README.md says")
     out = tmp_path / "run.nc"
     env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.run([sys.executable, "-c", "from moo_snn.cli import main; main()", *COMMAND, "--out", str(out)],

@@ -24,8 +24,8 @@ problem file's text), ``seed``, ``command``, ``started``, ``ended``, ``status`` 
 with work left undone, see ``budget_note``, ``failed``), ``failure`` (the one-line reason of a failed run),
 ``reference_point`` (JSON), ``options`` (JSON: the run's search options, objectives, torch threads
 and device, which a resume reuses), ``version_<package>`` (moo-snn, norse, pymoo, scikit-learn,
-xarray; torch where it was imported), ``torch_cpu_capability`` (the CPU kernels of the trainings made in
-this process, e.g. ``AVX512``; absent when only Dask workers trained), and free attributes (``problem_name``, ``strategy`` …; a run with
+xarray; torch where it was imported), ``torch_cpu_capability`` and ``cpu_model`` (the CPU kernels and the
+CPU of the trainings made in this process, e.g. ``AVX512``; absent when only Dask workers trained), and free attributes (``problem_name``, ``strategy`` …; a run with
 a ``[fidelity]`` ladder: ``ladder_log``, ``ladder_rungs``, ``budget_*``, :mod:`moo_snn.search.fidelity`).
 """
 
@@ -70,7 +70,22 @@ def package_versions() -> dict[str, str]:
         # the CPU kernels torch chose (e.g. AVX2, AVX512): trainings are bit-for-bit per CPU type and thread count
         # (docs/reliability.md, "Determinism"), so this says which machines can reproduce the file's trainings
         out["torch_cpu_capability"] = str(torch.backends.cpu.get_cpu_capability())
+        out["cpu_model"] = cpu_model()  # the same capability on another vendor's CPU gave other trainings (turn 11)
     return out
+
+
+def cpu_model() -> str:
+    """The CPU's model name (Linux: ``/proc/cpuinfo``; elsewhere :func:`platform.processor`; "" if unknown)."""
+    import platform
+
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
 
 
 @dataclass
