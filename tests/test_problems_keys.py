@@ -35,3 +35,28 @@ def test_keys_table_shows_toml_booleans_and_strings():
     row = next(line for line in out.stdout.splitlines() if "promote_bootstrap" in line)
     assert "│ true " in row and "True" not in row
     assert '"fidelity_input"' in out.stdout and "'fidelity_input' │" not in out.stdout
+
+
+def test_the_reference_lists_the_top_level_keys_and_the_constraints_the_parser_takes():
+    """(It left out name, description and reference_arch, and the JSON left out [constraints]; the constraints line
+    named neither accuracy_nonideal nor plug-ins and called every bare limit an upper one.)"""
+    import json
+
+    import pytest
+
+    from moo_snn.config.problem import METRICS, parse_problem
+    from moo_snn.errors import ProblemError
+    from small_search import TEXT
+
+    out = CliRunner().invoke(app, ["problems", "--keys", "--json"])
+    assert out.exit_code == 0, out.output
+    reference = json.loads(out.stdout)
+    top = {row["key"]: row["default"] for row in reference["top level"]}
+    assert top == {"name": "(required)", "description": '""', "reference_arch": "(required)"}
+    for key in (k for k, d in top.items() if d == "(required)"):  # the parser does require them
+        lines = [line for line in TEXT.splitlines() if not line.startswith(f"{key} =")]
+        with pytest.raises(ProblemError, match=key):
+            parse_problem("\n".join(lines))
+    assert all(metric in reference["constraints"] for metric in METRICS) and "module:function" in reference["constraints"]
+    limits = parse_problem(TEXT.replace("[constraints]", "[constraints]\naccuracy_nonideal = 0.5")).constraints
+    assert ("accuracy_nonideal", 0.5, "min") in [(c.name, c.limit, c.kind) for c in limits]  # a bare limit: a minimum, as it says

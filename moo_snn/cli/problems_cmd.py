@@ -45,6 +45,25 @@ def toml_rows(cls) -> list[tuple[str, str, str]]:
     return rows
 
 
+TOP_LEVEL_KEYS = [
+    ("name", "(required)", "the problem's name: 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit "
+                           "(it names the results files)"),
+    ("description", '""', "one line that `moo-snn problems` shows"),
+    ("reference_arch", "(required)", "an architecture string (`moo-snn cost` and `moo_snn.network_costs` price it by "
+                                     "default; the search's look for networks that meet the limits starts from it)"),
+]
+"""Keys outside every table (:func:`moo_snn.config.problem.parse_problem` reads them)."""
+
+
+def constraints_text() -> str:
+    """What the ``[constraints]`` table takes, from the parser's own metric list."""
+    from moo_snn.config.problem import METRICS
+
+    minimum = [m for m in METRICS if m.startswith("accuracy")]
+    return (f"metric = limit, or metric = {{min = x}} / {{max = x}}; a bare limit is a minimum for {' and '.join(minimum)}, "
+            f"a maximum for the others; metrics: {', '.join(METRICS)}, an installed plug-in's name, or 'module:function'")
+
+
 @user_errors
 def problems(
     keys: Annotated[bool, typer.Option("--keys", help="list every key of every table with its default and meaning")] = False,
@@ -57,17 +76,20 @@ def problems(
 
     if keys:
         rows = {section: describe(cls) for section, cls in SECTIONS.items()}
+        constraints = constraints_text()
         if json_out:
-            print_json({s: [dict(key=k, default=d, doc=doc) for k, d, doc in r] for s, r in rows.items()})
+            print_json({"top level": [dict(key=k, default=d, doc=doc) for k, d, doc in TOP_LEVEL_KEYS],
+                        **{s: [dict(key=k, default=d, doc=doc) for k, d, doc in r] for s, r in rows.items()},
+                        "constraints": constraints})
             return
-        for section, items in rows.items():
-            table = Table(title=plain(f"[{section}]"), title_justify="left")
+        for section, items in [("top level", TOP_LEVEL_KEYS), *((s, toml_rows(SECTIONS[s])) for s in rows)]:
+            table = Table(title=plain(section if section == "top level" else f"[{section}]"), title_justify="left")
             for col in ("key", "default", "meaning"):
                 table.add_column(col, overflow="fold")
-            for key, default, doc in toml_rows(SECTIONS[section]):
+            for key, default, doc in items:
                 table.add_row(plain(key), plain(default), plain(doc))
             stdout.print(table)
-        stdout.print(plain("[constraints]: metric = upper limit, or metric = {min = x} / {max = x}; metrics: accuracy, params, memory_kB, area_mm2, latency_ms, energy_uJ"))
+        stdout.print(plain(f"[constraints]: {constraints}"))
         return
     found = []
     for path in shipped_problems().values():
