@@ -60,3 +60,17 @@ def test_the_reference_lists_the_top_level_keys_and_the_constraints_the_parser_t
     assert all(metric in reference["constraints"] for metric in METRICS) and "module:function" in reference["constraints"]
     limits = parse_problem(TEXT.replace("[constraints]", "[constraints]\naccuracy_nonideal = 0.5")).constraints
     assert ("accuracy_nonideal", 0.5, "min") in [(c.name, c.limit, c.kind) for c in limits]  # a bare limit: a minimum, as it says
+
+
+def test_an_unknown_metric_lists_each_valid_name_once():
+    """(Built-in names are also registered as plug-ins: the list named each twice.)"""
+    import pytest
+
+    from moo_snn.config.problem import parse_problem
+    from moo_snn.errors import ProblemError
+    from small_search import TEXT
+
+    with pytest.raises(ProblemError) as info:
+        parse_problem(TEXT.replace("[constraints]", "[constraints]\nenergy = 2"))
+    valid = str(info.value).split("valid: ", 1)[1].split(" (or", 1)[0].split(", ")
+    assert len(valid) == len(set(valid)) and "energy_uJ" in valid, str(info.value)

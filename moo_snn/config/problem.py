@@ -285,7 +285,7 @@ def _parse_constraints(table, where: str, check_plugins: bool = True) -> tuple[C
     for name, value in table.items():
         key = f"{where} {name}"
         if check_plugins and name not in METRICS and ":" not in name and name not in _plugin_names():
-            raise ProblemError(f"{key}: unknown metric{did_you_mean(name, [*METRICS, *_plugin_names()])} (or 'module:function')")
+            raise ProblemError(f"{key}: unknown metric{did_you_mean(name, list(dict.fromkeys([*METRICS, *sorted(_plugin_names())])))} (or 'module:function')")
         if isinstance(value, dict):
             extra = set(value) - {"max", "min"}
             if extra or len(value) != 1:
@@ -335,7 +335,7 @@ def _check_problem(spec: ProblemSpec, where: str, check_plugins: bool = True) ->
     for name in spec.objectives.names:
         if check_plugins and name not in METRICS and ":" not in name and name not in _plugin_names():
             raise ProblemError(f"{where}: [objectives] names: unknown objective {name!r}"
-                               f"{did_you_mean(name, [*METRICS, *_plugin_names()])} (or 'module:function')")
+                               f"{did_you_mean(name, list(dict.fromkeys([*METRICS, *sorted(_plugin_names())])))} (or 'module:function')")
     if len(set(spec.objectives.names)) != len(spec.objectives.names):
         raise ProblemError(f"{where}: [objectives] names holds duplicates")
     try:
