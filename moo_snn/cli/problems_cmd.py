@@ -50,7 +50,7 @@ TOP_LEVEL_KEYS = [
                            "(it names the results files)"),
     ("description", '""', "one line that `moo-snn problems` shows"),
     ("reference_arch", "(required)", "an architecture string (`moo-snn cost` and `moo_snn.network_costs` price it by "
-                                     "default; the search's look for networks that meet the limits starts from it)"),
+                                     "default; the search's sampler of networks that meet the limits starts from it)"),
 ]
 """Keys outside every table (:func:`moo_snn.config.problem.parse_problem` reads them)."""
 
