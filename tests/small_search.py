@@ -30,6 +30,20 @@ def write_synthetic_archive(path: Path) -> Path:
     return path
 
 
+class PhaseLines:
+    """Search events that keep the run's phase lines (``lines``) and ignore the rest."""
+
+    def __init__(self):
+        self.lines = []
+
+    def phase(self, text):
+        self.lines.append(text)
+
+    def generation(self, *a): ...
+    def training(self, *a): ...
+    def trained(self, *a): ...
+
+
 class StopAfter:
     """Search events that press Ctrl-C once ``n`` trainings have finished (resume tests)."""
 

@@ -23,8 +23,8 @@ from moo_snn.netcdf import write_atomic
 from moo_snn.run import prepare_optimize
 from moo_snn.run_checks import nothing_to_do
 from moo_snn.search import fidelity
-from moo_snn.search.loop import SearchEvents, SearchRun, with_overrides
-from small_search import TEXT
+from moo_snn.search.loop import SearchRun, with_overrides
+from small_search import TEXT, PhaseLines
 from test_fidelity import LADDER, SMALL, FakeExecutor
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -194,14 +194,7 @@ def test_a_budget_that_covers_part_of_a_batch_says_how_much_and_that_the_run_sto
     counts what the budget covered."""
     from types import SimpleNamespace
 
-    class Said(SearchEvents):
-        def __init__(self):
-            self.lines = []
-
-        def phase(self, text):
-            self.lines.append(text)
-
-    said = Said()
+    said = PhaseLines()
     run = SearchRun(parse_problem(SMALL + LADDER), tmp_path / "r.nc", archive_path=tmp_path / "none.nc",
                     executor=FakeExecutor(), progress=said, budget=fidelity.Budget(fte=1.5))
     full = run.levels[-1]

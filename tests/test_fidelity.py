@@ -17,7 +17,7 @@ from moo_snn.search.loop import SearchRun
 from moo_snn.surrogate import archive as arc
 from moo_snn.surrogate.features import ArchitectureFeaturizer
 from moo_snn.surrogate.predictor import predictor_inputs
-from small_search import TEXT
+from small_search import TEXT, PhaseLines
 
 LADDER = "\n[fidelity]\nepochs = [1, 2]\ntrain_fraction = [0.25, 0.5]\neta = 2\npromote = 2\n"
 SMALL = TEXT.replace("epochs = 2", "epochs = 8").replace("bootstrap = 16", "bootstrap = 6").replace("survivors = 2", "survivors = 4")
@@ -341,21 +341,10 @@ def test_a_full_only_predictor_learns_from_the_proxies_until_two_full_trainings_
     """predictor = 'full_only' with one promotion a round and none from the bootstrap: round 1's predictor has no
     full training to learn from (the run failed: "needs at least 2 trained networks ... see why in the trainings'
     messages above", after its bootstrap was paid for). It now says so and learns from the proxies until 2 exist."""
-    class Said:
-        def __init__(self):
-            self.lines = []
-
-        def phase(self, text):
-            self.lines.append(text)
-
-        def generation(self, *a): ...
-        def training(self, *a): ...
-        def trained(self, *a): ...
-
     text = SMALL + LADDER.replace("promote = 2", "promote = 1") + "promote_bootstrap = false\npredictor = \"full_only\"\n"
     spec = parse_problem(text)
     assert spec.fidelity.promote == 1 and spec.fidelity.predictor == "full_only"
-    said = Said()
+    said = PhaseLines()
     ds = SearchRun(spec, tmp_path / "run.nc", archive_path=tmp_path / "none.nc", executor=FakeExecutor(), progress=said).run()
     assert ds.attrs["status"] == "complete" and ds.on_front.values.any()
     fallback = [line for line in said.lines if line.startswith("predictor: ")]

@@ -31,6 +31,7 @@ a ``[fidelity]`` ladder: ``ladder_log``, ``ladder_rungs``, ``budget_*``, :mod:`m
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -74,8 +75,10 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+@functools.lru_cache(maxsize=1)
 def cpu_model() -> str:
-    """The CPU's model name (Linux: ``/proc/cpuinfo``; elsewhere :func:`platform.processor`; "" if unknown)."""
+    """The CPU's model name (Linux: ``/proc/cpuinfo``; elsewhere :func:`platform.processor`; "" if unknown).
+    Read once per process: every checkpoint writes it."""
     import platform
 
     try:
