@@ -87,7 +87,8 @@ def report_run(out, err, spec, ds, path, *, json_out: bool = False, wide: bool =
     if feasible:
         return 0
     if ds.attrs.get("status") == "budget_spent":  # stopped before one was measured: no verdict on the limits
-        first = "" if why.endswith("the budget stopped the run first") else "the budget stopped the run first: "  # said once
+        # with nothing trained, `why` (no_full_training_reason) already says the budget stopped the run: said once
+        first = "the budget stopped the run first: " if np.asarray(ds.trained.values, bool).any() else ""
         err.print(plain(f"no front yet: {first}{why}; every candidate is in {path}"))
         return 0
     err.print(plain(f"no candidate meets the limits of {spec.name}: {why}; every candidate and its violations are in {path}"))
