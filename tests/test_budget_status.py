@@ -10,6 +10,7 @@ and show their budget note.
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -205,3 +206,77 @@ def test_a_budget_that_covers_part_of_a_batch_says_how_much_and_that_the_run_sto
     assert run.state.attrs["budget_note"].endswith(": 1 full training not started (the budget covered 1 of the 2 asked for); "
                                                    "resume with a larger --budget / --budget-hours to continue")
     assert json.loads(run.state.attrs["budget_refused"]) == {"round": 1, "level": full.index, "fte_each": 1.0, "archs": ["b"]}
+
+
+class TimedStreamExecutor(FakeExecutor):
+    """:class:`FakeExecutor` whose trainings each take ``seconds`` and start one by one (``stream``), at most
+    ``slots`` at once, finishing in the order they started (a cluster of ``slots`` equal workers)."""
+
+    def __init__(self, seconds: float, slots: int):
+        super().__init__()
+        self.seconds, self.slots = seconds, slots
+
+    def stream(self, data=None):
+        executor = self
+
+        class Stream:
+            slots = executor.slots
+
+            def __init__(self):
+                self.queue = []
+
+            @property
+            def pending(self):
+                return len(self.queue)
+
+            def submit(self, task, tag):
+                self.queue.append((tag, task))
+
+            def next_result(self):
+                tag, task = self.queue.pop(0)
+                _, result = next(executor.run([task]))
+                return tag, dict(result, train_seconds=executor.seconds)
+
+            def close(self):
+                self.queue.clear()
+
+        return Stream()
+
+
+@pytest.mark.parametrize("slots, started", [(1, 3), (2, 4)])
+def test_an_hours_cap_stops_starting_trainings_within_a_batch_and_a_larger_one_trains_the_rest(tmp_path, slots, started):
+    """--budget-hours was checked before each batch only: a bootstrap of 6 trainings all started under a cap that
+    the first 3 already spent (the cap overshot 23-fold on a tiny cap). Hand-computed: trainings of 2 s, cap 5 s;
+    one at a time, the 3rd ends at 6 s and no 4th starts; two at a time, the 4th starts when 2 have ended (4 s)
+    and the 4 running or started ones all finish and count (the cap stops starts, it throws away no work)."""
+    spec = parse_problem(SMALL + LADDER)
+    out = tmp_path / "h.nc"
+    said = PhaseLines()
+    executor = TimedStreamExecutor(seconds=2.0, slots=slots)
+    ds = SearchRun(spec, out, archive_path=tmp_path / "none.nc", executor=executor, progress=said,
+                   budget=fidelity.Budget(hours=5 / 3600)).run()
+    assert len(executor.tasks) == started and ds.attrs["status"] == "budget_spent"
+    assert int((ds.status.values == "proxy").sum()) == started
+    assert float(ds.attrs["spent_train_hours"]) * 3600 == pytest.approx(2.0 * started)
+    refused = json.loads(ds.attrs["budget_refused"])
+    assert refused["round"] == 0 and refused["level"] == 0 and len(refused["archs"]) == 6 - started
+    assert set(refused["archs"]).isdisjoint({t.arch for t in executor.tasks})
+    assert (f"budget reached: {6 - started} L0 (1 ep, 0.25 data) trainings not started (the budget covered {started} of the 6 "
+            f"asked for)") in said.lines[-1]
+    # a larger cap trains exactly the refused ones first
+    more = TimedStreamExecutor(seconds=2.0, slots=slots)
+    SearchRun(spec, out, archive_path=tmp_path / "none.nc", executor=more, resume=out, budget=fidelity.Budget(hours=1.0)).run()
+    assert [t.arch for t in more.tasks[:6 - started]] == refused["archs"]
+
+
+def test_a_promotion_the_hours_cap_refused_is_not_marked_promoted(tmp_path):
+    """Promotions are marked (``round_promoted``) before their batch starts; one the hours cap then kept from
+    starting was not sent to full training, and the results file must not say it was."""
+    from types import SimpleNamespace
+
+    run = SearchRun(parse_problem(SMALL + LADDER), tmp_path / "r.nc", archive_path=tmp_path / "none.nc",
+                    executor=FakeExecutor(), progress=PhaseLines(), budget=fidelity.Budget(hours=1.0))
+    batch = [SimpleNamespace(arch=a, round_promoted=2, accuracy_predicted_when_selected=0.9) for a in "abc"]
+    fidelity.refuse(run, batch, 1, run.levels[-1], 2)
+    assert [(c.round_promoted, math.isnan(c.accuracy_predicted_when_selected)) for c in batch] == [(2, False), (-1, True), (-1, True)]
+    assert json.loads(run.state.attrs["budget_refused"])["archs"] == ["b", "c"]

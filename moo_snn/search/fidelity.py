@@ -34,7 +34,8 @@ reaches the front, so it goes where the measured front's hypervolume is expected
 gaps measured on earlier promotions); at most ``promote`` per round, never one whose EHVI is 0.
 
 **Budget.** ``Budget(fte=…, hours=…)`` caps what a run spends: before a batch of trainings the run
-asks :meth:`Budget.affordable` how many it may start; what is spent is recomputed from the
+asks :meth:`Budget.affordable` how many it may start, and with an hours cap it checks again before
+each training of the batch starts (:func:`hours_left`); what is spent is recomputed from the
 results (the sum of every training's FTE and seconds), so a resumed run with a larger budget
 continues where the smaller one stopped.
 """
@@ -273,27 +274,48 @@ def spent_now(run) -> tuple[float, float]:
 
 def within_budget(run, candidates: list, level: Level, round_: int | None = None) -> list:
     """The first of ``candidates`` the budget still allows at ``level`` (round ``round_``); notes in the
-    results file when it runs out.
+    results file when it runs out (:func:`refuse`).
 
-    A refusal is kept in the results file (attribute ``budget_refused``, JSON: ``round``, ``level``,
-    ``fte_each``: the FTE of one refused training, ``archs``: the refused architectures), so that a
-    resume with a larger budget knows what it must afford (:func:`moo_snn.run_checks.nothing_to_do`)
-    and which of a round's chosen candidates it still has to train (:func:`ladder`).
+    An hours cap is also checked before each training of the batch starts (:func:`hours_left`, by
+    :meth:`moo_snn.search.loop.SearchRun._train`): the time a training takes is not known before it
+    ends, so the batch is not cut here by hours, only by FTE.
     """
     fte, seconds = spent_now(run)
     n = run.budget.affordable(len(candidates), level.fte, fte, seconds)
     if n < len(candidates):
-        run.budget_refused = True  # this run left trainings undone for the budget: it stops after this batch
-        left = len(candidates) - n
-        run.budget_refusal = (f"{left} {level.name} training{'s' if left != 1 else ''} not started"
-                              f"{f' (the budget covered {n} of the {len(candidates)} asked for)' if n else ''}")
-        run.state.attrs["budget_refused"] = json.dumps({"round": -1 if round_ is None else int(round_), "level": level.index,
-                                                        "fte_each": level.fte, "archs": [c.arch for c in candidates[n:]]})
-        update_attrs(run)
-        # said now, before the covered ones train: the results file's note (spent, with its numbers) follows at the end
-        run.progress.phase(f"budget reached: {run.budget_refusal}; the run stops "
-                           f"{f'after the {n} it covers' if n else 'here'} (resume with a larger --budget / --budget-hours to continue)")
+        refuse(run, candidates, n, level, round_)
     return candidates[:n]
+
+
+def hours_left(run) -> bool:
+    """Whether the run's hours cap (``--budget-hours``) still lets a training start: the seconds of every
+    finished training so far are below it (True without a cap)."""
+    return run.budget.hours is None or spent_now(run)[1] < run.budget.hours * 3600.0
+
+
+def refuse(run, candidates: list, n: int, level: Level, round_: int | None) -> None:
+    """Record that the budget lets only the first ``n`` of ``candidates`` (a batch at ``level``) start.
+
+    The refusal is kept in the results file (attribute ``budget_refused``, JSON: ``round``, ``level``,
+    ``fte_each``: the FTE of one refused training, ``archs``: the refused architectures), so that a
+    resume with a larger budget knows what it must afford (:func:`moo_snn.run_checks.nothing_to_do`)
+    and which of a round's chosen candidates it still has to train (:func:`ladder`). A refused
+    promotion loses its mark (``round_promoted``): it was not sent to full training.
+    """
+    run.budget_refused = True  # this run left trainings undone for the budget: it stops after this batch
+    left = len(candidates) - n
+    run.budget_refusal = (f"{left} {level.name} training{'s' if left != 1 else ''} not started"
+                          f"{f' (the budget covered {n} of the {len(candidates)} asked for)' if n else ''}")
+    if level.full:
+        for c in candidates[n:]:
+            if getattr(c, "round_promoted", -1) == round_:
+                c.round_promoted, c.accuracy_predicted_when_selected = -1, np.nan
+    run.state.attrs["budget_refused"] = json.dumps({"round": -1 if round_ is None else int(round_), "level": level.index,
+                                                    "fte_each": level.fte, "archs": [c.arch for c in candidates[n:]]})
+    update_attrs(run)
+    # said now, before the covered ones (end to) train: the results file's note (spent, with its numbers) follows at the end
+    run.progress.phase(f"budget reached: {run.budget_refusal}; the run stops "
+                       f"{f'after the {n} it covers' if n else 'here'} (resume with a larger --budget / --budget-hours to continue)")
 
 
 def budget_exhausted(run) -> bool:

@@ -216,13 +216,44 @@ class SearchRun:
                                weights_paths=[self.weights_path(c.arch) if level.full else None for c in candidates],
                                epochs=level.epochs, train_fraction=level.train_fraction)
         self.progress.training(0, len(candidates), "")
-        with closing(self.executor.run(tasks, data=self._data)) as results:
+        with closing(self._results(tasks, candidates, level, round_)) as results:
             for done, (k, result) in enumerate(results, start=1):
                 self._record_training(candidates[k], result, round_, source)
                 self.checkpoint()
                 if hasattr(self.progress, "trained"):  # progress objects are duck-typed; older ones lack it
                     self.progress.trained(candidates[k].arch, result)
                 self.progress.training(done, len(candidates), candidates[k].arch)
+
+    def _results(self, tasks: list, candidates: list[Candidate], level: fidelity.Level, round_: int):
+        """The executor's ``(index, result)`` pairs for ``tasks`` as they finish.
+
+        With an hours cap (``--budget-hours``) and an executor that takes trainings one by one (its
+        ``stream``), each training starts only while the seconds of the finished ones stay below the
+        cap; those not started are refused (:func:`moo_snn.search.fidelity.refuse`: kept for a resume).
+        Trainings already running when the cap is reached finish and count: the cap stops starts,
+        it does not throw away work. Without an hours cap the executor runs the whole batch.
+        """
+        if self.budget.hours is None or not hasattr(self.executor, "stream"):
+            return self.executor.run(tasks, data=self._data)
+        return self._results_within_hours(tasks, candidates, level, round_)
+
+    def _results_within_hours(self, tasks: list, candidates: list[Candidate], level: fidelity.Level, round_: int):
+        """:meth:`_results` with an hours cap: a generator; the caller records each result before the next start is decided."""
+        from collections import deque
+
+        stream = self.executor.stream(data=self._data)
+        with closing(stream):
+            waiting = deque(enumerate(tasks))
+            while waiting or stream.pending:
+                while waiting and stream.pending < stream.slots:
+                    if not fidelity.hours_left(self):  # in submission order: the first ones started, the rest refused
+                        fidelity.refuse(self, candidates, len(tasks) - len(waiting), level, round_)
+                        waiting.clear()
+                        break
+                    i, task = waiting.popleft()
+                    stream.submit(task, i)
+                if stream.pending:
+                    yield stream.next_result()
 
     def weights_path(self, arch: str) -> Path:
         """Where the trained weights of ``arch`` are kept (the folder is created).
