@@ -162,3 +162,33 @@ def test_a_promotion_whose_worker_always_dies_is_failed_once_and_the_run_goes_on
     assert doomed and status[doomed[0]] == "failed" and ds.attrs["status"] == "complete"
     attempts = [t for t in sim.trace if t["tag"][0] == doomed[0] and t["tag"][2] == 2]
     assert len(attempts) == 2 and all(t["died"] for t in attempts)  # the attempt and one retry, then never again
+
+
+def test_an_archive_network_is_never_trained_again_and_its_seconds_are_not_spent(tmp_path):
+    """An archive network first scored in a pass joined the candidates measured only after the pass had chosen
+    what to exclude: it was queued, trained at every level up to full as if new (source flipped to
+    'promotion'), and its training cost counted as spent. Reference: the simulated cluster's own trace."""
+    from moo_snn.space import SearchSpace
+    from moo_snn.surrogate import archive as arc
+    from moo_snn.surrogate.sampling import space_filling_sample
+
+    space, archive = SearchSpace(SPEC.space), arc.empty_archive(SPEC)
+    for x in space_filling_sample(SPEC, space, 30, seed=5):
+        a = space.decode(x)
+        acc = 0.5 + 0.4 * math.log2(a.channels) / 8 + 0.05 * math.log2(a.timesteps + 1)
+        archive = arc.append(archive, dict(arch=str(a), status="trained", val_accuracy=acc, test_accuracy=acc, train_seconds=100.0,
+                                           epochs=FULL, seed=0, params=1, spike_rates={"stem": 1.0}))
+    arc.save_archive(archive, tmp_path / "a.nc")
+    sim = SimulatedCluster(LadderTimes(), 4, head_seconds=0.0)
+    run = AsyncSearchRun(SPEC, tmp_path / "r.nc", archive_path=tmp_path / "a.nc", executor=sim, max_trainings=20, refit_every=3)
+    ds = run.run()
+    requested = [e[0] for e in run.log]
+    scored_archive = [a for a, c in run.state.candidates.items() if a in run.archive_records]
+    assert scored_archive and not set(requested) & set(run.archive_records)
+    assert all(run.state.candidates[a].source == "archive" for a in scored_archive)
+    # hand-computed from the log: a training takes its level's FTE x 8 s x (0.5 + T / 4) (LadderTimes)
+    levels = fidelity.levels(SPEC)
+    fte = [levels[lv].fte for _, lv, _, _ in run.log]
+    seconds = sum(f * 8.0 * (0.5 + Architecture.parse(a).timesteps / 4) for f, (a, _, _, _) in zip(fte, run.log))
+    assert float(ds.attrs["spent_fte"]) == pytest.approx(sum(fte))
+    assert float(ds.attrs["spent_train_hours"]) * 3600 == pytest.approx(seconds)

@@ -193,17 +193,23 @@ class AsyncSearchRun(SearchRun):
                 return self.state.candidates[arch], "bootstrap", self.levels[0]
         if self._n_results + len(self.archive_records) < self.settings["first_pass_after"]:
             return None
-        while self.queue and (self.queue[0] in requested or self.state.candidates[self.queue[0]].status != "predicted"):
-            self.queue.pop(0)
+        self._drop_taken(requested)
         if not self.queue:
-            self._pass(exclude=requested | self.state.trained_archs())
+            self._pass(exclude=requested)
             promotion = async_ladder.next_promotion(self, self._rungs, self._chosen) if self.ladder else None
             if promotion is not None:  # a new predictor: a promotion may come before the new candidates
                 c, level, source = promotion
                 return c, source, level
+            self._drop_taken(requested)
         if not self.queue:
             return None
         return self.state.candidates[self.queue.pop(0)], "search", self.levels[0]
+
+    def _drop_taken(self, requested: set) -> None:
+        """Drop from the head of the queue what was requested or has a measurement (an archive network's
+        too: the archive's records join the run as their architectures are first scored)."""
+        while self.queue and (self.queue[0] in requested or self.state.candidates[self.queue[0]].status != "predicted"):
+            self.queue.pop(0)
 
     def _fit_predictor(self, before_round: int):
         """With a ``[fidelity]`` table: the predictor fit on the results received so far, read from the
@@ -231,6 +237,10 @@ class AsyncSearchRun(SearchRun):
         self._problem, scored, X, archs, F, G, std = self._nsga2(
             p, before_round=p + 1, phase=f"asynchronous search, predictor refit {p}: NSGA-II on the predicted accuracy and the cost model")
         self._chosen.clear()
+        # measured ones are left out after NSGA-II: an archive network first scored in this pass joined the
+        # candidates only now, measured (it was queued, then trained again as if new, and its archive
+        # seconds counted as spent)
+        exclude = exclude | self.state.trained_archs()
         k = max(int(self.settings["refit_every"]), math.ceil(self._n_results * float(self.settings.get("refit_growth", 0.0)) - 1e-9))
         rule = dict(metric_names=self.spec.objectives.names, constraints=self.spec.constraints,
                     uncertainty_weight=self.search.uncertainty_weight)
