@@ -175,3 +175,25 @@ def test_pareto_on_a_corrupt_or_foreign_file_is_one_line_exit_2(tmp_path, conten
     assert len(lines) == 1 and "bad.nc" in lines[0] and "Traceback" not in result.output
     missing = CliRunner().invoke(app, ["pareto", str(tmp_path / "missing.nc")])
     assert missing.exit_code == 2 and "no such results file" in missing.stderr
+
+
+def test_a_one_objective_run_plots_its_objective_against_the_round(tmp_path):
+    """With accuracy as the only objective the one panel drew accuracy against itself (a diagonal). Now x is the
+    round a network was trained in, and the staircase is the best accuracy so far."""
+    from test_fidelity import SMALL, FakeExecutor
+
+    from moo_snn.search.loop import SearchRun
+
+    spec = parse_problem(SMALL.replace('names = ["accuracy", "energy_uJ", "latency_ms"]', 'names = ["accuracy"]'))
+    assert list(spec.objectives.names) == ["accuracy"]
+    ds = SearchRun(spec, tmp_path / "one.nc", archive_path=tmp_path / "none.nc", executor=FakeExecutor()).run()
+    fig = ds.moo.plot(path=tmp_path / "one.png")
+    (ax,) = [a for a in fig.axes if a.get_visible()]
+    assert ax.get_xlabel() == "round (0: bootstrap)" and ax.get_ylabel() == "accuracy"
+    trained = ds.trained.values
+    dots = np.vstack([c.get_offsets() for c in ax.collections if len(c.get_offsets())])
+    expected = set(zip(ds.round_trained.values[trained].astype(float), ds.measured_objective.values[trained, 0]))
+    assert expected <= set(map(tuple, dots))  # every measured network at (its round, its accuracy)
+    front = [c for c in ax.collections if c.get_gid() == "front-0"][0].get_offsets()
+    assert np.allclose(front[:, 1], ds.val_accuracy.values[trained].max())  # the front: the best network
+    assert (tmp_path / "one.png").stat().st_size > 10_000

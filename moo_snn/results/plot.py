@@ -1,4 +1,5 @@
-"""The front of one or several runs as a figure: one panel per pair of objectives.
+"""The front of one or several runs as a figure: one panel per pair of objectives (one objective:
+its values against the round, :data:`ROUND`).
 
 In each panel (y: the first objective of the pair, x: the second; accuracy always on y):
 
@@ -18,6 +19,8 @@ object API only (no pyplot state), so plotting is safe in scripts, notebooks and
 """
 
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -42,8 +45,15 @@ def default_labels(datasets) -> list[str]:
     return labels
 
 
+ROUND = SimpleNamespace(name="round", units="1", direction="minimize")
+"""The x-axis of a run with one objective (nothing to trade it against): the round a candidate was
+found in (predicted) or trained in (measured), 0 the bootstrap; the staircase is then the best so far."""
+
+
 def _label(metric) -> str:
     units = {"1": "", "uJ": "µJ", "mm2": "mm²"}.get(metric.units, metric.units)
+    if metric is ROUND:
+        return "round (0: bootstrap)"
     name = metric.name.replace("_uJ", "").replace("_ms", "").replace("_mm2", "").replace("_kB", "").replace("_", " ")
     return f"{name} [{units}]" if units else name
 
@@ -84,7 +94,7 @@ def plot_runs(datasets, labels=None, path=None, *, title: str | None = None):
     """
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+    from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
     datasets = list(datasets)
     labels = list(labels) if labels is not None else default_labels(datasets)
@@ -98,7 +108,7 @@ def plot_runs(datasets, labels=None, path=None, *, title: str | None = None):
             raise ResultsError(f"{label}: its objectives ({', '.join(map(str, d.objective.values))}) differ from the first "
                                f"run's ({', '.join(names)}); overlay runs of the same objectives")
     limits = first.moo.limits()
-    pairs = [(i, j) for i in range(len(metrics)) for j in range(i + 1, len(metrics))] or [(0, 0)]
+    pairs = [(i, j) for i in range(len(metrics)) for j in range(i + 1, len(metrics))] or [(0, -1)]  # -1: ROUND on x
     n_cols = min(len(pairs), 3)
     n_rows = -(-len(pairs) // n_cols)
     fig = Figure(figsize=(max(4.3 * n_cols, 9.0), 3.9 * n_rows + 1.1), dpi=130, layout="constrained")
@@ -108,11 +118,14 @@ def plot_runs(datasets, labels=None, path=None, *, title: str | None = None):
         ax.set_visible(False)
     handles = []
     for ax, (i, j) in zip(axes, pairs):
-        mi, mj = metrics[i], metrics[j]
+        mi, mj = metrics[i], (metrics[j] if j >= 0 else ROUND)
         shown_x, shown_y = [], []
         for r, ds in enumerate(datasets):
             colour = COLOURS[r % len(COLOURS)]
             pv, mv = ds.predicted_objective.values, ds.measured_objective.values
+            if j < 0:  # one objective: its values against the round (found: predicted; trained: measured)
+                pv = np.column_stack([pv[:, 0], ds.round_found.values.astype(float)])
+                mv = np.column_stack([mv[:, 0], ds.round_trained.values.astype(float)])
             trained, front, feasible = ds.trained.values, ds.on_front.values, ds.feasible.values
             if single:
                 todo = ~trained & np.isfinite(pv[:, i]) & np.isfinite(pv[:, j])
@@ -177,6 +190,8 @@ def plot_runs(datasets, labels=None, path=None, *, title: str | None = None):
             (ax.set_xlim if axis == "x" else ax.set_ylim)(lo, hi)
             if lim is not None:
                 _limits_shading(ax, lim.limit, lim.kind, axis)
+        if mj is ROUND:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel(_label(mj))
         ax.set_ylabel(_label(mi))
         ax.grid(True, which="major", color="0.92", lw=0.6, zorder=0)
@@ -207,7 +222,7 @@ def plot_runs(datasets, labels=None, path=None, *, title: str | None = None):
     if single:
         handles.append(Line2D([], [], ls="", marker="*", color="gold", mec="black", ms=12, label=knee_label))
     handles.append(Line2D([], [], ls="--", color="0.25", lw=0.9, label="limit (shaded side breaks it)"))
-    fig.legend(handles=handles, loc="outside lower center", ncol=3 if single else 2, fontsize=8, frameon=False)
+    fig.legend(handles=handles, loc="outside lower center", ncol=3 if single and n_cols > 1 else 2, fontsize=8, frameon=False)
     if title is None:
         name = first.attrs.get("problem_name") or first.moo.problem().name
         ref = ", ".join(f"{_label(m).split(' [')[0]} {v:g}{' ' + _label(m).split('[')[1][:-1] if '[' in _label(m) else ''}"
