@@ -192,3 +192,23 @@ def test_an_archive_network_is_never_trained_again_and_its_seconds_are_not_spent
     seconds = sum(f * 8.0 * (0.5 + Architecture.parse(a).timesteps / 4) for f, (a, _, _, _) in zip(fte, run.log))
     assert float(ds.attrs["spent_fte"]) == pytest.approx(sum(fte))
     assert float(ds.attrs["spent_train_hours"]) * 3600 == pytest.approx(seconds)
+
+
+def test_the_progress_counter_names_the_request_that_started_out_of_a_total_that_does_not_grow(tmp_path):
+    """The counter's total was max(new candidates, requests so far): it grew with every rung and promotion
+    ("8/8" then "9/9"), and "k" counted results, not the request that started. Hand-computed total: 12 new
+    candidates, half go up to L1 (eta 2): 6, all of those may be promoted (promote 1 of a round's 1 that
+    reaches L1): 6; 24 in all."""
+    class Counter(StopAfter):
+        def __init__(self):
+            super().__init__(-1)
+            self.events = []
+
+        def training(self, done, total, arch):
+            self.events.append((done, total))
+
+    said = Counter()
+    ds, sim, run = _run(tmp_path / "c.nc", progress=said)
+    assert run.planned_trainings == 24 and {t for _, t in said.events} == {24}
+    started = [d + 1 for d, _ in said.events]
+    assert started == sorted(set(started)) and started[0] > 4 and started[-1] <= len(run.log) == len(sim.trace)

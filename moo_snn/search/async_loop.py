@@ -336,6 +336,20 @@ class AsyncSearchRun(SearchRun):
         given = self.settings.get("max_trainings")
         return int(given) if given is not None else self.settings["design_size"] + self.search.rounds * self.search.survivors
 
+    @property
+    def planned_trainings(self) -> int:
+        """Requests of the whole run at most (the total of its progress counter): :attr:`max_trainings`, and with
+        a ``[fidelity]`` table the rungs and promotions their quotas allow if every training succeeds
+        (``⌊n · rate⌋`` level by level, :func:`async_ladder.allowed`); promotions that cannot add to the
+        front are not made, so a run may end below it. (The counter's total grew with each promotion.)"""
+        total = n = self.max_trainings
+        if self.ladder:
+            share = async_ladder.rates(self.spec)
+            for level in self.levels[1:]:
+                n = async_ladder.allowed(n, share[level.index])
+                total += n
+        return total
+
     def _fill(self, stream) -> None:
         while stream.pending < stream.slots and not fidelity.refused_here(self):
             if not self.ladder and self._n_requests >= self.max_trainings:
@@ -398,7 +412,8 @@ class AsyncSearchRun(SearchRun):
                 requested = self._n_requests
                 self._fill(stream)
                 if self._n_requests > requested:  # a training started: say so (none when the budget or the end stops it)
-                    self.progress.training(self._n_results, max(self.max_trainings, self._n_requests), arch)
+                    # (done = requests before the last one: "training k/n started" names the request that started)
+                    self.progress.training(self._n_requests - 1, max(self.planned_trainings, self._n_requests), arch)
                 self._maybe_checkpoint()
         self._update_front()
         from moo_snn.search import fidelity
