@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from moo_snn.architecture import Architecture
 from moo_snn.cli import app
-from moo_snn.config.problem import parse_problem
+from moo_snn.config.problem import load_problem, parse_problem
 from moo_snn.search.bootstrap_plan import bootstrap_coverage
 from moo_snn.search.loop import SearchRun
 from moo_snn.space import SearchSpace
@@ -88,9 +88,9 @@ def fake_steps(monkeypatch):
     the saved bytes that rank the shortlist follow the same law."""
     seen = []
 
-    def measure(problem, arch, batch, device="cpu", n_steps=2):
+    def measure(problem, arch, batch, device="cpu", n_steps=2, threads=None):
         seen.append(str(arch))
-        return plan_module.work_per_sample(arch, problem.network_input) * 1e-12 * batch, fake_memory_bytes(arch)
+        return plan_module.work_per_sample(arch, problem.network_input) * 1e-12 * batch, fake_memory_bytes(arch), threads or 1
 
     monkeypatch.setattr(plan_module, "measure", measure)
     monkeypatch.setattr(plan_module, "_steps", lambda *a, **k: 0.0)
@@ -147,10 +147,10 @@ def test_peak_memory_is_the_worst_network_of_those_the_search_trains(tmp_path, f
 def test_a_timed_network_that_needs_more_than_the_largest_sets_the_peak(tmp_path, monkeypatch, fake_steps):
     huge = {}
 
-    def measure(problem, arch, batch, device="cpu", n_steps=2):
+    def measure(problem, arch, batch, device="cpu", n_steps=2, threads=None):
         if not huge:  # the first network timed (the least work) needs 50 GB
             huge[str(arch)] = 50e9
-        return 1e-3, huge.get(str(arch), 1e6)
+        return 1e-3, huge.get(str(arch), 1e6), 1
 
     monkeypatch.setattr(plan_module, "measure", measure)
     plan = plan_json(tmp_path, PLAIN, "--archive", "none")
@@ -238,7 +238,7 @@ def test_timing_a_network_returns_after_torch_ran_parallel_work_in_this_process(
     code = ("import torch; torch.set_num_threads(2); torch.randn(600, 600) @ torch.randn(600, 600)\n"
             "from moo_snn.config.problem import load_problem\n"
             "from moo_snn.training.plan import measure\n"
-            "p = load_problem('digits'); s, m = measure(p, p.reference_arch, 8, n_steps=1); print(s > 0 and m >= 0)")
+            "p = load_problem('digits'); s, m, t = measure(p, p.reference_arch, 8, n_steps=1); print(s > 0 and m >= 0 and t >= 1)")
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
     try:
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=90, env=env)
@@ -246,3 +246,21 @@ def test_timing_a_network_returns_after_torch_ran_parallel_work_in_this_process(
         pytest.fail("timing a network after parallel torch work in the parent did not return in 90 s (the fork hang)")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "True"
+
+
+@pytest.mark.parametrize("given", [None, 1])
+def test_plan_times_each_network_with_the_threads_its_training_would_use(given):
+    """The timings ran in children of the fork server, which never saw the parent's thread count: `plan
+    --torch-threads 1` timed with torch's default (2 here), and without it the plan timed with the default
+    while trainings use the thread policy (1 for small networks: digits' tiny networks ran 2x slower per
+    sample at 2 threads). Reference: the count each child reports, against the trainer's own choice."""
+    from moo_snn.search.fidelity import phase_plan
+    from moo_snn.training.runtime import choose_threads
+    from moo_snn.training.trainer import macs_per_step
+
+    problem = load_problem("digits")
+    plan = plan_module.plan_run(problem, phase_plan(problem), "cpu", pool_size=200, torch_threads=given)
+    for t in plan.timed:
+        arch = Architecture.parse(t["arch"])
+        own = choose_threads(macs_per_step(arch.pruned(), problem.network_input, problem.training.batch_size)).threads
+        assert t["torch_threads"] == (given or own) == 1  # digits' networks are small: the policy gives 1

@@ -48,7 +48,7 @@ def plan(
     # trained nor raised up the round-0 ladder (with_overrides does not check bounds: 0 is taken as is)
     phases = phase_plan(with_overrides(spec, bootstrap=coverage.to_train))
     with threads(torch_threads):
-        result = plan_run(spec, phases, device, bootstrap=coverage.to_dict())
+        result = plan_run(spec, phases, device, bootstrap=coverage.to_dict(), torch_threads=torch_threads)
     if json_out:
         print_json(result.to_dict())
         return

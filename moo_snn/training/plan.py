@@ -10,7 +10,9 @@ Method
    ``W``, and the one whose training should need the most memory
    (:func:`~moo_snn.training.plan_memory.largest_network`), are built and trained for a few steps on
    random tensors of the problem's input shape (``(B, C, H, W)``, labels uniform over the
-   classes), with the problem's optimiser, after one warm-up step. No data are read.
+   classes), with the problem's optimiser, after one warm-up step, with the torch threads its training
+   would use (:func:`training_threads`: the trainer's thread policy, or ``--torch-threads``). No data
+   are read.
 2. **Seconds per sample.** ``s(W) = a + b·W`` is fitted through the timed networks (least
    squares) and averaged over the whole pool: the expected time of one training sample of a network
    the search picks. Steps are timed at the problem's batch size (so per-step overheads are shared
@@ -182,23 +184,26 @@ def _rss_bytes() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def _measure_cpu(problem, arch, batch: int, n_steps: int, conn) -> None:
-    """In a child process: (seconds per step, peak extra RSS bytes) sent through ``conn``."""
+def _measure_cpu(problem, arch, batch: int, n_steps: int, threads: int | None, conn) -> None:
+    """In a child process: (seconds per step, peak extra RSS bytes, torch threads used) sent through ``conn``."""
     import torch
 
     try:
+        if threads:  # the parent's count does not reach a child of the fork server
+            torch.set_num_threads(int(threads))
         base = _rss_bytes()
         seconds = _steps(problem, arch, batch, torch.device("cpu"), n_steps)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
-        conn.send((seconds, max(peak - base, 0)))
+        conn.send((seconds, max(peak - base, 0), torch.get_num_threads()))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent
         conn.send(exc)
     finally:
         conn.close()
 
 
-def measure(problem, arch, batch: int, device: str = "cpu", n_steps: int = 2) -> tuple[float, float]:
-    """(seconds per step, peak memory in bytes) of training ``arch`` at ``batch`` on ``device``."""
+def measure(problem, arch, batch: int, device: str = "cpu", n_steps: int = 2, threads: int | None = None) -> tuple[float, float, int]:
+    """(seconds per step, peak memory in bytes, torch threads) of training ``arch`` at ``batch`` on ``device``;
+    ``threads``: torch's intra-op threads for the steps (None: left as they are)."""
     import multiprocessing
 
     import torch
@@ -214,7 +219,7 @@ def measure(problem, arch, batch: int, device: str = "cpu", n_steps: int = 2) ->
             torch.cuda.empty_cache()
             raise DeviceMemoryExceeded(f"{arch} at batch {batch} does not fit in the {total / 1e9:.3g} GB of {device}",
                                        total) from None
-        return seconds, float(torch.cuda.max_memory_allocated(dev))
+        return seconds, float(torch.cuda.max_memory_allocated(dev)), torch.get_num_threads()
     # Each timing runs in a child process (its peak RSS is the training's alone). Children are forked from
     # a fork server that imported torch, norse and the trainer once and ran no torch work: forking this
     # process instead hung for good once torch's OpenMP pool had started here (GNU OpenMP is not
@@ -223,7 +228,7 @@ def measure(problem, arch, batch: int, device: str = "cpu", n_steps: int = 2) ->
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["torch", "moo_snn.training.network", "moo_snn.training.trainer", "moo_snn.training.plan"])
     parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_measure_cpu, args=(problem, arch, batch, n_steps, child))
+    proc = ctx.Process(target=_measure_cpu, args=(problem, arch, batch, n_steps, threads, child))
     proc.start()
     child.close()
     try:
@@ -234,7 +239,7 @@ def measure(problem, arch, batch: int, device: str = "cpu", n_steps: int = 2) ->
     proc.join()
     if isinstance(got, BaseException):
         raise got
-    return float(got[0]), float(got[1])
+    return float(got[0]), float(got[1]), int(got[2])
 
 
 def trainable_pool(problem, pool_size: int, seed: int) -> tuple[list, bool]:
@@ -256,9 +261,23 @@ def trainable_pool(problem, pool_size: int, seed: int) -> tuple[list, bool]:
     return archs, feasible
 
 
-def _timed(problem, arch, role: str, work: float, device: str, n_steps: int) -> dict:
+def training_threads(problem, arch, device: str, requested: int | None = None) -> int | None:
+    """torch threads a training of ``arch`` would run with on ``device``: ``requested`` (``--torch-threads``),
+    else on CPU the trainer's thread policy for it (:func:`moo_snn.training.runtime.choose_threads`, as
+    :func:`moo_snn.training.trainer.train_architecture` calls it), on CUDA None (left as they are)."""
+    from moo_snn.training.runtime import choose_threads
+    from moo_snn.training.trainer import macs_per_step
+
+    if requested or device.startswith("cuda"):
+        return requested or None
+    batch = min(problem.training.batch_size, split_sizes(problem)[0])
+    return choose_threads(macs_per_step(arch.pruned(), problem.network_input, batch)).threads
+
+
+def _timed(problem, arch, role: str, work: float, device: str, n_steps: int, threads: int | None = None) -> dict:
     """One network's seconds per sample and memory of a training step at the problem's batch (CPU: larger
-    steps at batch 8 and the memory extrapolated from batches 8 and 4, module docstring)."""
+    steps at batch 8 and the memory extrapolated from batches 8 and 4, module docstring), with ``threads``
+    torch threads (None: as they are)."""
     full_batch = problem.training.batch_size
     cheap = device.startswith("cuda") or work * full_batch <= CHEAP_STEP_MAC
     batch = full_batch if cheap else min(full_batch, 8)
@@ -267,20 +286,20 @@ def _timed(problem, arch, role: str, work: float, device: str, n_steps: int) -> 
                   saved_MB_per_step=fixed / 1e6, params_MB=params / 1e6,
                   estimated_step_memory_GB=(full_batch * per_sample + fixed + 4 * params) / 1e9, batch=batch)
     try:
-        seconds, mem = measure(problem, arch, batch, device, n_steps + 2 if cheap else n_steps)
+        seconds, mem, used = measure(problem, arch, batch, device, n_steps + 2 if cheap else n_steps, threads)
     except DeviceMemoryExceeded as exc:
         return dict(record, seconds_per_step=float("nan"), seconds_per_sample=float("nan"),
-                    step_memory_GB=exc.device_bytes / 1e9, out_of_memory=True)
+                    step_memory_GB=exc.device_bytes / 1e9, out_of_memory=True, torch_threads=threads)
     if batch < full_batch:  # CPU: extrapolate the activations' memory to the problem's batch
         low_batch = max(1, batch // 2)
-        _, mem_low = measure(problem, arch, low_batch, device, 1)
+        _, mem_low, _ = measure(problem, arch, low_batch, device, 1, threads)
         mem += max(mem - mem_low, 0.0) / max(batch - low_batch, 1) * (full_batch - batch)
     return dict(record, seconds_per_step=seconds, seconds_per_sample=seconds / batch, step_memory_GB=mem / 1e9,
-                out_of_memory=False)
+                out_of_memory=False, torch_threads=used)
 
 
 def plan_run(problem, phases: dict, device: str = "cpu", *, n_steps: int = 1, pool_size: int = 2000, seed: int = 0,
-             bootstrap: dict | None = None) -> Plan:
+             bootstrap: dict | None = None, torch_threads: int | None = None) -> Plan:
     """Price a run of ``problem`` on ``device`` (see the module docstring).
 
     Parameters
@@ -300,6 +319,10 @@ def plan_run(problem, phases: dict, device: str = "cpu", *, n_steps: int = 1, po
     bootstrap : dict, optional
         How much of the bootstrap the run's archive covers
         (:meth:`moo_snn.search.bootstrap_plan.BootstrapCoverage.to_dict`), reported as is.
+    torch_threads : int, optional
+        torch threads of every timing (``--torch-threads``); None: each network's training's own count
+        (:func:`training_threads`), so the plan times what the run will do. Each timed record keeps
+        the count its steps ran with (``torch_threads``).
 
     Returns
     -------
@@ -321,7 +344,7 @@ def plan_run(problem, phases: dict, device: str = "cpu", *, n_steps: int = 1, po
         roles.setdefault(int(order[min(len(work) - 1, int(q * len(work)))]), role)
     largest, _ = largest_network(problem, archs)
     roles[largest] = roles[largest] + "; largest memory" if largest in roles else "largest memory"
-    timed = [_timed(problem, archs[i], roles[i], work[i], device, n_steps)
+    timed = [_timed(problem, archs[i], roles[i], work[i], device, n_steps, training_threads(problem, archs[i], device, torch_threads))
              for i in sorted(roles, key=lambda i: (work[i], i))]
     ok = [t for t in timed if not t["out_of_memory"]]
     if not ok:
