@@ -221,7 +221,7 @@ def test_optimize_prints_the_front_with_ids_knee_limits_and_a_custom_objective(t
     log = result.stderr
     assert re.search(r"^\d\d:\d\d:\d\d .*NSGA-II", log, re.M)
     assert re.search(r"^\d\d:\d\d:\d\d .*generation 2/2", log, re.M)
-    assert re.search(r"^\d\d:\d\d:\d\d trained \S+: val acc", log, re.M)
+    assert re.search(r"^\d\d:\d\d:\d\d trained \S+ \(1/\d+\): val acc", log, re.M)  # with the batch count
     # group-readable, as the umask allows
     mode = stat.S_IMODE(files[0].stat().st_mode)
     umask = os.umask(0)

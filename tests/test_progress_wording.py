@@ -24,6 +24,21 @@ def test_a_generation_line_names_the_phase_and_the_generation():
     assert re.fullmatch(rf"\d\d:\d\d:\d\d round 2/4: {NSGA}, generation 3/40, ETA \d+:\d\d", lines[-1])
 
 
+def test_a_log_counts_finished_trainings_and_never_claims_one_started():
+    """On 2 workers the log said "training 2/6 started" when the first result came, while 3 had started (it took
+    done + 1 for the count started). It now counts what is known, the finished ones, on each "trained" line."""
+    buffer = io.StringIO()
+    with SearchProgress(Console(file=buffer, width=300), interval_s=0) as progress:
+        progress.phase("round 1/4: training 3 survivors")
+        progress.training(0, 3, "")
+        for done, arch in enumerate(["a", "b", "c"], start=1):
+            progress.trained(arch, dict(status="trained", val_accuracy=0.9, train_seconds=1.0))
+            progress.training(done, 3, arch)
+    lines = [line.split(" ", 1)[1] for line in buffer.getvalue().splitlines()]
+    assert lines == ["round 1/4: training 3 survivors", "trained a (1/3): val acc 0.900 in 1.0 s",
+                     "trained b (2/3): val acc 0.900 in 1.0 s", "trained c (3/3): val acc 0.900 in 1.0 s"]
+
+
 @pytest.fixture
 def fake_training(monkeypatch):
     from moo_snn.training import trainer

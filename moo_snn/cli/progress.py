@@ -112,10 +112,11 @@ class SearchProgress:
             self.bar.update(self.task, description=plain(f"{self._phase}, generation"), completed=gen, total=n_gen)
 
     def training(self, done: int, total: int, arch: str) -> None:
-        if self.lines:
-            if done < total:
-                self.lines.say(f"training {done + 1}/{total} started" + (f" (last finished: {arch})" if arch else ""))
-        else:
+        """``done`` of ``total`` trainings finished (of a round's batch; of the whole asynchronous run): the
+        bar's count; in a log each ``trained`` line carries it (how many *started* is not known here: on
+        a cluster several start at once, and the log used to say "training 2/6 started" when 3 had)."""
+        self._done, self._total = done, total
+        if not self.lines:
             self.bar.update(self.task, completed=done, total=total)
 
     def trained(self, arch: str, result: dict) -> None:
@@ -123,7 +124,11 @@ class SearchProgress:
             text = f"val acc {result['val_accuracy']:.3f} in {result['train_seconds']:.1f} s"
         else:
             text = result["status"] + (f" ({result['error']})" if result.get("error") else "")
-        line = f"trained {arch}: {text}"
+        count = ""
+        if getattr(self, "_total", 0):
+            self._done += 1  # this one; the next training() event says the same or corrects it
+            count = f" ({self._done}/{max(self._total, self._done)})"
+        line = f"trained {arch}{count}: {text}"
         if self.lines:
             self.lines.say(line)
         else:

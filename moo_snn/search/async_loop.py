@@ -338,7 +338,7 @@ class AsyncSearchRun(SearchRun):
 
     @property
     def planned_trainings(self) -> int:
-        """Requests of the whole run at most (the total of its progress counter): :attr:`max_trainings`, and with
+        """Requests of the whole run at most (the total of its progress counter of results): :attr:`max_trainings`, and with
         a ``[fidelity]`` table the rungs and promotions their quotas allow if every training succeeds
         (``⌊n · rate⌋`` level by level, :func:`async_ladder.allowed`); promotions that cannot add to the
         front are not made, so a run may end below it. (The counter's total grew with each promotion.)"""
@@ -390,6 +390,7 @@ class AsyncSearchRun(SearchRun):
             for index, (arch, level, *_) in running:  # trainings that were running when the run stopped: again, in request order
                 c = self.state.candidates[arch]
                 self._request(stream, c, c.source, self.levels[level], index=index)
+            self.progress.training(self._n_results, max(self.planned_trainings, self._n_requests), "")
             self._fill(stream)
             while stream.pending:
                 waited = time.perf_counter()
@@ -409,11 +410,8 @@ class AsyncSearchRun(SearchRun):
                     self._chosen.clear()
                 self._n_results += 1
                 self.progress.trained(arch, result)
-                requested = self._n_requests
+                self.progress.training(self._n_results, max(self.planned_trainings, self._n_requests), arch)
                 self._fill(stream)
-                if self._n_requests > requested:  # a training started: say so (none when the budget or the end stops it)
-                    # (done = requests before the last one: "training k/n started" names the request that started)
-                    self.progress.training(self._n_requests - 1, max(self.planned_trainings, self._n_requests), arch)
                 self._maybe_checkpoint()
         self._update_front()
         from moo_snn.search import fidelity

@@ -60,7 +60,8 @@ class SearchEvents:
         """NSGA-II of round ``round_`` finished generation ``gen`` of ``n_gen``."""
 
     def training(self, done: int, total: int, arch: str) -> None:
-        """``done`` of ``total`` trainings of this batch have finished (``arch``: the last one, "" at the start)."""
+        """``done`` of ``total`` trainings of this batch have finished (``arch``: the last one, "" at the start);
+        the asynchronous search has one batch, its whole run (``total``: its planned requests)."""
 
     def trained(self, arch: str, result: dict) -> None:
         """Each finished training (in any order), with its result dict."""
