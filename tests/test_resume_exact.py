@@ -31,6 +31,21 @@ def test_survivors_are_distinct_architectures():
     assert sorted(chosen) == [0, 3]  # fewer than k rather than a copy
 
 
+def test_survivors_of_equal_objectives_are_distinct_networks():
+    """Distinct networks whose (optimistic) objectives tie (one objective; a predictor flat over the space):
+    the spread's distances were all 0 once the first was taken, and argmax took row 0 again and again,
+    so one network was trained three times in a round (and charged three times)."""
+    archs = ["a", "b", "c", "d"]
+    F = np.array([[0.1, 1.0], [0.1, 1.0], [0.1, 1.0], [0.2, 0.5]])
+    chosen = select_survivors(archs, F, np.zeros((4, 0)), np.zeros(4), trained=set(), k=3, metric_names=["accuracy", "energy_uJ"],
+                              constraints=(), uncertainty_weight=0.0)
+    assert chosen == [0, 3, 1]  # the best, the farthest, then the next tied one in row order
+    flat = np.full((5, 1), -0.93)  # one objective, every prediction equal
+    chosen = select_survivors(list("vwxyz"), flat, np.zeros((5, 0)), np.zeros(5), trained=set(), k=3, metric_names=["accuracy"],
+                              constraints=(), uncertainty_weight=0.0)
+    assert chosen == [0, 1, 2]
+
+
 class InterruptedAt(FakeExecutor):
     """Ctrl-C when the ``n``-th training at ``level`` (epochs, fraction; default full: 8 epochs, all the data)
     is asked for, after the ones before it."""

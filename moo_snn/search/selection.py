@@ -41,17 +41,22 @@ def optimistic(F, G, std, metric_names, constraints, weight: float):
 
 
 def spread_choice(F: np.ndarray, k: int, first: int) -> list[int]:
-    """``k`` row indices of ``F`` chosen greedily far apart (normalised), starting from ``first``."""
+    """``k`` distinct row indices of ``F`` chosen greedily far apart (normalised), starting from ``first``;
+    rows equal to a chosen one (ties: one objective, a flat prediction) come in row order once the
+    distinct ones are taken (a chosen row was chosen again when every distance left was 0: one network
+    trained three times in a round)."""
     if len(F) <= k:
         return list(range(len(F)))
     span = np.ptp(F, axis=0)
     Z = (F - F.min(axis=0)) / np.where(span > 0, span, 1)
     chosen = [first]
     distance = np.linalg.norm(Z - Z[first], axis=1)
+    distance[first] = -np.inf
     while len(chosen) < k:
         nxt = int(np.argmax(distance))
         chosen.append(nxt)
         distance = np.minimum(distance, np.linalg.norm(Z - Z[nxt], axis=1))
+        distance[nxt] = -np.inf  # (the minimum keeps -inf for those chosen before)
     return chosen
 
 
