@@ -222,8 +222,11 @@ def prepare_optimize(problem=None, out: str | os.PathLike | None = None, *, resu
             raise ResultsError(f"{resume} was made with another problem than {_name(problem)}; run --resume without a problem")
         seed = int(stored.attrs["seed"]) if seed is None else seed
         strategy = str(stored.attrs.get("strategy", strategy or "moo"))  # a run continues with the strategy it began with
-        if asynchronous is None:
-            asynchronous = stored.attrs.get("search_mode") == "async"
+        own = stored.attrs.get("search_mode") == "async"  # a run continues in the mode it began with: the two keep
+        if asynchronous is not None and bool(asynchronous) != own:  # different records (rounds, refusals, request log)
+            notes.append(f"--{'async' if asynchronous else 'sync'} not used: a resumed run keeps its own mode "
+                         f"({'asynchronous' if own else 'rounds of survivors, --sync'})")
+        asynchronous = own
         path = resume
     else:
         spec = _problem(problem)
@@ -294,7 +297,7 @@ def optimize(problem=None, out: str | os.PathLike | None = None, *, resume: str 
     asynchronous : bool, optional
         True: a free worker gets the next candidate from the current predictor (no round barrier);
         False: rounds of survivors. Default: asynchronous with 2 or more ``workers`` or a ``scheduler``
-        (measured in benchmarks/RESULTS.md), else synchronous; a resumed run keeps its mode.
+        (measured in benchmarks/RESULTS.md), else synchronous; a resumed run keeps its own mode (another one given is not used, and said in a note).
     archive : path-like, optional
         Accuracy archive to start from; it must exist (``"none"``: start from no archive). Default: the first archive of the problem's data
         set measured with its recipe at its epochs (``./surrogates/<dataset>.nc``, else the shipped one,

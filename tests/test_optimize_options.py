@@ -51,3 +51,30 @@ def test_bootstrap_option_sets_the_bootstrap_and_is_stored(tmp_path, fake_traini
 def test_bootstrap_option_is_checked():
     result = CliRunner().invoke(app, ["optimize", "digits", "--bootstrap", "1"])
     assert result.exit_code == 2 and "--bootstrap" in result.output
+
+
+@pytest.mark.parametrize("own, asked", [(None, True), ("async", False)])
+def test_a_resume_keeps_its_search_mode_and_says_so(tmp_path, own, asked):
+    """`--resume RUN --async` switched a synchronous run to the asynchronous search (and `--sync` the other way)
+    without a word: the two keep different records (rounds and refusals; a request log), so the resumed run
+    left refused networks untrained and trained others. A resume keeps its mode and says what was not used."""
+    import xarray as xr
+
+    from cli_runs import make_run
+    from moo_snn.netcdf import write_atomic
+    from moo_snn.run import prepare_optimize
+
+    path = make_run(tmp_path / "r.nc")
+    with xr.open_dataset(path) as ds:
+        ds = ds.load()
+    ds.attrs["status"] = "interrupted"  # work left to do
+    if own is not None:  # the file as an asynchronous run writes it (the attribute is what tells the modes apart)
+        ds.attrs["search_mode"] = own
+    write_atomic(ds, path)
+    prepared = prepare_optimize(None, resume=path, asynchronous=asked)
+    assert prepared.asynchronous == (own == "async")
+    word = "--async" if asked else "--sync"
+    assert [n for n in prepared.notes if n.startswith(word)] == [
+        f"{word} not used: a resumed run keeps its own mode ({'asynchronous' if own else 'rounds of survivors, --sync'})"]
+    same = prepare_optimize(None, resume=path, asynchronous=own == "async")  # the run's own mode: no note
+    assert not [n for n in same.notes if "mode" in n]
