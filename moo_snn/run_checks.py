@@ -148,6 +148,23 @@ def _caps(budget) -> str:
     return " and ".join(caps) or "its budget"
 
 
+def larger_budget_flags(stored, spec, budget) -> str:
+    """The options a resume of ``stored`` must raise to train again: ``--budget FTE`` and/or ``--budget-hours H``,
+    whichever of ``budget``'s caps leaves no room for one training (of the refused level, else the cheapest);
+    both where neither cap is known to bind (no cap given: the stored one applies)."""
+    from moo_snn.search.fidelity import levels
+
+    spent_fte, spent_hours = _spent(stored)
+    refused = json.loads(stored.attrs.get("budget_refused") or "null")
+    fte_each = float(refused["fte_each"]) if refused else levels(spec)[0].fte
+    flags = []
+    if budget is not None and budget.fte is not None and budget.affordable(1, fte_each, spent_fte, 0.0) == 0:
+        flags.append("--budget FTE")
+    if budget is not None and budget.hours is not None and spent_hours >= budget.hours:
+        flags.append("--budget-hours H")
+    return " and ".join(flags) or "--budget FTE (or --budget-hours H)"
+
+
 def _no_room_for_more(stored, spec, path, budget) -> str:
     """Why a complete run asked for more rounds would train nothing with ``budget`` (what it spent already
     leaves no room for one training of the cheapest level); ``""`` when one fits or there is no cap. (It

@@ -47,6 +47,20 @@ def _stopped_by_its_budget(tmp_path: Path, status: str = "budget_spent", refused
     return path
 
 
+def test_the_hint_names_the_cap_that_leaves_no_room():
+    """A run stopped by --budget-hours, resumed with --budget 100: the reason named the hours cap, but the hint
+    said "--budget FTE (or --budget-hours H)", the option the user had just raised."""
+    from moo_snn.run_checks import larger_budget_flags
+
+    spec = parse_problem(TEXT)  # the cheapest training is a full one (1 FTE)
+    stored = type("Stored", (), {})()
+    stored.attrs = dict(status="budget_spent", spent_fte=1.5, spent_train_hours=0.002, strategy="moo")
+    assert larger_budget_flags(stored, spec, fidelity.Budget(fte=100, hours=0.002)) == "--budget-hours H"
+    assert larger_budget_flags(stored, spec, fidelity.Budget(fte=2.0, hours=1.0)) == "--budget FTE"  # 0.5 FTE left
+    assert larger_budget_flags(stored, spec, fidelity.Budget(fte=2.0, hours=0.001)) == "--budget FTE and --budget-hours H"
+    assert larger_budget_flags(stored, spec, None) == "--budget FTE (or --budget-hours H)"
+
+
 def test_a_budget_spent_run_has_nothing_to_do_unless_the_budget_grows():
     spec = parse_problem(TEXT)  # no [fidelity] table: the cheapest training is a full one (1 FTE)
     stored = type("Stored", (), {})()
@@ -105,7 +119,7 @@ def test_pareto_and_a_resume_with_the_same_budget_say_the_budget_stopped_the_run
     assert again.exit_code == 0, again.output
     assert (f"nothing to do: {path} stopped because its budget was spent (1.5 FTE, 0.001 h of training) and --budget 1.5 "
             f"leaves no room for the 2 trainings it refused (1 FTE each); to continue it, give a larger budget: moo-snn optimize --resume "
-            f"{path} --budget FTE (or --budget-hours H)") in " ".join(again.stderr.split())
+            f"{path} --budget FTE") in " ".join(again.stderr.split())  # the FTE cap binds, not the hours (none given)
     assert "(status budget_spent)" in again.stdout and f"stopped early: {NOTE}" in " ".join(again.stdout.split())
     assert prepare_optimize(resume=path, budget_fte=3.0).nothing_to_do == ""  # a larger budget retries the refused ones
     # every round recorded and no record of what the budget refused (a file from before it was kept): a larger

@@ -55,6 +55,7 @@ def optimize(
     """Search the problem's space for accurate networks that meet its hardware limits; write the
     results file and print the measured front."""
     from moo_snn.run import SearchModeChoiceError, prepare_optimize
+    from moo_snn.run_checks import larger_budget_flags
 
     if "" not in sys.path and str(Path.cwd()) not in sys.path:  # module:function objectives from the current folder
         sys.path.append(str(Path.cwd()))
@@ -85,7 +86,8 @@ def optimize(
         for_budget = done < spec.search.rounds or (status == "budget_spent" and "budget_refused" in prepared.stored.attrs)
         hint = ("start a new run (another --seed or --samples) for another" if prepared.strategy == "hasnas" else
                 f"to continue it, give a larger budget: moo-snn optimize --resume {path}"
-                f"{f' --rounds {spec.search.rounds}' if status == 'complete' else ''} --budget FTE (or --budget-hours H)"
+                f"{f' --rounds {spec.search.rounds}' if status == 'complete' else ''} "
+                f"{larger_budget_flags(prepared.stored, spec, prepared.budget)}"
                 if for_budget else f"to continue it, ask for more: moo-snn optimize --resume {path} --rounds {done + 1}")
         stderr.print(plain(f"nothing to do: {prepared.nothing_to_do}; {hint}"))
         raise typer.Exit(report_run(stdout, stderr, spec, prepared.stored, path, json_out=json_out, wide=wide))
