@@ -350,3 +350,28 @@ def test_a_full_only_predictor_learns_from_the_proxies_until_two_full_trainings_
     fallback = [line for line in said.lines if line.startswith("predictor: ")]
     assert fallback and fallback[0].startswith("predictor: 0 full training so far, too few")
     assert len(fallback) == spec.search.rounds == 2  # round 1 (none yet) and round 2 (round 1 promoted one)
+
+
+def test_a_ladder_run_says_the_level_of_what_it_trains():
+    """A proxy's accuracy (digits-long: 0.556 at 8 ep x 1/4) read like a full training's in the log: the phase
+    lines of the bootstrap and the rounds now name the level, and each finished low-fidelity training says its own."""
+    import tempfile
+    from pathlib import Path
+
+    from small_search import PhaseLines
+
+    class Said(PhaseLines):
+        def trained(self, arch, result):
+            self.levels.append((result.get("level"), result["epochs"], result["train_fraction"]))
+
+    said = Said()
+    said.levels = []
+    executor = FakeExecutor()
+    with tempfile.TemporaryDirectory() as tmp:
+        SearchRun(parse_problem(SMALL + LADDER), Path(tmp) / "r.nc", archive_path=Path(tmp) / "none.nc", executor=executor,
+                  progress=said).run()
+    assert "bootstrap: training 6 feasible architectures at L0 (1 ep, 0.25 data)" in said.lines
+    assert "round 1/2: training 4 survivors at L0 (1 ep, 0.25 data)" in said.lines
+    names = {(1, 0.25): "L0 (1 ep, 0.25 data)", (2, 0.5): "L1 (2 ep, 0.5 data)", (8, 1.0): None}
+    assert said.levels == [(names[(t.epochs, t.train_fraction)], t.epochs, t.train_fraction) for t in executor.tasks]
+    assert any(level is None for level, _, _ in said.levels)  # full trainings were made, and name no level

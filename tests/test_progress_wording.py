@@ -32,11 +32,13 @@ def test_a_log_counts_finished_trainings_and_never_claims_one_started():
         progress.phase("round 1/4: training 3 survivors")
         progress.training(0, 3, "")
         for done, arch in enumerate(["a", "b", "c"], start=1):
-            progress.trained(arch, dict(status="trained", val_accuracy=0.9, train_seconds=1.0))
+            progress.trained(arch, dict(status="trained", val_accuracy=0.9, train_seconds=1.0, **({"level": "L0 (8 ep, 0.25 data)"}
+                                                                                                 if arch == "c" else {})))
             progress.training(done, 3, arch)
     lines = [line.split(" ", 1)[1] for line in buffer.getvalue().splitlines()]
     assert lines == ["round 1/4: training 3 survivors", "trained a (1/3): val acc 0.900 in 1.0 s",
-                     "trained b (2/3): val acc 0.900 in 1.0 s", "trained c (3/3): val acc 0.900 in 1.0 s"]
+                     "trained b (2/3): val acc 0.900 in 1.0 s",
+                     "trained c (3/3) at L0 (8 ep, 0.25 data): val acc 0.900 in 1.0 s"]  # a proxy says so
 
 
 @pytest.fixture

@@ -128,7 +128,8 @@ class SearchProgress:
         if getattr(self, "_total", 0):
             self._done += 1  # this one; the next training() event says the same or corrects it
             count = f" ({self._done}/{max(self._total, self._done)})"
-        line = f"trained {arch}{count}: {text}"
+        at = f" at {result['level']}" if result.get("level") else ""  # a proxy: its accuracy is not a full training's
+        line = f"trained {arch}{count}{at}: {text}"
         if self.lines:
             self.lines.say(line)
         else:

@@ -409,7 +409,7 @@ class AsyncSearchRun(SearchRun):
                     self._rungs.result(arch, level, measured)
                     self._chosen.clear()
                 self._n_results += 1
-                self.progress.trained(arch, result)
+                self.progress.trained(arch, result if self.levels[level].full else dict(result, level=self.levels[level].name))
                 self.progress.training(self._n_results, max(self.planned_trainings, self._n_requests), arch)
                 self._fill(stream)
                 self._maybe_checkpoint()

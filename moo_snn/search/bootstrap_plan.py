@@ -73,7 +73,7 @@ def sample_shortfall(asked: int, found: int) -> str:
             f"search), fewer than the {asked} asked: the run measures those")
 
 
-def bootstrap_phase_text(asked: int, sampled: int, to_train: int) -> str:
+def bootstrap_phase_text(asked: int, sampled: int, to_train: int, at_level: str = "") -> str:
     """The run's progress line when its bootstrap starts training (``SearchRun._bootstrap``).
 
     Parameters
@@ -84,9 +84,11 @@ def bootstrap_phase_text(asked: int, sampled: int, to_train: int) -> str:
         Networks of the space-filling sample (fewer than ``asked`` where the space holds fewer).
     to_train : int
         Of those, the ones not measured yet (the others come from the archive or an earlier start).
+    at_level : str
+        `` at <level>`` where they train at a low fidelity (``SearchRun._at_level``), else ``""``.
     """
     known = sampled - to_train
-    return (f"bootstrap: training {to_train} feasible architectures"
+    return (f"bootstrap: training {to_train} feasible architectures{at_level}"
             + (f" ({known} of the {sampled} sampled are measured already: archive or an earlier start)" if known else "")
             + sample_shortfall(asked, sampled))
 

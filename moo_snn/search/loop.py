@@ -64,7 +64,8 @@ class SearchEvents:
         the asynchronous search has one batch, its whole run (``total``: its planned requests)."""
 
     def trained(self, arch: str, result: dict) -> None:
-        """Each finished training (in any order), with its result dict."""
+        """Each finished training (in any order), with its result dict (``level``: the fidelity level's name
+        where it was a low-fidelity one, :attr:`moo_snn.search.fidelity.Level.name`)."""
 
 
 class SearchRun:
@@ -222,7 +223,7 @@ class SearchRun:
                 self._record_training(candidates[k], result, round_, source)
                 self.checkpoint()
                 if hasattr(self.progress, "trained"):  # progress objects are duck-typed; older ones lack it
-                    self.progress.trained(candidates[k].arch, result)
+                    self.progress.trained(candidates[k].arch, result if level.full else dict(result, level=level.name))
                 self.progress.training(done, len(candidates), candidates[k].arch)
 
     def _results(self, tasks: list, candidates: list[Candidate], level: fidelity.Level, round_: int):
@@ -324,6 +325,11 @@ class SearchRun:
         model = make_predictor(self.spec, DEFAULT_REGRESSOR, random_state=self.state.seed)
         return model.fit(predictor_inputs(archs), np.asarray(acc, dtype=float))
 
+    def _at_level(self) -> str:
+        """`` at L0 (8 ep, 0.25 data)`` for a run with a ``[fidelity]`` table (its new candidates' level: a proxy's
+        accuracy read as a full one's misleads), ``""`` without one."""
+        return f" at {self.levels[0].name}" if self.spec.fidelity.enabled else ""
+
     def _bootstrap(self) -> None:
         """Without a matching archive, train a space-filling feasible sample first (round 0)."""
         from moo_snn.surrogate.sampling import space_filling_sample
@@ -340,7 +346,7 @@ class SearchRun:
             c = self._candidate(str(self.space.decode(x)), x, 0)
             if c.status == "predicted":
                 todo.append(c)
-        self.progress.phase(bootstrap_phase_text(self.search.bootstrap, len(genomes), len(todo)))  # the true counts
+        self.progress.phase(bootstrap_phase_text(self.search.bootstrap, len(genomes), len(todo), self._at_level()))  # the true counts
         self._train(todo, 0, "bootstrap", level=self.levels[0])
 
     def _nsga2(self, r: int, before_round: int, phase: str | None = None):
@@ -411,7 +417,7 @@ class SearchRun:
         survivors = [self.state.candidates[archs[i]] for i in chosen]
         for c in survivors:
             c.accuracy_predicted_when_selected = c.predicted_accuracy
-        self.progress.phase(f"round {r}/{self.search.rounds}: training {len(survivors)} survivors")
+        self.progress.phase(f"round {r}/{self.search.rounds}: training {len(survivors)} survivors{self._at_level()}")
         spent_before = fidelity.spent_now(self)[0]
         self._train([c for c in survivors if c.status == "predicted"], r, "search", level=self.levels[0])
         # survivors refused by the budget: no ladder (a resume finishes the round: fidelity.finish_refused_round)
