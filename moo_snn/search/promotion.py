@@ -163,9 +163,10 @@ def promotion_order(run, problem, pool: list, k: int, round_: int) -> list[int]:
 
     By EHVI over the measured front with :func:`calibrated_proxy` estimates. Before the first
     promotion no gap is known: the first ones are chosen by EHVI on the proxy's own scale (μ the
-    measured proxy accuracy, σ the floor) with the accuracy limit left out and the box opened to
-    error 1 on the accuracy side, so accuracy is traded against the exact costs as the front will
-    trade it (a successive-halving choice on proxy accuracy alone favours the networks that learn
+    measured proxy accuracy, σ the floor) against an empty front (the measured one is on the full
+    scale: a run that starts from an archive of full trainings promoted nothing, ever), with the
+    accuracy limit left out and the box opened to error 1 on the accuracy side, so accuracy is
+    traded against the exact costs as the front will trade it (a successive-halving choice on proxy accuracy alone favours the networks that learn
     fastest, often the dearest ones). Tried and dropped (benchmarks/RESULTS.md, turn 6): keeping the
     limits with the proxy as a lower bound of full accuracy (206 of 207 digits-long networks score no
     higher at 8 ep × ¼ than at 30 epochs) avoided one wasted promotion but passed over the cheap
@@ -179,6 +180,9 @@ def promotion_order(run, problem, pool: list, k: int, round_: int) -> list[int]:
     mean, std = (np.array([c.proxy_accuracy for c in pool]), np.zeros(len(pool))) if cold else estimate
     run._update_front()  # the front with every full training so far, this round's promotions included
     ref, ideal = run.hypervolume_box()
-    chosen, _ = ehvi_choice(problem, [c.genome for c in pool], mean, std, run.front_objectives(), ref, ideal, k,
+    # cold: proxies are scored on their own scale, so against no front (a front of full trainings, e.g. an
+    # archive's, sits above every proxy: nothing was ever promoted, so no gap was ever measured)
+    front = np.zeros((0, len(problem.metrics))) if cold else run.front_objectives()
+    chosen, _ = ehvi_choice(problem, [c.genome for c in pool], mean, std, front, ref, ideal, k,
                             seed=[run.state.seed, round_, 11], open_accuracy=cold)
     return chosen
