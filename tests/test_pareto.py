@@ -189,7 +189,7 @@ def test_a_one_objective_run_plots_its_objective_against_the_round(tmp_path):
     ds = SearchRun(spec, tmp_path / "one.nc", archive_path=tmp_path / "none.nc", executor=FakeExecutor()).run()
     fig = ds.moo.plot(path=tmp_path / "one.png")
     (ax,) = [a for a in fig.axes if a.get_visible()]
-    assert ax.get_xlabel() == "round (0: bootstrap)" and ax.get_ylabel() == "accuracy"
+    assert ax.get_xlabel() == "round (0: bootstrap, or read from the archive)" and ax.get_ylabel() == "accuracy"
     trained = ds.trained.values
     dots = np.vstack([c.get_offsets() for c in ax.collections if len(c.get_offsets())])
     expected = set(zip(ds.round_trained.values[trained].astype(float), ds.measured_objective.values[trained, 0]))
@@ -197,3 +197,23 @@ def test_a_one_objective_run_plots_its_objective_against_the_round(tmp_path):
     front = [c for c in ax.collections if c.get_gid() == "front-0"][0].get_offsets()
     assert np.allclose(front[:, 1], ds.val_accuracy.values[trained].max())  # the front: the best network
     assert (tmp_path / "one.png").stat().st_size > 10_000
+
+
+def test_a_plot_of_a_run_without_a_front_says_so_and_draws_no_legend_for_what_is_missing(tmp_path):
+    """A one-objective run that a zero budget stopped before any training: the figure's legend listed the front
+    and the knee, neither drawn, its x ticks spanned -0.045..0.045, and nothing said there was no front."""
+    from test_fidelity import SMALL, FakeExecutor
+
+    from moo_snn.search import fidelity
+    from moo_snn.search.loop import SearchRun
+
+    spec = parse_problem(SMALL.replace('names = ["accuracy", "energy_uJ", "latency_ms"]', 'names = ["accuracy"]'))
+    ds = SearchRun(spec, tmp_path / "none.nc", archive_path=tmp_path / "no-archive.nc", executor=FakeExecutor(),
+                   budget=fidelity.Budget(fte=0.5)).run()
+    assert not ds.trained.values.any()
+    fig = ds.moo.plot()
+    (ax,) = [a for a in fig.axes if a.get_visible()]
+    assert "no measured front yet: nothing trained" in [t.get_text() for t in ax.texts]
+    assert ax.get_xlim() == (-0.5, 0.5) and [t for t in ax.get_xticks() if -0.5 <= t <= 0.5] == [0]
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert not [t for t in legend if "front" in t or "knee" in t], legend

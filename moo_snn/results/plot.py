@@ -53,7 +53,7 @@ found in (predicted) or trained in (measured), 0 the bootstrap; the staircase is
 def _label(metric) -> str:
     units = {"1": "", "uJ": "µJ", "mm2": "mm²"}.get(metric.units, metric.units)
     if metric is ROUND:
-        return "round (0: bootstrap)"
+        return "round (0: bootstrap, or read from the archive)"
     name = metric.name.replace("_uJ", "").replace("_ms", "").replace("_mm2", "").replace("_kB", "").replace("_", " ")
     return f"{name} [{units}]" if units else name
 
@@ -191,17 +191,25 @@ def plot_runs(datasets, labels=None, path=None, *, title: str | None = None):
             if lim is not None:
                 _limits_shading(ax, lim.limit, lim.kind, axis)
         if mj is ROUND:
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+            if not len(x):  # nothing trained: one whole round, not a span around 0
+                ax.set_xlim(-0.5, 0.5)
+        if single and not first.on_front.values.any():  # said in the figure, not only by what is missing
+            ax.text(0.5, 0.5, "no measured front yet: " + ("nothing trained" if not first.trained.values.any() else
+                                                          "no trained network meets every limit"),
+                    transform=ax.transAxes, ha="center", va="center", fontsize=9, color="0.3")
         ax.set_xlabel(_label(mj))
         ax.set_ylabel(_label(mi))
         ax.grid(True, which="major", color="0.92", lw=0.6, zorder=0)
         ax.set_axisbelow(True)
+    has_front = bool(first.on_front.values.any())
     if single:
         handles += [Line2D([], [], ls="", marker="o", mfc="none", mec="0.7", ms=4, label="predicted only (not trained)"),
-                    Line2D([], [], ls="", marker="o", color="#1f77b4", ms=4, label="trained: measured"),
-                    Line2D([], [], ls="-", marker="o", color=COLOURS[0], mec="black", ms=6,
-                           label=f"measured front ({int(first.on_front.sum())}): hypervolume {first.moo.hypervolume():.3f}"),
-                    Line2D([], [], ls="-", marker="x", color="0.45", ms=5, lw=0.7, label="front member as predicted → measured")]
+                    Line2D([], [], ls="", marker="o", color="#1f77b4", ms=4, label="trained: measured")]
+        if has_front:  # (one objective: the front is the best network, a point, not a staircase)
+            handles += [Line2D([], [], ls="-" if len(metrics) > 1 else "", marker="o", color=COLOURS[0], mec="black", ms=6,
+                               label=f"measured front ({int(first.on_front.sum())}): hypervolume {first.moo.hypervolume():.3f}"),
+                        Line2D([], [], ls="-", marker="x", color="0.45", ms=5, lw=0.7, label="front member as predicted → measured")]
     else:
         for r, (ds, label) in enumerate(zip(datasets, labels)):
             colour = COLOURS[r % len(COLOURS)]
@@ -216,11 +224,8 @@ def plot_runs(datasets, labels=None, path=None, *, title: str | None = None):
         row = first.sel(candidate=knee)
         values = ", ".join(f"{float(v):.3g} {_label(m).split('[')[1][:-1] if '[' in _label(m) else ''}".strip()
                            for m, v in zip(metrics, row.measured_objective.values))
-        knee_label = f"best compromise (knee): candidate {knee}, {row.arch.values}\n({values})"
-    else:
-        knee_label = "best compromise (knee)"
-    if single:
-        handles.append(Line2D([], [], ls="", marker="*", color="gold", mec="black", ms=12, label=knee_label))
+        handles.append(Line2D([], [], ls="", marker="*", color="gold", mec="black", ms=12,
+                              label=f"best compromise (knee): candidate {knee}, {row.arch.values}\n({values})"))
     handles.append(Line2D([], [], ls="--", color="0.25", lw=0.9, label="limit (shaded side breaks it)"))
     fig.legend(handles=handles, loc="outside lower center", ncol=3 if single and n_cols > 1 else 2, fontsize=8, frameon=False)
     if title is None:
