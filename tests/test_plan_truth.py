@@ -123,6 +123,20 @@ def test_plan_prices_the_ladder_without_the_archived_bootstrap(tmp_path, fake_st
     assert nothing["phases"]["promotions"]["trainings"] == 2 * 2 + 2  # round 0 promotes min(2, ceil(6/2))
 
 
+def test_the_plan_table_says_its_promotions_are_at_most(tmp_path, fake_steps, monkeypatch):
+    """The ladder's promotions (and so its total) are an upper bound: a promotion whose expected improvement is 0
+    is skipped (digits-long from its archive made none in 4 rounds against 8 priced); the table said neither."""
+    monkeypatch.setenv("COLUMNS", "200")
+    (tmp_path / "p.toml").write_text(PLAIN + LADDER)
+    out = CliRunner().invoke(app, ["plan", str(tmp_path / "p.toml"), "--archive", "none"])
+    assert out.exit_code == 0, out.output
+    assert "promotions (at most)" in out.stdout and "total (at most)" in out.stdout
+    assert "one whose expected hypervolume improvement is 0 is not made" in out.stdout
+    (tmp_path / "q.toml").write_text(PLAIN)  # no ladder: every training is priced as made
+    plain = CliRunner().invoke(app, ["plan", str(tmp_path / "q.toml"), "--archive", "none"])
+    assert plain.exit_code == 0 and "at most" not in plain.stdout
+
+
 def test_plan_options_change_the_run_it_prices(tmp_path, fake_steps):
     plan = plan_json(tmp_path, PLAIN, "--archive", "none", "--bootstrap", "3", "--rounds", "5",
                      "--survivors", "2")

@@ -56,12 +56,18 @@ def plan(
     for col in ("phase", "trainings", "level", "FTE", "hours"):
         table.add_column(col, justify="left" if col in ("phase", "level") else "right")
     per_fte = result.full_training_hours
+    ladder = "promotions" in result.phases
     for name, p in result.phases.items():
-        table.add_row(name, str(p["trainings"]), p["level"], f"{p['fte']:.3g}", f"{p['fte'] * per_fte:.3g}")
-    table.add_row("total", "", "", f"{result.full_training_equivalents:.3g}", f"{result.estimated_hours:.3g}")
+        table.add_row(f"{name} (at most)" if name == "promotions" else name, str(p["trainings"]), p["level"], f"{p['fte']:.3g}",
+                      f"{p['fte'] * per_fte:.3g}")
+    table.add_row("total (at most)" if ladder else "total", "", "", f"{result.full_training_equivalents:.3g}",
+                  f"{result.estimated_hours:.3g}")
     table.add_row("without the ladder", "", "full", f"{result.full_training_equivalents_without_ladder:.3g}",
                   f"{result.estimated_hours_without_ladder:.3g}")
     stdout.print(table)
+    if ladder:
+        stdout.print("promotions are at most `promote` a round: one whose expected hypervolume improvement is 0 is not made",
+                     highlight=False, markup=False)
     if spec.fidelity.enabled and result.full_training_equivalents > result.full_training_equivalents_without_ladder:
         stderr.print(plain(f"warning: this ladder costs more than training every network fully ({result.full_training_equivalents:.3g} "
                            f"against {result.full_training_equivalents_without_ladder:.3g} FTE): its levels are dear next to "
