@@ -297,7 +297,8 @@ def optimize(problem=None, out: str | os.PathLike | None = None, *, resume: str 
     asynchronous : bool, optional
         True: a free worker gets the next candidate from the current predictor (no round barrier);
         False: rounds of survivors. Default: asynchronous with 2 or more ``workers`` or a ``scheduler``
-        (measured in benchmarks/RESULTS.md), else synchronous; a resumed run keeps its own mode (another one given is not used, and said in a note).
+        (measured in benchmarks/RESULTS.md), else synchronous; a resumed run keeps its own mode
+        (another one given is not used, and a note says so).
     archive : path-like, optional
         Accuracy archive to start from; it must exist (``"none"``: start from no archive). Default: the first archive of the problem's data
         set measured with its recipe at its epochs (``./surrogates/<dataset>.nc``, else the shipped one,

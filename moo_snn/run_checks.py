@@ -151,7 +151,7 @@ def _caps(budget) -> str:
 def larger_budget_flags(stored, spec, budget) -> str:
     """The options a resume of ``stored`` must raise to train again: ``--budget FTE`` and/or ``--budget-hours H``,
     whichever of ``budget``'s caps leaves no room for one training (of the refused level, else the cheapest);
-    both where neither cap is known to bind (no cap given: the stored one applies)."""
+    ``--budget FTE (or --budget-hours H)`` where neither binds (``budget`` None: no cap known here)."""
     from moo_snn.search.fidelity import levels
 
     spent_fte, spent_hours = _spent(stored)

@@ -75,6 +75,7 @@ class SearchProgress:
                                                    TimeElapsedColumn(), console=console, transient=True)
         self._phase = ""
         self._started = time.monotonic()
+        self._done = self._total = 0  # trainings finished of the batch (training()), counted on each trained line
 
     def __enter__(self):
         if self.bar is not None:
@@ -125,7 +126,7 @@ class SearchProgress:
         else:
             text = result["status"] + (f" ({result['error']})" if result.get("error") else "")
         count = ""
-        if getattr(self, "_total", 0):
+        if self._total:
             self._done += 1  # this one; the next training() event says the same or corrects it
             count = f" ({self._done}/{max(self._total, self._done)})"
         at = f" at {result['level']}" if result.get("level") else ""  # a proxy: its accuracy is not a full training's

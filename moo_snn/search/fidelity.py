@@ -313,7 +313,8 @@ def refuse(run, candidates: list, n: int, level: Level, round_: int | None) -> N
     run.state.attrs["budget_refused"] = json.dumps({"round": -1 if round_ is None else int(round_), "level": level.index,
                                                     "fte_each": level.fte, "archs": [c.arch for c in candidates[n:]]})
     update_attrs(run)
-    # said now, before the covered ones (end to) train: the results file's note (spent, with its numbers) follows at the end
+    # said now, before the covered ones train (or while the last of them run): the results file's note (spent, with
+    # its numbers) follows at the end
     run.progress.phase(f"budget reached: {run.budget_refusal}; the run stops "
                        f"{f'after the {n} it covers' if n else 'here'} (resume with a larger --budget / --budget-hours to continue)")
 

@@ -166,8 +166,8 @@ def promotion_order(run, problem, pool: list, k: int, round_: int) -> list[int]:
     measured proxy accuracy, σ the floor) against an empty front (the measured one is on the full
     scale: a run that starts from an archive of full trainings promoted nothing, ever), with the
     accuracy limit left out and the box opened to error 1 on the accuracy side, so accuracy is
-    traded against the exact costs as the front will trade it (a successive-halving choice on proxy accuracy alone favours the networks that learn
-    fastest, often the dearest ones). Tried and dropped (benchmarks/RESULTS.md, turn 6): keeping the
+    traded against the exact costs as the front will trade it (a successive-halving choice on
+    proxy accuracy alone favours the networks that learn fastest, often the dearest ones). Tried and dropped (benchmarks/RESULTS.md, turn 6): keeping the
     limits with the proxy as a lower bound of full accuracy (206 of 207 digits-long networks score no
     higher at 8 ep × ¼ than at 30 epochs) avoided one wasted promotion but passed over the cheap
     networks whose proxies sit just under the limit; the ladder then reached the full-only front in
