@@ -209,17 +209,20 @@ def measure(problem, arch, batch: int, device: str = "cpu", n_steps: int = 2, th
     import torch
 
     if device.startswith("cuda"):
+        from moo_snn.training.runtime import torch_threads
+
         dev = torch.device(device)
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(dev)
         try:
-            seconds = _steps(problem, arch, batch, dev, n_steps)
+            with torch_threads(threads):
+                seconds, used = _steps(problem, arch, batch, dev, n_steps), torch.get_num_threads()
         except torch.cuda.OutOfMemoryError:
             total = float(torch.cuda.get_device_properties(dev).total_memory)
             torch.cuda.empty_cache()
             raise DeviceMemoryExceeded(f"{arch} at batch {batch} does not fit in the {total / 1e9:.3g} GB of {device}",
                                        total) from None
-        return seconds, float(torch.cuda.max_memory_allocated(dev)), torch.get_num_threads()
+        return seconds, float(torch.cuda.max_memory_allocated(dev)), used
     # Each timing runs in a child process (its peak RSS is the training's alone). Children are forked from
     # a fork server that imported torch, norse and the trainer once and ran no torch work: forking this
     # process instead hung for good once torch's OpenMP pool had started here (GNU OpenMP is not
@@ -264,12 +267,14 @@ def trainable_pool(problem, pool_size: int, seed: int) -> tuple[list, bool]:
 def training_threads(problem, arch, device: str, requested: int | None = None) -> int | None:
     """torch threads a training of ``arch`` would run with on ``device``: ``requested`` (``--torch-threads``),
     else on CPU the trainer's thread policy for it (:func:`moo_snn.training.runtime.choose_threads`, as
-    :func:`moo_snn.training.trainer.train_architecture` calls it), on CUDA None (left as they are)."""
+    :func:`moo_snn.training.trainer.train_architecture` calls it), on CUDA 1 (as the trainer: the GPU works)."""
     from moo_snn.training.runtime import choose_threads
     from moo_snn.training.trainer import macs_per_step
 
-    if requested or device.startswith("cuda"):
-        return requested or None
+    if requested:
+        return int(requested)
+    if device.startswith("cuda"):
+        return 1
     batch = min(problem.training.batch_size, split_sizes(problem)[0])
     return choose_threads(macs_per_step(arch.pruned(), problem.network_input, batch)).threads
 
