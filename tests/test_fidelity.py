@@ -400,3 +400,35 @@ def test_a_ladder_run_that_starts_from_an_archive_promotes(tmp_path):
     full = [t for t in executor.tasks if (t.epochs, t.train_fraction) == (8, 1.0)]
     assert executor.tasks and full  # proxies were measured, and some were promoted
     assert int((ds.round_promoted.values >= 1).sum()) == len(full)
+
+
+def test_the_gap_to_full_training_is_known_from_an_archive_that_holds_both(tmp_path):
+    """An archive with proxies at the problem's level and full trainings of the same networks (as
+    surrogates/digits-fidelity.nc for digits-long) tells the gap before the run promotes anything; the run
+    ignored its proxies and made its first promotions blind. Hand-computed: four networks with proxy / full
+    accuracy 0.5 / 0.9, 0.6 / 0.95, 0.7 / 0.96, 0.8 / 0.98; the better half by proxy (>= the median 0.65) are the
+    last two; their log-odds gaps log(0.96/0.04) - log(0.7/0.3) and log(0.98/0.02) - log(0.8/0.2)."""
+    from types import SimpleNamespace
+
+    from moo_snn.search.promotion import calibrated_proxy
+    from moo_snn.space import SearchSpace
+    from moo_snn.surrogate import archive as arc
+    from moo_snn.surrogate.sampling import space_filling_sample
+
+    spec = parse_problem(SMALL + LADDER)
+    level0 = fidelity.levels(spec)[0]
+    space, archive = SearchSpace(spec.space), arc.empty_archive(spec)
+    pairs = [(0.5, 0.9), (0.6, 0.95), (0.7, 0.96), (0.8, 0.98)]
+    for x, (proxy, full) in zip(space_filling_sample(spec, space, 4, seed=5), pairs):
+        for acc, epochs, fraction in ((full, spec.training.epochs, 1.0), (proxy, level0.epochs, level0.train_fraction)):
+            archive = arc.append(archive, dict(arch=str(space.decode(x)), status="trained", val_accuracy=acc, test_accuracy=acc,
+                                               train_seconds=1.0, epochs=epochs, train_fraction=fraction, seed=0, params=1,
+                                               spike_rates={"stem": 1.0}))
+    arc.save_archive(archive, tmp_path / "a.nc")
+    run = SearchRun(spec, tmp_path / "r.nc", archive_path=tmp_path / "a.nc", executor=FakeExecutor())
+    gaps = [math.log(0.96 / 0.04) - math.log(0.7 / 0.3), math.log(0.98 / 0.02) - math.log(0.8 / 0.2)]
+    mean, std, n = fidelity.fidelity_gaps(run)[level0.index]
+    assert (mean, std, n) == (pytest.approx(np.mean(gaps)), pytest.approx(np.std(gaps, ddof=1)), 2)
+    assert fidelity.fidelity_gaps(run, archive=False) == {}  # the run's own pairs: none yet
+    proxy = SimpleNamespace(proxy_level=0, proxy_accuracy=0.75)
+    assert calibrated_proxy(run, [proxy]) is not None  # the first promotions are calibrated, not blind

@@ -113,6 +113,7 @@ class SearchRun:
             executor = InProcessExecutor()
         self.executor = executor
         self.archive_records = self._load_archive(archive_path)
+        self.archive_proxies = self._load_archive_proxies()
         options = run_options(spec, executor, device)
         self.option_changes: list[tuple[str, object, object]] = []
         if resume is not None:
@@ -171,6 +172,26 @@ class SearchRun:
             records[arch] = dict(val_accuracy=float(done.val_accuracy.values[k]), test_accuracy=float(done.test_accuracy.values[k]),
                                  train_seconds=float(done.train_seconds.values[k]), spike_rate=done.spike_rate.values[k].astype(float))
         return records
+
+    def _load_archive_proxies(self) -> dict[int, dict[str, float]]:
+        """The matching archive's validation accuracies at each of the problem's low fidelity levels (its
+        recipe: epochs and training fraction), ``{level index: {architecture: accuracy}}``, one record per
+        architecture (the run's seed where there is one); they tell the gap between a level and full
+        training (:func:`moo_snn.search.fidelity.fidelity_gaps`) before the run promotes anything."""
+        if self.archive_choice.state != "matches" or not self.spec.fidelity.enabled:
+            return {}
+        out: dict[int, dict[str, float]] = {}
+        for level in self.levels[:-1]:
+            done = arc.trained(self.archive_choice.archive, epochs=level.epochs, train_fraction=level.train_fraction)
+            found: dict[str, float] = {}
+            for k in range(done.sizes["record"]):
+                arch = str(done.arch.values[k])
+                if arch in found and int(done.seed.values[k]) != self.spec.search.seed:
+                    continue
+                found[arch] = float(done.val_accuracy.values[k])
+            if found:
+                out[level.index] = found
+        return out
 
     # --- measuring ----------------------------------------------------------------------------
     def _measured(self, c: Candidate) -> None:
