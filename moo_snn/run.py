@@ -160,6 +160,9 @@ class PreparedRun:
                     else choice.note())
                 # a resume reads the same archive (prepare_optimize), even where the lookup would now find another
                 run.state.attrs.update(archive=choice.recorded, archive_records=len(run.archive_records))
+            # where it trains: a resume starts the same local workers (prepare_optimize); an asynchronous run's
+            # arrivals, and so its choices, depend on how many trainings run at once
+            run.state.attrs.update(workers=int(self.workers or 0), scheduler=str(self.scheduler or ""))
             return run.run()
 
 
@@ -222,6 +225,14 @@ def prepare_optimize(problem=None, out: str | os.PathLike | None = None, *, resu
             raise ResultsError(f"{resume} was made with another problem than {_name(problem)}; run --resume without a problem")
         seed = int(stored.attrs["seed"]) if seed is None else seed
         strategy = str(stored.attrs.get("strategy", strategy or "moo"))  # a run continues with the strategy it began with
+        if workers is None and scheduler is None:  # where it trained, unless told otherwise (execute records it)
+            began_with, address = int(stored.attrs.get("workers", 0) or 0), str(stored.attrs.get("scheduler", "") or "")
+            if began_with:
+                workers = began_with
+                notes.append(f"resumed with --workers {began_with}, as the run began (give --workers to change it)")
+            elif address:
+                notes.append(f"the run began on the Dask cluster at {address}; this resume trains in this process "
+                             f"(give --scheduler {address} to go on there)")
         own = stored.attrs.get("search_mode") == "async"  # a run continues in the mode it began with: the two keep
         if asynchronous is not None and bool(asynchronous) != own:  # different records (rounds, refusals, request log)
             notes.append(f"--{'async' if asynchronous else 'sync'} not used: a resumed run keeps its own mode "
@@ -307,7 +318,8 @@ def optimize(problem=None, out: str | os.PathLike | None = None, *, resume: str 
     device : str, optional
         torch device of the trainings (default ``"cpu"``).
     workers : int, optional
-        Start this many local Dask worker processes for the trainings (default: train in this process).
+        Start this many local Dask worker processes for the trainings (default: train in this process; a
+        resumed run: as many as it began with, ``workers`` attribute of its file, and a note says so).
     scheduler : str, optional
         Address of a running Dask scheduler whose workers train (they read the data themselves).
     torch_threads : int, optional

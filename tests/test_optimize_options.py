@@ -78,3 +78,42 @@ def test_a_resume_keeps_its_search_mode_and_says_so(tmp_path, own, asked):
         f"{word} not used: a resumed run keeps its own mode ({'asynchronous' if own else 'rounds of survivors, --sync'})"]
     same = prepare_optimize(None, resume=path, asynchronous=own == "async")  # the run's own mode: no note
     assert not [n for n in same.notes if "mode" in n]
+
+
+@pytest.mark.parametrize("began, given, expected, note", [
+    (dict(workers=2, scheduler=""), {}, 2, "resumed with --workers 2, as the run began (give --workers to change it)"),
+    (dict(workers=2, scheduler=""), dict(workers=3), 3, None),
+    (dict(workers=0, scheduler="tcp://10.0.0.5:8786"), {}, None,
+     "the run began on the Dask cluster at tcp://10.0.0.5:8786; this resume trains in this process (give --scheduler "
+     "tcp://10.0.0.5:8786 to go on there)"),
+    ({}, {}, None, None),  # a file written before runs recorded where they trained: in this process
+])
+def test_a_resume_trains_where_the_run_began_unless_told(tmp_path, began, given, expected, note):
+    """An asynchronous run started with --workers 2, interrupted and resumed as the interrupt line says
+    (`moo-snn optimize --resume FILE`), trained in this process: one training at a time instead of two, so other
+    results arrived first and the run chose 14 other networks than the uninterrupted one, without a word."""
+    import xarray as xr
+
+    from cli_runs import make_run
+    from moo_snn.netcdf import write_atomic
+    from moo_snn.run import prepare_optimize
+
+    path = make_run(tmp_path / "r.nc")
+    with xr.open_dataset(path) as ds:
+        ds = ds.load()
+    ds.attrs.update(status="interrupted", **began)
+    write_atomic(ds, path)
+    prepared = prepare_optimize(None, resume=path, **given)
+    assert prepared.workers == expected
+    assert [n for n in prepared.notes if "--workers" in n or "--scheduler" in n] == ([note] if note else [])
+
+
+def test_a_run_records_where_it_trained(tmp_path, fake_training):
+    """What the resume above reads: 0 workers and no scheduler for a run in this process."""
+    problem = tmp_path / "p.toml"
+    problem.write_text(small_text())
+    out = tmp_path / "r.nc"
+    result = CliRunner().invoke(app, ["optimize", str(problem), "--out", str(out), *SMALL])
+    assert result.exit_code == 0, result.output
+    ds = moo_snn.open_results(out)
+    assert int(ds.attrs["workers"]) == 0 and ds.attrs["scheduler"] == ""

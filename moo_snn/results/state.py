@@ -25,7 +25,9 @@ with work left undone, see ``budget_note``, ``failed``), ``failure`` (the one-li
 ``reference_point`` (JSON), ``options`` (JSON: the run's search options, objectives, torch threads
 and device, which a resume reuses), ``version_<package>`` (moo-snn, norse, pymoo, scikit-learn,
 xarray; torch where it was imported), ``torch_cpu_capability`` and ``cpu_model`` (the CPU kernels and the
-CPU of the trainings made in this process, e.g. ``AVX512``; absent when only Dask workers trained), and free attributes (``problem_name``, ``strategy`` …; a run with
+CPU of the trainings made in this process, e.g. ``AVX512``; absent when only Dask workers trained),
+``workers`` and ``scheduler`` (where its trainings ran: local Dask workers, 0 for this process; the
+cluster's address, "" for none; a resume starts the same local workers), and free attributes (``problem_name``, ``strategy`` …; a run with
 a ``[fidelity]`` ladder: ``ladder_log``, ``ladder_rungs``, ``budget_*``, :mod:`moo_snn.search.fidelity`).
 """
 
