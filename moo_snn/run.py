@@ -213,6 +213,7 @@ def prepare_optimize(problem=None, out: str | os.PathLike | None = None, *, resu
                   if k != "rounds" and v != stored_options.get(k)]  # rounds: the nothing-to-do line names it
         if archive is not None and stored.attrs.get("archive") and not _same_archive(archive, str(stored.attrs["archive"])):
             archive_change = ("archive", str(stored.attrs["archive"]), str(archive))  # a note, or unused (below)
+            _check_archive_holds_the_run(stored, spec, archive, resume)
         if archive is None and stored.attrs.get("archive"):
             archive = Path(str(stored.attrs["archive"]))  # the archive the run started from (missing then: none)
             if not archive.exists() and not is_no_archive(archive) and int(stored.attrs.get("archive_records", 0)):
@@ -414,6 +415,29 @@ def _checked_search(search: Mapping[str, object] | None, where: str = "optimize(
     overrides = {k: v for k, v in dict(search or {}).items() if v is not None}
     parse_table(SearchSpec, overrides, "search", where)  # unknown keys, types and bounds: ProblemError
     return overrides
+
+
+def _check_archive_holds_the_run(stored, spec, archive: Path, path) -> None:
+    """Raise :class:`ResultsError` (before the file is touched) if a resume's other ``archive`` lacks networks
+    the run read from its own: the run's predictor and its rounds stand on them, and without them it
+    failed ("the predictor needs at least 2 measured networks", the file left ``failed`` and naming the
+    new archive, so that every later resume failed too)."""
+    from moo_snn.surrogate import archive as arc
+    from moo_snn.surrogate.archive_choice import is_no_archive
+
+    read = {str(a) for a, source in zip(stored.arch.values, stored.source.values) if str(source) == "archive"}
+    if not read:
+        return
+    held = set()
+    if not is_no_archive(archive):
+        full = arc.trained(arc.load_archive(archive), epochs=spec.training.epochs, train_fraction=1.0)
+        held = {str(a) for a in full.arch.values}
+    missing = read - held
+    if missing:
+        where = "--archive none would drop them" if is_no_archive(archive) else f"they are not in {archive}"
+        raise ResultsError(f"{path}: the run read {len(missing)} of its networks from its archive ({stored.attrs['archive']}; "
+                           f"e.g. {sorted(missing)[0]}) and {where}; a resume must read an archive that holds them: give "
+                           f"no --archive (the run's own), or start a new run with this one")
 
 
 def _same_archive(given: Path, recorded: str) -> bool:

@@ -117,3 +117,43 @@ def test_a_run_records_where_it_trained(tmp_path, fake_training):
     assert result.exit_code == 0, result.output
     ds = moo_snn.open_results(out)
     assert int(ds.attrs["workers"]) == 0 and ds.attrs["scheduler"] == ""
+
+
+def test_a_resume_refuses_an_archive_without_the_networks_the_run_read(tmp_path):
+    """`--resume RUN --archive none` on a run whose networks came from its archive: the log said the bootstrap would
+    train what it needs, none ran, the run failed ("the predictor needs at least 2 measured networks") and left the
+    file `failed` naming no archive, so every later plain resume failed too. Now a one-line error, the file untouched;
+    an archive that holds those networks is taken (with the usual note)."""
+    import xarray as xr
+
+    from cli_runs import make_run
+    from moo_snn.config.problem import parse_problem
+    from moo_snn.errors import ResultsError
+    from moo_snn.netcdf import write_atomic
+    from moo_snn.run import prepare_optimize
+    from moo_snn.surrogate import archive as arc
+
+    path = make_run(tmp_path / "r.nc")
+    with xr.open_dataset(path) as ds:
+        ds = ds.load()
+    trained = [k for k, t in enumerate(ds.trained.values) if t][:3]
+    source = ds.source.values.astype(object)
+    source[trained] = "archive"  # as a run that read three of its networks from its archive stores them
+    ds["source"] = ("candidate", source.astype(str))
+    ds.attrs.update(status="interrupted", archive=str(tmp_path / "own.nc"))
+    write_atomic(ds, path)
+    before = path.read_bytes()
+    with pytest.raises(ResultsError, match=r"the run read 3 of its networks from its archive .* --archive none would drop them"):
+        prepare_optimize(None, resume=path, archive="none")
+    assert path.read_bytes() == before
+    spec = parse_problem(ds.attrs["problem"])
+    holding = arc.empty_archive(spec)
+    for k in trained:
+        holding = arc.append(holding, dict(arch=str(ds.arch.values[k]), status="trained", val_accuracy=0.9, test_accuracy=0.9,
+                                           train_seconds=1.0, epochs=spec.training.epochs, seed=0, params=1, spike_rates={"stem": 1.0}))
+    arc.save_archive(holding, tmp_path / "other.nc")
+    prepared = prepare_optimize(None, resume=path, archive=tmp_path / "other.nc")
+    assert any(n.startswith("resumed with archive") for n in prepared.notes)
+    arc.save_archive(holding.isel(record=[0, 1]), tmp_path / "small.nc")  # an archive without one of them
+    with pytest.raises(ResultsError, match="they are not in"):
+        prepare_optimize(None, resume=path, archive=tmp_path / "small.nc")
