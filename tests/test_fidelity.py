@@ -432,3 +432,28 @@ def test_the_gap_to_full_training_is_known_from_an_archive_that_holds_both(tmp_p
     assert fidelity.fidelity_gaps(run, archive=False) == {}  # the run's own pairs: none yet
     proxy = SimpleNamespace(proxy_level=0, proxy_accuracy=0.75)
     assert calibrated_proxy(run, [proxy]) is not None  # the first promotions are calibrated, not blind
+
+
+def test_a_round_redone_on_resume_says_how_many_it_trains():
+    """A run stopped inside a round's survivors and resumed said "training 4 survivors" and then trained 2
+    ("(1/2)", "(2/2)"): the line now counts those it trains and says why the others are not."""
+    import tempfile
+    from pathlib import Path
+
+    from small_search import PhaseLines
+
+    class StopAt(FakeExecutor):  # Ctrl-C when the 9th training is asked for: the bootstrap's 6, then 2 survivors
+        def run(self, tasks, data=None):
+            for item in super().run(tasks, data):
+                if len(self.tasks) == 9:
+                    raise KeyboardInterrupt
+                yield item
+
+    spec = parse_problem(SMALL)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "r.nc"
+        with pytest.raises(KeyboardInterrupt):
+            SearchRun(spec, out, archive_path=Path(tmp) / "none.nc", executor=StopAt()).run()
+        said = PhaseLines()
+        SearchRun(spec, out, archive_path=Path(tmp) / "none.nc", executor=FakeExecutor(), resume=out, progress=said).run()
+    assert "round 1/2: training 2 survivors (2 of the 4 chosen were measured before the run stopped)" in said.lines

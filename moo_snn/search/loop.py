@@ -438,9 +438,12 @@ class SearchRun:
         survivors = [self.state.candidates[archs[i]] for i in chosen]
         for c in survivors:
             c.accuracy_predicted_when_selected = c.predicted_accuracy
-        self.progress.phase(f"round {r}/{self.search.rounds}: training {len(survivors)} survivors{self._at_level()}")
+        todo = [c for c in survivors if c.status == "predicted"]  # a round redone on resume: those not measured yet
+        known = len(survivors) - len(todo)
+        self.progress.phase(f"round {r}/{self.search.rounds}: training {len(todo)} survivors{self._at_level()}"
+                            + (f" ({known} of the {len(survivors)} chosen were measured before the run stopped)" if known else ""))
         spent_before = fidelity.spent_now(self)[0]
-        self._train([c for c in survivors if c.status == "predicted"], r, "search", level=self.levels[0])
+        self._train(todo, r, "search", level=self.levels[0])
         # survivors refused by the budget: no ladder (a resume finishes the round: fidelity.finish_refused_round)
         promoted = fidelity.ladder(self, r, problem) if self.spec.fidelity.enabled and not fidelity.refused_here(self) else 0
         self.state.population = [x.copy() for x in X]  # the next round starts from it
