@@ -199,8 +199,9 @@ def _budget_still_spent(stored, spec, path, budget) -> str:
     fte_each = float(refused["fte_each"]) if refused else levels(spec)[0].fte
     if not budget.exhausted(spent_fte, spent_hours * 3600.0, fte_each):
         return ""
+    n = len(refused["archs"]) if refused else 0
     what = ("another training" if not refused else
-            f"the {len(refused['archs'])} trainings it refused ({fte_each:.3g} FTE each)")
+            f"the {n} training{'s' if n != 1 else ''} it refused ({fte_each:.3g} FTE{' each' if n != 1 else ''})")
     return (f"{path} stopped because its budget was spent ({spent_fte:.3g} FTE, {spent_hours:.3g} h of training) and "
             f"{_caps(budget)} leaves no room for {what}")
 

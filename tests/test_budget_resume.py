@@ -77,7 +77,8 @@ def test_a_budget_stop_inside_a_round_is_kept_in_the_file_and_a_larger_budget_fi
     # the same budget: nothing to do, judged by the refused full training (1 FTE), not by a proxy's 1/32
     stored = moo_snn.open_results(out)
     said = nothing_to_do(stored, spec, out, fidelity.Budget(fte=budget))
-    assert f"no room for the {len(refused['archs'])} trainings it refused ({fte_each:.3g} FTE each)" in said
+    n = len(refused["archs"])
+    assert f"no room for the {n} training{'s' if n != 1 else ''} it refused ({fte_each:.3g} FTE{' each' if n != 1 else ''})" in said
     assert nothing_to_do(stored, spec, out, fidelity.Budget(fte=budget + fte_each)) == ""
     if which == "first":  # only proxies measured: the report says so, and that the budget stopped it
         assert not stopped.trained.values.any()
@@ -91,3 +92,59 @@ def test_a_budget_stop_inside_a_round_is_kept_in_the_file_and_a_larger_budget_fi
     assert resumed.attrs["spent_fte"] == pytest.approx(whole.attrs["spent_fte"])
     assert (resumed.round_promoted.values == whole.round_promoted.values).all()
     assert resumed.sizes["round"] == whole.sizes["round"] == spec.search.rounds
+
+
+@pytest.mark.slow  # per case four search runs (fake trainings, real NSGA-II and checkpoints): 40-120 s on 2 shared cores
+@pytest.mark.parametrize("which", ["last", "survivors"])  # the last round's refused promotions; round 1's refused survivors
+def test_a_resume_that_finishes_a_budget_stop_and_is_interrupted_leaves_the_refusal_for_the_next(tmp_path, which):
+    # A run its budget stopped inside a round is resumed with a larger budget and interrupted (Ctrl-C) while it
+    # trains what the budget had refused. The refusal was dropped before those trainings ran, so the next resume
+    # took the round as finished and went on: the refused promotions were never made (or made as the next round's).
+    # The refusal now stays until its trainings are done; every process's FTE counts in the round's record.
+    from test_resume_exact import InterruptedAt
+
+    spec = parse_problem(SMALL + LADDER)
+    none = tmp_path / "none.nc"
+    reference = FakeExecutor()
+    whole = SearchRun(spec, tmp_path / "whole.nc", archive_path=none, executor=reference).run()
+    kinds = [(t.epochs, t.train_fraction) for t in reference.tasks]
+    fte = np.cumsum([e * f / 8 for e, f in kinds])
+    fulls = [i for i, k in enumerate(kinds) if k == FULL]
+    if which == "survivors":
+        j = [i for i, k in enumerate(kinds) if i > fulls[0] and k == (1, 0.25)][1]
+        budget, level = float(fte[j - 1]) + 0.01, (1, 0.25)
+    else:
+        j = fulls[-1]
+        budget, level = float(fte[j - 1]) + 0.5, FULL
+    out = tmp_path / "run.nc"
+    stopped = SearchRun(spec, out, archive_path=none, executor=FakeExecutor(), budget=fidelity.Budget(fte=budget)).run()
+    assert stopped.attrs["status"] == "budget_spent"
+    with pytest.raises(KeyboardInterrupt):  # the first refused training is lost with the interruption
+        SearchRun(spec, out, archive_path=none, executor=InterruptedAt(1, level), resume=out, budget=fidelity.Budget(fte=100.0)).run()
+    interrupted = moo_snn.open_results(out)
+    assert interrupted.attrs["status"] == "interrupted" and "budget_refused" in interrupted.attrs
+    resumed = SearchRun(spec, out, archive_path=none, executor=FakeExecutor(), resume=out, budget=fidelity.Budget(fte=100.0)).run()
+    assert resumed.attrs["status"] == "complete" and "budget_refused" not in resumed.attrs
+    assert _measured(resumed) == _measured(whole)
+    assert (resumed.round_promoted.values == whole.round_promoted.values).all()
+    assert resumed.n_promoted_in_round.values.tolist() == whole.n_promoted_in_round.values.tolist()
+    assert resumed.round_fte.values == pytest.approx(whole.round_fte.values)  # was short of the interrupted process's part
+    assert resumed.attrs["spent_fte"] == pytest.approx(whole.attrs["spent_fte"])
+
+
+def test_a_refusal_is_dropped_once_a_resume_has_trained_what_it_refused(tmp_path):
+    # The budget refused the whole bootstrap; a resume with room for the bootstrap's proxies but not for one more
+    # training trained them and stopped, leaving the bootstrap's refusal in the file: the next resume said
+    # "no room for the 6 trainings it refused" of networks measured long ago.
+    spec = parse_problem(SMALL + LADDER)
+    none, out = tmp_path / "none.nc", tmp_path / "run.nc"
+    first = SearchRun(spec, out, archive_path=none, executor=FakeExecutor(), budget=fidelity.Budget(fte=0.0)).run()
+    refused = json.loads(first.attrs["budget_refused"])
+    assert refused["round"] == 0 and len(refused["archs"]) == spec.search.bootstrap
+    cover = spec.search.bootstrap / 32 + 0.01  # the bootstrap's proxies (1/32 FTE each), not one more training
+    second = SearchRun(spec, out, archive_path=none, executor=FakeExecutor(), resume=out, budget=fidelity.Budget(fte=cover)).run()
+    assert second.attrs["status"] == "budget_spent"
+    assert (second.status.values == "proxy").sum() == spec.search.bootstrap
+    assert "budget_refused" not in second.attrs  # was the bootstrap's, of networks measured now
+    said = nothing_to_do(moo_snn.open_results(out), spec, out, fidelity.Budget(fte=cover + 0.01))
+    assert said.endswith("leaves no room for another training")

@@ -177,11 +177,22 @@ def test_a_hasnas_run_its_budget_stopped_exits_0_saying_so_and_a_larger_budget_t
     ds = moo_snn.open_results(tmp_path / "h.nc")
     refused = json.loads(ds.attrs["budget_refused"])["archs"]
     assert ds.attrs["status"] == "budget_spent" and int(ds.trained.sum()) == 0 and len(refused) == 1
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer, "train_architecture", interrupted)  # a resume interrupted in that training keeps the
+    cut = CliRunner().invoke(app, ["optimize", "--resume", "h.nc", "--budget", "2"])  # refusal (it was dropped first:
+    assert cut.exit_code == 130, cut.output  # the next resume found nothing to train and called the run complete)
+    ds = moo_snn.open_results(tmp_path / "h.nc")
+    assert ds.attrs["status"] == "interrupted" and json.loads(ds.attrs["budget_refused"])["archs"] == refused
+    monkeypatch.setattr(trainer, "train_architecture", fake_train)
     again = CliRunner().invoke(app, ["optimize", "--resume", "h.nc", "--budget", "2"])
     assert again.exit_code == 0, again.output
     ds = moo_snn.open_results(tmp_path / "h.nc")
     assert ds.attrs["status"] == "complete" and "budget_refused" not in ds.attrs
     assert [str(a) for a in ds.arch.values[ds.trained.values]] == refused and float(ds.attrs["spent_fte"]) == 1.0
+    assert ds.round_fte.values.tolist() == [1.0]  # the round's record counts its training (it said 0)
     assert float(ds.hypervolume.values[-1]) == pytest.approx(ds.moo.hypervolume()) and ds.moo.hypervolume() > 0
 
 
@@ -200,7 +211,7 @@ def test_pareto_and_export_say_why_a_budget_stopped_run_has_no_front(tmp_path, m
     assert "best compromise" not in shown.stdout  # no knee legend under an empty table
     exported = CliRunner().invoke(app, ["export", str(tmp_path / "b.nc"), "--nir", str(tmp_path / "net.nir")])
     assert exported.exit_code != 0
-    assert f"{said}; name a candidate with --candidate" in " ".join(exported.stderr.split())
+    assert f"{said}; nothing to export until a network is trained fully" in " ".join(exported.stderr.split())
 
 
 def test_a_budget_that_covers_part_of_a_batch_says_how_much_and_that_the_run_stops_after_it(tmp_path):

@@ -44,6 +44,10 @@ def test_the_fidelity_table_is_checked_and_documented():
         parse_problem(SMALL + "\n[fidelity]\nepochs = [1, 0]\n")
     with pytest.raises(ProblemError, match="promte"):
         parse_problem(SMALL + "\n[fidelity]\nepochs = [1]\npromte = 2\n")
+    # a table without epochs: its keys were ignored without a word and the run trained every network fully
+    with pytest.raises(ProblemError, match=r"\[fidelity\] sets predictor, promote but no epochs"):
+        parse_problem(SMALL + '\n[fidelity]\npromote = 3\npredictor = "full_only"\n')
+    assert not parse_problem(SMALL + "\n[fidelity]\nepochs = []\n").fidelity.enabled  # as documented: no ladder
     out = CliRunner().invoke(app, ["problems", "--keys", "--json"])
     keys = {row["key"] for row in json.loads(out.stdout)["fidelity"]}
     assert {"epochs", "train_fraction", "promote", "eta", "predictor"} <= keys

@@ -5,6 +5,7 @@ repeat values while choice lists may not; seeds stop at 2**32 - 1 (what scikit-l
 ``random_state`` takes); ``plan`` checks its overrides as ``optimize`` does; "an archive".
 """
 
+import json
 import re
 from pathlib import Path
 
@@ -306,6 +307,11 @@ def test_a_tiny_space_gives_the_bootstrap_every_feasible_network_it_holds(tmp_pa
     (lambda ds: ds.drop_vars("val_accuracy"), "variable 'val_accuracy' is missing"),
     (lambda ds: ds.drop_vars(["hypervolume", "test_accuracy"]), "variable 'test_accuracy' is missing (and 1 more)"),
     (lambda ds: ds.assign_attrs(reference_point="[1, 2]"), "attribute 'reference_point' has 2 values for the file's 3 objectives"),
+    # the budget's and the ladder's attributes (a ValueError / JSONDecodeError / KeyError, exit 1, before)
+    (lambda ds: ds.assign_attrs(spent_fte="lots"), "attribute 'spent_fte' holds 'lots'; expected a number"),
+    (lambda ds: ds.assign_attrs(budget_refused="{not json"), "attribute 'budget_refused' is not JSON text"),
+    (lambda ds: ds.assign_attrs(budget_refused='{"round": 1}'), "attribute 'budget_refused' holds"),
+    (lambda ds: ds.assign_attrs(ladder_log='[["a", 1]]'), "expected a JSON list of [architecture, level, round, accuracy]"),
 ])
 def test_a_results_file_another_tool_edited_is_a_one_line_error(tmp_path, edit, said):
     """(pareto and export stopped with AttributeError / a broadcast ValueError: exit 1, "a bug", with a traceback file.)"""
@@ -319,3 +325,15 @@ def test_a_results_file_another_tool_edited_is_a_one_line_error(tmp_path, edit, 
         moo_snn.open_results(tmp_path / "edited.nc")
     out = CliRunner().invoke(app, ["pareto", str(tmp_path / "edited.nc")])
     assert out.exit_code == 2 and said in " ".join(out.output.split()), out.output
+
+
+def test_a_resume_of_a_file_whose_options_another_tool_edited_is_a_one_line_error(tmp_path):
+    """``options = '{"rounds": "two"}'``: a resume stopped with TypeError ('<' between int and str), exit 1."""
+    import xarray as xr
+
+    ds = xr.open_dataset(Path(__file__).resolve().parent / "data" / "reference-run.nc", engine="h5netcdf").load()
+    options = json.loads(ds.attrs["options"])
+    ds.assign_attrs(options=json.dumps(dict(options, rounds="two"))).to_netcdf(tmp_path / "edited.nc", engine="h5netcdf")
+    out = CliRunner().invoke(app, ["optimize", "--resume", str(tmp_path / "edited.nc"), "--rounds", "9"])
+    assert out.exit_code == 2, out.output
+    assert "attribute 'options': [search] rounds: expected an integer, found 'two'" in " ".join(out.output.split())

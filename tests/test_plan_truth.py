@@ -238,6 +238,20 @@ def test_plan_warns_when_the_ladder_costs_more_than_full_trainings(tmp_path, fak
         out = CliRunner().invoke(app, ["plan", str(problem), "--archive", "none"])
         assert out.exit_code == 0, out.output
         assert ("warning: this ladder costs more than training every network fully" in out.stderr) == warned, out.stderr
+        as_json = CliRunner().invoke(app, ["plan", str(problem), "--archive", "none", "--json"])  # said there too (it was not)
+        assert as_json.exit_code == 0, as_json.output
+        assert ("warning: this ladder costs more than" in as_json.stderr) == warned
+        assert [w.startswith("this ladder costs more than") for w in json.loads(as_json.stdout)["warnings"]] == ([True] if warned else [])
+
+
+def test_plan_refuses_a_ladder_optimize_refuses(tmp_path, fake_steps):
+    """``train_fraction = [0.001]`` keeps 2 of digits' 1167 training samples for 10 classes: optimize refuses it
+    before anything is written, plan priced it (exit 0)."""
+    problem = tmp_path / "p.toml"
+    problem.write_text(PLAIN + "\n[fidelity]\nepochs = [1]\ntrain_fraction = [0.001]\n")
+    out = CliRunner().invoke(app, ["plan", str(problem), "--archive", "none", "--json"])
+    assert out.exit_code == 2 and out.stdout == ""
+    assert "train_fraction[0] = 0.001 keeps 2 of the 1167 training samples, fewer than the 10 classes" in " ".join(out.stderr.split())
 
 
 def test_timing_a_network_returns_after_torch_ran_parallel_work_in_this_process():

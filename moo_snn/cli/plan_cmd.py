@@ -32,9 +32,9 @@ def plan(
     from moo_snn.config.problem import load_problem
     from moo_snn.run import _checked_search
     from moo_snn.search.bootstrap_plan import bootstrap_coverage
-    from moo_snn.search.fidelity import phase_plan
+    from moo_snn.search.fidelity import check_level_sizes, phase_plan
     from moo_snn.search.loop import with_overrides
-    from moo_snn.training.plan import plan_run
+    from moo_snn.training.plan import plan_run, split_sizes
     from moo_snn.training.runtime import torch_threads as threads
 
     overrides = _checked_search(dict(seed=seed, rounds=rounds, survivors=survivors, bootstrap=bootstrap), "plan")  # as optimize
@@ -43,14 +43,22 @@ def plan(
         from moo_snn.surrogate.archive_choice import check_archive_exists
 
         check_archive_exists(archive)  # as moo-snn optimize --archive and moo_snn.optimize(archive=) refuse it
+    check_level_sizes(spec, split_sizes(spec)[0], spec.network_input.n_classes)  # a ladder optimize refuses is not priced
     coverage = bootstrap_coverage(spec, archive)
     # the phases of the run as it will train them: the bootstrap networks the archive holds are neither
     # trained nor raised up the round-0 ladder (with_overrides does not check bounds: 0 is taken as is)
     phases = phase_plan(with_overrides(spec, bootstrap=coverage.to_train))
     with threads(torch_threads):
         result = plan_run(spec, phases, device, bootstrap=coverage.to_dict(), torch_threads=torch_threads)
+    warnings = []
+    if spec.fidelity.enabled and result.full_training_equivalents > result.full_training_equivalents_without_ladder:
+        warnings.append(f"this ladder costs more than training every network fully ({result.full_training_equivalents:.3g} "
+                        f"against {result.full_training_equivalents_without_ladder:.3g} FTE): its levels are dear next to "
+                        f"full training, or it promotes more than a round trains ([fidelity] promote)")
+    for warning in warnings:  # on stderr with --json too (and in the JSON: a script reads it there)
+        stderr.print(plain(f"warning: {warning}"))
     if json_out:
-        print_json(result.to_dict())
+        print_json(dict(result.to_dict(), warnings=warnings))
         return
     table = Table(title=f"plan of {spec.name} on {device} (steps timed in {result.timing_seconds:.0f} s)")
     for col in ("phase", "trainings", "level", "FTE", "hours"):
@@ -68,10 +76,16 @@ def plan(
     if ladder:
         stdout.print("promotions are at most `promote` a round: one whose expected hypervolume improvement is 0 is not made",
                      highlight=False, markup=False)
+    warnings = []
     if spec.fidelity.enabled and result.full_training_equivalents > result.full_training_equivalents_without_ladder:
-        stderr.print(plain(f"warning: this ladder costs more than training every network fully ({result.full_training_equivalents:.3g} "
-                           f"against {result.full_training_equivalents_without_ladder:.3g} FTE): its levels are dear next to "
-                           f"full training, or it promotes more than a round trains ([fidelity] promote)"))
+        warnings.append(f"this ladder costs more than training every network fully ({result.full_training_equivalents:.3g} "
+                        f"against {result.full_training_equivalents_without_ladder:.3g} FTE): its levels are dear next to "
+                        f"full training, or it promotes more than a round trains ([fidelity] promote)")
+    for warning in warnings:  # on stderr with --json too (and in the JSON: a script reads it there)
+        stderr.print(plain(f"warning: {warning}"))
+    if json_out:
+        print_json(dict(result.to_dict(), warnings=warnings))
+        return
     stdout.print(bootstrap_text(result.bootstrap), highlight=False, markup=False)
     stdout.print(f"one full training: {per_fte:.3g} h ({result.n_train} training samples, {result.seconds_per_sample * 1e3:.3g} ms "
                  f"per sample)", highlight=False, markup=False)

@@ -363,6 +363,9 @@ def parse_problem(text: str, source: str = "<string>", base_dir: str | Path = ".
     if "data" not in doc:
         raise ProblemError(f"{source}: missing table [data] (at least: dataset = one of {', '.join(DATASETS)})")
     sections = {name: parse_table(cls, doc.get(name), name, source) for name, cls in SECTIONS.items()}
+    if doc.get("fidelity") and "epochs" not in doc["fidelity"]:  # its other keys would be ignored without a word
+        raise ProblemError(f"{source}: [fidelity] sets {', '.join(sorted(doc['fidelity']))} but no epochs: give the "
+                           f"levels' epochs (e.g. epochs = [2]), or leave the table out for full trainings only")
     try:
         reference = Architecture.parse(doc["reference_arch"])
     except ArchitectureError as exc:

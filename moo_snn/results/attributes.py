@@ -54,6 +54,50 @@ def _json(kind):
     return read
 
 
+def _number(name, value, where):
+    try:
+        number = float(value) if not isinstance(value, bool) else math.nan
+    except (TypeError, ValueError):
+        number = math.nan
+    if math.isnan(number):
+        raise ResultsError(f"{where}: attribute {name!r} holds {value!r}; expected a number")
+    return number
+
+
+def _json_shaped(check, expected: str):
+    """A reader of JSON text whose parsed value ``check`` accepts (``expected`` says what it must be)."""
+    def read(name, value, where):
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                raise ResultsError(f"{where}: attribute {name!r} is not JSON text ({value[:60]!r})") from None
+        if not check(value):
+            raise ResultsError(f"{where}: attribute {name!r} holds {str(value)[:80]!r}; expected {expected}")
+        return value
+    return read
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+_refusal = _json_shaped(lambda v: isinstance(v, dict) and _is_int(v.get("round")) and _is_int(v.get("level"))
+                        and _is_number(v.get("fte_each")) and isinstance(v.get("archs"), list)
+                        and all(isinstance(a, str) for a in v["archs"]),
+                        "a JSON object with round, level, fte_each and archs (what the budget refused)")
+_ladder_log = _json_shaped(lambda v: isinstance(v, list) and all(
+    isinstance(e, list) and len(e) == 4 and isinstance(e[0], str) and _is_int(e[1]) and _is_int(e[2])
+    and (e[3] is None or _is_number(e[3])) for e in v), "a JSON list of [architecture, level, round, accuracy]")
+_rungs = _json_shaped(lambda v: isinstance(v, dict) and all(
+    isinstance(levels, dict) and all(isinstance(a, list) and all(isinstance(x, str) for x in a) for a in levels.values())
+    for levels in v.values()), "a JSON object {round: {level: [architectures]}}")
+_object = _json_shaped(lambda v: isinstance(v, dict), "a JSON object")
+
 # name → (reader, default; None: required)
 RUN_ATTRIBUTES = {
     "problem": (_text, None),
@@ -68,8 +112,21 @@ RUN_ATTRIBUTES = {
     "ideal_point": (_json(list), None),
     "problem_name": (_text, ""),
     "strategy": (_text, "moo"),
+    # the budget and the ladder's records (files written before them, or without a ladder, have none)
+    "spent_fte": (_number, None),
+    "spent_train_hours": (_number, None),
+    "budget_fte": (_number, None),
+    "budget_hours": (_number, None),
+    "budget_exhausted": (_integer, None),
+    "budget_refused": (_refusal, None),
+    "ladder_log": (_ladder_log, None),
+    "ladder_rungs": (_rungs, None),
+    "async_state": (_object, None),
 }
-OPTIONAL_WITHOUT_DEFAULT = {"ideal_point"}
+OPTIONAL_WITHOUT_DEFAULT = {"ideal_point", "spent_fte", "spent_train_hours", "budget_fte", "budget_hours", "budget_exhausted",
+                            "budget_refused", "ladder_log", "ladder_rungs", "async_state"}
+JSON_TEXT = {"reference_point", "ideal_point", "options", "budget_refused", "ladder_log", "ladder_rungs", "async_state"}
+"""Attributes moo-snn writes as JSON text (:func:`normalise` writes them back so)."""
 
 
 def run_attributes(ds, where: str = "results file") -> dict:
@@ -99,7 +156,7 @@ def normalise(ds, where: str = "results file"):
     attrs = clean_attributes(ds.attrs)
     run = run_attributes(ds, where)
     for name, value in run.items():
-        attrs[name] = json.dumps(value) if name in ("reference_point", "ideal_point", "options") else value
+        attrs[name] = json.dumps(value) if name in JSON_TEXT else value
     # every variable a run writes (a resume reads them all; pareto and export most): one line, not a traceback
     missing = [f.name for f in (*CANDIDATE_FIELDS, *ROUND_FIELDS) if f.name not in ds.variables]
     if missing:

@@ -43,7 +43,9 @@ def _candidate_index(ds, candidate: int | None) -> int:
     if candidate is None:
         candidate = ds.moo.knee()
         if candidate is None:
-            raise ResultsError(f"the run has no front: {no_front_reason(ds)}; name a candidate with --candidate")
+            hint = ("name a trained candidate with --candidate" if ds.trained.values.any()
+                    else "nothing to export until a network is trained fully")  # (--candidate was suggested with none trained)
+            raise ResultsError(f"the run has no front: {no_front_reason(ds)}; {hint}")
     ids = ds.candidate.values
     where = np.flatnonzero(ids == candidate)
     if len(where) == 0:

@@ -86,13 +86,17 @@ def check_levels(problem, data) -> None:
     samples than the data have classes (:func:`moo_snn.data.splits.training_subset` keeps ``⌈f · n⌉``):
     a proxy trained on it cannot see every class, and measures nothing a search could rank by.
 
-    ``data``: the problem's :class:`~moo_snn.data.DataSplits`.
+    ``data``: the problem's :class:`~moo_snn.data.DataSplits`. :func:`check_level_sizes` does the same from
+    counts (``moo-snn plan``, which reads no data).
     """
+    check_level_sizes(problem, len(data.y_train), len(np.unique(data.y_train)))
+
+
+def check_level_sizes(problem, n: int, classes: int) -> None:
+    """:func:`check_levels` for a training split of ``n`` samples of ``classes`` classes."""
     from moo_snn.data.splits import subset_size
     from moo_snn.errors import ProblemError
 
-    n = len(data.y_train)
-    classes = len(np.unique(data.y_train))
     for level in levels(problem)[:-1]:
         keep = subset_size(n, level.train_fraction)
         if keep < classes:
@@ -214,6 +218,19 @@ def log_training(run, c, level: Level, round_: int, result: dict) -> None:
     ok = result["status"] == "trained" and np.isfinite(result.get("val_accuracy", np.nan))
     log.append([c.arch, level.index, int(round_), float(result["val_accuracy"]) if ok else None])
     run.state.attrs[LOG_ATTR] = json.dumps(log)
+
+
+def round_fte(run, r: int) -> float:
+    """FTE the run spent on round ``r``'s trainings, in every process that worked on it (a round redone or
+    finished on resume counted what its own process spent, so an interrupted round's first part was lost
+    from its record): from the ladder log where the run keeps one (a promotion trains an earlier round's
+    candidate again, and a candidate keeps its last round only), else the costs of the candidates the
+    round trained (without a ladder each is trained once). Archive networks are free."""
+    log = ladder_log(run)
+    if log is not None:
+        return float(sum(run.levels[level].fte for _, level, rr, _ in log if rr == r))
+    return float(sum(float(c.cost_fte) for c in run.state.candidates.values()
+                     if c.round_trained == r and c.source != "archive"))
 
 
 def ladder_log(run) -> list | None:
@@ -344,6 +361,18 @@ def update_attrs(run) -> None:
     refusal = getattr(run, "budget_refusal", "")
     run.state.attrs["budget_note"] = (f"budget spent ({', '.join(caps)}){': ' + refusal if refusal else ''}; resume with a "
                                       f"larger --budget / --budget-hours to continue")
+
+
+def refusal_taken_up(run, r: int, levels=None) -> None:
+    """Drop the stored refusal of round ``r`` (at one of ``levels``; None: any) once what it refused has been
+    trained and the budget refused nothing more in this process. Called only after those trainings (and,
+    for a round's survivors, after the round's ladder): a refusal dropped before them was lost to an
+    interruption, and the next resume took the round as finished (its promotions never made)."""
+    refused = json.loads(run.state.attrs.get("budget_refused") or "null")
+    if refused_here(run) or not refused or int(refused["round"]) != r:
+        return
+    if levels is None or int(refused["level"]) in levels:
+        run.state.attrs.pop("budget_refused")
 
 
 def refused_here(run) -> bool:
@@ -489,14 +518,13 @@ def finish_refused_round(run) -> int:
     if not refusal or r < 1 or int(refusal["round"]) != r or budget_exhausted(run):
         return 0
     problem = SnnSearchProblem(run.spec, run.space, run._fit_predictor(before_round=r))
-    spent_before = spent_now(run)[0]
     if int(refusal["level"]) == 0:  # survivors refused: train them, then the round's whole ladder
-        run.state.attrs.pop("budget_refused")
         run._train([run.state.candidates[a] for a in refusal["archs"] if run.state.candidates[a].status == "predicted"],
                    r, "search", level=run.levels[0])
     promoted = ladder(run, r, problem) if run.spec.fidelity.enabled and not refused_here(run) else 0
+    refusal_taken_up(run, r)  # the round is finished (an interruption before this leaves it for the next resume)
     record = run.state.rounds[-1]
-    record.fte += spent_now(run)[0] - spent_before
+    record.fte = round_fte(run, r)
     record.n_promoted = promoted
     run._update_front()
     record.hypervolume = run.hypervolume()
@@ -534,7 +562,6 @@ def ladder(run, r: int, problem) -> int:
             # before it, and those sent to training marked (round_promoted), those the budget refused stored;
             # finish them instead of choosing again on a front that already holds some of them (exact resume)
             order = [i for i, c in enumerate(pool) if (level.full and c.round_promoted == r) or c.arch in again]
-            run.state.attrs.pop("budget_refused", None)  # taken up: stored again if the budget refuses them again
         elif level.full:
             order = promotion_order(run, problem, pool, k, r)
         elif str(level.index) in raised:
@@ -558,6 +585,8 @@ def ladder(run, r: int, problem) -> int:
         run._train(chosen, r, "promotion" if level.full else "search", level=level)
         if refused_here(run):  # the budget stopped the round: the levels above wait for a resume
             break
+        if again:
+            refusal_taken_up(run, r, {level.index})
     return sum(1 for c in run.state.candidates.values() if c.round_promoted == r and c.status != "proxy")
 
 

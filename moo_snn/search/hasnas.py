@@ -89,14 +89,16 @@ class HasnasRun(SearchRun):
             if best.status == "predicted":  # a resumed run does not train it again
                 self._train([best], 1, "search")
             self._update_front()
-            self.state.rounds.append(RoundRecord(self.hypervolume(), float("nan"), time.perf_counter() - start, len(X), 1))
+            self.state.rounds.append(RoundRecord(self.hypervolume(), float("nan"), time.perf_counter() - start, len(X), 1,
+                                                 fidelity.round_fte(self, 1)))
         else:  # resumed after the budget refused the one training (attribute budget_refused): train it now
             refused = [a for archs in fidelity.stored_refusal(self, 1).values() for a in archs]
             todo = [self.state.candidates[a] for a in refused if a in self.state.candidates
                     and self.state.candidates[a].status == "predicted"]
             if todo:
-                self.state.attrs.pop("budget_refused", None)  # taken up: stored again if refused again
                 self.progress.phase("hasnas: training the best-scoring cell")
                 self._train(todo, 1, "search")
+                fidelity.refusal_taken_up(self, 1)
                 self._update_front()
                 self.state.rounds[-1].hypervolume = self.hypervolume()
+                self.state.rounds[-1].fte = fidelity.round_fte(self, 1)

@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from moo_snn.errors import ResultsError, TrainingError
+from moo_snn.errors import ProblemError, ResultsError, TrainingError
 from moo_snn.evaluation import COST_METRICS, check_cost_limits_reachable, population_costs
 from moo_snn.netcdf import write_atomic
 from moo_snn.results.state import Candidate, RoundRecord, RunState, now
@@ -369,6 +369,7 @@ class SearchRun:
                 todo.append(c)
         self.progress.phase(bootstrap_phase_text(self.search.bootstrap, len(genomes), len(todo), self._at_level()))  # the true counts
         self._train(todo, 0, "bootstrap", level=self.levels[0])
+        fidelity.refusal_taken_up(self, 0, {0})  # a resume trained what the budget refused of the bootstrap
 
     def _nsga2(self, r: int, before_round: int, phase: str | None = None):
         """One NSGA-II run (round or pass ``r``) on the predictor fit on the trainings before
@@ -442,7 +443,6 @@ class SearchRun:
         known = len(survivors) - len(todo)
         self.progress.phase(f"round {r}/{self.search.rounds}: training {len(todo)} survivors{self._at_level()}"
                             + (f" ({known} of the {len(survivors)} chosen were measured before the run stopped)" if known else ""))
-        spent_before = fidelity.spent_now(self)[0]
         self._train(todo, r, "search", level=self.levels[0])
         # survivors refused by the budget: no ladder (a resume finishes the round: fidelity.finish_refused_round)
         promoted = fidelity.ladder(self, r, problem) if self.spec.fidelity.enabled and not fidelity.refused_here(self) else 0
@@ -452,7 +452,7 @@ class SearchRun:
         tau = float(stats.kendalltau(*zip(*measured)).statistic) if len(measured) >= 2 else float("nan")
         self._update_front()
         self.state.rounds.append(RoundRecord(self.hypervolume(), tau, time.perf_counter() - start, len(scored.seen), len(survivors),
-                                             fidelity.spent_now(self)[0] - spent_before, promoted))
+                                             fidelity.round_fte(self, r), promoted))
         self.checkpoint()
 
     def _update_front(self) -> None:
@@ -494,7 +494,12 @@ class SearchRun:
         return hypervolume(F, *self.hypervolume_box()) if len(F) else 0.0
 
     def checkpoint(self) -> None:
-        """Write the run's state to its results file atomically (temp file + rename)."""
+        """Write the run's state to its results file atomically (temp file + rename), with the front and the
+        spending as they are now: the file is read while the run goes on (``moo-snn pareto``) and is all
+        that is left of a run killed outright (SIGKILL, a lost node), so it must not show the front and
+        the FTE spent as of the last round's end (an empty front and 0 FTE during round 1)."""
+        self._update_front()
+        fidelity.update_attrs(self)
         write_atomic(self.state.to_dataset(), self.out)
 
     def _search(self) -> None:
@@ -558,9 +563,18 @@ def resume_spec(ds, source: str = "the results file"):
     """
     from moo_snn.config.problem import SearchSpec, parse_problem
 
+    from dataclasses import asdict
+
+    from moo_snn.schema import parse_table
+
     spec = parse_problem(ds.attrs["problem"], source=f"{source} (its problem)")
     options = json.loads(ds.attrs.get("options") or "{}")
     search = {k: options[k] for k in SearchSpec.__dataclass_fields__ if k in options}
+    try:  # checked as the problem file's [search] is (another tool may have edited them): one line, not a TypeError
+        parse_table(SearchSpec, {**asdict(spec.search), **{k: v for k, v in search.items() if v is not None}}, "search",
+                    f"{source}: attribute 'options'")
+    except ProblemError as exc:
+        raise ResultsError(str(exc)) from None
     return with_overrides(spec, **search), options
 
 
