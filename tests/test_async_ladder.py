@@ -99,6 +99,10 @@ def test_rungs_and_promotions_follow_results_within_their_quota_and_without_a_ba
     assert ds.cost_fte.values.sum() == pytest.approx(fte) and ds.attrs["spent_fte"] == pytest.approx(fte)
     promoted = ds.round_promoted.values >= 0
     assert promoted.sum() == len(full) and np.isfinite(ds.proxy_accuracy.values[promoted]).all()
+    # the passes' records: what their candidates cost and what was promoted (they stayed 0 for an asynchronous run)
+    design = ds.cost_fte.values[ds.round_trained.values <= 0].sum()  # the design (its candidates keep round -1 or 0)
+    assert ds.round_fte.values.sum() + design == pytest.approx(fte) and ds.round_fte.values.sum() > 0
+    assert ds.n_promoted_in_round.values.sum() == promoted.sum()
 
 
 @pytest.mark.slow  # a search run with a budget (simulated trainings, real passes and checkpoints): 5-12 s

@@ -305,3 +305,24 @@ def test_a_promotion_the_hours_cap_refused_is_not_marked_promoted(tmp_path):
     fidelity.refuse(run, batch, 1, run.levels[-1], 2)
     assert [(c.round_promoted, math.isnan(c.accuracy_predicted_when_selected)) for c in batch] == [(2, False), (-1, True), (-1, True)]
     assert json.loads(run.state.attrs["budget_refused"])["archs"] == ["b", "c"]
+
+
+def test_optimize_json_says_what_pareto_json_says_and_splits_its_trainings_as_the_text_does(tmp_path, monkeypatch):
+    """`optimize --json` had no problem and no budget keys, and its "trained" counted the archive's networks while
+    the text said "trained 2 ... 8 known from the archive" (found trying the tool)."""
+    from cli_runs import fake_train, small_text
+    from moo_snn.training import trainer
+
+    monkeypatch.setattr(trainer, "train_architecture", fake_train)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "p.toml").write_text(small_text())
+    ran = CliRunner().invoke(app, ["optimize", "p.toml", "--rounds", "1", "--budget", "30", "--out", "r.nc", "--json"])
+    assert ran.exit_code == 0, ran.output
+    said = json.loads(ran.stdout)
+    shown = json.loads(CliRunner().invoke(app, ["pareto", "r.nc", "--json"]).stdout)
+    for key in ("problem", "status", "hypervolume", "knee", "front", "budget"):
+        assert said[key] == shown[key], key
+    ds = moo_snn.open_results(tmp_path / "r.nc")
+    here = int((ds.trained.values & (ds.source.values != "archive")).sum())
+    assert said["trained_in_run"] == here > 0 and said["from_archive"] == int((ds.source.values == "archive").sum())
+    assert said["trained"] == int(ds.trained.sum()) and said["budget"]["budget_fte"] == 30.0

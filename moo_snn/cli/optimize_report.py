@@ -57,11 +57,17 @@ def report_run(out, err, spec, ds, path, *, json_out: bool = False, wide: bool =
     feasible = bool(front)
     why = None if feasible else broken_limits(ds, spec)
     if json_out:
-        summary = {"results": str(path), "status": ds.attrs.get("status", ""),
+        from moo_snn.cli.pareto_cmd import budget_summary
+
+        # the keys of `moo-snn pareto --json` (problem, budget) and the text's counts: "trained" counts every trained
+        # candidate, the archive's included; "trained_in_run" and "from_archive" split it as the text line does
+        summary = {"results": str(path), "problem": spec.name, "status": ds.attrs.get("status", ""),
                    "hypervolume": ds.moo.hypervolume() if feasible else 0.0,
                    "reference_point": {m.name: clean_float(v) for m, v in zip(ds.moo.objectives(), ds.moo.reference_point(natural=True))},
                    "knee": knee, "front": front, "trained": int(ds.trained.sum()), "scored": int(ds.sizes["candidate"]),
-                   "low_fidelity_only": int((ds.status == "proxy").sum())}
+                   "trained_in_run": int((ds.trained & (ds.source != "archive")).sum()),
+                   "from_archive": int((ds.source == "archive").sum()),
+                   "low_fidelity_only": int((ds.status == "proxy").sum()), **budget_summary(ds.attrs)}
         if why is not None:
             summary["no_front"] = why
         print_json(summary)

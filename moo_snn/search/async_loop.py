@@ -27,6 +27,10 @@ ladder's proportions); only full trainings reach the front.
 A pass is recorded as a round of the results file (hypervolume when it ran, Kendall τ of the
 predictions against the results that arrived since the previous pass, its own wall time, candidates
 scored and proposed); ``round_trained`` of a candidate is the pass that proposed it (0: the design).
+A pass's ``round_fte`` is what the candidates it proposed have cost so far (their proxies, rungs and
+promotions: :func:`moo_snn.search.fidelity.round_fte`) and ``n_promoted_in_round`` the promotions
+made while it was the latest pass; both are brought up to date at every checkpoint, as trainings end
+after their pass is recorded (they stayed 0).
 
 **Bounded refit cost.** A pass (predictor refit + NSGA-II) proposes k = max(``refit_every``,
 ⌈n · ``refit_growth``⌉) candidates, n the results received so far (defaults: ``refit_every`` =
@@ -140,6 +144,10 @@ class AsyncSearchRun(SearchRun):
         """Write the results file (and the asynchronous search's own state with it), timed for the benchmark."""
         if hasattr(self, "settings"):  # (the base class writes once before this class is set up)
             self._save_async_state()
+        measured = ("trained", "diverged", "failed")
+        for p, record in enumerate(self.state.rounds, start=1):  # the passes' costs so far (see the module docstring)
+            record.fte = fidelity.round_fte(self, p)
+            record.n_promoted = sum(1 for c in self.state.candidates.values() if c.round_promoted == p and c.status in measured)
         start, cpu = time.perf_counter(), time.thread_time()
         super().checkpoint()
         self._write_s += time.perf_counter() - start
