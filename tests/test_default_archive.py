@@ -109,8 +109,10 @@ def test_none_asks_for_no_archive():
 
 def test_the_bootstrap_line_says_the_true_count():
     assert bootstrap_phase_text(16, 16, 16) == "bootstrap: training 16 feasible architectures"
-    assert bootstrap_phase_text(16, 16, 13) == ("bootstrap: training 13 feasible architectures (3 of the 16 sampled "
-                                                "are measured already: archive or an earlier start)")
+    assert bootstrap_phase_text(16, 16, 13) == ("bootstrap: training 13 feasible architectures (3 measured already, "
+                                                "from the archive or an earlier start: 16 with these)")
+    assert bootstrap_phase_text(16, 16, 1, measured=15) == ("bootstrap: training 1 feasible architecture (15 measured "
+                                                            "already, from the archive or an earlier start: 16 with these)")
     assert bootstrap_phase_text(100000, 22397, 22397) == (
         "bootstrap: training 22397 feasible architectures; the sampler found only 22397 distinct feasible networks "
         "in the space (random draws and a targeted search), fewer than the 100000 asked: the run measures those")
@@ -251,3 +253,32 @@ def test_surrogate_predict_without_matching_trainings_names_the_users_problem_fi
     assert "holds 0 architectures trained fully with digits-long's 20 epochs" in out.stderr
     assert out.stderr.rstrip().endswith(f"or build one: moo-snn surrogate build {tmp_path / 'ep20.toml'}")
     assert "digits-fidelity.nc)" not in out.stderr
+
+
+def test_an_archive_short_of_the_bootstrap_is_topped_up_not_retrained(tmp_path):
+    """An archive one network short of ``[search] bootstrap`` had the whole space-filling sample trained (61
+    archived networks, bootstrap 62: 60 trained, found trying the tool). The bootstrap now trains the rest only,
+    and ``plan`` counts the same."""
+    from moo_snn.config.problem import parse_problem
+    from moo_snn.evaluation import meets_cost_limits
+    from moo_snn.executor import training_tasks
+    from moo_snn.search.bootstrap_plan import bootstrap_coverage
+    from moo_snn.search.loop import SearchRun
+    from moo_snn.space import SearchSpace
+    from moo_snn.surrogate import archive as arc
+    from test_fidelity import SMALL, FakeExecutor
+
+    spec = parse_problem(SMALL)  # bootstrap 6
+    space = SearchSpace(spec.space)
+    X = space.sample(400, np.random.default_rng(3))
+    held = list(dict.fromkeys(str(space.decode(x)) for x in X[meets_cost_limits(spec, space, X)]))[: spec.search.bootstrap - 1]
+    archive = arc.empty_archive(spec)
+    for _, result in FakeExecutor().run(training_tasks(spec, held, seed=0)):
+        archive = arc.append(archive, result)
+    arc.save_archive(archive, tmp_path / "archive.nc")
+    coverage = bootstrap_coverage(spec, tmp_path / "archive.nc")
+    assert (coverage.from_archive, coverage.to_train) == (5, 1)
+    executor = FakeExecutor()
+    SearchRun(spec.__class__(**{**spec.__dict__, "search": spec.search.__class__(**{**spec.search.__dict__, "rounds": 0})}),
+              tmp_path / "run.nc", archive_path=tmp_path / "archive.nc", executor=executor).run()
+    assert len(executor.tasks) == 1 and executor.tasks[0].arch not in held  # (it trained 6, the whole sample)

@@ -7,8 +7,10 @@ problem's epochs on the whole training split (``SearchRun.archive_records``, one
 Its bootstrap (``SearchRun._bootstrap``) then trains
 
 * nothing, when those records number at least ``[search] bootstrap``;
-* else the members of the space-filling sample of ``bootstrap`` feasible networks
-  (:func:`moo_snn.surrogate.sampling.space_filling_sample`, the run's seed) that are not among them.
+* else it tops them up to ``bootstrap``: the first ``bootstrap − records`` members, in the sample's
+  space-filling order, of the space-filling sample of ``bootstrap`` feasible networks
+  (:func:`moo_snn.surrogate.sampling.space_filling_sample`, the run's seed) that are not among them
+  (an archive one network short used to have the whole sample trained).
 
 :func:`bootstrap_coverage` counts the same from the run's own reading of the archive: it constructs
 the :class:`~moo_snn.search.loop.SearchRun` a new run would (nothing is written, loaded or trained),
@@ -73,7 +75,7 @@ def sample_shortfall(asked: int, found: int) -> str:
             f"search), fewer than the {asked} asked: the run measures those")
 
 
-def bootstrap_phase_text(asked: int, sampled: int, to_train: int, at_level: str = "") -> str:
+def bootstrap_phase_text(asked: int, sampled: int, to_train: int, at_level: str = "", measured: int | None = None) -> str:
     """The run's progress line when its bootstrap starts training (``SearchRun._bootstrap``).
 
     Parameters
@@ -86,10 +88,13 @@ def bootstrap_phase_text(asked: int, sampled: int, to_train: int, at_level: str 
         Of those, the ones not measured yet (the others come from the archive or an earlier start).
     at_level : str
         `` at <level>`` where they train at a low fidelity (``SearchRun._at_level``), else ``""``.
+    measured : int, optional
+        Networks measured already (the archive's, an earlier start's): the bootstrap tops them up to
+        ``asked``. None: ``sampled - to_train``.
     """
-    known = sampled - to_train
-    return (f"bootstrap: training {to_train} feasible architectures{at_level}"
-            + (f" ({known} of the {sampled} sampled are measured already: archive or an earlier start)" if known else "")
+    known = sampled - to_train if measured is None else measured
+    return (f"bootstrap: training {to_train} feasible architecture{'s' if to_train != 1 else ''}{at_level}"
+            + (f" ({known} measured already, from the archive or an earlier start: {to_train + known} with these)" if known else "")
             + sample_shortfall(asked, sampled))
 
 
@@ -125,7 +130,7 @@ def bootstrap_coverage(spec, archive_path: Path | str | None = None) -> Bootstra
         from_archive, to_train = wanted, 0
     else:
         sample = [str(run.space.decode(x)) for x in space_filling_sample(spec, run.space, wanted, seed=spec.search.seed)]
-        from_archive = sum(a in records for a in sample)
-        to_train = len(sample) - from_archive
+        from_archive = len(records)  # every record counts; the sample's first unmeasured members top them up
+        to_train = min(sum(a not in records for a in sample), wanted - from_archive)
     return BootstrapCoverage(archive=str(choice.path), archive_state=choice.state,
                              archive_records=len(records), bootstrap=wanted, from_archive=from_archive, to_train=to_train)

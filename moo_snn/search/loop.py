@@ -367,7 +367,11 @@ class SearchRun:
             c = self._candidate(str(self.space.decode(x)), x, 0)
             if c.status == "predicted":
                 todo.append(c)
-        self.progress.phase(bootstrap_phase_text(self.search.bootstrap, len(genomes), len(todo), self._at_level()))  # the true counts
+        # a top-up: the archive (or an earlier start) measured n_have, so only the rest of the bootstrap is trained, the
+        # first of the design in its space-filling order (an archive one network short had the whole design trained)
+        todo = todo[: max(self.search.bootstrap - n_have, 0)]
+        self.progress.phase(bootstrap_phase_text(self.search.bootstrap, len(genomes), len(todo), self._at_level(),
+                                                 measured=n_have))  # the true counts
         self._train(todo, 0, "bootstrap", level=self.levels[0])
         fidelity.refusal_taken_up(self, 0, {0})  # a resume trained what the budget refused of the bootstrap
 
