@@ -48,10 +48,10 @@ def test_an_infinite_budget_is_no_cap_and_a_non_number_is_refused(tmp_path):
     assert not (tmp_path / "r.nc").exists()
 
 
-@pytest.mark.slow  # per case three search runs (fake trainings, real NSGA-II and checkpoints): 30-90 s on 2 shared cores
-@pytest.mark.parametrize("which", ["first", "last", "survivors"])  # round 0's promotions (no full training yet), the
-def test_a_budget_stop_inside_a_round_is_kept_in_the_file_and_a_larger_budget_finishes_it(tmp_path, which):
-    # last round's promotions, round 1's survivors (level 0, before its ladder)
+def _stopping_budget(tmp_path, which: str):
+    """The ladder problem run whole (the reference), and a budget that stops it at training ``j``: round 0's first
+    promotion (``first``), the last round's last one (``last``), or round 1's second survivor (``survivors``).
+    Returns (spec, the no-archive path, the whole run, its executor, j, the budget, the FTE of the refused kind)."""
     spec = parse_problem(SMALL + LADDER)
     none = tmp_path / "none.nc"
     reference = FakeExecutor()
@@ -61,10 +61,16 @@ def test_a_budget_stop_inside_a_round_is_kept_in_the_file_and_a_larger_budget_fi
     fulls = [i for i, k in enumerate(kinds) if k == FULL]
     if which == "survivors":  # the second level-0 training after round 0's promotions: round 1's survivors
         j = [i for i, k in enumerate(kinds) if i > fulls[0] and k == (1, 0.25)][1]
-        budget, fte_each = float(fte[j - 1]) + 0.01, 0.25 / 8  # no room for the proxy j (1/32 FTE)
-    else:
-        j = fulls[0] if which == "first" else fulls[-1]
-        budget, fte_each = float(fte[j - 1]) + 0.5, 1.0  # room for proxies (1/32 FTE) but not for the full training j
+        return spec, none, whole, reference, j, float(fte[j - 1]) + 0.01, 0.25 / 8  # no room for the proxy j (1/32 FTE)
+    j = fulls[0] if which == "first" else fulls[-1]
+    return spec, none, whole, reference, j, float(fte[j - 1]) + 0.5, 1.0  # room for proxies, not for the full training j
+
+
+@pytest.mark.slow  # per case three search runs (fake trainings, real NSGA-II and checkpoints): 30-90 s on 2 shared cores
+@pytest.mark.parametrize("which", ["first", "last", "survivors"])  # round 0's promotions (no full training yet), the
+def test_a_budget_stop_inside_a_round_is_kept_in_the_file_and_a_larger_budget_finishes_it(tmp_path, which):
+    # last round's promotions, round 1's survivors (level 0, before its ladder)
+    spec, none, whole, reference, j, budget, fte_each = _stopping_budget(tmp_path, which)
     out = tmp_path / "run.nc"
     stopped = SearchRun(spec, out, archive_path=none, executor=FakeExecutor(), budget=fidelity.Budget(fte=budget)).run()
 
@@ -103,19 +109,8 @@ def test_a_resume_that_finishes_a_budget_stop_and_is_interrupted_leaves_the_refu
     # The refusal now stays until its trainings are done; every process's FTE counts in the round's record.
     from test_resume_exact import InterruptedAt
 
-    spec = parse_problem(SMALL + LADDER)
-    none = tmp_path / "none.nc"
-    reference = FakeExecutor()
-    whole = SearchRun(spec, tmp_path / "whole.nc", archive_path=none, executor=reference).run()
-    kinds = [(t.epochs, t.train_fraction) for t in reference.tasks]
-    fte = np.cumsum([e * f / 8 for e, f in kinds])
-    fulls = [i for i, k in enumerate(kinds) if k == FULL]
-    if which == "survivors":
-        j = [i for i, k in enumerate(kinds) if i > fulls[0] and k == (1, 0.25)][1]
-        budget, level = float(fte[j - 1]) + 0.01, (1, 0.25)
-    else:
-        j = fulls[-1]
-        budget, level = float(fte[j - 1]) + 0.5, FULL
+    spec, none, whole, _, _, budget, fte_each = _stopping_budget(tmp_path, which)
+    level = FULL if fte_each == 1.0 else (1, 0.25)  # the kind of training the budget refused
     out = tmp_path / "run.nc"
     stopped = SearchRun(spec, out, archive_path=none, executor=FakeExecutor(), budget=fidelity.Budget(fte=budget)).run()
     assert stopped.attrs["status"] == "budget_spent"

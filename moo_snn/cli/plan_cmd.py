@@ -76,16 +76,6 @@ def plan(
     if ladder:
         stdout.print("promotions are at most `promote` a round: one whose expected hypervolume improvement is 0 is not made",
                      highlight=False, markup=False)
-    warnings = []
-    if spec.fidelity.enabled and result.full_training_equivalents > result.full_training_equivalents_without_ladder:
-        warnings.append(f"this ladder costs more than training every network fully ({result.full_training_equivalents:.3g} "
-                        f"against {result.full_training_equivalents_without_ladder:.3g} FTE): its levels are dear next to "
-                        f"full training, or it promotes more than a round trains ([fidelity] promote)")
-    for warning in warnings:  # on stderr with --json too (and in the JSON: a script reads it there)
-        stderr.print(plain(f"warning: {warning}"))
-    if json_out:
-        print_json(dict(result.to_dict(), warnings=warnings))
-        return
     stdout.print(bootstrap_text(result.bootstrap), highlight=False, markup=False)
     stdout.print(f"one full training: {per_fte:.3g} h ({result.n_train} training samples, {result.seconds_per_sample * 1e3:.3g} ms "
                  f"per sample)", highlight=False, markup=False)
