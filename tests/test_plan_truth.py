@@ -60,8 +60,9 @@ def test_the_bootstrap_counts_only_what_the_archive_lacks_as_the_run_does(tmp_pa
     assert (cov.archive_records, cov.from_archive, cov.to_train) == (6, 6, 0)
     assert trained_by_the_run(SPEC, enough, tmp_path) == []
 
-    five = write_archive(tmp_path / "five.nc", others[:5])  # 5 < 6 and none in the sample: the whole sample
-    assert bootstrap_coverage(SPEC, five).to_train == 6 == len(trained_by_the_run(SPEC, five, tmp_path))
+    five = write_archive(tmp_path / "five.nc", others[:5])  # 5 < 6 and none in the sample: topped up with the sample's
+    assert bootstrap_coverage(SPEC, five).to_train == 1  # first (the whole sample was trained: 6)
+    assert trained_by_the_run(SPEC, five, tmp_path) == SAMPLE[:1]
 
 
 @pytest.mark.slow  # about 2 s each
