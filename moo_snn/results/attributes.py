@@ -28,11 +28,16 @@ def _text(name, value, where):
     return str(value)
 
 
-def _integer(name, value, where):
+def _as_float(value) -> float:
+    """``value`` as a float; NaN where it is none (a bool, text that is not a number, a list)."""
     try:
-        number = float(value) if not isinstance(value, bool) else math.nan
+        return float(value) if not isinstance(value, bool) else math.nan
     except (TypeError, ValueError):
-        number = math.nan
+        return math.nan
+
+
+def _integer(name, value, where):
+    number = _as_float(value)
     if not math.isfinite(number) or not number.is_integer():
         raise ResultsError(f"{where}: attribute {name!r} holds {value!r}; expected an integer")
     return int(number)
@@ -55,10 +60,7 @@ def _json(kind):
 
 
 def _number(name, value, where):
-    try:
-        number = float(value) if not isinstance(value, bool) else math.nan
-    except (TypeError, ValueError):
-        number = math.nan
+    number = _as_float(value)
     if math.isnan(number):
         raise ResultsError(f"{where}: attribute {name!r} holds {value!r}; expected a number")
     return number

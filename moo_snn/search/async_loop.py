@@ -70,6 +70,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections import Counter
 from contextlib import closing
 
 import numpy as np
@@ -144,10 +145,10 @@ class AsyncSearchRun(SearchRun):
         """Write the results file (and the asynchronous search's own state with it), timed for the benchmark."""
         if hasattr(self, "settings"):  # (the base class writes once before this class is set up)
             self._save_async_state()
-        measured = ("trained", "diverged", "failed")
-        for p, record in enumerate(self.state.rounds, start=1):  # the passes' costs so far (see the module docstring)
-            record.fte = fidelity.round_fte(self, p)
-            record.n_promoted = sum(1 for c in self.state.candidates.values() if c.round_promoted == p and c.status in measured)
+        spent = fidelity.round_ftes(self)  # the passes' costs and promotions so far (see the module docstring)
+        promoted = Counter(c.round_promoted for c in self.state.candidates.values() if c.status in ("trained", "diverged", "failed"))
+        for p, record in enumerate(self.state.rounds, start=1):
+            record.fte, record.n_promoted = spent.get(p, 0.0), promoted[p]
         start, cpu = time.perf_counter(), time.thread_time()
         super().checkpoint()
         self._write_s += time.perf_counter() - start

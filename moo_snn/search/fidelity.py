@@ -220,17 +220,28 @@ def log_training(run, c, level: Level, round_: int, result: dict) -> None:
     run.state.attrs[LOG_ATTR] = json.dumps(log)
 
 
-def round_fte(run, r: int) -> float:
-    """FTE the run spent on round ``r``'s trainings, in every process that worked on it (a round redone or
-    finished on resume counted what its own process spent, so an interrupted round's first part was lost
-    from its record): from the ladder log where the run keeps one (a promotion trains an earlier round's
-    candidate again, and a candidate keeps its last round only), else the costs of the candidates the
-    round trained (without a ladder each is trained once). Archive networks are free."""
+def round_ftes(run) -> dict[int, float]:
+    """FTE the run spent on each round's trainings, ``{round: FTE}`` (rounds without trainings absent), in
+    every process that worked on it (a round redone or finished on resume counted what its own process
+    spent, so an interrupted round's first part was lost from its record): from the ladder log where the
+    run keeps one (a promotion trains an earlier round's candidate again, and a candidate keeps its last
+    round only), else the costs of the candidates each round trained (without a ladder each is trained
+    once). Archive networks are free. One pass over the log or the candidates."""
+    spent: dict[int, float] = {}
     log = ladder_log(run)
     if log is not None:
-        return float(sum(run.levels[level].fte for _, level, rr, _ in log if rr == r))
-    return float(sum(float(c.cost_fte) for c in run.state.candidates.values()
-                     if c.round_trained == r and c.source != "archive"))
+        for _, level, r, _ in log:
+            spent[r] = spent.get(r, 0.0) + run.levels[level].fte
+        return spent
+    for c in run.state.candidates.values():
+        if c.source != "archive":
+            spent[c.round_trained] = spent.get(c.round_trained, 0.0) + float(c.cost_fte)
+    return spent
+
+
+def round_fte(run, r: int) -> float:
+    """FTE the run spent on round ``r``'s trainings (:func:`round_ftes`)."""
+    return round_ftes(run).get(r, 0.0)
 
 
 def ladder_log(run) -> list | None:

@@ -362,14 +362,17 @@ class SearchRun:
 
         self.progress.phase(f"bootstrap: sampling {self.search.bootstrap} feasible architectures")
         genomes = space_filling_sample(self.spec, self.space, self.search.bootstrap, seed=self.state.seed)
-        todo = []
-        for x in genomes:
-            c = self._candidate(str(self.space.decode(x)), x, 0)
-            if c.status == "predicted":
-                todo.append(c)
         # a top-up: the archive (or an earlier start) measured n_have, so only the rest of the bootstrap is trained, the
-        # first of the design in its space-filling order (an archive one network short had the whole design trained)
-        todo = todo[: max(self.search.bootstrap - n_have, 0)]
+        # first of the design in its space-filling order (an archive one network short had the whole design trained);
+        # design members neither measured nor trained are not recorded
+        need, todo = self.search.bootstrap - n_have, []
+        for x in genomes:
+            arch = str(self.space.decode(x))
+            if len(todo) >= need and arch not in self.state.candidates and arch not in self.archive_records:
+                continue
+            c = self._candidate(arch, x, 0)
+            if c.status == "predicted" and len(todo) < need:
+                todo.append(c)
         self.progress.phase(bootstrap_phase_text(self.search.bootstrap, len(genomes), len(todo), self._at_level(),
                                                  measured=n_have))  # the true counts
         self._train(todo, 0, "bootstrap", level=self.levels[0])
@@ -526,8 +529,9 @@ class SearchRun:
     def run(self):
         """Run (or continue) the search; returns the results Dataset (written on every exit)."""
         check_cost_limits_reachable(self.spec, self.space)  # exit 3 at once, before anything is written
-        fidelity.update_attrs(self)  # the budget is in the file from the start: a resume after an interruption keeps it
-        self.checkpoint()  # an unwritable destination fails now, before any training
+        # an unwritable destination fails now, before any training; the budget is in the file from the start (a
+        # resume after an interruption keeps it)
+        self.checkpoint()
         try:
             self._search()
             self.state.status = "budget_spent" if self.stopped_by_budget() else "complete"
@@ -540,9 +544,7 @@ class SearchRun:
             raise
         finally:
             self.state.ended = now()
-            self._update_front()
-            fidelity.update_attrs(self)  # what was spent, however the run ended
-            self.checkpoint()
+            self.checkpoint()  # with the front and what was spent, however the run ended
         return self.state.to_dataset()
 
 
@@ -565,10 +567,9 @@ def resume_spec(ds, source: str = "the results file"):
     :func:`moo_snn.objectives.with_objectives` and ``stored=``). A file without stored options
     (written before they were) gives the problem file's own ``[search]``.
     """
-    from moo_snn.config.problem import SearchSpec, parse_problem
-
     from dataclasses import asdict
 
+    from moo_snn.config.problem import SearchSpec, parse_problem
     from moo_snn.schema import parse_table
 
     spec = parse_problem(ds.attrs["problem"], source=f"{source} (its problem)")
