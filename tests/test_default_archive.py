@@ -282,3 +282,11 @@ def test_an_archive_short_of_the_bootstrap_is_topped_up_not_retrained(tmp_path):
     SearchRun(spec.__class__(**{**spec.__dict__, "search": spec.search.__class__(**{**spec.search.__dict__, "rounds": 0})}),
               tmp_path / "run.nc", archive_path=tmp_path / "archive.nc", executor=executor).run()
     assert len(executor.tasks) == 1 and executor.tasks[0].arch not in held  # (it trained 6, the whole sample)
+
+    # the asynchronous design likewise: one point per worker at least, none of the archive's (it was 6 new ones)
+    from moo_snn.search.async_loop import AsyncSearchRun
+
+    run = AsyncSearchRun(spec, tmp_path / "async.nc", archive_path=tmp_path / "archive.nc")
+    run._settle(slots=2)
+    assert run.settings["design_size"] == 2 and len(run.design) == 2 and not set(run.design) & set(held)
+    assert run.max_trainings == 2 + spec.search.rounds * spec.search.survivors

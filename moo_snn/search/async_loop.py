@@ -2,8 +2,9 @@
 
 ::
 
-    design  = space-filling feasible sample of max(bootstrap, slots) (skipped as in the synchronous
-              loop when the archive already holds `bootstrap` trained networks)
+    design  = space-filling feasible sample of max(bootstrap - archived, slots), the maximin
+              augmentation of the archive's networks (skipped as in the synchronous loop when the
+              archive already holds `bootstrap` trained networks)
     fill every slot: design points first, then proposals
     whenever a training finishes: record it (times, worker), checkpoint, give its slot the next candidate
     next candidate = the next of the queue; an empty queue starts a *pass*:
@@ -172,13 +173,14 @@ class AsyncSearchRun(SearchRun):
         if "design_size" in self.settings:
             return
         have = sum(c.status in ("trained", "proxy") for c in self.state.candidates.values()) + len(self.archive_records)
-        size = 0 if have >= self.search.bootstrap else max(self.search.bootstrap, slots)
+        size = 0 if have >= self.search.bootstrap else max(self.search.bootstrap - have, slots)
         self.settings["design_size"] = size
         self.settings.setdefault("refit_every", max(self.search.survivors, math.ceil(slots / 4)))
         self.settings.setdefault("refit_growth", 1 / 16)
         self.settings["first_pass_after"] = max(2, min(self.search.bootstrap, size) // 2)
-        if size:
-            for x in space_filling_sample(self.spec, self.space, size, seed=self.state.seed):
+        if size:  # the archive's networks top up as in the synchronous bootstrap (maximin augmentation of them)
+            for x in space_filling_sample(self.spec, self.space, size, seed=self.state.seed,
+                                          measured=list(self.archive_records)):
                 c = self._candidate(str(self.space.decode(x)), x, 0)
                 if c.status == "predicted" and c.arch not in self.design:
                     self.design.append(c.arch)

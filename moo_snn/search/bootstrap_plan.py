@@ -7,16 +7,16 @@ problem's epochs on the whole training split (``SearchRun.archive_records``, one
 Its bootstrap (``SearchRun._bootstrap``) then trains
 
 * nothing, when those records number at least ``[search] bootstrap``;
-* else it tops them up to ``bootstrap``: the first ``bootstrap − records`` members, in the sample's
-  space-filling order, of the space-filling sample of ``bootstrap`` feasible networks
-  (:func:`moo_snn.surrogate.sampling.space_filling_sample`, the run's seed) that are not among them
-  (an archive one network short used to have the whole sample trained).
+* else it tops them up to ``bootstrap``: ``bootstrap − records`` feasible networks chosen by a maximin
+  augmentation of the archive's networks (:func:`moo_snn.surrogate.sampling.space_filling_sample` with
+  ``measured=``, the run's seed): the points of the space farthest from what the archive measured
+  rather than members of an archive-blind sample, which may sit next to archived networks.
 
 :func:`bootstrap_coverage` counts the same from the run's own reading of the archive: it constructs
 the :class:`~moo_snn.search.loop.SearchRun` a new run would (nothing is written, loaded or trained),
 so that the plan and the run cannot disagree on which records count. The synchronous run is counted;
-the asynchronous one (``--workers 2`` or more) trains ``max(bootstrap, workers)`` where the archive
-falls short (:mod:`moo_snn.search.async_loop`).
+the asynchronous one (``--workers 2`` or more) trains ``max(bootstrap − records, workers)`` where the
+archive falls short (:mod:`moo_snn.search.async_loop`: one design point for each worker at least).
 """
 
 from __future__ import annotations
@@ -129,8 +129,8 @@ def bootstrap_coverage(spec, archive_path: Path | str | None = None) -> Bootstra
     if len(records) >= wanted:  # SearchRun._bootstrap: enough measured networks, no bootstrap
         from_archive, to_train = wanted, 0
     else:
-        sample = [str(run.space.decode(x)) for x in space_filling_sample(spec, run.space, wanted, seed=spec.search.seed)]
-        from_archive = len(records)  # every record counts; the sample's first unmeasured members top them up
-        to_train = min(sum(a not in records for a in sample), wanted - from_archive)
+        from_archive = len(records)  # every record counts; the maximin augmentation of them tops them up
+        to_train = len(space_filling_sample(spec, run.space, wanted - from_archive, seed=spec.search.seed,
+                                             measured=list(records)))
     return BootstrapCoverage(archive=str(choice.path), archive_state=choice.state,
                              archive_records=len(records), bootstrap=wanted, from_archive=from_archive, to_train=to_train)

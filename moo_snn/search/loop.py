@@ -361,20 +361,21 @@ class SearchRun:
         from moo_snn.search.bootstrap_plan import bootstrap_phase_text
 
         self.progress.phase(f"bootstrap: sampling {self.search.bootstrap} feasible architectures")
-        genomes = space_filling_sample(self.spec, self.space, self.search.bootstrap, seed=self.state.seed)
-        # a top-up: the archive (or an earlier start) measured n_have, so only the rest of the bootstrap is trained, the
-        # first of the design in its space-filling order (an archive one network short had the whole design trained);
-        # design members neither measured nor trained are not recorded
+        # a top-up: the archive measured some networks, so the design is the maximin augmentation of them (the archive
+        # fixes it, so a resume draws the same); an earlier start trained its first members, so only the rest is
+        # trained; design members neither measured nor trained are not recorded
+        genomes = space_filling_sample(self.spec, self.space, max(self.search.bootstrap - len(self.archive_records), 0),
+                                       seed=self.state.seed, measured=list(self.archive_records))
         need, todo = self.search.bootstrap - n_have, []
         for x in genomes:
             arch = str(self.space.decode(x))
-            if len(todo) >= need and arch not in self.state.candidates and arch not in self.archive_records:
+            if len(todo) >= need and arch not in self.state.candidates:
                 continue
             c = self._candidate(arch, x, 0)
             if c.status == "predicted" and len(todo) < need:
                 todo.append(c)
-        self.progress.phase(bootstrap_phase_text(self.search.bootstrap, len(genomes), len(todo), self._at_level(),
-                                                 measured=n_have))  # the true counts
+        self.progress.phase(bootstrap_phase_text(self.search.bootstrap, len(genomes) + len(self.archive_records),
+                                                 len(todo), self._at_level(), measured=n_have))  # the true counts
         self._train(todo, 0, "bootstrap", level=self.levels[0])
         fidelity.refusal_taken_up(self, 0, {0})  # a resume trained what the budget refused of the bootstrap
 
