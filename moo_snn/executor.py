@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Protocol
 from uuid import uuid4
 
-from moo_snn.interrupts import requested as interrupt_requested, start_resource_tracker
+from moo_snn.interrupts import deferred, requested as interrupt_requested, start_resource_tracker
 from moo_snn.errors import MooSnnError
 
 
@@ -402,18 +402,19 @@ class DaskExecutor:
         still running when the run ends, by Ctrl-C say, is not waited for: Dask's nanny would give a
         busy worker 4 s before killing it).
         """
-        if self._own_client and self._client is not None:
-            self._client.close()
-        if self._cluster is not None:
-            nannies = list(self._cluster.workers.values())
-            try:
-                self._cluster.sync(_close_nannies, nannies, self.worker_close_timeout_s)
-            except Exception:  # noqa: BLE001 - best effort: the cluster's own close below stops what is left
-                pass
-            self._cluster.close()
-            logging.getLogger("distributed").setLevel(self._log_level)
-        self._client = None if self._own_client else self._client
-        self._cluster = None
+        with deferred():  # a Ctrl-C in the middle of closing left the process hung (moo_snn.interrupts)
+            if self._own_client and self._client is not None:
+                self._client.close()
+            if self._cluster is not None:
+                nannies = list(self._cluster.workers.values())
+                try:
+                    self._cluster.sync(_close_nannies, nannies, self.worker_close_timeout_s)
+                except Exception:  # noqa: BLE001 - best effort: the cluster's own close below stops what is left
+                    pass
+                self._cluster.close()
+                logging.getLogger("distributed").setLevel(self._log_level)
+            self._client = None if self._own_client else self._client
+            self._cluster = None
 
     def __enter__(self):
         self.client  # noqa: B018 - start (or join) the cluster now, not in the middle of a run
@@ -554,10 +555,11 @@ class DaskStream:
                 return tag, failed_result(task, _describe(exc), attempt)
 
     def close(self) -> None:
-        """Cancel every training still pending on the cluster."""
-        for _, _, _, future in self._pending.values():
-            future.cancel()
-        self._pending.clear()
+        """Cancel every training still pending on the cluster (a Ctrl-C waits for it: :func:`moo_snn.interrupts.deferred`)."""
+        with deferred():
+            for _, _, _, future in self._pending.values():
+                future.cancel()
+            self._pending.clear()
 
 
 async def _close_nannies(nannies, timeout_s: float) -> None:

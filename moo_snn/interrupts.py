@@ -30,6 +30,14 @@ without workers and report a worker failure. So:
   sending SIGINT to ``moo-snn optimize`` at random moments: 1 abort in 12 tries. Inside
   :func:`handling` the first import of a package of :data:`HELD_IMPORTS` holds the stop signals back
   and raises them when the import has finished (:class:`_HeldImports`).
+* **The stop is not itself stopped.** A second Ctrl-C (users press it again when a stop takes a
+  second) used to land in the middle of the clean-up the first one started: the final write of the
+  results file was cut off (the file kept status ``running`` and none of the trainings, while the
+  command said every finished training was in it) or the local cluster's close was, and the process
+  hung. Found by sending two SIGINTs 0.05-0.3 s apart to ``moo-snn optimize --workers 2``. The
+  clean-up (the final write, cancelling the trainings in flight, closing the cluster) runs inside
+  :func:`deferred`: a stop signal there is raised when it has finished, so the file is whole and the
+  process then ends at once.
 * **The main process remembers the signal.** :func:`handling` (what ``moo-snn`` commands run in)
   turns SIGINT, SIGTERM and SIGHUP (the terminal closed) into :class:`KeyboardInterrupt` and also
   records them: where a
@@ -53,7 +61,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["HELD_IMPORTS", "STOP_SIGNALS", "dask_setup", "handling", "requested", "start_resource_tracker"]
+__all__ = ["HELD_IMPORTS", "STOP_SIGNALS", "dask_setup", "deferred", "handling", "requested", "start_resource_tracker"]
 
 _REQUESTED = threading.Event()
 _HELD = {"depth": 0, "pending": False}  # inside a held import: a stop signal waits for its end
@@ -90,6 +98,19 @@ def _held() -> Iterator[None]:
         if not _HELD["depth"] and _HELD["pending"]:
             _HELD["pending"] = False
             raise KeyboardInterrupt
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Run a clean-up with the stop signals held back: one arriving inside the block raises
+    :class:`KeyboardInterrupt` when the block has finished (outermost block; module docstring).
+
+    For what must not be cut off half-way: the final write of a results file, the cancelling of
+    trainings in flight, the close of a local cluster. Only :func:`handling`'s handlers hold signals
+    back; outside it (a Python caller's own handlers) the block changes nothing.
+    """
+    with _held():
+        yield
 
 
 class _HeldLoader:

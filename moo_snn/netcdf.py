@@ -22,6 +22,7 @@ import numpy as np
 import xarray as xr
 
 from moo_snn.errors import ResultsError
+from moo_snn.interrupts import deferred
 
 
 def _umask() -> int:
@@ -38,8 +39,17 @@ def write_atomic(ds: xr.Dataset, path: str | Path) -> None:
     The HDF5 library never touches the disk here (it encodes into memory), so a full disk or a
     file-size limit is a plain ``OSError`` of Python's own write: one :class:`ResultsError`, the
     temporary file removed and the previous ``path`` left as it was.
+
+    A stop signal (Ctrl-C) arriving during the write is raised when it has finished
+    (:func:`moo_snn.interrupts.deferred`): xarray's NetCDF lock, taken in the middle of the encoding, was
+    left held by a :class:`KeyboardInterrupt` raised there, and the run's final write then waited for it
+    for ever (found by signalling ``moo-snn optimize --workers 2`` after a training).
     """
-    path = Path(path)
+    with deferred():
+        _write_atomic(ds, Path(path))
+
+
+def _write_atomic(ds: xr.Dataset, path: Path) -> None:
     # the data are numpy arrays: no scheduler is needed, and with a Dask client active in this
     # process xarray would otherwise ask the cluster for a write lock named after the memory target
     with dask.config.set(scheduler="synchronous"):
@@ -86,7 +96,7 @@ def read(path: str | Path, kind: str, format_tag: str) -> xr.Dataset:
     if not path.is_file():
         raise ResultsError(f"{path}: no such {kind}")
     try:
-        with xr.open_dataset(path, engine="h5netcdf") as ds:
+        with deferred(), xr.open_dataset(path, engine="h5netcdf") as ds:  # the lock, as in write_atomic
             data = ds.load()
     except Exception as exc:  # h5py/h5netcdf raise many kinds for a truncated or foreign file
         raise ResultsError(f"{path}: not a readable NetCDF file ({type(exc).__name__}: {exc})") from None

@@ -77,6 +77,44 @@ def test_a_stop_signal_during_a_held_import_is_raised_once_the_import_has_finish
     assert not any(isinstance(f, interrupts._HeldImports) for f in sys.meta_path)  # removed with the block
 
 
+def test_a_stop_signal_during_a_results_write_is_raised_once_the_file_is_whole(tmp_path, monkeypatch):
+    """A KeyboardInterrupt raised in the middle of xarray's NetCDF encoding left its lock held, and the run's
+    final write (with status ``interrupted``) then waited for it for ever; a second Ctrl-C cut that final
+    write itself (status ``running``, no trainings, while the command said every training was kept). Here
+    the encoding signals the process half-way: the write finishes, the file is whole, then the interrupt
+    comes, and a later write does not hang."""
+    import numpy as np
+    import xarray as xr
+
+    from moo_snn import netcdf
+
+    encode = netcdf._encode
+    def signalling_encode(ds):
+        os.kill(os.getpid(), signal.SIGTERM)  # (SIGINT may come ignored: the suite run as a background job)
+        for _ in range(1000):
+            pass
+        return encode(ds)
+
+    monkeypatch.setattr(netcdf, "_encode", signalling_encode)
+    ds = xr.Dataset({"a": ("x", np.arange(3.0))}, attrs={"format": "test-1"})
+    with interrupts.handling():
+        with pytest.raises(KeyboardInterrupt):
+            netcdf.write_atomic(ds, tmp_path / "f.nc")
+        assert netcdf.read(tmp_path / "f.nc", "results file", "test-1")["a"].values.tolist() == [0.0, 1.0, 2.0]
+        reached = []
+        with pytest.raises(KeyboardInterrupt):
+            with interrupts.deferred():  # nested: raised at the outermost block's end only
+                with interrupts.deferred():
+                    os.kill(os.getpid(), signal.SIGTERM)
+                    for _ in range(1000):
+                        pass
+                reached.append(True)
+        assert reached
+    monkeypatch.setattr(netcdf, "_encode", encode)
+    netcdf.write_atomic(ds.assign(a=ds.a + 1), tmp_path / "f.nc")  # the lock is free: no hang
+    assert netcdf.read(tmp_path / "f.nc", "results file", "test-1")["a"].values.tolist() == [1.0, 2.0, 3.0]
+
+
 @pytest.mark.parametrize("name", ["SIGINT", "SIGHUP"])
 def test_an_ignored_sigint_or_sighup_stays_ignored(name):
     """A background job of a script ignores SIGINT, ``nohup`` ignores SIGHUP: as the shell asked."""
@@ -209,3 +247,36 @@ def test_ctrl_c_to_the_process_group_stops_a_dask_run_as_interrupted_and_resume_
     assert final.attrs["status"] == "complete"
     assert int(final.trained.sum()) >= int(ds.trained.sum())
     assert not any(final.status.values == "failed")
+
+
+@pytest.mark.slow  # about 30-60 s on 2 shared cores: three cluster starts
+@pytest.mark.skipif(not hasattr(os, "killpg") or not Path("/proc").is_dir(), reason="POSIX process groups and /proc")
+@pytest.mark.parametrize("gap_s", [0.02, 0.1, 0.3])
+def test_two_ctrl_c_in_a_row_stop_a_dask_run_with_its_file_whole(tmp_path, gap_s):
+    """Users press Ctrl-C again when a stop takes a second. Two SIGINTs 0.05-0.3 s apart, right after a
+    training, hung ``moo-snn optimize --workers 2`` or left its file ``running`` with no training while the
+    command said every finished training was in it (moo_snn.interrupts: the clean-up is deferred)."""
+    (tmp_path / "tiny.toml").write_text(TINY)
+    env = dict(os.environ, OMP_NUM_THREADS="1", COLUMNS="200")
+    command = [*MOO_SNN, "optimize", "tiny.toml", "--out", "run.nc", "--torch-threads", "1", "--workers", "2"]
+    with open(tmp_path / "err", "w") as err_file:
+        proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=err_file, text=True,
+                                start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        deadline = time.monotonic() + 240
+        while "trained " not in (tmp_path / "err").read_text() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert proc.poll() is None, (tmp_path / "err").read_text()
+        for _ in range(2):
+            os.killpg(proc.pid, signal.SIGINT)
+            time.sleep(gap_s)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            pytest.fail("the run hung after two Ctrl-C")
+    err = (tmp_path / "err").read_text()
+    assert proc.returncode == 130, err
+    ds = moo_snn.open_results(tmp_path / "run.nc")
+    assert ds.attrs["status"] == "interrupted", err
+    assert int(ds.trained.sum()) >= 1  # the training whose line was seen
+    assert "every finished training is in run.nc" in err

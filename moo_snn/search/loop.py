@@ -43,6 +43,7 @@ from moo_snn.netcdf import write_atomic
 from moo_snn.results.state import Candidate, RoundRecord, RunState, now
 from moo_snn.objectives import constraint_matrix, metric_values, resolve_metrics
 from moo_snn.pareto import feasible_front, hypervolume
+from moo_snn import interrupts
 from moo_snn.search import fidelity
 from moo_snn.search.selection import ideal_point, reference_point, select_survivors
 from moo_snn.space import SLOT_NAMES, SearchSpace, slot_for
@@ -544,8 +545,11 @@ class SearchRun:
             self.state.failure = " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
             raise
         finally:
-            self.state.ended = now()
-            self.checkpoint()  # with the front and what was spent, however the run ended
+            with interrupts.deferred():  # a second Ctrl-C waits for the file to be whole (moo_snn.interrupts)
+                if self.state.status == "running":  # a second signal cut the except clause short: still a stop
+                    self.state.status = "interrupted"
+                self.state.ended = now()
+                self.checkpoint()  # with the front and what was spent, however the run ended
         return self.state.to_dataset()
 
 
