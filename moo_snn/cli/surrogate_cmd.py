@@ -39,7 +39,9 @@ def build(
     from moo_snn.executor import make_executor
     from moo_snn.resources import user_archive_path
     from moo_snn.surrogate.build import build_archive
+    from moo_snn.training.runtime import check_device
 
+    check_device(device, here=scheduler is None)  # before a cluster starts (a scheduler's workers have their own GPUs)
     spec = load_problem(problem)
     path = out or user_archive_path(spec.data.dataset)  # never the shipped archive inside the installed package
     executor = make_executor(workers, scheduler, torch_threads=torch_threads)

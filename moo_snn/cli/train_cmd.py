@@ -36,6 +36,9 @@ def train(
     from moo_snn.config.problem import load_problem
     from moo_snn.data import load_problem_data
 
+    from moo_snn.training.runtime import check_device
+
+    check_device(device)  # before the data are read
     spec = load_problem(problem)
     architecture = resolve_arch(spec, arch, repair=repair, say=lambda text: stderr.print(plain(f"note: {text}")))
     data = load_problem_data(spec)

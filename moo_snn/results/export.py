@@ -78,8 +78,9 @@ def export_candidate(results: str | Path, nir_path: str | Path, candidate: int |
         if exc.name != "nir":
             raise
         raise TrainingError("moo-snn export needs the 'nir' package: pip install -c constraints.txt nir") from None
-    from moo_snn.training.trainer import load_weights, train_architecture
+    from moo_snn.training.trainer import load_weights, resolve_device, train_architecture
 
+    resolve_device(device)  # before any reading, training or writing
     ds = open_results(results)
     k = _candidate_index(ds, candidate)
     cand, arch = int(ds.candidate.values[k]), str(ds.arch.values[k])

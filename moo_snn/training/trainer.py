@@ -61,13 +61,9 @@ class TrainResult:
 
 
 def resolve_device(device: str) -> torch.device:
-    """``cpu``, ``cuda`` or ``cuda:N``; a clear error where CUDA is not available."""
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise TrainingError(f"device {device!r} requested but torch sees no CUDA GPU (torch {torch.__version__}); use --device cpu")
-    try:
-        return torch.device(device)
-    except RuntimeError:
-        raise TrainingError(f"unknown device {device!r}; valid: cpu, cuda, cuda:N") from None
+    """``cpu``, ``cuda`` or ``cuda:N`` as a torch device; any other device type, or a GPU torch does not
+    see, is a :class:`TrainingError` (:func:`moo_snn.training.runtime.check_device`)."""
+    return torch.device(runtime.check_device(device))
 
 
 def augment_crop_flip(x: torch.Tensor, padding: int, generator: torch.Generator) -> torch.Tensor:
