@@ -78,15 +78,20 @@ def non_canonical(ds) -> list[tuple[str, str]]:
 @user_errors
 def pareto(
     results: Annotated[list[Path], typer.Argument(help="results file(s) of moo-snn optimize (.nc); several are overlaid")],
-    plot: Annotated[Optional[Path], typer.Option(help="save a figure of the front(s) to this file (.png, .pdf, .svg)")] = None,
-    csv: Annotated[Optional[Path], typer.Option(help="write the front(s) as CSV to this file")] = None,
+    plot: Annotated[Optional[Path], typer.Option(help="save a figure of the front(s) to this file (.png, .pdf, .svg; missing folders are created)")] = None,
+    csv: Annotated[Optional[Path], typer.Option(help="write the front(s) as CSV to this file (missing folders are created)")] = None,
     wide: WideOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Show the measured Pareto front of a run: its networks, the hypervolume (reference point: the
     problem's limits), the best compromise (knee); several runs are compared side by side."""
+    from moo_snn.outputs import check_figure_file, check_output_file, make_parent
     from moo_snn.results import open_results
 
+    if plot is not None:  # before anything is read, printed or written
+        check_figure_file(plot, "--plot")
+    if csv is not None:
+        check_output_file(csv, "--csv")
     datasets = [open_results(p) for p in results]
     summaries = [dict(results=str(p), **ds.moo.summary(), **budget_summary(ds.attrs)) for p, ds in zip(results, datasets)]
     if plot is not None:
@@ -94,7 +99,7 @@ def pareto(
 
         labels = run_labels(results)
         try:
-            plot_runs(datasets, labels, path=plot)
+            plot_runs(datasets, labels, path=make_parent(plot, "--plot"))
         except (OSError, ValueError) as exc:  # unwritable path, unknown image format
             from moo_snn.errors import ResultsError
 
@@ -105,7 +110,7 @@ def pareto(
 
         rows = [dict(results=s["results"], **r) for s in summaries for r in s["front"]]
         try:
-            pd.DataFrame(rows).to_csv(csv, index=False)
+            pd.DataFrame(rows).to_csv(make_parent(csv, "--csv"), index=False)
         except OSError as exc:
             from moo_snn.errors import ResultsError
 
