@@ -43,7 +43,8 @@ def train(
     if save is not None:  # before the training, not after it (its missing folders are made when it is written)
         check_output_file(save, "--save", folder_hint="give a file name (.pt)")
     spec = load_problem(problem)
-    architecture = resolve_arch(spec, arch, repair=repair, say=lambda text: stderr.print(plain(f"note: {text}")))
+    architecture = resolve_arch(spec, arch, repair=repair, say=lambda text: stderr.print(plain(f"note: {text}")),
+                                warn=lambda text: stderr.print(plain(f"warning: {text}")), doing="training")
     data = load_problem_data(spec)
     from moo_snn.training.runtime import torch_threads as threads
     from moo_snn.training.trainer import train_architecture  # torch: only once the inputs are valid
