@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from moo_snn.architecture import OPS, Architecture
+from moo_snn.architecture import FIELD_BOUNDS, OPS, Architecture
 from moo_snn.schema import parse_table, parse_toml
 from moo_snn.cost.hardware import HardwareConfig
 from moo_snn.cost.nonideal import NonidealConfig
@@ -71,15 +71,15 @@ class SpaceSpec:
 
     ops: tuple[str, ...] = field(default=("zero", "skip", "conv1x1", "conv3x3"), metadata={"doc": "operations an edge may carry", "choices": OPS, "nonempty": True})
     backward: bool = field(default=True, metadata={"doc": "allow backward (temporal feedback) edges"})
-    channels: tuple[int, ...] = field(default=(8, 16, 32), metadata={"doc": "choices of C, the first cell's channels", "min": 1, "max": 4096, "nonempty": True})
-    timesteps: tuple[int, ...] = field(default=(2, 4), metadata={"doc": "choices of T", "min": 1, "max": 256, "nonempty": True})
-    weight_bits: tuple[int, ...] = field(default=(4, 8), metadata={"doc": "choices of weight precision [bits]", "min": 1, "max": 16, "nonempty": True})
-    final_pool: tuple[int, ...] = field(default=(1, 2), metadata={"doc": "choices of the final average-pool side s", "min": 1, "nonempty": True})
-    hidden: tuple[int, ...] = field(default=(0,), metadata={"doc": "choices of the classifier hidden width (0: one linear layer)", "min": 0, "max": 65536, "nonempty": True})
+    channels: tuple[int, ...] = field(default=(8, 16, 32), metadata={"doc": "choices of C, the first cell's channels", "min": FIELD_BOUNDS["channels"][0], "max": FIELD_BOUNDS["channels"][1], "nonempty": True})
+    timesteps: tuple[int, ...] = field(default=(2, 4), metadata={"doc": "choices of T", "min": FIELD_BOUNDS["timesteps"][0], "max": FIELD_BOUNDS["timesteps"][1], "nonempty": True})
+    weight_bits: tuple[int, ...] = field(default=(4, 8), metadata={"doc": "choices of weight precision [bits]", "min": FIELD_BOUNDS["weight_bits"][0], "max": FIELD_BOUNDS["weight_bits"][1], "nonempty": True})
+    final_pool: tuple[int, ...] = field(default=(1, 2), metadata={"doc": "choices of the final average-pool side s", "min": FIELD_BOUNDS["final_pool"][0], "max": FIELD_BOUNDS["final_pool"][1], "nonempty": True})
+    hidden: tuple[int, ...] = field(default=(0,), metadata={"doc": "choices of the classifier hidden width (0: one linear layer)", "min": FIELD_BOUNDS["hidden"][0], "max": FIELD_BOUNDS["hidden"][1], "nonempty": True})
     stem_stride: int = field(default=1, metadata={"doc": "stride of the stem conv (2 for 64x64 inputs, as SNASNet)", "min": 1, "max": 8})
-    crossbar_size: tuple[int, ...] = field(default=(), metadata={"doc": "co-design gene: crossbar sizes to search (empty: fixed by [hardware])", "min": 8, "max": 1024})
-    cell_bits: tuple[int, ...] = field(default=(), metadata={"doc": "co-design gene: bits per RRAM cell (empty: fixed by [hardware])", "min": 1, "max": 8})
-    adc_bits: tuple[int, ...] = field(default=(), metadata={"doc": "co-design gene: ADC bits (empty: fixed by [hardware])", "min": 1, "max": 12})
+    crossbar_size: tuple[int, ...] = field(default=(), metadata={"doc": "co-design gene: crossbar sizes to search (empty: fixed by [hardware])", "min": FIELD_BOUNDS["crossbar_size"][0], "max": FIELD_BOUNDS["crossbar_size"][1]})
+    cell_bits: tuple[int, ...] = field(default=(), metadata={"doc": "co-design gene: bits per RRAM cell (empty: fixed by [hardware])", "min": FIELD_BOUNDS["cell_bits"][0], "max": FIELD_BOUNDS["cell_bits"][1]})
+    adc_bits: tuple[int, ...] = field(default=(), metadata={"doc": "co-design gene: ADC bits (empty: fixed by [hardware])", "min": FIELD_BOUNDS["adc_bits"][0], "max": FIELD_BOUNDS["adc_bits"][1]})
 
 
 @dataclass(frozen=True)

@@ -61,13 +61,9 @@ class TrainResult:
 
 
 def resolve_device(device: str) -> torch.device:
-    """``cpu``, ``cuda`` or ``cuda:N``; a clear error where CUDA is not available."""
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise TrainingError(f"device {device!r} requested but torch sees no CUDA GPU (torch {torch.__version__}); use --device cpu")
-    try:
-        return torch.device(device)
-    except RuntimeError:
-        raise TrainingError(f"unknown device {device!r}; valid: cpu, cuda, cuda:N") from None
+    """``cpu``, ``cuda`` or ``cuda:N`` as a torch device; any other device type, or a GPU torch does not
+    see, is a :class:`TrainingError` (:func:`moo_snn.training.runtime.check_device`)."""
+    return torch.device(runtime.check_device(device))
 
 
 def augment_crop_flip(x: torch.Tensor, padding: int, generator: torch.Generator) -> torch.Tensor:
@@ -192,7 +188,8 @@ def train_architecture(problem: ProblemSpec, arch: Architecture | str, data=None
     device : ``cpu`` or ``cuda[:N]``. On CUDA, cuDNN runs its deterministic algorithms during the
         training; results repeat per seed where torch's CUDA kernels do (not checked on a GPU here).
     weights_path : where to save the trained weights (``torch.save`` of the state dict,
-        readable with ``torch.load(..., weights_only=True)``).
+        readable with ``torch.load(..., weights_only=True)``); its missing folders are created, and a
+        folder or an unwritable place is an :class:`~moo_snn.outputs.OutputError` before the training.
     on_epoch : called as ``on_epoch(epoch, n_epochs, mean_loss)`` after each epoch.
     on_batch : called as ``on_batch(epoch, n_epochs, batch, n_batches, samples_per_second)`` after
         each batch (epoch and batch from 1; samples/s over the epoch so far).
@@ -210,6 +207,10 @@ def train_architecture(problem: ProblemSpec, arch: Architecture | str, data=None
     if epochs < 1:
         raise TrainingError(f"epochs must be >= 1, found {epochs}")
     dev = resolve_device(device)
+    if weights_path is not None:  # checked before the training, not after it
+        from moo_snn.outputs import check_output_file
+
+        check_output_file(weights_path, "weights_path")
     if data is None:
         from moo_snn.data import load_problem_data
         data = load_problem_data(problem)
@@ -288,8 +289,15 @@ def _train(problem: ProblemSpec, arch: Architecture, data, epochs: int, seed: in
 
 
 def save_weights(model: torch.nn.Module, arch: Architecture, path: str | Path) -> None:
-    """Save the state dict and the architecture string (tensors and strings only: safe to load)."""
-    torch.save({"arch": str(arch), "state_dict": model.state_dict()}, Path(path))
+    """Save the state dict and the architecture string (tensors and strings only: safe to load); the
+    missing folders of ``path`` are created."""
+    from moo_snn.outputs import OutputError, make_parent
+
+    path = make_parent(path)
+    try:
+        torch.save({"arch": str(arch), "state_dict": model.state_dict()}, path)
+    except (OSError, RuntimeError) as exc:  # torch raises RuntimeError for an unwritable file
+        raise OutputError(f"{path}: cannot write the weights ({exc})") from None
 
 
 def load_weights(problem: ProblemSpec, path: str | Path) -> SpikingNetwork:
