@@ -18,7 +18,8 @@ from moo_snn.data.splits import LabelledImages
 from moo_snn.errors import DataError
 
 EXPECTED = "an .npz file with x (N×C×H×W) and y (N,) integer labels, optionally x_test and y_test"
-HOW = "save one with numpy.savez(file, x=x, y=y) and point [data] path at the file"
+GET = "save one with numpy.savez(file, x=x, y=y)"
+HOW = f"{GET} and point [data] path at the file"
 
 
 def load(path: str | Path | None) -> LabelledImages:

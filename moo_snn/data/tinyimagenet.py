@@ -26,10 +26,8 @@ SIDE = 64
 JPEG_SUFFIXES = (".jpeg", ".jpg")
 MARKERS = ["wnids.txt", "train", "val/images", "val/val_annotations.txt"]
 EXPECTED = "wnids.txt, train/<wnid>/images/*.JPEG, val/images/*.JPEG and val/val_annotations.txt"
-HOW = (
-    "download tiny-imagenet-200.zip (http://cs231n.stanford.edu/tiny-imagenet-200.zip), "
-    "unzip it and point [data] path at the folder"
-)
+GET = "download tiny-imagenet-200.zip (http://cs231n.stanford.edu/tiny-imagenet-200.zip) and unzip it"
+HOW = f"{GET}; point [data] path at the folder"
 
 
 def load(path: str | Path | None) -> LabelledImages:
