@@ -101,3 +101,126 @@ def test_a_users_problem_file_reads_a_relative_path_from_its_own_folder(tmp_path
     assert f"set [data] path in {(mine / 'p.toml').resolve()}" in message
     assert f"read from {mine.resolve()}" in message
 
+
+
+# --------------------------------------------------------------------------------------------
+# 2. a split with no images is a one-line DataError naming the data and the split, never accuracy 0.0
+
+import pickle  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from moo_snn.data import load_dataset  # noqa: E402
+from moo_snn.data.splits import LabelledImages, make_splits  # noqa: E402
+from test_data import SPLIT, write_cifar100, write_npz, write_tinyimagenet  # noqa: E402
+
+
+def _empty_batch(file: Path, label_key: bytes = b"labels") -> None:
+    with open(file, "wb") as stream:
+        pickle.dump({b"data": np.zeros((0, 3072), np.uint8), label_key: []}, stream, protocol=2)
+
+
+@pytest.mark.parametrize("batch", ["data_batch_1", "data_batch_5", "test_batch"])
+def test_an_empty_cifar10_batch_is_named(tmp_path, batch):
+    write_cifar10(tmp_path)
+    _empty_batch(tmp_path / batch)
+    with pytest.raises(DataError, match=rf"{tmp_path / batch}: the cifar10 batch holds no images"):
+        load_dataset("cifar10", tmp_path, **SPLIT)
+
+
+@pytest.mark.parametrize("name", ["train", "test"])
+def test_an_empty_cifar100_file_is_named(tmp_path, name):
+    write_cifar100(tmp_path)
+    _empty_batch(tmp_path / name, b"fine_labels")
+    with pytest.raises(DataError, match=rf"{tmp_path / name}: the cifar100 batch holds no images"):
+        load_dataset("cifar100", tmp_path, **SPLIT)
+
+
+def test_tinyimagenet_without_images_names_the_split(tmp_path):
+    root = write_tinyimagenet(tmp_path / "t")
+    (root / "val" / "val_annotations.txt").write_text("\n")
+    with pytest.raises(DataError, match=r"val_annotations\.txt lists no images"):
+        load_dataset("tinyimagenet", root, **SPLIT)
+    root = write_tinyimagenet(tmp_path / "u")
+    for image in (root / "train" / "n01443537" / "images").iterdir():
+        image.unlink()
+    with pytest.raises(DataError, match=r"n01443537/images holds no \.JPEG images"):
+        load_dataset("tinyimagenet", root, **SPLIT)
+
+
+@pytest.mark.parametrize(("arrays", "split"), [
+    ({"x": np.zeros((0, 3, 6, 6), np.uint8), "y": np.zeros(0, int)}, "x holds no images"),
+    ({"x_test": np.zeros((0, 3, 6, 6), np.uint8), "y_test": np.zeros(0, int)}, "x_test holds no images"),
+])
+def test_npz_without_images_names_the_array(tmp_path, arrays, split):
+    file = write_npz(tmp_path / "d.npz", **arrays)
+    with pytest.raises(DataError, match=rf"{file}: {split}"):
+        load_dataset("npz", file, **SPLIT)
+
+
+def test_npz_fractions_that_leave_no_training_image(tmp_path):
+    file = write_npz(tmp_path / "two.npz", n=2)
+    with pytest.raises(DataError, match=rf"npz data {file}: the training split holds no images"):
+        load_dataset("npz", file, val_fraction=0.3, test_fraction=0.5, split_seed=0)
+
+
+@pytest.mark.parametrize(("data", "split"), [
+    (LabelledImages(np.zeros((0, 1, 2, 2), np.float32), np.zeros(0, np.int64), None, None, 1), "training"),
+    (LabelledImages(np.zeros((4, 1, 2, 2), np.float32), np.zeros(4, np.int64),
+                    np.zeros((0, 1, 2, 2), np.float32), np.zeros(0, np.int64), 1), "test"),
+])
+def test_make_splits_refuses_an_empty_split(data, split):
+    with pytest.raises(DataError, match=rf"^toy: the {split} split"):
+        make_splits(data, "toy", **SPLIT)
+
+
+def test_a_fraction_of_zero_still_asks_for_an_empty_split():
+    data = load_dataset("digits", None, val_fraction=0.0, test_fraction=0.0, split_seed=0)
+    assert len(data.y_val) == len(data.y_test) == 0 and len(data.y_train) == 1797
+
+
+def test_training_on_an_empty_split_is_a_data_error_not_accuracy_zero():
+    import torch
+
+    from moo_snn.training.trainer import evaluate, train_architecture
+
+    spec = load_problem("digits")
+    data = load_dataset("digits", None, val_fraction=0.2, test_fraction=0.0, split_seed=0)
+    with pytest.raises(DataError, match="digits: the test split holds no images"):
+        train_architecture(spec, spec.reference_arch, data, epochs=1)
+    with pytest.raises(DataError, match="no images"):
+        evaluate(torch.nn.Identity(), torch.zeros(0, 10), torch.zeros(0, dtype=torch.long), 8, torch.device("cpu"))
+
+
+CIFAR_PROBLEM = """\
+name = "tiny-cifar"
+reference_arch = "0003-0000-0000-0000_c4_t1_w4_p1_h0"
+[data]
+dataset = "cifar10"
+path = "cifar"
+[space]
+channels = [4]
+timesteps = [1]
+final_pool = [1, 2]
+hidden = [0]
+stem_stride = 4
+[training]
+epochs = 1
+[search]
+rounds = 1
+generations = 1
+pop_size = 4
+survivors = 1
+bootstrap = 2
+"""
+
+
+@pytest.mark.parametrize("command", [["train"], ["optimize", "--archive", "none", "--out", "run.nc"]])
+def test_an_empty_test_batch_stops_train_and_optimize_with_one_line(tmp_path, monkeypatch, command):
+    write_cifar10(tmp_path / "cifar", per_batch=10)
+    _empty_batch(tmp_path / "cifar" / "test_batch")
+    (tmp_path / "p.toml").write_text(CIFAR_PROBLEM)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, [command[0], str(tmp_path / "p.toml"), *command[1:]])
+    assert result.exit_code == 2, result.output
+    assert "test_batch: the cifar10 batch holds no images" in _one_line(result)
