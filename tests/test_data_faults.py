@@ -224,3 +224,68 @@ def test_an_empty_test_batch_stops_train_and_optimize_with_one_line(tmp_path, mo
     result = CliRunner().invoke(app, [command[0], str(tmp_path / "p.toml"), *command[1:]])
     assert result.exit_code == 2, result.output
     assert "test_batch: the cifar10 batch holds no images" in _one_line(result)
+
+
+# --------------------------------------------------------------------------------------------
+# 3. every file a loader reads: unreadable, a folder or not text is a DataError naming the file
+
+
+@pytest.mark.parametrize("name", ["wnids.txt", "val/val_annotations.txt"])
+@pytest.mark.parametrize("fault", ["latin-1", "folder"])
+def test_tinyimagenet_text_files_that_cannot_be_read_are_named(tmp_path, name, fault):
+    root = write_tinyimagenet(tmp_path / "t")
+    file = root / name
+    if fault == "folder":
+        file.unlink()
+        file.mkdir()
+        expected = rf"tinyimagenet: {file} is a folder; it should be a text file"
+    else:
+        file.write_bytes(file.read_bytes() + "caf\xe9\n".encode("latin-1"))
+        expected = rf"tinyimagenet: {file} is not UTF-8 text"
+    with pytest.raises(DataError, match=expected):
+        load_dataset("tinyimagenet", root, **SPLIT)
+
+
+def test_tinyimagenet_text_files_with_a_bom_are_read(tmp_path):
+    root = write_tinyimagenet(tmp_path / "t")
+    (root / "wnids.txt").write_bytes(b"\xef\xbb\xbf" + (root / "wnids.txt").read_bytes())
+    assert load_dataset("tinyimagenet", root, **SPLIT).n_classes == 3
+
+
+def test_tinyimagenet_files_and_folders_swapped_are_named(tmp_path):
+    root = write_tinyimagenet(tmp_path / "t")
+    images = root / "train" / "n01443537" / "images"
+    shutil.rmtree(images)
+    images.write_text("")
+    with pytest.raises(DataError, match=rf"{images} is not a folder"):
+        load_dataset("tinyimagenet", root, **SPLIT)
+    root = write_tinyimagenet(tmp_path / "u")
+    image = root / "val" / "images" / "val_1.JPEG"
+    image.unlink()
+    image.mkdir()
+    with pytest.raises(DataError, match=rf"{image} is not a file \(listed in"):
+        load_dataset("tinyimagenet", root, **SPLIT)
+    root = write_tinyimagenet(tmp_path / "v")
+    image = next((root / "train" / "n05555555" / "images").iterdir())
+    image.unlink()
+    image.mkdir()
+    with pytest.raises(DataError, match=rf"cannot read image {image}"):
+        load_dataset("tinyimagenet", root, **SPLIT)
+
+
+def test_a_cifar_batch_that_is_a_folder_is_named(tmp_path):
+    write_cifar10(tmp_path)
+    (tmp_path / "data_batch_2").unlink()
+    (tmp_path / "data_batch_2").mkdir()
+    with pytest.raises(DataError, match=rf"cannot read cifar10 file {tmp_path / 'data_batch_2'}"):
+        load_dataset("cifar10", tmp_path, **SPLIT)
+
+
+def test_a_broken_tinyimagenet_file_stops_train_with_one_line_exit_2(tmp_path):
+    root = write_tinyimagenet(tmp_path / "tiny")
+    (root / "wnids.txt").write_bytes(b"\xff\xfe" + "n1\n".encode("utf-16-le"))
+    text = CIFAR_PROBLEM.replace('dataset = "cifar10"\npath = "cifar"', 'dataset = "tinyimagenet"\npath = "tiny"')
+    (tmp_path / "p.toml").write_text(text)
+    result = CliRunner().invoke(app, ["train", str(tmp_path / "p.toml")])
+    assert result.exit_code == 2, result.output
+    assert f"{root / 'wnids.txt'} is not UTF-8 text" in _one_line(result)
