@@ -289,3 +289,83 @@ def test_a_broken_tinyimagenet_file_stops_train_with_one_line_exit_2(tmp_path):
     result = CliRunner().invoke(app, ["train", str(tmp_path / "p.toml")])
     assert result.exit_code == 2, result.output
     assert f"{root / 'wnids.txt'} is not UTF-8 text" in _one_line(result)
+
+
+# --------------------------------------------------------------------------------------------
+# 6. a file that is not an .npz of arrays: said so, never an invitation to load it unsafely
+
+import zipfile  # noqa: E402
+
+from test_data import Boom  # noqa: E402
+
+
+def _text(file: Path) -> None:
+    file.write_text("x,y\n1,2\n")
+
+
+def _npy(file: Path) -> None:
+    with open(file, "wb") as stream:
+        np.save(stream, np.zeros((4, 1, 2, 2)))
+
+
+def _raw_member(file: Path) -> None:
+    with zipfile.ZipFile(file, "w") as archive:
+        archive.writestr("x.npy", b"not an array")
+        archive.writestr("y.npy", b"nor this")
+
+
+def _objects(file: Path) -> None:
+    np.savez(file, x=np.array([Boom(file.parent / "pwned")], dtype=object), y=np.zeros(1, int))
+
+
+def _pickle(file: Path) -> None:
+    with open(file, "wb") as stream:
+        pickle.dump(Boom(file.parent / "pwned"), stream)
+
+
+def _corrupt(file: Path) -> None:
+    np.savez_compressed(file, x=np.arange(4000, dtype=np.uint8).reshape(10, 1, 20, 20), y=np.arange(10))
+    data = bytearray(file.read_bytes())
+    data[200:260] = bytes(60)
+    file.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(("write", "said"), [
+    (_text, "not a zip archive"), (_npy, "not a zip archive"), (_pickle, "not a zip archive"),
+    (_raw_member, "its member 'x' is not a .npy array"), (_objects, "holds object arrays"), (_corrupt, "BadZipFile"),
+])
+def test_a_file_that_is_not_an_npz_of_arrays_is_said_so(tmp_path, write, said):
+    file = tmp_path / "x.npz"
+    write(file)
+    with pytest.raises(DataError) as info:
+        load_dataset("npz", file, **SPLIT)
+    message = str(info.value)
+    assert message.startswith(f"npz: {file} is not a valid .npz of arrays") and said in message
+    assert "\n" not in message and "allow_pickle" not in message and "trust" not in message
+    assert not (tmp_path / "pwned").exists()
+
+
+NPZ_PROBLEM = CIFAR_PROBLEM.replace('dataset = "cifar10"\npath = "cifar"',
+                                    'dataset = "npz"\npath = "x.npz"\nchannels = 3\nside = 8\nclasses = 4'
+                                    ).replace("stem_stride = 4", "stem_stride = 2")
+
+
+def test_train_and_plan_on_a_text_file_named_npz_are_one_line_exit_2(tmp_path):
+    _text(tmp_path / "x.npz")
+    (tmp_path / "p.toml").write_text(NPZ_PROBLEM)
+    for command in (["train", str(tmp_path / "p.toml")], ["plan", str(tmp_path / "p.toml")]):
+        result = CliRunner().invoke(app, command)
+        assert result.exit_code == 2, result.output
+        assert f"{tmp_path / 'x.npz'} is not a valid .npz of arrays" in _one_line(result)
+
+
+def test_plan_counts_an_npz_with_its_own_test_set(tmp_path):
+    from moo_snn.config.problem import parse_problem
+    from moo_snn.training.plan import split_sizes
+
+    write_npz(tmp_path / "x.npz", n=40, x=np.zeros((40, 3, 8, 8), np.uint8),
+              x_test=np.zeros((6, 3, 8, 8), np.uint8), y_test=np.arange(6) % 4)
+    spec = parse_problem(NPZ_PROBLEM, base_dir=tmp_path)
+    assert split_sizes(spec) == (40 - 6, 6 + 6)  # val: ceil(0.15 x 40) = 6 of x; test: the file's 6
+    data = load_problem_data(spec)
+    assert (len(data.y_train), len(data.y_val) + len(data.y_test)) == split_sizes(spec)
