@@ -369,3 +369,54 @@ def test_plan_counts_an_npz_with_its_own_test_set(tmp_path):
     assert split_sizes(spec) == (40 - 6, 6 + 6)  # val: ceil(0.15 x 40) = 6 of x; test: the file's 6
     data = load_problem_data(spec)
     assert (len(data.y_train), len(data.y_val) + len(data.y_test)) == split_sizes(spec)
+
+
+# --------------------------------------------------------------------------------------------
+# 4. a shape mismatch names a fix that works; npz-only keys elsewhere are an error
+# 5. [data] path with digits (which reads no file) is an error
+
+from moo_snn.config.problem import parse_problem  # noqa: E402
+from moo_snn.errors import ProblemError  # noqa: E402
+
+TINY_PROBLEM = CIFAR_PROBLEM.replace('dataset = "cifar10"\npath = "cifar"', 'dataset = "tinyimagenet"\npath = "tiny"')
+
+
+def test_tinyimagenet_with_other_than_200_classes_names_a_fix_that_works(tmp_path):
+    write_tinyimagenet(tmp_path / "tiny")  # 3 wnids, not 200
+    spec = parse_problem(TINY_PROBLEM, source="p.toml", base_dir=tmp_path)
+    with pytest.raises(DataError) as info:
+        load_problem_data(spec)
+    message = str(info.value)
+    assert "3-channel 64x64 images of 3 classes" in message and "of 200 classes" in message
+    assert "fix [data] channels/side/classes" not in message
+    assert 'set [data] dataset = "npz", channels = 3, side = 64, classes = 3' in message
+
+
+def test_an_npz_of_another_shape_names_the_keys_to_set(tmp_path):
+    write_npz(tmp_path / "x.npz", n=40, x=np.zeros((40, 3, 8, 8), np.uint8), y=np.arange(40) % 5)
+    with pytest.raises(DataError, match=r"set \[data\] channels = 3, side = 8, classes = 5"):
+        load_problem_data(parse_problem(NPZ_PROBLEM, base_dir=tmp_path))
+
+
+@pytest.mark.parametrize("dataset", ['"cifar10"\npath = "cifar"', '"tinyimagenet"\npath = "t"', '"digits"'])
+@pytest.mark.parametrize("keys", ["classes = 3", "side = 16\nchannels = 1"])
+def test_npz_only_keys_with_another_data_set_are_refused(dataset, keys):
+    text = CIFAR_PROBLEM.replace('dataset = "cifar10"\npath = "cifar"', f"dataset = {dataset}\n{keys}")
+    with pytest.raises(ProblemError, match=r"^p\.toml: \[data\] (classes|channels, side): for dataset 'npz' only"):
+        parse_problem(text, source="p.toml")
+
+
+def test_a_path_with_digits_is_refused_naming_npz():
+    text = CIFAR_PROBLEM.replace('dataset = "cifar10"', 'dataset = "digits"').replace("stem_stride = 4", "stem_stride = 1")
+    with pytest.raises(ProblemError, match=r"^p\.toml: \[data\] path 'cifar' is given, but dataset 'digits' reads no "
+                                           r"file .*set dataset = \"npz\""):
+        parse_problem(text, source="p.toml")
+    parse_problem(text.replace('path = "cifar"\n', ""), source="p.toml")  # digits without a path: fine
+
+
+def test_a_path_with_digits_is_one_line_exit_2_from_the_cli(tmp_path):
+    text = (REPO / "problems" / "digits.toml").read_text().replace('dataset = "digits"', 'dataset = "digits"\npath = "d.npz"')
+    (tmp_path / "p.toml").write_text(text)
+    result = CliRunner().invoke(app, ["train", str(tmp_path / "p.toml")])
+    assert result.exit_code == 2
+    assert "dataset 'digits' reads no file" in _one_line(result)

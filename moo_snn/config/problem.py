@@ -52,14 +52,14 @@ class DataSpec:
     """
 
     dataset: str = field(metadata={"doc": "data set", "choices": tuple(DATASETS)})
-    path: str = field(default="", metadata={"doc": "folder (cifar10, cifar100, tinyimagenet) or .npz file; a relative path is read from the problem file's folder, or, for a problem shipped with moo-snn (given by name, e.g. cifar10-hasnas), from the current folder"})
+    path: str = field(default="", metadata={"doc": "folder (cifar10, cifar100, tinyimagenet) or .npz file (none for digits); a relative path is read from the problem file's folder, or, for a problem shipped with moo-snn (given by name, e.g. cifar10-hasnas), from the current folder"})
     val_fraction: float = field(default=0.15, metadata={"doc": "fraction held out of the training data for validation (selection uses it)", "min": 0.01, "max": 0.5})
     test_fraction: float = field(default=0.2, metadata={"doc": "fraction held out for test where the data set has no test split (digits, npz)", "min": 0.01, "max": 0.5})
     split_seed: int = field(default=0, metadata={"doc": "seed of the train/validation/test split", "min": 0})
     max_train: int = field(default=0, metadata={"doc": "keep at most this many training samples (0: all)", "min": 0})
-    channels: int = field(default=0, metadata={"doc": "npz only: image channels", "min": 0})
-    side: int = field(default=0, metadata={"doc": "npz only: image side", "min": 0})
-    classes: int = field(default=0, metadata={"doc": "npz only: number of classes", "min": 0})
+    channels: int = field(default=0, metadata={"doc": "npz only (an error with the other data sets, whose images fix it): image channels", "min": 0})
+    side: int = field(default=0, metadata={"doc": "npz only (an error with the other data sets, whose images fix it): image side", "min": 0})
+    classes: int = field(default=0, metadata={"doc": "npz only (an error with the other data sets, whose images fix it): number of classes", "min": 0})
 
 
 @dataclass(frozen=True)
@@ -306,11 +306,28 @@ def _parse_constraints(table, where: str, check_plugins: bool = True) -> tuple[C
     return tuple(constraints)
 
 
+def _check_data(data: DataSpec, where: str) -> None:
+    """The ``[data]`` keys fit the data set: none is given that it would ignore without a word."""
+    if data.dataset == "npz":
+        if min(data.channels, data.side, data.classes) < 1:
+            raise ProblemError(f"{where}: [data] dataset 'npz' needs channels, side and classes (positive integers)")
+        return
+    shape = DATASETS[data.dataset]
+    given = [k for k in ("channels", "side", "classes") if getattr(data, k)]
+    if given:
+        raise ProblemError(f"{where}: [data] {', '.join(given)}: for dataset 'npz' only; {data.dataset} images are "
+                           f"{shape[0]}-channel {shape[1]}x{shape[1]} of {shape[2]} classes, fixed by the data set: "
+                           f"remove {', '.join(given)}, or store the images as an .npz and set dataset = \"npz\"")
+    if data.dataset == "digits" and data.path:
+        raise ProblemError(f"{where}: [data] path {data.path!r} is given, but dataset 'digits' reads no file (it ships "
+                           f"with scikit-learn): for images in an .npz file set dataset = \"npz\" (with channels, side "
+                           f"and classes), else remove path")
+    if data.dataset != "digits" and not data.path:
+        raise ProblemError(f"{where}: [data] path is required for dataset {data.dataset!r}: the folder that holds its files")
+
+
 def _check_problem(spec: ProblemSpec, where: str, check_plugins: bool = True) -> None:
-    if spec.data.dataset == "npz" and min(spec.data.channels, spec.data.side, spec.data.classes) < 1:
-        raise ProblemError(f"{where}: [data] dataset 'npz' needs channels, side and classes (positive integers)")
-    if spec.data.dataset != "digits" and not spec.data.path and spec.data.dataset != "npz":
-        raise ProblemError(f"{where}: [data] path is required for dataset {spec.data.dataset!r}: the folder that holds its files")
+    _check_data(spec.data, where)
     net = spec.network_input
     if net.side % spec.space.stem_stride:
         raise ProblemError(f"{where}: [space] stem_stride {spec.space.stem_stride} does not divide the image side {net.side}")

@@ -30,12 +30,18 @@ def load_problem_data(problem) -> DataSplits:
     net = problem.network_input
     found = (data.channels, data.side, data.n_classes)
     if found != (net.channels, net.side, net.n_classes):
-        raise DataError(
-            f"{path or spec.dataset}: the data hold {found[0]}-channel {found[1]}x{found[1]} images "
-            f"of {found[2]} classes, the problem declares {net.channels}-channel {net.side}x{net.side} of "
-            f"{net.n_classes} classes; fix [data] channels/side/classes"
-        )
+        raise DataError(f"{path or spec.dataset}: the data hold {found[0]}-channel {found[1]}x{found[1]} images "
+                        f"of {found[2]} classes, the problem declares {net.channels}-channel {net.side}x{net.side} of "
+                        f"{net.n_classes} classes; {_shape_fix(spec.dataset, found)}")
     return data
+
+
+def _shape_fix(dataset: str, found: tuple[int, int, int]) -> str:
+    """How to make a problem's declared image shape and the data agree (only npz declares it in [data])."""
+    if dataset == "npz":
+        return f"set [data] channels = {found[0]}, side = {found[1]}, classes = {found[2]} (or fix the file)"
+    return (f"{dataset} fixes the shape: give the complete data set, or store these images as an .npz and set "
+            f"[data] dataset = \"npz\", channels = {found[0]}, side = {found[1]}, classes = {found[2]}")
 
 
 def missing_data_message(problem, path: Path) -> str:
