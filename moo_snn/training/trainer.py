@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from moo_snn.architecture import Architecture
 from moo_snn.config.problem import ProblemSpec, TrainingSpec
-from moo_snn.errors import TrainingError
+from moo_snn.errors import DataError, TrainingError
 from moo_snn.layers import crossbar_layers
 from moo_snn.training import runtime
 from moo_snn.training.network import RateRecorder, SpikeRecorder, SpikingNetwork
@@ -120,7 +120,10 @@ def _autocast(spec: TrainingSpec, device: torch.device):
 def evaluate(model: SpikingNetwork, x: torch.Tensor, y: torch.Tensor, batch_size: int, device: torch.device,
              recorder: SpikeRecorder | None = None, spec: TrainingSpec | None = None) -> float:
     """Accuracy of ``model`` on ``(x, y)`` (on any device; batches are moved to ``device``);
-    every layer's input goes to ``recorder``. ``spec``: its autocast and memory format (default off)."""
+    every layer's input goes to ``recorder``. ``spec``: its autocast and memory format (default off).
+    No images: :class:`DataError` (an accuracy of nothing is undefined, not 0)."""
+    if len(x) == 0:
+        raise DataError("no images to measure the accuracy on (an empty split); give every split images")
     model.eval()
     correct = 0
     layout = _memory_format(spec) if spec is not None else torch.contiguous_format
@@ -130,7 +133,7 @@ def evaluate(model: SpikingNetwork, x: torch.Tensor, y: torch.Tensor, batch_size
         with _autocast(spec, device) if spec is not None else contextlib.nullcontext():
             logits = model(xb, recorder)
         correct += int((logits.argmax(1) == yb).sum())
-    return correct / max(len(x), 1)
+    return correct / len(x)
 
 
 def macs_per_step(arch: Architecture, net_input, batch_size: int) -> float:
@@ -214,6 +217,8 @@ def train_architecture(problem: ProblemSpec, arch: Architecture | str, data=None
     if data is None:
         from moo_snn.data import load_problem_data
         data = load_problem_data(problem)
+    from moo_snn.data.splits import check_not_empty
+    check_not_empty(data)
     work = macs_per_step(arch.pruned(), problem.network_input, min(spec.batch_size, len(data.y_train)))
     threads = 1 if dev.type == "cuda" and not torch_threads else \
         runtime.choose_threads(work, requested=torch_threads, trainings_per_node=trainings_per_node).threads
