@@ -46,7 +46,37 @@ _INT_FIELDS = (
 HARDWARE_FIELDS = (("x", "crossbar_size"), ("b", "cell_bits"), ("a", "adc_bits"))
 """Hardware settings that an architecture may carry (co-design genes)."""
 _KEYS = dict(_INT_FIELDS + HARDWARE_FIELDS)
+
+FIELD_BOUNDS: dict[str, tuple[int, int]] = {
+    "channels": (1, 4096),
+    "timesteps": (1, 256),
+    "weight_bits": (1, 16),
+    "final_pool": (1, 1024),
+    "hidden": (0, 65536),
+    "crossbar_size": (8, 1024),
+    "cell_bits": (1, 8),
+    "adc_bits": (1, 12),
+}
+"""The smallest and largest value of every field of an architecture (and of every ``[space]``
+choice list: :class:`moo_snn.config.problem.SpaceSpec` takes its bounds from here).
+
+A value beyond them is a typo, not a network: ``c100000`` asked for 13 GB of weights in one layer,
+``t100000`` for 720 GB of membrane states, and ``c99999999999999999999`` overflowed numpy. The
+maxima leave room above the published spiking networks (DESIGN §3): C = 4096 makes the second cell
+8192 channels wide (a 3x3 conv of 600 M weights, past the widest VGG/ResNet SNNs at 512-2048); T =
+256 is above the timesteps of directly trained SNNs (1-8) and of most ANN-to-SNN conversions; 16-bit
+weights are unquantised in effect; a final pool of 1024 exceeds any image side after the reduction;
+a hidden layer of 65536 units is wider than any classifier head. The hardware fields follow RRAM
+compute-in-memory practice (SpikeSim, NeuroSim): crossbars of 8 to 1024 rows (the cost model's
+smallest tile holds 8), 1 to 8 bits per cell (multi-level cells shown up to ~6-8 bits), ADCs of 1 to
+12 bits."""
 _MATRIX = re.compile(r"^[0-9]{4}(-[0-9]{4}){3}$")
+
+
+def _out_of_bounds(key: str, name: str, shown) -> str:
+    low, high = FIELD_BOUNDS[name]
+    return (f"{name} ({key}) must be an integer from {low} to {high}, found {shown} (beyond these bounds, "
+            f"architecture.FIELD_BOUNDS, a network cannot be trained or costed sensibly)")
 
 
 @dataclass(frozen=True)
@@ -109,15 +139,14 @@ class Architecture:
                 raise ArchitectureError(f"unknown operation {op!r}; valid: {', '.join(OPS)}")
             edges.append((op, bool(backward) and op != "zero"))
         object.__setattr__(self, "edges", tuple(edges))
-        for key, name in _INT_FIELDS:
+        for key, name in _INT_FIELDS + HARDWARE_FIELDS:
             value = getattr(self, name)
-            low = 0 if name == "hidden" else 1
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise ArchitectureError(f"{name} ({key}) must be an integer >= {low}, found {value!r}")
-        for key, name in HARDWARE_FIELDS:
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value < 1):
-                raise ArchitectureError(f"{name} ({key}) must be a positive integer, found {value!r}")
+            if value is None and name in dict(HARDWARE_FIELDS).values():
+                continue
+            low, high = FIELD_BOUNDS[name]
+            if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
+                continue
+            raise ArchitectureError(_out_of_bounds(key, name, value if isinstance(value, int) else repr(value)))
 
     # --- string form -------------------------------------------------------------------------
     @classmethod
@@ -178,7 +207,10 @@ class Architecture:
             name = _KEYS[m.group(1)]
             if name in values:
                 raise ArchitectureError(f"architecture {text!r}: field {m.group(1)} ({name}) given twice")
-            values[name] = int(m.group(2))
+            digits = m.group(2).lstrip("0") or "0"
+            if len(digits) > 9:  # past every bound; int() of 4300+ digits would raise ValueError itself
+                raise ArchitectureError(f"architecture {text!r}: " + _out_of_bounds(m.group(1), name, f"{digits[:6]}... ({len(digits)} digits)"))
+            values[name] = int(digits)
         missing = [f"{k} ({n})" for k, n in _INT_FIELDS if n not in values]
         if missing:
             raise ArchitectureError(f"architecture {text!r}: missing field(s) {', '.join(missing)}")

@@ -76,6 +76,9 @@ def training_tasks(problem, archs: Sequence[str], *, seed: int, epochs: int | No
     Workers re-read the problem from its TOML text: the ``[data]`` and ``[training]`` tables of
     ``problem`` must be those of its text (``ValueError`` otherwise).
     """
+    from moo_snn.training.runtime import check_device
+
+    check_device(device, here=False)  # another device type fails every task alike: refused here, once
     parsed = _parse(problem.source, str(problem.base_dir))
     epochs = problem.training.epochs if epochs is None else int(epochs)
     if parsed.data != problem.data or dataclasses.replace(parsed.training, epochs=epochs) != \
@@ -322,6 +325,12 @@ class DaskExecutor:
         self.trainings_per_gpu = trainings_per_gpu
         self.worker_close_timeout_s = 1.0  # a local worker still busy when the executor closes is killed after 0.8 s
         self._client, self._cluster, self._own_client = client, None, client is None
+
+    @property
+    def remote(self) -> bool:
+        """The trainings run on a cluster this process did not start (a scheduler, a client of yours):
+        their GPUs are not this machine's (:func:`moo_snn.training.runtime.check_device` ``here``)."""
+        return self.workers is None
 
     @property
     def client(self):

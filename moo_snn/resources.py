@@ -10,6 +10,8 @@ are read here with :func:`importlib.resources.files`, as scikit-learn reads its 
 
 What a user makes goes to the current folder, never beside the installed package:
 ``results/`` (run datasets) and ``surrogates/`` (archives built with ``moo-snn surrogate build``).
+What a user brings is read from there too: a relative ``[data] path`` of a shipped problem
+(``data/cifar10``) names a folder under the current one (:func:`is_shipped_problem`).
 
 Errors: :class:`~moo_snn.errors.ProblemError` for a shipped problem that does not exist.
 """
@@ -73,6 +75,19 @@ def shipped_problem(name: str) -> Path:
     if stem not in problems:
         raise ProblemError(f"no shipped problem {name!r}; shipped: {', '.join(problems)}")
     return problems[stem]
+
+
+def is_shipped_problem(path: str | Path) -> bool:
+    """Whether ``path`` is one of the shipped problem files (it lies in their folder, :func:`shipped_problems`).
+
+    A relative ``[data] path`` of a shipped problem is read from the current folder, not from beside
+    the installed package (:func:`moo_snn.config.problem.load_problem`).
+    """
+    try:
+        folder = _folder(PROBLEMS_PACKAGE)
+    except ProblemError:
+        return False
+    return Path(path).resolve().parent == folder.resolve()
 
 
 def shipped_archive(dataset: str) -> Path | None:

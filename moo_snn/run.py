@@ -194,7 +194,9 @@ def prepare_optimize(problem=None, out: str | os.PathLike | None = None, *, resu
     from moo_snn.objectives import with_objectives
     from moo_snn.search.loop import with_overrides
     from moo_snn.surrogate.archive_choice import check_archive_exists, is_no_archive
+    from moo_snn.training.runtime import check_device
 
+    check_device(device, here=scheduler is None)  # a cluster's GPUs are its workers'; local workers share this machine's
     if archive is not None:
         archive = check_archive_exists(archive)  # a typo would cost a whole bootstrap: the CLI refuses it the same way
     notes, unused, archive_change = [], [], None
@@ -317,7 +319,9 @@ def optimize(problem=None, out: str | os.PathLike | None = None, *, resume: str 
         then the other ``<dataset>*.nc`` of those folders: :func:`moo_snn.surrogate.archive_choice.choose_archive`);
         a resume reads the archive its run started from (results attribute ``archive``).
     device : str, optional
-        torch device of the trainings (default ``"cpu"``).
+        torch device of the trainings: ``"cpu"`` (default), ``"cuda"`` or ``"cuda:N"``; any other device
+        type, or a GPU torch does not see here (without ``scheduler``), is refused before anything is
+        written (:func:`moo_snn.training.runtime.check_device`).
     workers : int, optional
         Start this many local Dask worker processes for the trainings (default: train in this process; a
         resumed run: as many as it began with, ``workers`` attribute of its file, and a note says so).

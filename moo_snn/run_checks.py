@@ -207,14 +207,8 @@ def _budget_still_spent(stored, spec, path, budget) -> str:
 
 
 def _writable_folder(path: Path) -> None:
-    """Raise :class:`ResultsError` unless the folder of ``path`` exists and is writable, or can be created."""
-    if path.is_dir():
-        raise ResultsError(f"{path}: is a folder; give a results file name ending in .nc (or a folder without .nc)")
-    folder = path.parent
-    existing = folder
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise ResultsError(f"{folder}: cannot write there ({existing} is not a folder)")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ResultsError(f"{folder}: cannot write there (no write permission on {existing}); give --out in a folder of yours")
+    """Raise :class:`~moo_snn.outputs.OutputError` (a :class:`ResultsError`) unless the results file
+    ``path`` can be written: not a folder, its folder writable or creatable (:func:`moo_snn.outputs.check_output_file`)."""
+    from moo_snn.outputs import check_output_file
+
+    check_output_file(path, folder_hint="give a results file name ending in .nc (or a folder without .nc)")

@@ -154,21 +154,45 @@ class SearchSpace:
             An edge or value the space does not hold (the message lists the valid ones), or a hardware
             field that the problem's ``[hardware]`` fixes.
         """
-        genes = []
+        outside = self.outside(arch)
+        if outside:
+            what, valid = outside[0]
+            fixed = "" if valid.startswith("valid:") else "; remove it from the architecture string"
+            raise ArchitectureError(f"{what} is not in this space; {valid}{fixed}")
+        genes = [self.edge_choices.index(edge) for edge in arch.edges]
+        genes += [values.index(getattr(arch, name)) for name, values in self.choices.items()]
+        return np.array(genes, dtype=np.int64)
+
+    def outside(self, arch: Architecture) -> list[tuple[str, str]]:
+        """What of ``arch`` this space does not hold, in genome order (empty: :meth:`encode` takes it).
+
+        Parameters
+        ----------
+        arch : Architecture
+
+        Returns
+        -------
+        list of (str, str)
+            ``(value, choices)`` per value outside the space, e.g. ``("channels 7", "valid: 8, 16, 32")``,
+            ``("edge 0-1 avgpool3x3", "valid: zero, skip, ...")``, and for a hardware field the problem's
+            ``[hardware]`` table fixes (not a gene: ``[space]`` lists no choices for it)
+            ``("crossbar_size 32", "fixed by the problem's [hardware] table: [space] crossbar_size lists no choices")``.
+            :meth:`encode` refuses the first (the predictor cannot extrapolate); ``moo-snn cost`` and
+            ``train`` evaluate such a network and warn, naming them all.
+        """
+        found = []
         for pair, edge in zip(EDGE_PAIRS, arch.edges):
             if edge not in self.edge_choices:
                 valid = ", ".join(f"{op}{' (backward)' if b else ''}" for op, b in self.edge_choices)
-                raise ArchitectureError(f"edge {pair[0]}-{pair[1]} {edge[0]}{' (backward)' if edge[1] else ''} is not in this space; valid: {valid}")
-            genes.append(self.edge_choices.index(edge))
+                found.append((f"edge {pair[0]}-{pair[1]} {edge[0]}{' (backward)' if edge[1] else ''}", f"valid: {valid}"))
         for name, values in self.choices.items():
             value = getattr(arch, name)
             if value not in values:
-                raise ArchitectureError(f"{name} {value} is not in this space; valid: {', '.join(map(str, values))}")
-            genes.append(values.index(value))
+                found.append((f"{name} {value}", f"valid: {', '.join(map(str, values))}"))
         for name in HARDWARE_GENES:
             if name not in self.choices and getattr(arch, name) is not None:
-                raise ArchitectureError(f"{name} is fixed by the problem's [hardware] table; remove it from the architecture string")
-        return np.array(genes, dtype=np.int64)
+                found.append((f"{name} {getattr(arch, name)}", f"fixed by the problem's [hardware] table: [space] {name} lists no choices"))
+        return found
 
     def parse(self, text: str) -> np.ndarray:
         """The genome of an architecture string.

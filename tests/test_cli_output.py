@@ -382,3 +382,13 @@ def test_options_a_resume_cannot_use_are_said_not_used(tmp_path, monkeypatch):
     assert "note: --strategy hasnas not used: a resumed run keeps its own strategy (moo)" in said
     assert "--samples 10 (the run had" in said and "--hasnas-samples" not in said
     assert not (tmp_path / "other.nc").exists()
+
+
+@pytest.mark.parametrize("args", [[], ["surrogate"]], ids=["moo-snn", "moo-snn surrogate"])
+def test_a_bare_command_prints_its_help_once(args):
+    """``moo-snn`` and ``moo-snn surrogate`` alone print their help, once, exit 0 (typer's rich help
+    printed itself when the no-arguments error was made, and the group printed it again)."""
+    result = invoke(args, width=80)
+    assert result.exit_code == 0
+    assert result.stdout.count("Usage:") == 1, result.stdout
+    assert "Commands" in result.stdout

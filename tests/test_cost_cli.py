@@ -151,7 +151,7 @@ def test_hasnas_limits_not_met_by_snasnet_cifar100_in_spikesim_mode():
 def test_accuracy_constraint_is_not_applicable(tmp_path):
     text = Path(CIFAR10).read_text().replace("[constraints]\n", "[constraints]\naccuracy = 0.9\n")
     problem = tmp_path / "with-accuracy.toml"
-    problem.write_text(text.replace('path = "../data/cifar10"', 'path = "data"'))
+    problem.write_text(text.replace('path = "data/cifar10"', 'path = "data"'))
     out = run_json(str(problem), "--arch", SMALL_ARCH)
     assert out["limits"]["accuracy"] == {"limit": 0.9, "kind": "min", "value": None, "met": None}
     assert all(out["limits"][name]["met"] for name in ("params", "area_mm2", "latency_ms", "energy_uJ"))

@@ -516,14 +516,14 @@ def test_npz_missing_file_folder_and_garbage(tmp_path):
     with pytest.raises(DataError, match="is a folder"):
         load_dataset("npz", tmp_path, **SPLIT)
     (tmp_path / "junk.npz").write_bytes(b"garbage")
-    with pytest.raises(DataError, match="cannot read .*junk.npz"):
+    with pytest.raises(DataError, match=r"junk\.npz is not a valid \.npz of arrays \(not a zip archive"):
         load_dataset("npz", tmp_path / "junk.npz", **SPLIT)
 
 
 def test_npz_refuses_pickled_objects(tmp_path):
     file = tmp_path / "obj.npz"
     np.savez(file, x=np.array([Boom(tmp_path / "pwned")], dtype=object), y=np.zeros(1, int))
-    with pytest.raises(DataError, match="cannot read"):
+    with pytest.raises(DataError, match="holds object arrays"):
         load_dataset("npz", file, **SPLIT)
     assert not (tmp_path / "pwned").exists()
 

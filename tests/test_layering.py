@@ -23,7 +23,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "moo_snn"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # leaves: import nothing of moo_snn but each other (errors)
     ("leaves", ("moo_snn.errors", "moo_snn.plugins", "moo_snn.schema", "moo_snn.netcdf", "moo_snn.resources",
-                "moo_snn.data", "moo_snn.pareto", "moo_snn.interrupts")),
+                "moo_snn.data", "moo_snn.pareto", "moo_snn.interrupts", "moo_snn.outputs")),
     # what an architecture is and what it costs on the accelerator (cost: pure numpy)
     ("architecture and cost", ("moo_snn.architecture", "moo_snn.layers", "moo_snn.cost")),
     # a problem file: its tables use the architecture's ops and the cost model's HardwareConfig

@@ -217,3 +217,28 @@ def test_a_plot_of_a_run_without_a_front_says_so_and_draws_no_legend_for_what_is
     assert ax.get_xlim() == (-0.5, 0.5) and [t for t in ax.get_xticks() if -0.5 <= t <= 0.5] == [0]
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert not [t for t in legend if "front" in t or "knee" in t], legend
+
+
+def test_runs_of_other_objectives_a_plot_refuses_before_any_output_and_a_csv_mixes(tmp_path):
+    """--plot overlays fronts on shared axes: runs of other objectives are refused before a table is
+    printed or a file written (--csv given too: no CSV). Tables and --csv alone take them: the CSV's
+    columns are the union, a run's rows empty where it lacks an objective."""
+    import pandas as pd
+
+    from cli_runs import make_run
+
+    three = make_run(tmp_path / "three.nc")
+    one = make_run(tmp_path / "one.nc", objectives=["accuracy"])
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["pareto", str(three), str(one), "--plot", str(out / "m.png"), "--csv", str(out / "m.csv")])
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.exit_code == 2 and len(lines) == 1 and "its objectives (accuracy) differ" in lines[0], result.stderr
+    assert "--csv" in lines[0] and result.stdout == "" and not out.exists()
+
+    result = CliRunner().invoke(app, ["pareto", str(three), str(one), "--csv", str(out / "m.csv")])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.count("measured front of") == 2
+    table = pd.read_csv(out / "m.csv")
+    assert set(table.results) == {str(three), str(one)}
+    assert table.loc[table.results == str(one), "energy_uJ"].notna().all()  # a cost is measured for every network
+    assert "accuracy" in table.columns

@@ -59,7 +59,7 @@ def test_canonical_string_round_trip(genome):
     ("0703-0030-2002-0200_c8_t2_w4_p1_h0", "op code 7"),
     ("1303-0030-2002-0200_c8_t2_w4_p1_h0", "diagonal"),
     ("0303-3030-2002-0200_c8_t2_w4_p1_h0", "both a forward"),
-    ("0303-0030-2002-0200_c0_t2_w4_p1_h0", "channels (c) must be an integer >= 1"),
+    ("0303-0030-2002-0200_c0_t2_w4_p1_h0", "channels (c) must be an integer from 1 to 4096"),
     ("0303-0030-2002-0200_cx_t2_w4_p1_h0", "cannot read field 'cx'"),
 ])
 def test_malformed_strings_are_clear_errors(text, fragment):

@@ -45,7 +45,11 @@ class _OneLineErrors(PlainHelpGroup):
         try:
             rv = super().main(args, prog_name or "moo-snn", complete_var, False, **extra)
         except click.NoArgsIsHelpError as exc:  # `moo-snn` alone, `moo-snn surrogate` alone
-            click.echo(exc.ctx.get_help())
+            # the exception holds ctx.get_help(), made when it was raised: typer's rich help prints itself
+            # then (and holds ""), plain click help returns its text; printing get_help() again showed it twice
+            text = exc.format_message()
+            if text.strip():
+                click.echo(text)
             sys.exit(0)
         except click.UsageError as exc:
             where = exc.ctx.command_path if exc.ctx else "moo-snn"

@@ -11,6 +11,13 @@ the one string the search, the archives and the results write for its network), 
 told when that differs from what they typed: the layer names of ``cost``, the spike rates of
 ``train`` and the architecture saved with ``train --save`` are then those of the canonical form,
 as every other command shows them.
+
+A network outside the problem's ``[space]`` (a width or timestep count it does not list, an op it
+does not allow, a hardware field its ``[hardware]`` table fixes) is still trained or costed: a
+designer's what-if. ``warn`` is told so in one line naming each such value and the space's choices
+(:meth:`~moo_snn.space.SearchSpace.outside`); ``moo-snn surrogate predict`` refuses the same values,
+as the predictor cannot extrapolate. Values beyond :data:`~moo_snn.architecture.FIELD_BOUNDS` are
+an error everywhere (:meth:`~moo_snn.architecture.Architecture.parse`).
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from dataclasses import replace
 
 from moo_snn.architecture import EDGE_PAIRS, Architecture
 from moo_snn.errors import ArchitectureError, MooSnnError
+from moo_snn.space import SearchSpace
 
 
 def repaired(spec, arch: Architecture) -> Architecture:
@@ -27,8 +35,6 @@ def repaired(spec, arch: Architecture) -> Architecture:
     Inside the problem's space: :meth:`SearchSpace.repair` of its genome. Outside it (a width the
     space does not list, say): the same rule on the architecture itself.
     """
-    from moo_snn.space import SearchSpace
-
     space = SearchSpace(spec.space)
     try:
         return space.decode(space.repair(space.encode(arch)[None])[0])
@@ -42,11 +48,22 @@ def repaired(spec, arch: Architecture) -> Architecture:
     return replace(arch, edges=tuple(edges)).canonical()
 
 
-def resolve_arch(spec, text: str | None, *, repair: bool = False, say=None) -> Architecture:
+def resolve_arch(spec, text: str | None, *, repair: bool = False, say=None, warn=None, doing: str = "evaluating") -> Architecture:
     """The architecture of ``--arch`` (the problem's ``reference_arch`` when None), checked against
     the problem's images, in its canonical form; an invalid cell is an :class:`ArchitectureError`
     naming its repair, or, with ``repair``, replaced by it. ``say(message)`` is told of a repair and
-    of a canonical form that differs from the string given."""
+    of a canonical form that differs from the string given; ``warn(message)``, in one line, of the
+    values outside the problem's space (``doing``: what the command does with it anyway)."""
+    arch = _resolved(spec, text, repair, say)
+    outside = SearchSpace(spec.space).outside(arch)
+    if outside and warn is not None:
+        values = "; ".join(f"{what} ({valid})" for what, valid in outside)
+        warn(f"{arch} is outside the space of {spec.name}: {values}; {doing} it anyway (the search never proposes "
+             f"it, and moo-snn surrogate predict refuses it)")
+    return arch
+
+
+def _resolved(spec, text: str | None, repair: bool, say) -> Architecture:
     arch = spec.check_architecture(Architecture.parse(text)) if text is not None else spec.reference_arch
     if arch.is_valid:
         canonical = arch.canonical()

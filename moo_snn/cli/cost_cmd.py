@@ -83,7 +83,8 @@ def cost(
     spec = load_problem(problem) if problem is not None else None
     architecture = arch  # without a problem, network_costs says what is missing
     if spec is not None and layers is None:
-        architecture = resolve_arch(spec, arch, repair=repair, say=lambda text: stderr.print(plain(f"note: {text}")))
+        architecture = resolve_arch(spec, arch, repair=repair, say=lambda text: stderr.print(plain(f"note: {text}")),
+                                    warn=lambda text: stderr.print(plain(f"warning: {text}")), doing="costing")
     result = network_costs(spec, architecture, layers=layers, mode=None if mode is None else mode.value, spike_rate=spike_rate)
     if spike_rate is not None and result.mode == "spikesim":
         stderr.print("[yellow]note:[/] --spike-rate has no effect in spikesim mode (SpikeSim reads every input)")

@@ -13,7 +13,7 @@ from moo_snn.cli.common import DeviceOpt, JsonOpt, print_json, stderr, stdout, u
 @user_errors
 def export(
     results: Annotated[Path, typer.Argument(help="results file of moo-snn optimize (.nc)")],
-    nir: Annotated[Path, typer.Option("--nir", help="NIR file to write (HDF5, read with nir.read)")],
+    nir: Annotated[Path, typer.Option("--nir", help="NIR file to write (HDF5, read with nir.read; missing folders are created)")],
     candidate: Annotated[Optional[int], typer.Option(help="candidate id (see moo-snn pareto; default: the knee, the best compromise)")] = None,
     retrain: Annotated[bool, typer.Option(help="retrain a candidate without saved weights with the run's seed (else: an error)")] = True,
     device: DeviceOpt = "cpu",

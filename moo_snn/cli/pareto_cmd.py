@@ -11,7 +11,11 @@ where a RECORD is :meth:`MooAccessor.front_records`'s (``candidate``, ``arch``, 
 most accurate first, and BUDGET (present where the run recorded what it spent: a ``[fidelity]``
 ladder or a ``--budget``) is :func:`budget_summary`'s: the caps, what was spent and the note of a run
 its budget stopped, as the text output says them. For several runs: ``{"runs": [one such object per run, in the order given]}``.
-CSV (``--csv``): one row per front member of every run, with a ``results`` column naming the run.
+CSV (``--csv``): one row per front member of every run, with a ``results`` column naming the run;
+runs of different objectives may be mixed (the columns are the union; a column a run does not
+record, a plug-in objective say, is empty in its rows). The tables and JSON take such runs too; only ``--plot``, which overlays the
+fronts on shared axes, needs the same objectives, and refuses others before anything is printed
+or written.
 """
 
 from __future__ import annotations
@@ -78,23 +82,32 @@ def non_canonical(ds) -> list[tuple[str, str]]:
 @user_errors
 def pareto(
     results: Annotated[list[Path], typer.Argument(help="results file(s) of moo-snn optimize (.nc); several are overlaid")],
-    plot: Annotated[Optional[Path], typer.Option(help="save a figure of the front(s) to this file (.png, .pdf, .svg)")] = None,
-    csv: Annotated[Optional[Path], typer.Option(help="write the front(s) as CSV to this file")] = None,
+    plot: Annotated[Optional[Path], typer.Option(help="save a figure of the front(s) to this file (.png, .pdf, .svg; missing folders are created); several runs are overlaid on the same axes, so they must have the same objectives (checked before anything is printed or written)")] = None,
+    csv: Annotated[Optional[Path], typer.Option(help="write the front(s) as CSV to this file (missing folders are created): one row per front member, a results column naming its run; runs of other objectives may be mixed (a column a run does not record is empty in its rows)")] = None,
     wide: WideOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Show the measured Pareto front of a run: its networks, the hypervolume (reference point: the
     problem's limits), the best compromise (knee); several runs are compared side by side."""
+    from moo_snn.outputs import check_figure_file, check_output_file, make_parent
     from moo_snn.results import open_results
 
+    if plot is not None:  # before anything is read, printed or written
+        check_figure_file(plot, "--plot")
+    if csv is not None:
+        check_output_file(csv, "--csv")
     datasets = [open_results(p) for p in results]
+    if plot is not None:  # overlaid fronts share their axes: refused before anything is printed or written
+        from moo_snn.results.plot import check_same_objectives
+
+        check_same_objectives(datasets, run_labels(results))
     summaries = [dict(results=str(p), **ds.moo.summary(), **budget_summary(ds.attrs)) for p, ds in zip(results, datasets)]
     if plot is not None:
         from moo_snn.results.plot import plot_runs
 
         labels = run_labels(results)
         try:
-            plot_runs(datasets, labels, path=plot)
+            plot_runs(datasets, labels, path=make_parent(plot, "--plot"))
         except (OSError, ValueError) as exc:  # unwritable path, unknown image format
             from moo_snn.errors import ResultsError
 
@@ -105,7 +118,7 @@ def pareto(
 
         rows = [dict(results=s["results"], **r) for s in summaries for r in s["front"]]
         try:
-            pd.DataFrame(rows).to_csv(csv, index=False)
+            pd.DataFrame(rows).to_csv(make_parent(csv, "--csv"), index=False)
         except OSError as exc:
             from moo_snn.errors import ResultsError
 

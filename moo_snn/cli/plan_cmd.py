@@ -35,8 +35,9 @@ def plan(
     from moo_snn.search.fidelity import check_level_sizes, phase_plan
     from moo_snn.search.loop import with_overrides
     from moo_snn.training.plan import plan_run, split_sizes
-    from moo_snn.training.runtime import torch_threads as threads
+    from moo_snn.training.runtime import check_device, torch_threads as threads
 
+    check_device(device)  # before the archive is read and the steps timed
     overrides = _checked_search(dict(seed=seed, rounds=rounds, survivors=survivors, bootstrap=bootstrap), "plan")  # as optimize
     spec = with_overrides(load_problem(problem), **overrides)
     if archive is not None:

@@ -23,7 +23,7 @@ surrogate_app = typer.Typer(help="Accuracy archives (really trained architecture
 def build(
     problem: ProblemArg,
     n: Annotated[int, typer.Option("--n", min=1, help="architectures to train (a space-filling sample of those that meet the cost limits)")] = 200,
-    out: Annotated[Optional[Path], typer.Option(help="archive file (default: surrogates/<dataset>.nc in the current folder); an existing one is continued")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="archive file (default: surrogates/<dataset>.nc in the current folder; missing folders are created); an existing one is continued")] = None,
     epochs: Annotated[Optional[int], typer.Option(min=1, help="epochs (default: the problem's)")] = None,
     score: Annotated[bool, typer.Option(help="also compute SNASNet's training-free score of each architecture")] = True,
     seed: SeedOpt = 0,
@@ -39,9 +39,14 @@ def build(
     from moo_snn.executor import make_executor
     from moo_snn.resources import user_archive_path
     from moo_snn.surrogate.build import build_archive
+    from moo_snn.training.runtime import check_device
+
+    check_device(device, here=scheduler is None)  # before a cluster starts (a scheduler's workers have their own GPUs)
+    from moo_snn.outputs import check_output_file
 
     spec = load_problem(problem)
     path = out or user_archive_path(spec.data.dataset)  # never the shipped archive inside the installed package
+    check_output_file(path, "--out", folder_hint="give an archive file name (.nc)")  # before a cluster starts
     executor = make_executor(workers, scheduler, torch_threads=torch_threads)
     lines = Lines(stderr) if use_lines(stderr) else None  # a log: one line per finished training
     with Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[last]}"),
@@ -81,7 +86,7 @@ def report(
     score: Annotated[bool, typer.Option(help="use the training-free score as a predictor feature")] = False,
     compare: Annotated[bool, typer.Option("--compare", help="cross-validate every built-in regressor")] = False,
     folds: Annotated[int, typer.Option(min=2, help="cross-validation folds (grouped by architecture)")] = 5,
-    plot: Annotated[Optional[Path], typer.Option(help="save a predicted-vs-measured plot (PNG)")] = None,
+    plot: Annotated[Optional[Path], typer.Option(help="save a predicted-vs-measured plot (PNG; missing folders are created)")] = None,
     fidelity: Annotated[bool, typer.Option("--fidelity", help="rank agreement (Kendall τ) of each low-fidelity proxy in the archive with full training, and the seed-noise ceiling (seconds); with --predictor-level, also the predictor with the proxy as a feature or the fidelity as an input")] = False,
     predictor_level: Annotated[Optional[list[str]], typer.Option("--predictor-level", help="with --fidelity: also cross-validate the predictor for this proxy (EPOCHSxFRACTION, e.g. 8x0.25; repeat for several; 'all' for every proxy): about 1.5 minutes per proxy on digits-fidelity.nc (2 cores); default none")] = None,
     heldout: Annotated[Optional[Path], typer.Option(exists=True, dir_okay=False, help="an archive of networks outside this one (e.g. benchmarks/digits_heldout.nc): also report the predictor fitted on the whole archive on them")] = None,
@@ -95,6 +100,10 @@ def report(
     from moo_snn.surrogate.report import (accuracy_spread, compare_regressors, noise_ceiling,
                                           plot_predicted_vs_measured, predictor_report, training_free_score_tau)
 
+    if plot is not None:  # before the cross-validation, not after it
+        from moo_snn.outputs import check_figure_file
+
+        check_figure_file(plot, "--plot")
     if predictor_level and not fidelity:
         raise typer.BadParameter(f"applies with --fidelity only: moo-snn surrogate report {source} --fidelity "
                                  f"--predictor-level {' '.join(predictor_level)}", param_hint="--predictor-level")
@@ -125,7 +134,12 @@ def report(
     if tau is not None:
         result["training_free_score_tau"] = tau
     if plot:
-        plot_predicted_vs_measured(done.val_accuracy.values, oof, quality, plot, f"{spec.name}: {regressor}")
+        try:
+            plot_predicted_vs_measured(done.val_accuracy.values, oof, quality, plot, f"{spec.name}: {regressor}")
+        except (OSError, ValueError) as exc:  # checked before; a write can still fail (a full disk)
+            from moo_snn.outputs import OutputError
+
+            raise OutputError(f"--plot {plot}: cannot write the figure ({exc})") from None
         result["plot"] = str(plot)
     if json_out:
         print_json(result)

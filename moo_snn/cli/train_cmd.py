@@ -24,7 +24,7 @@ def train(
     epochs: Annotated[Optional[int], typer.Option(min=1, help="epochs (default: the problem's [training] epochs)")] = None,
     seed: SeedOpt = 0,
     device: DeviceOpt = "cpu",
-    save: Annotated[Optional[Path], typer.Option(help="save the trained network to this file (.pt): a dict {'arch': architecture string, 'state_dict': the weights}, read with torch.load(FILE, weights_only=True)")] = None,
+    save: Annotated[Optional[Path], typer.Option(help="save the trained network to this file (.pt; missing folders are created): a dict {'arch': architecture string, 'state_dict': the weights}, read with torch.load(FILE, weights_only=True)")] = None,
     repair: Annotated[bool, typer.Option("--repair", help="train an invalid cell (no forward path 0 → 3) as the search repairs it, and say what it became")] = False,
     torch_threads: TorchThreadsOpt = None,
     nonideal: Annotated[bool, typer.Option("--nonideal", help="also measure the accuracy on non-ideal crossbars (the problem's \\[nonideal] table: Monte-Carlo mean and spread)")] = False,
@@ -36,8 +36,15 @@ def train(
     from moo_snn.config.problem import load_problem
     from moo_snn.data import load_problem_data
 
+    from moo_snn.outputs import check_output_file
+    from moo_snn.training.runtime import check_device
+
+    check_device(device)  # before the data are read
+    if save is not None:  # before the training, not after it (its missing folders are made when it is written)
+        check_output_file(save, "--save", folder_hint="give a file name (.pt)")
     spec = load_problem(problem)
-    architecture = resolve_arch(spec, arch, repair=repair, say=lambda text: stderr.print(plain(f"note: {text}")))
+    architecture = resolve_arch(spec, arch, repair=repair, say=lambda text: stderr.print(plain(f"note: {text}")),
+                                warn=lambda text: stderr.print(plain(f"warning: {text}")), doing="training")
     data = load_problem_data(spec)
     from moo_snn.training.runtime import torch_threads as threads
     from moo_snn.training.trainer import train_architecture  # torch: only once the inputs are valid

@@ -11,13 +11,13 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from moo_snn.architecture import OPS, Architecture
+from moo_snn.architecture import FIELD_BOUNDS, OPS, Architecture
 from moo_snn.schema import parse_table, parse_toml
 from moo_snn.cost.hardware import HardwareConfig
 from moo_snn.cost.nonideal import NonidealConfig
 from moo_snn.errors import ArchitectureError, ProblemError, did_you_mean
 from moo_snn.layers import NetworkInput
-from moo_snn.resources import shipped_problems
+from moo_snn.resources import is_shipped_problem, shipped_problems
 
 DATASETS = {
     # name: (channels, side, classes) of the images as stored
@@ -52,14 +52,14 @@ class DataSpec:
     """
 
     dataset: str = field(metadata={"doc": "data set", "choices": tuple(DATASETS)})
-    path: str = field(default="", metadata={"doc": "folder (cifar10, cifar100, tinyimagenet) or .npz file; relative paths are read from the problem file's folder"})
+    path: str = field(default="", metadata={"doc": "folder (cifar10, cifar100, tinyimagenet) or .npz file (none for digits); a relative path is read from the problem file's folder, or, for a problem shipped with moo-snn (given by name, e.g. cifar10-hasnas), from the current folder"})
     val_fraction: float = field(default=0.15, metadata={"doc": "fraction held out of the training data for validation (selection uses it)", "min": 0.01, "max": 0.5})
     test_fraction: float = field(default=0.2, metadata={"doc": "fraction held out for test where the data set has no test split (digits, npz)", "min": 0.01, "max": 0.5})
     split_seed: int = field(default=0, metadata={"doc": "seed of the train/validation/test split", "min": 0})
     max_train: int = field(default=0, metadata={"doc": "keep at most this many training samples (0: all)", "min": 0})
-    channels: int = field(default=0, metadata={"doc": "npz only: image channels", "min": 0})
-    side: int = field(default=0, metadata={"doc": "npz only: image side", "min": 0})
-    classes: int = field(default=0, metadata={"doc": "npz only: number of classes", "min": 0})
+    channels: int = field(default=0, metadata={"doc": "npz only (an error with the other data sets, whose images fix it): image channels", "min": 0})
+    side: int = field(default=0, metadata={"doc": "npz only (an error with the other data sets, whose images fix it): image side", "min": 0})
+    classes: int = field(default=0, metadata={"doc": "npz only (an error with the other data sets, whose images fix it): number of classes", "min": 0})
 
 
 @dataclass(frozen=True)
@@ -71,15 +71,15 @@ class SpaceSpec:
 
     ops: tuple[str, ...] = field(default=("zero", "skip", "conv1x1", "conv3x3"), metadata={"doc": "operations an edge may carry", "choices": OPS, "nonempty": True})
     backward: bool = field(default=True, metadata={"doc": "allow backward (temporal feedback) edges"})
-    channels: tuple[int, ...] = field(default=(8, 16, 32), metadata={"doc": "choices of C, the first cell's channels", "min": 1, "max": 4096, "nonempty": True})
-    timesteps: tuple[int, ...] = field(default=(2, 4), metadata={"doc": "choices of T", "min": 1, "max": 256, "nonempty": True})
-    weight_bits: tuple[int, ...] = field(default=(4, 8), metadata={"doc": "choices of weight precision [bits]", "min": 1, "max": 16, "nonempty": True})
-    final_pool: tuple[int, ...] = field(default=(1, 2), metadata={"doc": "choices of the final average-pool side s", "min": 1, "nonempty": True})
-    hidden: tuple[int, ...] = field(default=(0,), metadata={"doc": "choices of the classifier hidden width (0: one linear layer)", "min": 0, "max": 65536, "nonempty": True})
+    channels: tuple[int, ...] = field(default=(8, 16, 32), metadata={"doc": "choices of C, the first cell's channels", "min": FIELD_BOUNDS["channels"][0], "max": FIELD_BOUNDS["channels"][1], "nonempty": True})
+    timesteps: tuple[int, ...] = field(default=(2, 4), metadata={"doc": "choices of T", "min": FIELD_BOUNDS["timesteps"][0], "max": FIELD_BOUNDS["timesteps"][1], "nonempty": True})
+    weight_bits: tuple[int, ...] = field(default=(4, 8), metadata={"doc": "choices of weight precision [bits]", "min": FIELD_BOUNDS["weight_bits"][0], "max": FIELD_BOUNDS["weight_bits"][1], "nonempty": True})
+    final_pool: tuple[int, ...] = field(default=(1, 2), metadata={"doc": "choices of the final average-pool side s", "min": FIELD_BOUNDS["final_pool"][0], "max": FIELD_BOUNDS["final_pool"][1], "nonempty": True})
+    hidden: tuple[int, ...] = field(default=(0,), metadata={"doc": "choices of the classifier hidden width (0: one linear layer)", "min": FIELD_BOUNDS["hidden"][0], "max": FIELD_BOUNDS["hidden"][1], "nonempty": True})
     stem_stride: int = field(default=1, metadata={"doc": "stride of the stem conv (2 for 64x64 inputs, as SNASNet)", "min": 1, "max": 8})
-    crossbar_size: tuple[int, ...] = field(default=(), metadata={"doc": "co-design gene: crossbar sizes to search (empty: fixed by [hardware])", "min": 8, "max": 1024})
-    cell_bits: tuple[int, ...] = field(default=(), metadata={"doc": "co-design gene: bits per RRAM cell (empty: fixed by [hardware])", "min": 1, "max": 8})
-    adc_bits: tuple[int, ...] = field(default=(), metadata={"doc": "co-design gene: ADC bits (empty: fixed by [hardware])", "min": 1, "max": 12})
+    crossbar_size: tuple[int, ...] = field(default=(), metadata={"doc": "co-design gene: crossbar sizes to search (empty: fixed by [hardware])", "min": FIELD_BOUNDS["crossbar_size"][0], "max": FIELD_BOUNDS["crossbar_size"][1]})
+    cell_bits: tuple[int, ...] = field(default=(), metadata={"doc": "co-design gene: bits per RRAM cell (empty: fixed by [hardware])", "min": FIELD_BOUNDS["cell_bits"][0], "max": FIELD_BOUNDS["cell_bits"][1]})
+    adc_bits: tuple[int, ...] = field(default=(), metadata={"doc": "co-design gene: ADC bits (empty: fixed by [hardware])", "min": FIELD_BOUNDS["adc_bits"][0], "max": FIELD_BOUNDS["adc_bits"][1]})
 
 
 @dataclass(frozen=True)
@@ -210,7 +210,10 @@ class ProblemSpec:
     source : str
         The problem file's text (saved next to every result).
     base_dir : str
-        The folder of the problem file: relative data paths are read from there.
+        The folder relative data paths are read from: the problem file's, or the current folder for a
+        shipped problem (:func:`load_problem`).
+    file : str
+        The problem file it was read from ("" when parsed from text).
     """
 
     name: str
@@ -228,7 +231,9 @@ class ProblemSpec:
     source: str = ""
     """The problem file's text (saved next to every result)."""
     base_dir: str = "."
-    """The folder of the problem file: relative data paths are read from there."""
+    """The folder relative data paths are read from (the problem file's; the current one for a shipped problem)."""
+    file: str = ""
+    """The problem file it was read from ("" when parsed from text)."""
 
     @property
     def network_input(self) -> NetworkInput:
@@ -264,11 +269,11 @@ class ProblemSpec:
 
     @property
     def data_path(self) -> Path | None:
-        """``[data] path`` resolved against the problem file's folder (None for digits, which needs none)."""
+        """``[data] path``, absolute and normalised (no ``..``): a relative one is read from :attr:`base_dir`
+        (None when the table has no path: digits, which needs none)."""
         if not self.data.path:
             return None
-        path = Path(self.data.path).expanduser()
-        return path if path.is_absolute() else Path(self.base_dir) / path
+        return (Path(self.base_dir) / Path(self.data.path).expanduser()).resolve()
 
 
 def _plugin_names() -> set[str]:
@@ -301,11 +306,28 @@ def _parse_constraints(table, where: str, check_plugins: bool = True) -> tuple[C
     return tuple(constraints)
 
 
+def _check_data(data: DataSpec, where: str) -> None:
+    """The ``[data]`` keys fit the data set: none is given that it would ignore without a word."""
+    if data.dataset == "npz":
+        if min(data.channels, data.side, data.classes) < 1:
+            raise ProblemError(f"{where}: [data] dataset 'npz' needs channels, side and classes (positive integers)")
+        return
+    shape = DATASETS[data.dataset]
+    given = [k for k in ("channels", "side", "classes") if getattr(data, k)]
+    if given:
+        raise ProblemError(f"{where}: [data] {', '.join(given)}: for dataset 'npz' only; {data.dataset} images are "
+                           f"{shape[0]}-channel {shape[1]}x{shape[1]} of {shape[2]} classes, fixed by the data set: "
+                           f"remove {', '.join(given)}, or store the images as an .npz and set dataset = \"npz\"")
+    if data.dataset == "digits" and data.path:
+        raise ProblemError(f"{where}: [data] path {data.path!r} is given, but dataset 'digits' reads no file (it ships "
+                           f"with scikit-learn): for images in an .npz file set dataset = \"npz\" (with channels, side "
+                           f"and classes), else remove path")
+    if data.dataset != "digits" and not data.path:
+        raise ProblemError(f"{where}: [data] path is required for dataset {data.dataset!r}: the folder that holds its files")
+
+
 def _check_problem(spec: ProblemSpec, where: str, check_plugins: bool = True) -> None:
-    if spec.data.dataset == "npz" and min(spec.data.channels, spec.data.side, spec.data.classes) < 1:
-        raise ProblemError(f"{where}: [data] dataset 'npz' needs channels, side and classes (positive integers)")
-    if spec.data.dataset != "digits" and not spec.data.path and spec.data.dataset != "npz":
-        raise ProblemError(f"{where}: [data] path is required for dataset {spec.data.dataset!r}: the folder that holds its files")
+    _check_data(spec.data, where)
     net = spec.network_input
     if net.side % spec.space.stem_stride:
         raise ProblemError(f"{where}: [space] stem_stride {spec.space.stem_stride} does not divide the image side {net.side}")
@@ -344,8 +366,10 @@ def _check_problem(spec: ProblemSpec, where: str, check_plugins: bool = True) ->
         raise ProblemError(f"{where}: reference_arch: {exc}") from None
 
 
-def parse_problem(text: str, source: str = "<string>", base_dir: str | Path = ".", *, check_plugins: bool = True) -> ProblemSpec:
-    """Parse the TOML ``text`` of a problem file; ``source`` names it in errors.
+def parse_problem(text: str, source: str = "<string>", base_dir: str | Path = ".", *, check_plugins: bool = True,
+                  file: str | Path = "") -> ProblemSpec:
+    """Parse the TOML ``text`` of a problem file; ``source`` names it in errors, ``base_dir`` is the folder
+    relative data paths are read from, ``file`` the problem file the text came from (for messages).
 
     ``check_plugins=False`` accepts objective and limit names of plug-ins that are not installed
     here (reading a results file made elsewhere: nothing is computed with them).
@@ -377,6 +401,7 @@ def parse_problem(text: str, source: str = "<string>", base_dir: str | Path = ".
         constraints=_parse_constraints(doc.get("constraints", {}), f"{source}: [constraints]", check_plugins),
         source=text,
         base_dir=str(base_dir),
+        file=str(file),
         **sections,
     )
     _check_problem(spec, source, check_plugins)
@@ -419,6 +444,9 @@ def load_problem(name: str | Path | None = None) -> ProblemSpec:
     Returns
     -------
     ProblemSpec
+        Its ``base_dir``, where a relative ``[data] path`` is read from, is the problem file's folder,
+        except for a shipped problem (one in the shipped folder, however it was named): the current
+        folder, since the package's own folder (site-packages once installed) holds no data.
 
     Raises
     ------
@@ -431,4 +459,5 @@ def load_problem(name: str | Path | None = None) -> ProblemSpec:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ProblemError(f"{path}: cannot read the problem file: {exc}") from None
-    return parse_problem(text, source=str(path), base_dir=path.resolve().parent)
+    base_dir = Path.cwd() if is_shipped_problem(path) else path.resolve().parent
+    return parse_problem(text, source=str(path), base_dir=base_dir, file=path.resolve())

@@ -13,10 +13,8 @@ TEST_BATCH = "test_batch"
 SUBDIR = "cifar-10-batches-py"
 N_CLASSES = 10
 EXPECTED = "the python batches (data_batch_1..5, test_batch)"
-HOW = (
-    "download 'CIFAR-10 python version' from https://www.cs.toronto.edu/~kriz/cifar.html, "
-    "unpack it and point [data] path at the folder"
-)
+GET = "download 'CIFAR-10 python version' from https://www.cs.toronto.edu/~kriz/cifar.html and unpack it"
+HOW = f"{GET}; point [data] path at the folder"
 
 
 def load(path: str | Path | None) -> LabelledImages:

@@ -11,10 +11,8 @@ from moo_snn.data.splits import LabelledImages
 SUBDIR = "cifar-100-python"
 N_CLASSES = 100
 EXPECTED = "the python files (train, test)"
-HOW = (
-    "download 'CIFAR-100 python version' from https://www.cs.toronto.edu/~kriz/cifar.html, "
-    "unpack it and point [data] path at the folder"
-)
+GET = "download 'CIFAR-100 python version' from https://www.cs.toronto.edu/~kriz/cifar.html and unpack it"
+HOW = f"{GET}; point [data] path at the folder"
 
 
 def load(path: str | Path | None) -> LabelledImages:

@@ -31,6 +31,9 @@ def read_batch(file: Path, dataset: str, label_key: bytes, n_classes: int) -> tu
     if not isinstance(rows, np.ndarray) or rows.dtype != np.uint8 or rows.ndim != 2 or rows.shape[1] != ROW_LENGTH:
         found = f"{rows.dtype} {rows.shape}" if isinstance(rows, np.ndarray) else type(rows).__name__
         raise DataError(f"{file}: b'data' must be a uint8 array of shape (N, {ROW_LENGTH}), found {found}")
+    if len(rows) == 0:
+        raise DataError(f"{file}: the {dataset} batch holds no images (b'data' has 0 rows); replace it with the "
+                        f"original file")
     try:
         labels = np.asarray(batch[label_key], dtype=np.int64)
     except (TypeError, ValueError):

@@ -70,4 +70,5 @@ def load_dataset(
         test_fraction=test_fraction,
         split_seed=split_seed,
         max_train=max_train,
+        source=f"{dataset} data {path}" if path is not None and str(path).strip() else dataset,
     )

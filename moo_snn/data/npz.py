@@ -18,19 +18,50 @@ from moo_snn.data.splits import LabelledImages
 from moo_snn.errors import DataError
 
 EXPECTED = "an .npz file with x (N×C×H×W) and y (N,) integer labels, optionally x_test and y_test"
-HOW = "save one with numpy.savez(file, x=x, y=y) and point [data] path at the file"
+GET = "save one with numpy.savez(file, x=x, y=y)"
+HOW = f"{GET} and point [data] path at the file"
+
+
+def read_arrays(path: str | Path | None, keys: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+    """The arrays of the ``.npz`` file ``path`` (all, or those of ``keys`` that it holds), read without pickle.
+
+    Raises
+    ------
+    DataError
+        No path, a missing file, a folder, or a file that is not a valid ``.npz`` of arrays: not a zip
+        archive, a corrupt one, a member that is not a ``.npy`` array, or an object array (pickled
+        Python objects, which are never loaded). The message names the file.
+    """
+    file = require_path("npz", path, EXPECTED, HOW)
+    if not file.is_file():
+        raise DataError(f"npz: {file} is a folder; [data] path must name {EXPECTED}")
+    invalid = f"npz: {file} is not a valid .npz of arrays"
+    try:
+        is_zip = zipfile.is_zipfile(file)
+    except OSError as error:
+        raise DataError(f"npz: cannot read {file}: {error.strerror or error}") from None
+    if not is_zip:  # np.load would take it for a .npy, or a pickle it then refuses in words that invite loading it
+        raise DataError(f"{invalid} (not a zip archive, which numpy.savez writes); {HOW}")
+    try:
+        with np.load(file, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files if keys is None or key in keys}
+    except ValueError as error:
+        if "allow_pickle" in str(error):
+            raise DataError(f"{invalid}: it holds object arrays (pickled Python objects), which moo-snn never "
+                            f"loads; store numeric arrays") from None
+        raise DataError(f"{invalid} ({error}); {HOW}") from None
+    except Exception as error:  # a corrupt archive raises almost anything (BadZipFile, zlib.error, EOFError, ...)
+        raise DataError(f"{invalid} ({type(error).__name__}: {error}); {HOW}") from None
+    for key, value in arrays.items():
+        if not isinstance(value, np.ndarray):  # numpy hands back the raw bytes of a member that is no .npy
+            raise DataError(f"{invalid}: its member {key!r} is not a .npy array; {HOW}")
+    return arrays
 
 
 def load(path: str | Path | None) -> LabelledImages:
     """Read ``x``, ``y`` and optionally ``x_test``, ``y_test`` from the ``.npz`` file ``path``."""
-    file = require_path("npz", path, EXPECTED, HOW)
-    if not file.is_file():
-        raise DataError(f"npz: {file} is a folder; [data] path must name {EXPECTED}")
-    try:
-        with np.load(file, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
-        raise DataError(f"npz: cannot read {file} as an .npz file: {error}") from None
+    arrays = read_arrays(path)
+    file = Path(path).expanduser()
     for key in ("x", "y"):
         if key not in arrays:
             found = ", ".join(sorted(arrays)) or "none"

@@ -99,6 +99,7 @@ def make_splits(
     test_fraction: float,
     split_seed: int,
     max_train: int = 0,
+    source: str = "",
 ) -> DataSplits:
     """Split ``data`` into train, validation and test.
 
@@ -107,9 +108,16 @@ def make_splits(
     ``test_fraction`` is ignored and ``val_fraction`` of the training samples become the
     validation split. ``max_train > 0`` then keeps a stratified subset of that many training
     samples (validation and test are unchanged by it). Every split keeps the source order.
+
+    Every split holds at least one image, except one asked empty with a fraction of 0 (a
+    :class:`DataError` names the data, ``source`` or else ``name``, and the split otherwise): an
+    accuracy of no images would be a made-up number.
     """
     _check_fractions(val_fraction, test_fraction, data.x_test is None, max_train)
+    source = source or name
     x, y = data.x, data.y
+    if len(y) == 0:
+        raise DataError(f"{source}: the training split holds no images (the data hold none); give a data set with images")
     if data.x_test is None:
         n_total = len(y)
         n_test = math.ceil(test_fraction * n_total)
@@ -117,12 +125,23 @@ def make_splits(
         rest, test = _holdout(y, n_test, split_seed)
         x_test, y_test = x[test], y[test]
         x, y = x[rest], y[rest]
+        taken = f"{n_total} images in all, {len(test)} taken for test (test_fraction {test_fraction:g})"
+        if len(test) == 0 and test_fraction > 0:
+            raise DataError(f"{source}: the test split holds no images ({taken}); give a data set with images")
     else:
         x_test, y_test = data.x_test, data.y_test
         n_val = math.ceil(val_fraction * len(y))
+        taken = f"{len(y)} training images"
+        if len(y_test) == 0:
+            raise DataError(f"{source}: the test split (the data set's own test set) holds no images; "
+                            f"give a test set with images")
     train, val = _holdout(y, n_val, split_seed)
-    if n_val > 0 and len(train) == 0:
-        raise DataError(f"{name}: no training samples left after taking {n_val} for validation; lower val_fraction")
+    if len(val) == 0 and val_fraction > 0:
+        raise DataError(f"{source}: the validation split holds no images ({taken}, none left for validation); "
+                        f"give more images or lower test_fraction")
+    if len(train) == 0:
+        raise DataError(f"{source}: the training split holds no images ({taken}, {len(val)} for validation "
+                        f"(val_fraction {val_fraction:g})); give more images or lower val_fraction/test_fraction")
     x_val, y_val = x[val], y[val]
     x_train, y_train = x[train], y[train]
     if 0 < max_train < len(y_train):
@@ -160,6 +179,14 @@ def _can_stratify(y: np.ndarray, n_holdout: int) -> bool:
     counts = counts[counts > 0]
     n_classes = len(counts)
     return counts.min() >= 2 and n_holdout >= n_classes and len(y) - n_holdout >= n_classes
+
+
+def check_not_empty(data: DataSplits) -> None:
+    """Raise :class:`DataError` naming the first split of ``data`` that holds no images (training needs all three)."""
+    for split, label in (("train", "training"), ("val", "validation"), ("test", "test")):
+        if len(getattr(data, f"y_{split}")) == 0:
+            raise DataError(f"{data.name}: the {label} split holds no images; training measures accuracy on the "
+                            f"validation and test splits: give val_fraction and test_fraction above 0")
 
 
 def subset_size(n: int, fraction: float) -> int:

@@ -26,10 +26,8 @@ SIDE = 64
 JPEG_SUFFIXES = (".jpeg", ".jpg")
 MARKERS = ["wnids.txt", "train", "val/images", "val/val_annotations.txt"]
 EXPECTED = "wnids.txt, train/<wnid>/images/*.JPEG, val/images/*.JPEG and val/val_annotations.txt"
-HOW = (
-    "download tiny-imagenet-200.zip (http://cs231n.stanford.edu/tiny-imagenet-200.zip), "
-    "unzip it and point [data] path at the folder"
-)
+GET = "download tiny-imagenet-200.zip (http://cs231n.stanford.edu/tiny-imagenet-200.zip) and unzip it"
+HOW = f"{GET}; point [data] path at the folder"
 
 
 def load(path: str | Path | None) -> LabelledImages:
@@ -44,8 +42,30 @@ def load(path: str | Path | None) -> LabelledImages:
     )
 
 
+def _read_text(file: Path, holds: str) -> str:
+    """The text of ``file`` (UTF-8; its ASCII ids and file names are UTF-8 too), or a DataError naming it."""
+    if file.is_dir():
+        raise DataError(f"tinyimagenet: {file} is a folder; it should be a text file holding {holds}")
+    try:
+        return file.read_text(encoding="utf-8-sig")  # a BOM (Windows editors) is not part of the first id
+    except UnicodeDecodeError as error:
+        raise DataError(f"tinyimagenet: {file} is not UTF-8 text (byte {error.start}); it should hold {holds}; "
+                        f"replace it with the file from tiny-imagenet-200.zip") from None
+    except OSError as error:
+        raise DataError(f"tinyimagenet: cannot read {file}: {error.strerror or error}") from None
+
+
+def _listing(folder: Path) -> list[Path]:
+    """The files of ``folder``, or a DataError naming it."""
+    try:
+        return list(folder.iterdir())
+    except OSError as error:
+        raise DataError(f"tinyimagenet: cannot read the folder {folder}: {error.strerror or error}") from None
+
+
 def _read_wnids(file: Path) -> list[str]:
-    wnids = [line.strip() for line in file.read_text().splitlines() if line.strip()]
+    text = _read_text(file, "one WordNet id per line")
+    wnids = [line.strip() for line in text.splitlines() if line.strip()]
     if not wnids:
         raise DataError(f"tinyimagenet: {file} lists no class ids; it should hold one wnid per line")
     duplicates = sorted({w for w in wnids if wnids.count(w) > 1})
@@ -59,10 +79,11 @@ def _train_files(train: Path, wnids: list[str]) -> tuple[list[Path], np.ndarray]
     for index, wnid in enumerate(wnids):
         images = train / wnid / "images"
         if not images.is_dir():
+            state = "not a folder" if images.exists() else "missing"
             raise DataError(
-                f"tinyimagenet: {images} is missing; each wnid in wnids.txt needs train/<wnid>/images/*.JPEG"
+                f"tinyimagenet: {images} is {state}; each wnid in wnids.txt needs train/<wnid>/images/*.JPEG"
             )
-        found = sorted(f for f in images.iterdir() if f.suffix.lower() in JPEG_SUFFIXES)
+        found = sorted(f for f in _listing(images) if f.suffix.lower() in JPEG_SUFFIXES)
         if not found:
             raise DataError(f"tinyimagenet: {images} holds no .JPEG images")
         files += found
@@ -74,7 +95,8 @@ def _val_files(val: Path, wnids: list[str]) -> tuple[list[Path], np.ndarray]:
     annotations = val / "val_annotations.txt"
     index = {wnid: i for i, wnid in enumerate(wnids)}
     files, labels = [], []
-    for number, line in enumerate(annotations.read_text().splitlines(), start=1):
+    text = _read_text(annotations, "one 'file<TAB>wnid<TAB>box' line per validation image")
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         fields = line.split("\t")
@@ -85,7 +107,8 @@ def _val_files(val: Path, wnids: list[str]) -> tuple[list[Path], np.ndarray]:
             raise DataError(f"tinyimagenet: {annotations} line {number} names {wnid}, which is not in wnids.txt")
         file = val / "images" / name
         if not file.is_file():
-            raise DataError(f"tinyimagenet: {file} is missing (listed in {annotations} line {number})")
+            state = "not a file" if file.exists() else "missing"
+            raise DataError(f"tinyimagenet: {file} is {state} (listed in {annotations} line {number})")
         files.append(file)
         labels.append(index[wnid])
     if not files:
@@ -103,7 +126,8 @@ def _read_images(files: list[Path]) -> np.ndarray:
                     width, height = image.size
                     raise DataError(f"tinyimagenet: {file} is {width}×{height}, expected {SIDE}×{SIDE}")
                 pixels[i] = np.asarray(image.convert("RGB"))
-        except (OSError, UnidentifiedImageError) as error:
+        except (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+            # PIL reports malformed files as any of these (SyntaxError: a broken header of some formats)
             raise DataError(f"tinyimagenet: cannot read image {file}: {error}") from None
     images = pixels.transpose(0, 3, 1, 2).astype(np.float32)
     images /= 255.0

@@ -78,8 +78,12 @@ def export_candidate(results: str | Path, nir_path: str | Path, candidate: int |
         if exc.name != "nir":
             raise
         raise TrainingError("moo-snn export needs the 'nir' package: pip install -c constraints.txt nir") from None
-    from moo_snn.training.trainer import load_weights, train_architecture
+    from moo_snn.training.trainer import load_weights, resolve_device, train_architecture
 
+    from moo_snn.outputs import check_output_file, make_parent
+
+    resolve_device(device)  # before any reading, training or writing
+    check_output_file(nir_path, folder_hint="give a file name (.nir)")  # before a retraining
     ds = open_results(results)
     k = _candidate_index(ds, candidate)
     cand, arch = int(ds.candidate.values[k]), str(ds.arch.values[k])
@@ -134,7 +138,7 @@ def export_candidate(results: str | Path, nir_path: str | Path, candidate: int |
     std = np.clip(np.asarray(data.std, np.float32), 1e-6, None)  # the trainer's normalisation
     graph = network_to_nir(model, arch, spec, input_mean=data.mean, input_std=std, metadata=recorded)  # under torch.no_grad
     try:
-        write_nir(graph, nir_path)
+        write_nir(graph, make_parent(nir_path))
     except OSError as exc:
         raise ResultsError(f"{nir_path}: cannot write the NIR file ({exc})") from None
     info.update(nodes=len(graph.nodes), edges=len(graph.edges), val_accuracy=recorded["val_accuracy"])

@@ -85,6 +85,22 @@ def _limits_shading(ax, limit, kind, axis):
         ax.set_xlim(lo, hi)
 
 
+def check_same_objectives(datasets, labels=None) -> None:
+    """Raise :class:`~moo_snn.errors.ResultsError` unless every run has the first run's objectives,
+    in its order: overlaid fronts share their axes (``moo-snn pareto --plot`` checks it before it
+    prints or writes anything)."""
+    datasets = list(datasets)
+    labels = list(labels) if labels is not None else default_labels(datasets)
+    names = [m.name for m in datasets[0].moo.objectives()]
+    for d, label in zip(datasets[1:], labels[1:]):
+        if [m.name for m in d.moo.objectives()] != names:
+            from moo_snn.errors import ResultsError
+
+            raise ResultsError(f"{label}: its objectives ({', '.join(map(str, d.objective.values))}) differ from the first "
+                               f"run's ({', '.join(names)}); overlay runs of the same objectives (the tables, --csv "
+                               f"and --json take runs of any objectives)")
+
+
 def plot_runs(datasets, labels=None, path=None, *, title: str | None = None):
     """Plot the fronts of ``datasets`` (results Datasets); save to ``path`` if given; return the Figure.
 
@@ -98,15 +114,10 @@ def plot_runs(datasets, labels=None, path=None, *, title: str | None = None):
 
     datasets = list(datasets)
     labels = list(labels) if labels is not None else default_labels(datasets)
+    check_same_objectives(datasets, labels)
     first = datasets[0]
     metrics = first.moo.objectives()
     names = [m.name for m in metrics]
-    for d, label in zip(datasets[1:], labels[1:]):
-        if [m.name for m in d.moo.objectives()] != names:
-            from moo_snn.errors import ResultsError
-
-            raise ResultsError(f"{label}: its objectives ({', '.join(map(str, d.objective.values))}) differ from the first "
-                               f"run's ({', '.join(names)}); overlay runs of the same objectives")
     limits = first.moo.limits()
     pairs = [(i, j) for i in range(len(metrics)) for j in range(i + 1, len(metrics))] or [(0, -1)]  # -1: ROUND on x
     n_cols = min(len(pairs), 3)

@@ -103,7 +103,10 @@ class SearchRun:
         self.levels = fidelity.levels(spec)  # [fidelity] levels, full training last (only it without the table)
         self.budget = budget or fidelity.Budget()
         self.out = Path(out)
-        self.device = device
+        from moo_snn.training.runtime import check_device
+
+        # before the archive is read or anything written; a remote cluster's GPUs are not this machine's
+        self.device = check_device(device, here=not getattr(executor, "remote", False))
         self.progress = progress or SearchEvents()
         self.space = SearchSpace(spec.space)
         self.metrics = resolve_metrics(spec.objectives.names)

@@ -65,7 +65,11 @@ def build_archive(problem, out: Path, n: int, *, seed: int = 0, train_seed: int 
     (``n`` and ``seed`` are then unused): the same networks at another fidelity, say.
     """
     from moo_snn.executor import InProcessExecutor, training_tasks
+    from moo_snn.outputs import check_output_file
+    from moo_snn.training.runtime import check_device
 
+    check_device(device, here=not getattr(executor, "remote", False))  # before the archive is created
+    check_output_file(out, folder_hint="give an archive file name (.nc)")
     train_seed = seed if train_seed is None else train_seed
     space = SearchSpace(problem.space)
     epochs = problem.training.epochs if epochs is None else epochs

@@ -299,8 +299,9 @@ def predict_archs(problem, archs, archive_path=None, *, seed: int = 0, problem_r
         if not arch.is_valid:
             raise ArchitectureError(f"architecture {text}: its cell has no forward path from node 0 to node 3; repair it "
                                     f"as the search does (moo-snn cost {problem.name} --arch ... --repair shows the repaired one)")
-        space.encode(arch)  # refuses ops, widths, timesteps, ... that the problem's space does not hold
-        parsed.append(str(arch.canonical()))
+        canonical = arch.canonical()  # the network cost and train check against the space (SearchSpace.outside)
+        space.encode(canonical)  # refuses ops, widths, timesteps, fixed hardware fields the space does not hold
+        parsed.append(str(canonical))
     model = make_predictor(problem, random_state=seed).fit(predictor_inputs(done.arch.values), done.val_accuracy.values.astype(float))
     mean, std = predict_with_std(model, predictor_inputs(parsed))
     return [{"arch": str(a), "canonical": c, "accuracy": float(m), "accuracy_std": float(s)}

@@ -155,5 +155,7 @@ def plot_predicted_vs_measured(measured, predicted, quality: dict, path: str | P
                  f"MAE {quality['mae']:.3f}, n = {quality['n']}", fontsize=9)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
+    from moo_snn.outputs import make_parent
+
+    fig.savefig(make_parent(path))
     plt.close(fig)

@@ -52,7 +52,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from moo_snn.errors import MooSnnError
+from moo_snn.errors import DataError, MooSnnError
 from moo_snn.training.plan_memory import largest_network, saved_bytes
 
 CHEAP_STEP_MAC = 2e9
@@ -124,8 +124,12 @@ def split_sizes(problem) -> tuple[int, int]:
         if path is None or not path.exists():
             raise MooSnnError(f"{problem.name}: an npz problem's size is read from its file, and {path} does not exist; "
                               f"give [data] path, or price it as a data set of the same size")
-        with np.load(path) as f:
-            total, own_test = int(len(f["y"])), 0
+        from moo_snn.data.npz import EXPECTED, read_arrays
+
+        arrays = read_arrays(path, keys=("y", "y_test"))  # a DataError naming the file if it is no .npz of arrays
+        if "y" not in arrays:
+            raise DataError(f"npz: {path} has no array 'y'; expected {EXPECTED}")
+        total, own_test = len(arrays["y"]), len(arrays.get("y_test", ()))
     else:
         total, own_test = DATASET_SIZES[d.dataset]
     if own_test:

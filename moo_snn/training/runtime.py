@@ -191,3 +191,50 @@ def cuda_device_count() -> int:
     import torch
 
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+DEVICES = "cpu, cuda, cuda:N"
+"""The torch devices moo-snn trains on, as its error messages list them."""
+
+
+def check_device(device: str, *, here: bool = True) -> str:
+    """``device`` if moo-snn can train on it: ``cpu``, ``cuda`` or ``cuda:N`` (N a GPU index).
+
+    Every command and function that takes a device string checks it with this before it reads data,
+    trains or writes a file. torch itself accepts more (``meta``, ``mps``, ``xla``, ``cpu:0``, …), but
+    the trainer runs bf16 autocast, CUDA determinism and the GPU-per-worker mapping on the CPU and CUDA
+    back-ends only: ``meta`` failed inside autocast after the data were read, and a search recorded
+    every training as failed yet ended ``complete``.
+
+    Parameters
+    ----------
+    device : str
+        The device string given (``--device``, ``device=``).
+    here : bool
+        Also check that torch sees that GPU in this process (False for a remote cluster's workers,
+        whose GPUs are not this machine's). Imports torch only for a CUDA device.
+
+    Raises
+    ------
+    TrainingError
+        Another device type, or a CUDA device torch does not see here.
+    """
+    import re
+
+    from moo_snn.errors import TrainingError
+
+    text = str(device)
+    match = re.fullmatch(r"cpu|cuda(?::(\d+))?", text)
+    if match is None:
+        raise TrainingError(f"unknown device {text!r}; valid: {DEVICES}")
+    if not here or text == "cpu":
+        return text
+    import torch
+
+    count = cuda_device_count()
+    if count == 0:
+        raise TrainingError(f"device {text!r} requested but torch sees no CUDA GPU (torch {torch.__version__}); use --device cpu")
+    if match.group(1) is not None and int(match.group(1)) >= count:
+        raise TrainingError(f"device {text!r} requested but torch sees {count} CUDA GPU{'s' if count > 1 else ''} "
+                            f"(cuda:0 to cuda:{count - 1})")
+    return text

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from moo_snn.architecture import Architecture
 from moo_snn.config.problem import ProblemSpec, TrainingSpec
-from moo_snn.errors import TrainingError
+from moo_snn.errors import DataError, TrainingError
 from moo_snn.layers import crossbar_layers
 from moo_snn.training import runtime
 from moo_snn.training.network import RateRecorder, SpikeRecorder, SpikingNetwork
@@ -61,13 +61,9 @@ class TrainResult:
 
 
 def resolve_device(device: str) -> torch.device:
-    """``cpu``, ``cuda`` or ``cuda:N``; a clear error where CUDA is not available."""
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise TrainingError(f"device {device!r} requested but torch sees no CUDA GPU (torch {torch.__version__}); use --device cpu")
-    try:
-        return torch.device(device)
-    except RuntimeError:
-        raise TrainingError(f"unknown device {device!r}; valid: cpu, cuda, cuda:N") from None
+    """``cpu``, ``cuda`` or ``cuda:N`` as a torch device; any other device type, or a GPU torch does not
+    see, is a :class:`TrainingError` (:func:`moo_snn.training.runtime.check_device`)."""
+    return torch.device(runtime.check_device(device))
 
 
 def augment_crop_flip(x: torch.Tensor, padding: int, generator: torch.Generator) -> torch.Tensor:
@@ -124,7 +120,10 @@ def _autocast(spec: TrainingSpec, device: torch.device):
 def evaluate(model: SpikingNetwork, x: torch.Tensor, y: torch.Tensor, batch_size: int, device: torch.device,
              recorder: SpikeRecorder | None = None, spec: TrainingSpec | None = None) -> float:
     """Accuracy of ``model`` on ``(x, y)`` (on any device; batches are moved to ``device``);
-    every layer's input goes to ``recorder``. ``spec``: its autocast and memory format (default off)."""
+    every layer's input goes to ``recorder``. ``spec``: its autocast and memory format (default off).
+    No images: :class:`DataError` (an accuracy of nothing is undefined, not 0)."""
+    if len(x) == 0:
+        raise DataError("no images to measure the accuracy on (an empty split); give every split images")
     model.eval()
     correct = 0
     layout = _memory_format(spec) if spec is not None else torch.contiguous_format
@@ -134,7 +133,7 @@ def evaluate(model: SpikingNetwork, x: torch.Tensor, y: torch.Tensor, batch_size
         with _autocast(spec, device) if spec is not None else contextlib.nullcontext():
             logits = model(xb, recorder)
         correct += int((logits.argmax(1) == yb).sum())
-    return correct / max(len(x), 1)
+    return correct / len(x)
 
 
 def macs_per_step(arch: Architecture, net_input, batch_size: int) -> float:
@@ -192,7 +191,8 @@ def train_architecture(problem: ProblemSpec, arch: Architecture | str, data=None
     device : ``cpu`` or ``cuda[:N]``. On CUDA, cuDNN runs its deterministic algorithms during the
         training; results repeat per seed where torch's CUDA kernels do (not checked on a GPU here).
     weights_path : where to save the trained weights (``torch.save`` of the state dict,
-        readable with ``torch.load(..., weights_only=True)``).
+        readable with ``torch.load(..., weights_only=True)``); its missing folders are created, and a
+        folder or an unwritable place is an :class:`~moo_snn.outputs.OutputError` before the training.
     on_epoch : called as ``on_epoch(epoch, n_epochs, mean_loss)`` after each epoch.
     on_batch : called as ``on_batch(epoch, n_epochs, batch, n_batches, samples_per_second)`` after
         each batch (epoch and batch from 1; samples/s over the epoch so far).
@@ -210,9 +210,15 @@ def train_architecture(problem: ProblemSpec, arch: Architecture | str, data=None
     if epochs < 1:
         raise TrainingError(f"epochs must be >= 1, found {epochs}")
     dev = resolve_device(device)
+    if weights_path is not None:  # checked before the training, not after it
+        from moo_snn.outputs import check_output_file
+
+        check_output_file(weights_path, "weights_path")
     if data is None:
         from moo_snn.data import load_problem_data
         data = load_problem_data(problem)
+    from moo_snn.data.splits import check_not_empty
+    check_not_empty(data)
     work = macs_per_step(arch.pruned(), problem.network_input, min(spec.batch_size, len(data.y_train)))
     threads = 1 if dev.type == "cuda" and not torch_threads else \
         runtime.choose_threads(work, requested=torch_threads, trainings_per_node=trainings_per_node).threads
@@ -288,8 +294,15 @@ def _train(problem: ProblemSpec, arch: Architecture, data, epochs: int, seed: in
 
 
 def save_weights(model: torch.nn.Module, arch: Architecture, path: str | Path) -> None:
-    """Save the state dict and the architecture string (tensors and strings only: safe to load)."""
-    torch.save({"arch": str(arch), "state_dict": model.state_dict()}, Path(path))
+    """Save the state dict and the architecture string (tensors and strings only: safe to load); the
+    missing folders of ``path`` are created."""
+    from moo_snn.outputs import OutputError, make_parent
+
+    path = make_parent(path)
+    try:
+        torch.save({"arch": str(arch), "state_dict": model.state_dict()}, path)
+    except (OSError, RuntimeError) as exc:  # torch raises RuntimeError for an unwritable file
+        raise OutputError(f"{path}: cannot write the weights ({exc})") from None
 
 
 def load_weights(problem: ProblemSpec, path: str | Path) -> SpikingNetwork:
