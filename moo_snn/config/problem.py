@@ -62,6 +62,12 @@ class DataSpec:
     classes: int = field(default=0, metadata={"doc": "npz only (an error with the other data sets, whose images fix it): number of classes", "min": 0})
 
 
+def _bounds(name: str) -> dict:
+    """``min`` and ``max`` of a ``[space]`` choice list: the architecture field's :data:`FIELD_BOUNDS`."""
+    low, high = FIELD_BOUNDS[name]
+    return {"min": low, "max": high}
+
+
 @dataclass(frozen=True)
 class SpaceSpec:
     """The ``[space]`` table: the choices of every gene of the genome (DESIGN §3).
@@ -71,15 +77,15 @@ class SpaceSpec:
 
     ops: tuple[str, ...] = field(default=("zero", "skip", "conv1x1", "conv3x3"), metadata={"doc": "operations an edge may carry", "choices": OPS, "nonempty": True})
     backward: bool = field(default=True, metadata={"doc": "allow backward (temporal feedback) edges"})
-    channels: tuple[int, ...] = field(default=(8, 16, 32), metadata={"doc": "choices of C, the first cell's channels", "min": FIELD_BOUNDS["channels"][0], "max": FIELD_BOUNDS["channels"][1], "nonempty": True})
-    timesteps: tuple[int, ...] = field(default=(2, 4), metadata={"doc": "choices of T", "min": FIELD_BOUNDS["timesteps"][0], "max": FIELD_BOUNDS["timesteps"][1], "nonempty": True})
-    weight_bits: tuple[int, ...] = field(default=(4, 8), metadata={"doc": "choices of weight precision [bits]", "min": FIELD_BOUNDS["weight_bits"][0], "max": FIELD_BOUNDS["weight_bits"][1], "nonempty": True})
-    final_pool: tuple[int, ...] = field(default=(1, 2), metadata={"doc": "choices of the final average-pool side s", "min": FIELD_BOUNDS["final_pool"][0], "max": FIELD_BOUNDS["final_pool"][1], "nonempty": True})
-    hidden: tuple[int, ...] = field(default=(0,), metadata={"doc": "choices of the classifier hidden width (0: one linear layer)", "min": FIELD_BOUNDS["hidden"][0], "max": FIELD_BOUNDS["hidden"][1], "nonempty": True})
+    channels: tuple[int, ...] = field(default=(8, 16, 32), metadata={"doc": "choices of C, the first cell's channels", **_bounds("channels"), "nonempty": True})
+    timesteps: tuple[int, ...] = field(default=(2, 4), metadata={"doc": "choices of T", **_bounds("timesteps"), "nonempty": True})
+    weight_bits: tuple[int, ...] = field(default=(4, 8), metadata={"doc": "choices of weight precision [bits]", **_bounds("weight_bits"), "nonempty": True})
+    final_pool: tuple[int, ...] = field(default=(1, 2), metadata={"doc": "choices of the final average-pool side s", **_bounds("final_pool"), "nonempty": True})
+    hidden: tuple[int, ...] = field(default=(0,), metadata={"doc": "choices of the classifier hidden width (0: one linear layer)", **_bounds("hidden"), "nonempty": True})
     stem_stride: int = field(default=1, metadata={"doc": "stride of the stem conv (2 for 64x64 inputs, as SNASNet)", "min": 1, "max": 8})
-    crossbar_size: tuple[int, ...] = field(default=(), metadata={"doc": "co-design gene: crossbar sizes to search (empty: fixed by [hardware])", "min": FIELD_BOUNDS["crossbar_size"][0], "max": FIELD_BOUNDS["crossbar_size"][1]})
-    cell_bits: tuple[int, ...] = field(default=(), metadata={"doc": "co-design gene: bits per RRAM cell (empty: fixed by [hardware])", "min": FIELD_BOUNDS["cell_bits"][0], "max": FIELD_BOUNDS["cell_bits"][1]})
-    adc_bits: tuple[int, ...] = field(default=(), metadata={"doc": "co-design gene: ADC bits (empty: fixed by [hardware])", "min": FIELD_BOUNDS["adc_bits"][0], "max": FIELD_BOUNDS["adc_bits"][1]})
+    crossbar_size: tuple[int, ...] = field(default=(), metadata={"doc": "co-design gene: crossbar sizes to search (empty: fixed by [hardware])", **_bounds("crossbar_size")})
+    cell_bits: tuple[int, ...] = field(default=(), metadata={"doc": "co-design gene: bits per RRAM cell (empty: fixed by [hardware])", **_bounds("cell_bits")})
+    adc_bits: tuple[int, ...] = field(default=(), metadata={"doc": "co-design gene: ADC bits (empty: fixed by [hardware])", **_bounds("adc_bits")})
 
 
 @dataclass(frozen=True)
