@@ -153,7 +153,8 @@ def test_a_sample_augmenting_measured_networks_fills_the_space_they_leave_empty(
     """``measured=``: the archive's networks are never sampled again, the top-up keeps the prefix property,
     and it lies farther from them than the first unmeasured members of an archive-blind sample (the maximin
     criterion: the smallest distance from a new point to a measured one; canonical coordinates, 12 cases of
-    foreign archives: another seed's sample of 3, 8 or 14 networks, top-up to 20)."""
+    foreign archives: another seed's sample of 3, 8 or 14 networks, top-up to 20; 6 cases here, 12 in
+    benchmarks/bootstrap_topup.py)."""
     from moo_snn.surrogate.sampling import gene_coordinates
 
     def nearest(A, M):
@@ -163,7 +164,7 @@ def test_a_sample_augmenting_measured_networks_fills_the_space_they_leave_empty(
     np.testing.assert_array_equal(space_filling_sample(PROBLEM, SPACE, 9, seed=2, measured=()),
                                   space_filling_sample(PROBLEM, SPACE, 9, seed=2))
     wins, cases = 0, 0
-    for seed in range(4):
+    for seed in range(2):
         for k in (3, 8, 14):
             M = space_filling_sample(PROBLEM, SPACE, k, seed=seed + 100)
             ms = [str(SPACE.decode(x)) for x in M]
@@ -174,7 +175,7 @@ def test_a_sample_augmenting_measured_networks_fills_the_space_they_leave_empty(
                               if str(SPACE.decode(x)) not in ms][: 20 - k])
             wins += nearest(aug, M).min() > nearest(blind, M).min()
             cases += 1
-    assert wins >= 10, f"the augmentation kept farther from the archive in only {wins} of {cases} cases"
+    assert wins >= 5, f"the augmentation kept farther from the archive in only {wins} of {cases} cases"
     # strings of another space (here: 64 channels) anchor nothing and are not an error
     wide = "0001-0000-0000-0000_c64_t1_w4_p1_h0"
     np.testing.assert_array_equal(space_filling_sample(PROBLEM, SPACE, 5, seed=0, measured=[wide]),

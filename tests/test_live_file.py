@@ -31,7 +31,8 @@ class Snapshots(FakeExecutor):
             yield item
 
 
-@pytest.mark.parametrize("ladder", [False, True])
+# the full-only run is slow (11 s on 2 cores): the ladder run checks the same and more by default
+@pytest.mark.parametrize("ladder", [pytest.param(False, marks=pytest.mark.slow), True])
 def test_every_checkpoint_holds_the_front_and_the_fte_spent_so_far(tmp_path, ladder):
     spec = parse_problem(SMALL + (LADDER if ladder else ""))
     out = tmp_path / "run.nc"

@@ -281,7 +281,8 @@ def test_timing_a_network_returns_after_torch_ran_parallel_work_in_this_process(
     assert proc.stdout.strip() == "True"
 
 
-@pytest.mark.parametrize("given", [None, 1])
+# 10 s each on 2 cores: the default (no --torch-threads) case stays in the default suite
+@pytest.mark.parametrize("given", [None, pytest.param(1, marks=pytest.mark.slow)])
 def test_plan_times_each_network_with_the_threads_its_training_would_use(given):
     """The timings ran in children of the fork server, which never saw the parent's thread count: `plan
     --torch-threads 1` timed with torch's default (2 here), and without it the plan timed with the default
