@@ -272,3 +272,118 @@ def test_foreign_graphs_that_cannot_run_are_one_line_errors(tmp_path):
     graph, _ = _foreign_graph(delay_cycle=[("lif", "nowhere")])
     with pytest.raises(moo_snn.MooSnnError, match="edges name nodes it does not have: nowhere"):
         NirNetwork(graph, timesteps=2)
+
+
+# --- the neuron nodes other tools write (norse: CubaLIF, LI, IF; snnTorch: CubaLIF, LIF, IF) ---------
+
+def _neuron_graph(neuron, n=3):
+    """Input (n) → Affine (identity, zero bias) → neuron → Output: the neuron sees the input itself."""
+    return nir.NIRGraph(nodes={"input": nir.Input(input_type=np.array([n])),
+                               "fc": nir.Affine(weight=np.eye(n, dtype=np.float32), bias=np.zeros(n, np.float32)),
+                               "cell": neuron, "output": nir.Output(output_type=np.array([n]))},
+                        edges=[("input", "fc"), ("fc", "cell"), ("cell", "output")], type_check=False)
+
+
+def _by_hand(kind, x, p, steps, dt):
+    """NIR's equations, forward Euler, one plain-Python loop per neuron (no tensors)."""
+    out = []
+    for k in range(len(x)):
+        i, v = 0.0, (p["v_leak"][k] if kind in ("LI", "CubaLI", "CubaLIF") else 0.0)
+        seq = []
+        for _ in range(steps):
+            if kind in ("CubaLI", "CubaLIF"):
+                i, v = i + dt / p["tau_syn"][k] * (p["w_in"][k] * x[k] - i), v + dt / p["tau_mem"][k] * (p["v_leak"][k] - v + p["r"][k] * i)
+            elif kind == "LI":
+                v = v + dt / p["tau"][k] * (p["v_leak"][k] - v + p["r"][k] * x[k])
+            elif kind in ("IF", "I"):
+                v = v + dt * p["r"][k] * x[k]
+            if kind in ("CubaLIF", "IF"):
+                z = 1.0 if v > p["v_threshold"][k] else 0.0
+                v = p["v_reset"][k] if z else v
+                seq.append(z)
+            elif kind == "Threshold":
+                seq.append(1.0 if x[k] > p["threshold"][k] else 0.0)
+            else:
+                seq.append(v)
+        out.append(seq)
+    return np.array(out).T  # (T, n)
+
+
+NEURONS = {  # per-neuron parameters (time constants differ between neurons), values that make them spike
+    "CubaLIF": dict(tau_syn=[0.002, 0.004, 0.003], tau_mem=[0.004, 0.002, 0.005], r=[2.0, 1.0, 3.0], v_leak=[0.0, 0.1, -0.1],
+                    v_threshold=[0.3, 0.5, 0.2], v_reset=[0.0, -0.2, 0.1], w_in=[1.0, 2.0, 0.5]),
+    "CubaLI": dict(tau_syn=[0.002, 0.004, 0.003], tau_mem=[0.004, 0.002, 0.005], r=[2.0, 1.0, 3.0], v_leak=[0.0, 0.1, -0.1],
+                   w_in=[1.0, 2.0, 0.5]),
+    "LI": dict(tau=[0.004, 0.002, 0.005], r=[2.0, 1.0, 3.0], v_leak=[0.0, 0.1, -0.1]),
+    "IF": dict(r=[300.0, 500.0, 200.0], v_threshold=[0.5, 1.0, 0.7], v_reset=[0.0, 0.1, -0.2]),
+    "I": dict(r=[300.0, 500.0, 200.0]),
+    "Threshold": dict(threshold=[0.5, 1.0, 1.5]),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(NEURONS))
+def test_the_neuron_nodes_of_other_tools_run_nirs_equations(tmp_path, kind):
+    p = NEURONS[kind]
+    node = getattr(nir, kind)(**{k: np.asarray(v, np.float32) for k, v in p.items()})
+    path = tmp_path / f"{kind}.nir"
+    nir.write(str(path), _neuron_graph(node))
+    x = np.array([1.3, 0.8, 2.1])
+    got = read_nir(path, timesteps=6)(torch.as_tensor(x, dtype=torch.float32)[None], return_sequence=True)[:, 0]
+    want = _by_hand(kind, x, p, 6, 1e-3)
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-5, atol=1e-6)
+    if kind in ("CubaLIF", "IF"):
+        assert 0 < want.sum() < want.size  # the case exercises both spikes and the reset
+
+
+def test_an_if_graph_read_with_dt_1_runs_as_norses_iaf_cell():
+    """A second implementation: norse's IAFCell integrates v ← v + x (no dt) and resets to v_reset."""
+    import norse.torch as norse
+
+    n, steps = 4, 7
+    graph = _neuron_graph(nir.IF(r=np.ones(n, np.float32), v_threshold=np.ones(n, np.float32), v_reset=np.zeros(n, np.float32)), n)
+    from moo_snn.training.nir_import import NirNetwork
+
+    x = torch.tensor([[0.3, 0.45, 0.7, 1.2]])
+    got = NirNetwork(graph, timesteps=steps, dt=1.0)(x, return_sequence=True)
+    cell, state, want = norse.IAFCell(), None, []
+    for _ in range(steps):
+        z, state = cell(x, state)
+        want.append(z)
+    torch.testing.assert_close(got, torch.stack(want))
+    assert got.sum() > 0
+
+
+def test_a_lif_node_with_per_neuron_time_constants_runs():
+    """Per-neuron τ (snnTorch writes τ for each neuron): each neuron leaks at its own rate."""
+    p = dict(tau=[0.002, 0.01], r=[1.0, 1.0], v_leak=[0.0, 0.0], v_threshold=[10.0, 10.0], v_reset=[0.0, 0.0])
+    from moo_snn.training.nir_import import NirNetwork
+
+    node = nir.LIF(**{k: np.asarray(v, np.float32) for k, v in p.items()})
+    v = NirNetwork(_neuron_graph(node, 2), timesteps=1)
+    x = torch.tensor([[1.0, 1.0]])
+    # one step from v = 0 never reaches the threshold: v = dt/τ·x, read back through an LI node of the same τ
+    li = NirNetwork(_neuron_graph(nir.LI(tau=np.asarray(p["tau"], np.float32), r=np.ones(2, np.float32), v_leak=np.zeros(2, np.float32)), 2), timesteps=1)
+    torch.testing.assert_close(li(x), torch.tensor([[0.5, 0.1]]))
+    assert v(x).sum() == 0
+
+
+@pytest.mark.parametrize("make, fragment", [
+    (lambda d: d / "missing.nir", "missing.nir: no such NIR file"),
+    (lambda d: d, "is a folder, not a NIR file"),
+    (lambda d: (d / "text.nir").write_text("hello") and d / "text.nir", "text.nir: not a readable NIR file"),
+])
+def test_a_file_that_is_no_nir_graph_is_one_line(tmp_path, make, fragment):
+    with pytest.raises(moo_snn.MooSnnError, match=fragment) as info:
+        read_nir(make(tmp_path), timesteps=2)
+    assert "\n" not in str(info.value)
+
+
+def test_an_unsupported_node_names_what_the_reader_runs():
+    from moo_snn.training.nir_import import NirNetwork
+
+    graph = _neuron_graph(nir.Conv1d(input_shape=3, weight=np.ones((3, 3, 1), np.float32), stride=1, padding=0, dilation=1,
+                                     groups=1, bias=np.zeros(3, np.float32)))
+    with pytest.raises(moo_snn.MooSnnError, match=r"Conv1d is not supported by moo-snn's reader \(it runs .*CubaLIF"):
+        NirNetwork(graph, timesteps=2)
+    with pytest.raises(moo_snn.MooSnnError, match="tau_mem must be positive"):
+        NirNetwork(_neuron_graph(nir.CubaLI(tau_syn=np.ones(3), tau_mem=np.zeros(3), r=np.ones(3), v_leak=np.zeros(3))), timesteps=2)

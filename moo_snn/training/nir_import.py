@@ -2,11 +2,31 @@
 
 A small, generic NIR interpreter. It implements the nodes our networks use (``Input``, ``Output``,
 ``Conv2d``, ``Affine``, ``Linear``, ``Scale``, ``LIF``, ``Delay``, ``Flatten``, ``AvgPool2d``,
-``SumPool2d``) with NIR's semantics: per timestep, nodes run in topological order
-(:class:`graphlib.TopologicalSorter`; a ``Delay`` breaks cycles: it outputs what it received
-``delay / dt`` timesteps earlier, zeros before), a node with several incoming edges sums them in the
-order of ``graph.edges``, a LIF neuron integrates v ← v + (dt/τ)·(v_leak − v + r·I), spikes where
-v > v_threshold and resets to v_reset.
+``SumPool2d``) and the other neuron nodes other tools write (norse's exporter writes ``CubaLIF`` for
+its ``LIFCell``, ``LI`` and ``IF``; snnTorch's ``CubaLIF``, ``LIF``, ``IF``): ``CubaLIF``, ``CubaLI``,
+``LI``, ``IF``, ``I`` and ``Threshold``, with NIR's semantics: per timestep, nodes run in topological
+order (:class:`graphlib.TopologicalSorter`; a ``Delay`` breaks cycles: it outputs what it received
+``delay / dt`` timesteps earlier, zeros before), and a node with several incoming edges sums them in
+the order of ``graph.edges``.
+
+Neurons integrate NIR's equations (the docstrings of ``nir.LIF`` etc., nir 1.0) by forward Euler
+with step dt, as NIR's own reference implementation does; x is the node's input, every parameter
+may be per neuron:
+
+==========  =====================================================================================
+LIF         v ← v + (dt/τ)·(v_leak − v + r·x); z = [v > v_threshold]; v ← v_reset where z
+LI          v ← v + (dt/τ)·(v_leak − v + r·x); the output is v (no spikes)
+CubaLIF     i ← i + (dt/τ_syn)·(w_in·x − i) and v ← v + (dt/τ_mem)·(v_leak − v + r·i), both from the
+            previous step's i and v; then z and the reset as LIF
+CubaLI      the same without threshold: the output is v
+IF          v ← v + dt·r·x; z = [v > v_threshold]; v ← v_reset where z
+I           v ← v + dt·r·x; the output is v
+Threshold   z = [x > threshold]
+==========  =====================================================================================
+
+The state starts at v = v_leak (leaky neurons, as norse's cells) or 0 (``IF``, ``I``), and i = 0.
+Tools that integrate without dt (norse's ``IAFCell``: v ← v + x) give the same trajectory when
+read with ``dt=1``.
 
 Graphs written by other tools carry none of our metadata: NIR itself does not say for how many
 timesteps a graph runs, so ``timesteps`` must then be given (a missing T is one
@@ -39,6 +59,10 @@ from torch import nn
 from moo_snn.errors import TrainingError
 
 
+SUPPORTED = ("Input", "Output", "Conv2d", "Affine", "Linear", "Scale", "Flatten", "AvgPool2d", "SumPool2d", "Delay",
+             "LIF", "CubaLIF", "LI", "CubaLI", "IF", "I", "Threshold")  # the NIR node types this reader runs
+
+
 def _t(a, dtype=torch.float32) -> torch.Tensor:
     return torch.as_tensor(np.asarray(a), dtype=dtype)
 
@@ -68,17 +92,27 @@ class _Node(nn.Module):
             self.scale = _t(n.scale)
         elif isinstance(n, nir.LIF):
             self.stateful = True
-            tau = np.asarray(n.tau, dtype=np.float64)
-            if not np.all(tau == tau.flat[0]):
-                raise TrainingError("LIF nodes with per-neuron time constants are not supported by this reader")
-            self.inv = torch.as_tensor(1.0 / float(tau.flat[0]), dtype=torch.float32)  # norse's tau_mem_inv
+            self.inv = _inverse(n.tau, "tau")  # norse's tau_mem_inv (a scalar where uniform: bit-exact with norse)
             self.r, self.v_leak = _t(n.r), _t(n.v_leak)
             self.v_th, self.v_reset = _t(n.v_threshold), _t(n.v_reset)
             self.unit_r = bool(np.all(np.asarray(n.r) == 1))
+        elif isinstance(n, (nir.LI, nir.CubaLI, nir.CubaLIF, nir.IF, nir.I)):
+            self.stateful = True
+            self.r = _t(n.r)
+            self.v_leak = _t(n.v_leak) if hasattr(n, "v_leak") else None
+            if isinstance(n, nir.LI):
+                self.inv = _inverse(n.tau, "tau")
+            elif isinstance(n, (nir.CubaLI, nir.CubaLIF)):
+                self.inv, self.inv_syn = _inverse(n.tau_mem, "tau_mem"), _inverse(n.tau_syn, "tau_syn")
+                self.w_in = _t(n.w_in)
+            if isinstance(n, (nir.CubaLIF, nir.IF)):
+                self.v_th, self.v_reset = _t(n.v_threshold), _t(n.v_reset)
+        elif isinstance(n, nir.Threshold):
+            self.v_th = _t(n.threshold)
         elif isinstance(n, nir.Delay):
             self.stateful = True
         elif not isinstance(n, (nir.Input, nir.Output, nir.Flatten, nir.AvgPool2d, nir.SumPool2d)):
-            raise TrainingError(f"NIR node type {self.kind} is not supported by moo-snn's reader")
+            raise TrainingError(f"NIR node type {self.kind} is not supported by moo-snn's reader (it runs {', '.join(SUPPORTED)})")
 
     def initial_queue(self, like: torch.Tensor, dt: float) -> list[torch.Tensor]:
         """A Delay's queue before the first timestep: ``delay / dt`` zero outputs."""
@@ -105,6 +139,10 @@ class _Node(nn.Module):
             v = v + dt * self.inv * (current + self.v_leak - v)  # norse LIFBoxCell's operation order
             z = (v - self.v_th > 0).to(x.dtype)
             return z, torch.where(z > 0, self.v_reset.expand_as(v), v)
+        if isinstance(n, (nir.LI, nir.CubaLI, nir.CubaLIF, nir.IF, nir.I)):
+            return self._neuron_step(x, state, dt)
+        if isinstance(n, nir.Threshold):
+            return (x - self.v_th > 0).to(x.dtype), None
         if isinstance(n, nir.Delay):  # called when its input is known: the queue moves on
             return None, (list(state) if state is not None else self.initial_queue(x, dt))[1:] + [x]
         if isinstance(n, nir.Flatten):
@@ -114,6 +152,48 @@ class _Node(nn.Module):
             divisor = 1 if isinstance(n, nir.SumPool2d) else None
             return F.avg_pool2d(x, k, s, p, count_include_pad=True, divisor_override=divisor), None
         return x, None  # Input, Output
+
+
+    def _neuron_step(self, x: torch.Tensor, state, dt: float):
+        """One forward-Euler step of LI, CubaLI, CubaLIF, IF or I (the table in the module docstring)."""
+        n = self.node
+        cuba = isinstance(n, (nir.CubaLI, nir.CubaLIF))
+        if state is None:
+            v = self.v_leak.expand_as(x).clone() if self.v_leak is not None else torch.zeros_like(x)
+            state = (torch.zeros_like(x), v) if cuba else v
+        if cuba:
+            i, v = state
+            i_new = i + dt * self.inv_syn * (self.w_in * x - i)
+            v = v + dt * self.inv * (self.v_leak - v + self.r * i)
+        else:
+            i_new, v = None, state
+            if isinstance(n, nir.LI):
+                v = v + dt * self.inv * (self.v_leak - v + self.r * x)
+            else:  # IF, I: no leak
+                v = v + dt * self.r * x
+        if isinstance(n, (nir.CubaLIF, nir.IF)):
+            z = (v - self.v_th > 0).to(x.dtype)
+            v = torch.where(z > 0, self.v_reset.expand_as(v), v)
+            out = z
+        else:
+            out = v
+        return out, ((i_new, v) if cuba else v)
+
+
+def _inverse(tau, name: str) -> torch.Tensor:
+    """1/τ as a tensor: a scalar where every neuron has the same τ, else per neuron.
+
+    Raises
+    ------
+    TrainingError
+        A time constant that is not positive and finite.
+    """
+    tau = np.asarray(tau, dtype=np.float64)
+    if tau.size == 0 or not np.all(np.isfinite(tau) & (tau > 0)):
+        raise TrainingError(f"a neuron's {name} must be positive time constants [s], found {tau.ravel()[:4].tolist()}")
+    if np.all(tau == tau.flat[0]):
+        return torch.as_tensor(1.0 / float(tau.flat[0]), dtype=torch.float32)
+    return torch.as_tensor(1.0 / tau, dtype=torch.float32)
 
 
 class NirNetwork(nn.Module):
@@ -234,10 +314,17 @@ def read_nir(path, *, timesteps: int | None = None, exact: bool = True, dt: floa
     TrainingError
         Not a readable NIR file, or a graph this reader cannot run (:class:`NirNetwork`).
     """
+    from pathlib import Path
+
+    if not Path(path).exists():
+        raise TrainingError(f"{path}: no such NIR file")
+    if Path(path).is_dir():
+        raise TrainingError(f"{path}: is a folder, not a NIR file")
     try:
         graph = nir.read(str(path), type_check=False)
     except Exception as exc:
-        raise TrainingError(f"{path}: not a readable NIR file ({type(exc).__name__}: {exc})") from None
+        reason = (str(exc).strip().splitlines() or [""])[0][:200]  # h5py's messages run over several lines
+        raise TrainingError(f"{path}: not a readable NIR file ({type(exc).__name__}: {reason})") from None
     try:
         return NirNetwork(graph, timesteps=timesteps, exact=exact, dt=dt)
     except TrainingError as exc:
