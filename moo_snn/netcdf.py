@@ -99,6 +99,13 @@ def read(path: str | Path, kind: str, format_tag: str) -> xr.Dataset:
         with deferred(), xr.open_dataset(path, engine="h5netcdf") as ds:  # the lock, as in write_atomic
             data = ds.load()
     except Exception as exc:  # h5py/h5netcdf raise many kinds for a truncated or foreign file
+        classic = _netcdf3_format(path)
+        if classic is not False:  # a readable NetCDF file all the same: say what it is, as for a foreign NetCDF-4 file
+            said = (f"; its attribute format = {classic!r} says it was one, converted to NetCDF-3 by another tool: convert it "
+                    f"back with nccopy -k nc4" if isinstance(classic, str) and classic.startswith("moo-snn-") else
+                    f" (attribute format = {classic!r}, expected {format_tag!r})")
+            raise ResultsError(f"{path}: not a moo-snn {kind}: a NetCDF-3 (classic format) file, and moo-snn writes and "
+                               f"reads NetCDF-4 files only{said}") from None
         raise ResultsError(f"{path}: not a readable NetCDF file ({type(exc).__name__}: {exc})") from None
     data.attrs = clean_attributes(data.attrs)
     found = data.attrs.get("format")
@@ -112,6 +119,25 @@ def read(path: str | Path, kind: str, format_tag: str) -> xr.Dataset:
         if var.dtype.kind in "OSU":
             data[name] = var.astype(object)
     return data
+
+
+_NETCDF3_MAGIC = (b"CDF\x01", b"CDF\x02", b"CDF\x05")  # classic, 64-bit offset, 64-bit data (CDF-5)
+
+
+def _netcdf3_format(path: Path):
+    """For a NetCDF-3 file, its ``format`` attribute (None where it has none or it cannot be read: scipy reads
+    classic and 64-bit offset files, not CDF-5); False for any other file. No code is run (scipy's reader)."""
+    try:
+        with open(path, "rb") as f:
+            if f.read(4) not in _NETCDF3_MAGIC:
+                return False
+        from scipy.io import netcdf_file
+
+        with netcdf_file(path, "r", mmap=False) as nc:
+            found = getattr(nc, "format", None)
+        return clean_value(found)
+    except Exception:  # unreadable, or a header scipy refuses: a NetCDF-3 file all the same
+        return None
 
 
 def clean_value(value):

@@ -117,8 +117,12 @@ def pareto(
         import pandas as pd
 
         rows = [dict(results=s["results"], **r) for s in summaries for r in s["front"]]
+        frame = pd.DataFrame(rows)
+        for name in ("candidate", "round_found", "round_trained", "round_promoted", "params"):
+            if name in frame:  # integers stay integers beside an empty cell (pandas would make the column floats)
+                frame[name] = frame[name].astype("Int64")
         try:
-            pd.DataFrame(rows).to_csv(make_parent(csv, "--csv"), index=False)
+            frame.to_csv(make_parent(csv, "--csv"), index=False)
         except OSError as exc:
             from moo_snn.errors import ResultsError
 

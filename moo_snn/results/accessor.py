@@ -42,6 +42,9 @@ import xarray as xr
 from moo_snn.architecture import Architecture
 from moo_snn.objectives import BUILTIN, Metric
 
+COUNTS = ("params",)
+"""Measures that are counts: ints in :meth:`MooAccessor.front_records` (and so in ``--json``), not floats."""
+
 
 @xr.register_dataset_accessor("moo")
 class MooAccessor:
@@ -130,9 +133,10 @@ class MooAccessor:
         """The front as plain records, most accurate first: ``candidate``, ``arch``, ``source``,
         ``knee`` (bool), ``predicted_accuracy``, ``val_accuracy``, ``test_accuracy``, every built-in
         cost (recomputed with the measured spike rates), every objective's measured value, and what
-        measuring it took: ``round_found``, ``round_trained``, ``round_promoted`` (−1: trained without
-        a promotion), ``cost_fte`` (full-training equivalents spent on it, proxies included) and
-        ``train_seconds``."""
+        measuring it took: ``round_found``, ``round_trained``, ``round_promoted`` (None: trained without
+        a promotion; the file's −1), ``cost_fte`` (full-training equivalents spent on it, proxies included) and
+        ``train_seconds``. A count is an int (``params``, cost or objective), every other measure a float
+        (NaN where not measured)."""
         from moo_snn.evaluation import COST_METRICS
 
         front = self.front()
@@ -149,11 +153,14 @@ class MooAccessor:
             record.update({name: float(costs[name][k]) for name in COST_METRICS})
             record.update({name: int(front[name].values[k]) for name in ("round_found", "round_trained", "round_promoted")
                            if name in front})
+            if record.get("round_promoted", 0) < 0:  # the file's "never" (-1) is no round
+                record["round_promoted"] = None
             record.update({name: float(front[name].values[k]) for name in ("cost_fte", "train_seconds") if name in front})
             if "accuracy_nonideal" in front:  # on non-ideal crossbars ([nonideal]), NaN where not measured
                 record.update(accuracy_nonideal=float(front.accuracy_nonideal.values[k]),
                               accuracy_nonideal_std=float(front.accuracy_nonideal_std.values[k]))
             record.update({str(name): float(front.measured_objective.values[k, j]) for j, name in enumerate(front.objective.values)})
+            record.update({name: int(round(record[name])) for name in COUNTS if name in record and np.isfinite(record[name])})
             records.append(record)
         return sorted(records, key=lambda r: -r["val_accuracy"])
 

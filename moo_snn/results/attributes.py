@@ -59,6 +59,16 @@ def _json(kind):
     return read
 
 
+def _status(name, value, where):
+    """How the run ended: one of :data:`moo_snn.results.state.RUN_STATUSES`."""
+    from moo_snn.results.state import RUN_STATUSES
+
+    text = _text(name, value, where)
+    if text not in RUN_STATUSES:
+        raise ResultsError(f"{where}: attribute {name!r} holds {text!r}; expected one of {', '.join(RUN_STATUSES)}")
+    return text
+
+
 def _number(name, value, where):
     number = _as_float(value)
     if math.isnan(number):
@@ -108,7 +118,7 @@ RUN_ATTRIBUTES = {
     "command": (_text, ""),
     "started": (_text, ""),
     "ended": (_text, ""),
-    "status": (_text, "unknown"),
+    "status": (_status, None),
     "failure": (_text, ""),
     "options": (_json(dict), "{}"),
     "ideal_point": (_json(list), None),
@@ -151,16 +161,21 @@ def run_attributes(ds, where: str = "results file") -> dict:
 
 def normalise(ds, where: str = "results file"):
     """``ds`` with its attributes cleaned and the run's attributes in the types moo-snn writes (text for JSON
-    ones), so code reading ``ds.attrs`` sees what moo-snn wrote. Raises :class:`ResultsError` naming an
-    attribute that cannot be read."""
-    from moo_snn.results.state import CANDIDATE_FIELDS, ROUND_FIELDS
+    ones), so code reading ``ds.attrs`` sees what moo-snn wrote; the whole file checked before any command
+    prints from it: its stored problem parses, and its variables are there, of the dims, types and values
+    a run writes (:func:`moo_snn.results.state.check_variables`). Raises :class:`ResultsError` naming the
+    file (``where``) and the attribute or variable that cannot be read."""
+    from moo_snn.config.problem import parse_problem
+    from moo_snn.errors import ProblemError
+    from moo_snn.results.state import CANDIDATE_FIELDS, DERIVED_FIELDS, ROUND_FIELDS, check_variables
 
     attrs = clean_attributes(ds.attrs)
     run = run_attributes(ds, where)
     for name, value in run.items():
         attrs[name] = json.dumps(value) if name in JSON_TEXT else value
     # every variable a run writes (a resume reads them all; pareto and export most): one line, not a traceback
-    missing = [f.name for f in (*CANDIDATE_FIELDS, *ROUND_FIELDS) if f.name not in ds.variables]
+    missing = [name for name in [f.name for f in (*CANDIDATE_FIELDS, *ROUND_FIELDS)] + [d[0] for d in DERIVED_FIELDS]
+               if name not in ds.variables]
     if missing:
         raise ResultsError(f"{where}: variable {missing[0]!r} is missing{f' (and {len(missing) - 1} more)' if len(missing) > 1 else ''} "
                            f"(another tool may have rewritten the file); a results file written by moo-snn holds it")
@@ -168,5 +183,10 @@ def normalise(ds, where: str = "results file"):
         if name in run and "objective" in ds.sizes and len(run[name]) != ds.sizes["objective"]:
             raise ResultsError(f"{where}: attribute {name!r} has {len(run[name])} values for the file's "
                                f"{ds.sizes['objective']} objectives")
+    try:  # every command reads it (pareto, export, a resume): refused here, naming the file, before anything is printed
+        parse_problem(run["problem"], source=f"{where}: attribute 'problem'", check_plugins=False)
+    except ProblemError as exc:
+        raise ResultsError(str(exc)) from None
+    ds = check_variables(ds, where)
     ds.attrs = attrs
     return ds

@@ -21,7 +21,8 @@ limit for a maximum, limit − value for a minimum; ≤ 0: the limit is met).
 Attributes (:mod:`moo_snn.results.attributes` reads them tolerantly): ``format``, ``problem`` (the
 problem file's text), ``seed``, ``command``, ``started``, ``ended``, ``status`` (``running``,
 ``interrupted``, ``complete``: every round asked for is done, ``budget_spent``: the budget stopped the run
-with work left undone, see ``budget_note``, ``failed``), ``failure`` (the one-line reason of a failed run),
+with work left undone, see ``budget_note``, ``failed``: an error stopped it, or it ended with no network
+measured, every training failed or diverged), ``failure`` (the one-line reason of a failed run),
 ``reference_point`` (JSON), ``options`` (JSON: the run's search options, objectives, torch threads
 and device, which a resume reuses), ``version_<package>`` (moo-snn, norse, pymoo, scikit-learn,
 xarray; torch where it was imported), ``torch_cpu_capability`` and ``cpu_model`` (the CPU kernels and the
@@ -46,6 +47,12 @@ from moo_snn.objectives import BUILTIN, known_objective
 from moo_snn.space import SLOT_NAMES
 
 FORMAT = "moo-snn-results-2"
+RUN_STATUSES = ("running", "interrupted", "complete", "budget_spent", "failed")
+"""The values of a results file's ``status`` attribute (how the run ended; module docstring)."""
+CANDIDATE_STATUSES = ("predicted", "proxy", "trained", "diverged", "failed")
+"""The values of the ``status`` variable (one per candidate)."""
+SOURCES = ("search", "bootstrap", "promotion", "archive")
+"""The values of the ``source`` variable: who asked for its training (``archive``: measured before the run)."""
 VERSIONED = ("moo-snn", "torch", "norse", "pymoo", "scikit-learn", "xarray")
 _IMPORT_NAMES = {"moo-snn": "moo_snn", "scikit-learn": "sklearn"}
 
@@ -188,7 +195,7 @@ CANDIDATE_FIELDS = (
     Field("genome", "genome", "gene", np.int64, None, "genes (indices into the problem's choice lists)"),
     Field("arch", "arch", None, object, None, "canonical architecture string"),
     Field("status", "status", None, object, None, "predicted, proxy (measured at low fidelity only), trained, diverged or failed"),
-    Field("source", "source", None, object, None, "search, bootstrap, or archive (measured before this run)"),
+    Field("source", "source", None, object, None, "search, bootstrap, promotion, or archive (measured before this run)"),
     Field("round_found", "round_found", None, np.int64, None, "round in which the search first scored it (0: bootstrap)"),
     Field("predicted_accuracy", "predicted_accuracy", None, float, "1", "validation accuracy predicted"),
     Field("predicted_accuracy_std", "predicted_std", None, float, "1", "spread of the predictor's ensemble"),
@@ -398,3 +405,125 @@ class RunState:
 
 def _var_attrs(f: Field) -> dict:
     return {"long_name": f.long_name, **({"units": f.units} if f.units else {})}
+
+
+DERIVED_FIELDS = (
+    ("limit_excess", ("candidate", "constraint"), float),
+    ("feasible", ("candidate",), bool),
+    ("trained", ("candidate",), bool),
+    ("on_front", ("candidate",), bool),
+    ("pareto_rank", ("candidate",), np.int64),
+    ("least_violating", ("candidate",), bool),
+    ("population_genome", ("population", "gene"), np.int64),
+    ("objective_units", ("objective",), object),
+    ("objective_direction", ("objective",), object),
+    ("constraint_units", ("constraint",), object),
+)
+"""``(name, dims, dtype)`` of the variables :meth:`RunState.to_dataset` computes from the fields (read by
+:meth:`RunState.from_dataset` and the ``ds.moo`` accessor)."""
+
+_KINDS = {float: ("fiu", "numbers"), np.int64: ("iu", "integers"), bool: ("b", "true/false values"), object: ("OU", "text")}
+MEASURED_WHEN_TRAINED = ("val_accuracy", "test_accuracy")
+"""Variables every trained candidate holds a finite value of (a training that measured nothing is ``failed``)."""
+MEASURED_ROWS = ("measured_objective", "measured_limit_excess", "measured_cost")
+"""Rows of a trained candidate that are finite throughout, or NaN throughout (not computed yet: a resume computes them)."""
+
+
+def _schema() -> list[tuple[str, tuple, type]]:
+    rows = [(f.name, ("candidate",) + ((f.dim,) if f.dim else ()), f.dtype) for f in CANDIDATE_FIELDS]
+    return rows + [(f.name, ("round",), f.dtype) for f in ROUND_FIELDS] + list(DERIVED_FIELDS)
+
+
+def _found(var) -> str:
+    """What a variable of the wrong type holds, in words (``text``, ``numbers with fractions`` ...)."""
+    kind = var.dtype.kind
+    return {"f": "floating-point numbers", "b": "true/false values", "O": "text", "U": "text", "S": "text",
+            "i": "integers", "u": "integers"}.get(kind, f"values of type {var.dtype}")
+
+
+def check_variables(ds: xr.Dataset, where: str = "results file") -> xr.Dataset:
+    """Check every variable a run writes (:data:`CANDIDATE_FIELDS`, :data:`ROUND_FIELDS`, :data:`DERIVED_FIELDS`)
+    as :mod:`moo_snn.schema` checks a problem file's keys: its dims, its type, its values.
+
+    Integers are accepted where numbers are expected, 0/1 integers where true/false values are (a tool that
+    dropped xarray's ``dtype`` mark), byte strings where text is (converted); anything else is refused:
+    text or floats where integers belong, numbers where text belongs. Values: a candidate's ``status``
+    and ``source`` are among :data:`CANDIDATE_STATUSES` and :data:`SOURCES`; its ``arch`` is an
+    architecture string; a trained candidate holds finite :data:`MEASURED_WHEN_TRAINED` and rows of
+    :data:`MEASURED_ROWS` finite throughout (or NaN throughout: not computed yet); a ``proxy`` one a finite
+    ``proxy_accuracy``.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A results file's contents, every variable present (:func:`moo_snn.results.attributes.normalise`).
+    where : str
+        The file, for the messages.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``ds``, with the accepted conversions made.
+
+    Raises
+    ------
+    ResultsError
+        One line naming the file, the variable and (for a value) the candidate and its architecture.
+    """
+    from moo_snn.architecture import Architecture
+    from moo_snn.errors import ArchitectureError, ResultsError
+
+    for name, dims, dtype in _schema():
+        var = ds[name]
+        if var.dims != dims:
+            raise ResultsError(f"{where}: variable {name!r} has dims ({', '.join(var.dims)}); a results file written by "
+                               f"moo-snn has ({', '.join(dims)})")
+        kinds, expected = _KINDS[dtype]
+        values = var.values
+        if values.size == 0:
+            continue
+        if dtype is object and values.dtype.kind in "OS":
+            items = [v.decode("utf-8", errors="replace") if isinstance(v, (bytes, np.bytes_)) else v for v in values.reshape(-1)]
+            if not all(isinstance(v, str) for v in items):
+                bad = next(v for v in items if not isinstance(v, str))
+                raise ResultsError(f"{where}: variable {name!r} holds {bad!r}; a results file written by moo-snn holds {expected} there")
+            ds[name] = (var.dims, np.array(items, dtype=object).reshape(values.shape), var.attrs)
+            continue
+        if dtype is bool and values.dtype.kind in "iu" and np.isin(values, (0, 1)).all():
+            ds[name] = (var.dims, values.astype(bool), var.attrs)
+            continue
+        if values.dtype.kind not in kinds:
+            raise ResultsError(f"{where}: variable {name!r} holds {_found(var)} ({values.dtype}); a results file written by "
+                               f"moo-snn holds {expected} there")
+    ids, archs, status = ds.candidate.values, ds.arch.values, ds.status.values
+    for name, allowed in (("status", CANDIDATE_STATUSES), ("source", SOURCES)):
+        bad = np.flatnonzero(~np.isin(ds[name].values.astype(str), allowed))
+        if len(bad):
+            k = bad[0]
+            raise ResultsError(f"{where}: variable {name!r} of candidate {ids[k]} ({archs[k]}) holds {ds[name].values[k]!r}; "
+                               f"expected one of {', '.join(allowed)}")
+    for k, text in enumerate(archs):
+        try:
+            Architecture.parse(text)
+        except ArchitectureError as exc:
+            raise ResultsError(f"{where}: variable 'arch' of candidate {ids[k]} is not an architecture string: {exc}") from None
+
+    def refuse(name, k, what):
+        raise ResultsError(f"{where}: variable {name!r} of candidate {ids[k]} ({archs[k]}) is {what}, but the candidate is "
+                           f"marked {status[k]}, which has a measured value there (the file was edited by hand or by "
+                           f"another tool); restore it, or start a new run")
+
+    trained, proxy = status == "trained", status == "proxy"
+    for name in MEASURED_WHEN_TRAINED:
+        bad = np.flatnonzero(trained & ~np.isfinite(ds[name].values.astype(float)))
+        if len(bad):
+            refuse(name, bad[0], f"not a finite number ({ds[name].values[bad[0]]})")
+    for name in MEASURED_ROWS:
+        finite = np.isfinite(ds[name].values.astype(float))
+        bad = np.flatnonzero(trained & finite.any(axis=1) & ~finite.all(axis=1))
+        if len(bad):
+            refuse(name, bad[0], "partly NaN (a row is finite throughout, or NaN throughout until it is computed)")
+    bad = np.flatnonzero(proxy & ~np.isfinite(ds.proxy_accuracy.values.astype(float)))
+    if len(bad):
+        refuse("proxy_accuracy", bad[0], f"not a finite number ({ds.proxy_accuracy.values[bad[0]]})")
+    return ds

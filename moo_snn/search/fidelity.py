@@ -191,7 +191,7 @@ def record_cost(run, c, result: dict, round_: int, source: str) -> bool:
     if level.full:
         return False
     c.proxy_seconds = float(np.nansum([c.proxy_seconds, result.get("train_seconds", np.nan)]))
-    ok = result["status"] == "trained"
+    ok = result["status"] == "trained" and bool(np.isfinite(result.get("val_accuracy", np.nan)))  # a proxy has an accuracy
     if ok:
         c.proxy_accuracy, c.proxy_level = float(result["val_accuracy"]), level.index
     if c.status in ("predicted", "proxy"):

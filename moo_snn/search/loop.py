@@ -15,7 +15,8 @@
 The results file is written atomically after every training, with status ``running``; an
 interruption (SIGINT, SIGTERM) writes it with status ``interrupted`` and re-raises; any other
 exception writes it with status ``failed`` and the one-line reason in its ``failure`` attribute,
-then re-raises: once the process is gone the file never says ``running`` (except after SIGKILL or
+then re-raises (so does a run that did every round but measured no network: every training failed
+or diverged): once the process is gone the file never says ``running`` (except after SIGKILL or
 power loss, which nothing can catch: the file is then the last checkpoint).
 
 ``resume`` continues from a results file without retraining anything it already holds, with the
@@ -215,6 +216,10 @@ class SearchRun:
         c.source = source
         c.round_trained = round_
         c.val_accuracy, c.test_accuracy = result["val_accuracy"], result["test_accuracy"]
+        if c.status == "trained" and not (np.isfinite(c.val_accuracy) and np.isfinite(c.test_accuracy)):
+            # a trained candidate has both accuracies (results.state.check_variables refuses a file without them)
+            result = dict(result, error=f"the training measured no accuracy (validation {c.val_accuracy}, test {c.test_accuracy})")
+            c.status = "failed"
         c.train_seconds = result["train_seconds"]
         c.torch_threads = int(result.get("torch_threads") or 0)  # archive records and failed tasks: 0
         c.accuracy_nonideal = float(result.get("accuracy_nonideal", np.nan))  # [nonideal], where a metric asks for it
@@ -531,15 +536,39 @@ class SearchRun:
         return fidelity.refused_here(self) or (fidelity.budget_exhausted(self)
                                                                 and len(self.state.rounds) < self.search.rounds)
 
+    def _check_measured(self) -> None:
+        """Raise :class:`TrainingError` when the run holds no measured network (none trained, none measured at low
+        fidelity, none known from the archive): every training failed or diverged, or none was made. Its status is
+        then ``failed`` (:meth:`run`), not ``complete``, and the command exits 2, not 3 ("no candidate meets the
+        limits": nothing was measured against them)."""
+        candidates = self.state.candidates.values()
+        if any(c.status in ("trained", "proxy") for c in candidates):
+            return
+        tried = [c for c in candidates if c.status in ("failed", "diverged")]
+        why = "; ".join(f"{c.arch}: {c.error or c.status}" for c in tried[:2])
+        what = (f"all {len(tried)} training{'s' if len(tried) != 1 else ''} of the run failed or diverged ({why})" if tried
+                else "the run made no training")
+        raise TrainingError(f"no network was measured: {what}; every candidate is in {self.out}; see why in the trainings' "
+                            f"messages above, fix it, and run again")
+
     def run(self):
-        """Run (or continue) the search; returns the results Dataset (written on every exit)."""
+        """Run (or continue) the search; returns the results Dataset (written on every exit).
+
+        Raises
+        ------
+        TrainingError
+            The run ended with no network measured (:meth:`_check_measured`); the file says ``failed``.
+        """
         check_cost_limits_reachable(self.spec, self.space)  # exit 3 at once, before anything is written
         # an unwritable destination fails now, before any training; the budget is in the file from the start (a
         # resume after an interruption keeps it)
         self.checkpoint()
         try:
             self._search()
-            self.state.status = "budget_spent" if self.stopped_by_budget() else "complete"
+            stopped = self.stopped_by_budget()
+            if not stopped:
+                self._check_measured()  # all the rounds done, but nothing measured: the run failed, and says so
+            self.state.status = "budget_spent" if stopped else "complete"
         except KeyboardInterrupt:
             self.state.status = "interrupted"
             raise

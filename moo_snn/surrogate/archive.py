@@ -137,6 +137,19 @@ def load_archive(path: str | Path) -> xr.Dataset:
     missing = [v for v in ("arch", "val_accuracy", "status", "seed", "epochs", "spike_rate") if v not in archive]
     if missing:
         raise ResultsError(f"{path}: archive lacks the variables {', '.join(missing)}")
+    for name in ("val_accuracy", "test_accuracy"):  # what a search and the predictor read of a trained record
+        if name not in archive:
+            continue
+        try:
+            values = archive[name].values.astype(float)
+        except (TypeError, ValueError):
+            raise ResultsError(f"{path}: archive variable {name!r} holds {archive[name].dtype} values; expected numbers") from None
+        bad = np.flatnonzero((archive.status.values.astype(str) == "trained") & ~np.isfinite(values))
+        if len(bad):
+            k = bad[0]
+            raise ResultsError(f"{path}: archive variable {name!r} of record {k} ({archive.arch.values[k]}) is not a finite "
+                               f"number ({values[k]}), but the record is marked trained, which has a measured value there "
+                               f"(the file was edited by hand or by another tool)")
     archs, rates = [], archive.spike_rate.values.astype(float).copy()
     try:
         for k, arch in enumerate(archive.arch.values):
@@ -155,19 +168,32 @@ def matches(archive: xr.Dataset, problem) -> bool:
     A key the stored recipe lacks (one added to ``[data]`` or ``[training]`` after the archive was
     written) counts as its default: the archive was measured with what that default does.
     """
-    if archive.attrs.get("dataset") != problem.data.dataset:
-        return False
+    return not mismatch(archive, problem)
+
+
+def mismatch(archive: xr.Dataset, problem) -> str:
+    """How the archive's measurements differ from what ``problem`` measures, one clause naming both sides
+    (``data set cifar10, not digits``; ``[data] val_fraction 0.3, not 0.15``); ``""`` where they match
+    (:func:`matches`). The ``[data]`` table fixes the images' shape (an npz file's ``channels`` and ``side``)."""
+    found = archive.attrs.get("dataset")
+    if found != problem.data.dataset:
+        return f"data set {found!r}, not {problem.data.dataset!r}"
     try:
         stored = json.loads(archive.attrs.get("recipe", ""))
-    except json.JSONDecodeError:
-        return False
+    except (TypeError, json.JSONDecodeError):
+        return "no readable training recipe (attribute recipe)"
+    if not isinstance(stored, dict):
+        return "no readable training recipe (attribute recipe)"
     current = json.loads(recipe_of(problem))
     for table, spec in (("data", type(problem.data)), ("training", type(problem.training))):
         defaults = json.loads(json.dumps({f.name: f.default for f in dataclasses.fields(spec)
                                           if f.default is not dataclasses.MISSING and f.name != "epochs"}))
-        if {**defaults, **stored.get(table, {})} != current[table]:
-            return False
-    return True
+        theirs = stored.get(table, {})
+        theirs = {**defaults, **theirs} if isinstance(theirs, dict) else {}
+        for key in sorted(set(theirs) | set(current[table])):
+            if theirs.get(key) != current[table].get(key):
+                return f"[{table}] {key} {theirs.get(key)!r}, not {current[table].get(key)!r}"
+    return ""
 
 
 def with_fraction(archive: xr.Dataset) -> xr.Dataset:

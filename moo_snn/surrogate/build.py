@@ -38,9 +38,10 @@ def open_or_create(problem, path: Path):
     if not path.exists():
         return arc.empty_archive(problem)
     archive = arc.load_archive(path)
-    if not arc.matches(archive, problem):
+    differs = arc.mismatch(archive, problem)
+    if differs:
         raise ResultsError(f"{path}: this archive was measured with another data set or training recipe than "
-                           f"problem {problem.name!r}; give another --out")
+                           f"problem {problem.name!r} ({differs}); give another --out")
     return archive
 
 

@@ -28,7 +28,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
-from moo_snn.errors import MooSnnError, did_you_mean
+from moo_snn.errors import MooSnnError, ResultsError, did_you_mean
 from moo_snn.surrogate.features import ArchitectureFeaturizer
 
 REGRESSORS = {
@@ -274,6 +274,8 @@ def predict_archs(problem, archs, archive_path=None, *, seed: int = 0, problem_r
     ArchitectureError
         An architecture cannot be parsed, does not fit the problem's images or space, or its cell
         has no forward path.
+    ResultsError
+        The archive was measured with another data set or recipe (:func:`moo_snn.surrogate.archive.mismatch`).
     MooSnnError
         The archive holds fewer than 2 networks trained with the problem's epochs.
     """
@@ -285,6 +287,11 @@ def predict_archs(problem, archs, archive_path=None, *, seed: int = 0, problem_r
 
     path = Path(archive_path) if archive_path is not None else default_archive_path(problem)
     archive = arc.load_archive(path)
+    differs = arc.mismatch(archive, problem)
+    if differs:  # its accuracies are of other data, or of another recipe: they predict nothing of this problem
+        raise ResultsError(f"{path}: an archive measured with another data set or training recipe than problem "
+                           f"{problem.name!r} ({differs}); give --archive FILE of {problem.name}'s trainings, or build one: "
+                           f"moo-snn surrogate build {problem_ref or problem.name}")
     done = arc.trained(archive, epochs=problem.training.epochs, train_fraction=1.0)
     if len(set(done.arch.values)) < 2:
         raise MooSnnError(f"{path}: holds {len(set(done.arch.values))} architectures trained fully with {problem.name}'s "
