@@ -245,3 +245,28 @@ def test_optimize_async_in_process_trains_the_rounds_count(tmp_path, archive_pat
     assert asked.sizes["candidate"] == 2 and set(asked.worker.values) == {"local"}  # 1 round × 2 survivors
     bad = CliRunner().invoke(app, ["optimize", str(problem), "--async", "--strategy", "hasnas", "--out", str(tmp_path / "h.nc")])
     assert bad.exit_code == 2 and "--async" in bad.output
+
+
+@pytest.mark.parametrize("lost", [2, 3])
+def test_without_an_archive_lost_design_trainings_are_replaced_once_and_the_run_goes_on(tmp_path, table, lost):
+    """3 workers, a design of 3, no archive: the first ``lost`` design trainings fail (every attempt's
+    worker dies). With 1 network measured the predictor cannot be fit; the run waits for the trainings
+    in flight, then trains the design's next points in their place (once). All 3 lost: not retried."""
+    from moo_snn.space import SearchSpace
+    from moo_snn.surrogate.sampling import space_filling_sample
+
+    spec = with_overrides(QUICK, bootstrap=3)
+    space = SearchSpace(spec.space)
+    design = [str(space.decode(x)) for x in space_filling_sample(spec, space, 3 + lost, seed=0)]
+    sim = SimulatedCluster(FixedTimes(table, {}), 3, head_seconds=0.0, retries=0, dies=lambda arch, n: arch in design[:lost])
+    run = AsyncSearchRun(spec, tmp_path / "r.nc", archive_path=tmp_path / "none.nc", executor=sim, max_trainings=8, refit_every=3)
+    if lost == 3:
+        with pytest.raises(moo_snn.MooSnnError, match="needs at least 2 trained networks"):
+            run.run()
+        assert moo_snn.open_results(tmp_path / "r.nc").attrs["status"] == "failed"
+        return
+    ds = run.run()
+    asked = ds.isel(candidate=np.flatnonzero(ds.request_index.values >= 0)).sortby("request_index")
+    assert list(asked.arch.values[: 3 + lost]) == design  # the design, then its next points in the lost ones' place
+    assert list(asked.status.values[:lost]) == ["failed"] * lost and ds.attrs["status"] == "complete"
+    assert int((asked.status == "trained").sum()) == 8 - lost

@@ -521,3 +521,55 @@ def test_limits_out_of_reach_are_found_from_the_cheapest_corner():
     assert message.startswith("memory_kB ≤") and f"reaches {corner_kB:.4g}" in message
     loose = parse_problem(edit(DIGITS, ("memory_kB = 8", f"memory_kB = {corner_kB * 1.01}")), "loose.toml")
     assert unreachable_cost_limits(loose, space) == []
+
+
+# --- a failed bootstrap training is replaced (DESIGN §9: the run goes on) --------------------------
+
+def _failing(monkeypatch, fails):
+    """Trainings fail (raise, as a lost worker's) while ``fails(k, arch)`` says so; returns the attempts."""
+    from moo_snn.training import trainer
+
+    attempts = []
+
+    def train(problem, arch, data=None, **kwargs):
+        attempts.append(str(arch))
+        if fails(len(attempts), str(arch)):
+            raise RuntimeError("the worker died. Dask says more in a second sentence")
+        return fake_train(problem, arch)
+
+    monkeypatch.setattr(trainer, "train_architecture", train)
+    return attempts
+
+
+def _bootstrap_of(ds):
+    rows = ds.round_trained.values == 0
+    return dict(zip(ds.arch.values[rows], ds.status.values[rows]))
+
+
+@pytest.mark.parametrize("bootstrap, lost", [(2, 1), (3, 2)])
+def test_a_failed_bootstrap_training_is_replaced_by_the_designs_next_point(tmp_path, monkeypatch, bootstrap, lost):
+    """The worker-deaths case: a bootstrap of 2 with one training lost had 1 network and stopped (the
+    predictor needs 2). Now each lost one is replaced once, by the next points of the same design."""
+    from moo_snn.space import SearchSpace
+    from moo_snn.surrogate.sampling import space_filling_sample
+
+    text = TINY.replace("bootstrap = 3", f"bootstrap = {bootstrap}").replace("rounds = 2", "rounds = 1")
+    spec = parse_problem(text, "tiny.toml")
+    attempts = _failing(monkeypatch, lambda k, arch: k <= lost)
+    ds = SearchRun(spec, tmp_path / "run.nc", archive_path=tmp_path / "none.nc", data=types.SimpleNamespace(y_train=np.zeros(10))).run()
+    assert ds.attrs["status"] == "complete"
+    space = SearchSpace(spec.space)
+    design = [str(space.decode(x)) for x in space_filling_sample(spec, space, bootstrap + lost, seed=ds.attrs["seed"])]
+    assert attempts[: bootstrap + lost] == design  # the design in order: its first points, then the replacements
+    boot = _bootstrap_of(ds)
+    assert sorted(boot.values()) == ["failed"] * lost + ["trained"] * bootstrap
+
+
+def test_a_bootstrap_whose_every_training_fails_is_not_retried(tmp_path, monkeypatch):
+    """All failing says the recipe or the data fails: one line, no second bootstrap spent on it."""
+    attempts = _failing(monkeypatch, lambda k, arch: True)
+    with pytest.raises(moo_snn.MooSnnError, match=r"needs at least 2 trained networks.*the worker died(?!\. Dask)") as info:
+        SearchRun(parse_problem(TINY, "tiny.toml"), tmp_path / "run.nc", archive_path=tmp_path / "none.nc",
+                  data=types.SimpleNamespace(y_train=np.zeros(10))).run()
+    assert len(attempts) == 3 and "second sentence" not in str(info.value)
+    assert moo_snn.open_results(tmp_path / "run.nc").attrs["status"] == "failed"

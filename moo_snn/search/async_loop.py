@@ -204,6 +204,9 @@ class AsyncSearchRun(SearchRun):
                 return self.state.candidates[arch], "bootstrap", self.levels[0]
         if self._n_results + len(self.archive_records) < self.settings["first_pass_after"]:
             return None
+        if self._too_few_measured():  # the predictor needs 2: wait for trainings in flight, or replace lost ones
+            if self._n_requests > self._n_results or self._replace_lost_design():
+                return self._next_candidate() if self._n_requests == self._n_results else None
         self._drop_taken(requested)
         if not self.queue:
             self._pass(exclude=requested)
@@ -215,6 +218,33 @@ class AsyncSearchRun(SearchRun):
         if not self.queue:
             return None
         return self.state.candidates[self.queue.pop(0)], "search", self.levels[0]
+
+    def _too_few_measured(self) -> bool:
+        measured = sum(c.status in ("trained", "proxy") for c in self.state.candidates.values())
+        return measured + len(self.archive_records) < 2
+
+    def _replace_lost_design(self) -> bool:
+        """Extend the design by the next points of the same space-filling sample, one per design member
+        whose training failed, once per run and only where one of its trainings succeeded (as the
+        synchronous bootstrap: DESIGN §9, the run goes on). True where points were added."""
+        from moo_snn.surrogate.sampling import space_filling_sample
+
+        lost = [a for a in self.design if self.state.candidates[a].status in ("failed", "diverged")]
+        measured = any(self.state.candidates[a].status in ("trained", "proxy") for a in self.design)
+        if not lost or not measured or self.settings.get("design_replaced"):
+            return False
+        self.settings["design_replaced"] = len(lost)
+        added = 0
+        for x in space_filling_sample(self.spec, self.space, self.settings["design_size"] + len(lost), seed=self.state.seed,
+                                      measured=list(self.archive_records)):
+            c = self._candidate(str(self.space.decode(x)), x, 0)
+            if c.status == "predicted" and c.arch not in self.design and added < len(lost):
+                self.design.append(c.arch)
+                added += 1
+        if added:
+            self.progress.phase(f"bootstrap: {len(lost)} training{'s' if len(lost) != 1 else ''} failed; training "
+                                f"{added} more of the design in {'their' if len(lost) != 1 else 'its'} place")
+        return bool(added)
 
     def _drop_taken(self, requested: set) -> None:
         """Drop from the head of the queue what was requested or has a measurement (an archive network's

@@ -346,7 +346,7 @@ class SearchRun:
     def _fit_full_only(self, archs: list, acc: list):
         if len(archs) < 2:
             failed = [c for c in self.state.candidates.values() if c.status in ("failed", "diverged")]
-            why = "; ".join(f"{c.arch}: {c.error or c.status}" for c in failed[:2])
+            why = "; ".join(f"{c.arch}: {_first_sentence(c.error) or c.status}" for c in failed[:2])
             proxies = sum(c.status == "proxy" for c in self.state.candidates.values())
             raise TrainingError(f"the accuracy predictor needs at least 2 trained networks, the run has {len(archs)} "
                                 f"({len(failed)} training{'s' if len(failed) != 1 else ''} failed or diverged{': ' + why if why else ''}"
@@ -373,8 +373,28 @@ class SearchRun:
         # a top-up: the archive measured some networks, so the design is the maximin augmentation of them (the archive
         # fixes it, so a resume draws the same); an earlier start trained its first members, so only the rest is
         # trained; design members neither measured nor trained are not recorded
-        genomes = space_filling_sample(self.spec, self.space, max(self.search.bootstrap - len(self.archive_records), 0),
-                                       seed=self.state.seed, measured=list(self.archive_records))
+        size = max(self.search.bootstrap - len(self.archive_records), 0)
+        genomes, todo = self._design(space_filling_sample, size, n_have)
+        self.progress.phase(bootstrap_phase_text(self.search.bootstrap, len(genomes) + len(self.archive_records),
+                                                 len(todo), self._at_level(), measured=n_have))  # the true counts
+        self._train(todo, 0, "bootstrap", level=self.levels[0])
+        # a failed or lost training is replaced once by the design's next point (DESIGN §9: the run goes on),
+        # where another training of the design succeeded (all failing says the recipe or the data fails: no retry)
+        lost = [c for c in map(self.state.candidates.get, map(str, map(self.space.decode, genomes)))
+                if c is not None and c.status in ("failed", "diverged")]
+        measured = sum(c.status in ("trained", "proxy") for c in self.state.candidates.values())
+        if lost and measured and measured + len(self.archive_records) < self.search.bootstrap:
+            genomes, todo = self._design(space_filling_sample, size + len(lost), measured + len(self.archive_records))
+            if todo:
+                self.progress.phase(f"bootstrap: {len(lost)} training{'s' if len(lost) != 1 else ''} failed; training "
+                                    f"{len(todo)} more of the design in {'their' if len(lost) != 1 else 'its'} place")
+                self._train(todo, 0, "bootstrap", level=self.levels[0])
+        fidelity.refusal_taken_up(self, 0, {0})  # a resume trained what the budget refused of the bootstrap
+
+    def _design(self, space_filling_sample, size: int, n_have: int) -> tuple[np.ndarray, list]:
+        """The bootstrap design's first ``size`` points, and those of them still to train (at most
+        ``bootstrap - n_have``); design members neither measured nor trained are not recorded."""
+        genomes = space_filling_sample(self.spec, self.space, size, seed=self.state.seed, measured=list(self.archive_records))
         need, todo = self.search.bootstrap - n_have, []
         for x in genomes:
             arch = str(self.space.decode(x))
@@ -383,10 +403,7 @@ class SearchRun:
             c = self._candidate(arch, x, 0)
             if c.status == "predicted" and len(todo) < need:
                 todo.append(c)
-        self.progress.phase(bootstrap_phase_text(self.search.bootstrap, len(genomes) + len(self.archive_records),
-                                                 len(todo), self._at_level(), measured=n_have))  # the true counts
-        self._train(todo, 0, "bootstrap", level=self.levels[0])
-        fidelity.refusal_taken_up(self, 0, {0})  # a resume trained what the budget refused of the bootstrap
+        return genomes, todo
 
     def _nsga2(self, r: int, before_round: int, phase: str | None = None):
         """One NSGA-II run (round or pass ``r``) on the predictor fit on the trainings before
@@ -624,3 +641,11 @@ def with_overrides(spec, **overrides):
     """The problem with ``[search]`` values replaced (None leaves a value as it is)."""
     changes = {k: v for k, v in overrides.items() if v is not None}
     return replace(spec, search=replace(spec.search, **changes)) if changes else spec
+
+
+def _first_sentence(text: str | None, limit: int = 160) -> str:
+    """The first sentence of a training's error (Dask's KilledWorker message runs over several)."""
+    if not text:
+        return ""
+    first = text.split(". ")[0].strip()
+    return first if len(first) <= limit else first[: limit - 1] + "…"
