@@ -153,10 +153,77 @@ def test_accuracy_constraint_is_not_applicable(tmp_path):
     problem = tmp_path / "with-accuracy.toml"
     problem.write_text(text.replace('path = "data/cifar10"', 'path = "data"'))
     out = run_json(str(problem), "--arch", SMALL_ARCH)
-    assert out["limits"]["accuracy"] == {"limit": 0.9, "kind": "min", "value": None, "met": None}
+    assert out["limits"]["accuracy"] == {"limit": 0.9, "kind": "min", "value": None, "met": None,
+                                         "reason": "needs a trained network's accuracy (moo-snn train)"}
     assert all(out["limits"][name]["met"] for name in ("params", "area_mm2", "latency_ms", "energy_uJ"))
     result = run(str(problem), "--arch", SMALL_ARCH)
-    assert result.exit_code == 0 and "n/a" in result.stdout
+    assert result.exit_code == 0 and "n/a: needs a trained network's accuracy" in result.stdout
+
+
+PLUGINS = """
+import numpy as np
+from moo_snn.objectives import objective
+
+@objective(units="uJ*ms", direction="minimize")
+def edp(batch):
+    "Energy-delay product."
+    return batch.costs.energy_uJ * batch.costs.latency_ms
+
+def per_uJ(batch):
+    return batch.accuracy / batch.costs.energy_uJ
+
+def conv_edges(batch):
+    return np.array([sum(op.startswith("conv") for op, _ in a.edges) for a in batch.archs], dtype=float)
+
+def broken(batch):
+    raise RuntimeError("kaput")
+"""
+
+
+@pytest.fixture
+def plugin_problem(tmp_path, monkeypatch):
+    """digits with limits on four module:function objectives of tests_cost_plugins (importable)."""
+    from moo_snn import objectives
+
+    monkeypatch.setattr(objectives, "REGISTRY", objectives.Registry())  # no code allowed by another test
+    (tmp_path / "tests_cost_plugins.py").write_text(PLUGINS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    text = load_problem("digits").source.replace("[constraints]\n", "[constraints]\n" + "".join(
+        f'"tests_cost_plugins:{name}" = {limit}\n' for name, limit in (("edp", 0.5), ("per_uJ", 0.1), ("conv_edges", 3), ("broken", 1))))
+    path = tmp_path / "plugins.toml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_limits_on_plugin_objectives_are_checked_where_the_cost_model_gives_them(plugin_problem):
+    """A limit on a plug-in objective is evaluated on the network where it is a cost (no accuracy needed); where it
+    is not (it reads the accuracy, it fails, its code is not allowed), the status says which, never "not a cost"."""
+    arch = "0303-0030-0003-0000_c16_t4_w4_p1_h0"  # digits' reference: 4 conv3x3 edges (0→1, 0→3, 1→2, 2→3)
+    result = run(plugin_problem, "--arch", arch)  # without --allow-code the code does not run, and the status says so
+    assert result.exit_code == 0, result.output
+    assert "not a cost" not in result.stdout and "n/a: Python code" in result.stdout
+    limits = run_json(plugin_problem, "--arch", arch)["limits"]
+    for name in ("edp", "per_uJ", "conv_edges", "broken"):
+        assert limits[f"tests_cost_plugins:{name}"]["reason"] == "Python code named in the problem file: --allow-code runs it"
+
+    out = run_json(plugin_problem, "--arch", arch, "--allow-code")
+    limits = out["limits"]
+    edp = out["energy_uJ"] * out["latency_ms"]  # the plug-in's formula, by hand from the printed totals
+    assert limits["tests_cost_plugins:edp"] == {"limit": 0.5, "kind": "max", "value": pytest.approx(edp, rel=1e-12),
+                                               "met": edp <= 0.5}
+    assert limits["tests_cost_plugins:conv_edges"] == {"limit": 3, "kind": "max", "value": 4.0, "met": False}
+    assert limits["tests_cost_plugins:per_uJ"]["met"] is None
+    assert limits["tests_cost_plugins:per_uJ"]["reason"] == "needs a trained network's accuracy (moo-snn train)"
+    assert limits["tests_cost_plugins:broken"]["met"] is None
+    assert limits["tests_cost_plugins:broken"]["reason"] == "failed: RuntimeError: kaput"
+    shown = run(plugin_problem, "--arch", arch, "--allow-code").stdout
+    assert f"{edp:.5g}" in shown and "uJ*ms" in shown and "n/a: failed: RuntimeError: kaput" in shown
+
+
+def test_a_layer_file_has_no_architecture_for_a_plugin_that_needs_one(plugin_problem):
+    out = run_json(plugin_problem, "--layers", VGG9, "--allow-code")
+    assert out["limits"]["tests_cost_plugins:conv_edges"]["reason"] == "needs an architecture (a --layers network has none)"
+    assert out["limits"]["tests_cost_plugins:edp"]["value"] == pytest.approx(out["energy_uJ"] * out["latency_ms"], rel=1e-12)
 
 
 # --- layer files --------------------------------------------------------------------------------
