@@ -47,13 +47,15 @@ def build(
     spec = load_problem(problem)
     path = out or user_archive_path(spec.data.dataset)  # never the shipped archive inside the installed package
     check_output_file(path, "--out", folder_hint="give an archive file name (.nc)")  # before a cluster starts
-    executor = make_executor(workers, scheduler, torch_threads=torch_threads)
     lines = Lines(stderr) if use_lines(stderr) else None  # a log: one line per finished training
     with Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[last]}"),
                   TimeElapsedColumn(), console=stderr, transient=True, disable=lines is not None) as progress:
         task = progress.add_task("build", total=n, last="")
         if lines is not None:
             lines.say(f"surrogate build: training up to {n} architectures into {path}")
+        # a cluster without workers: said once, above the live bar (the executor starts on first use)
+        executor = make_executor(workers, scheduler, torch_threads=torch_threads,
+                                 on_wait=lines.say if lines is not None else lambda text: progress.console.print(plain(text)))
 
         def on_result(done, total, result):
             last = f"{result['arch']}: {result['status']} {result['val_accuracy']:.3f}"
