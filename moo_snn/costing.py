@@ -47,7 +47,7 @@ class NetworkCosts:
         ``d_in``, ``d_out``, ...: :class:`moo_snn.layers.CrossbarLayer`'s fields) and its costs
         (``params``, ``pes``, ``energy_uJ`` [µJ], ``latency_ms`` [ms], ``area_mm2`` [mm²]).
     totals : dict
-        ``params``, ``memory_kB`` [kB], ``area_mm2`` [mm²], ``latency_ms`` [ms], ``energy_uJ`` [µJ],
+        ``params``, ``memory_kB`` [KiB, 1024 bytes], ``area_mm2`` [mm²], ``latency_ms`` [ms], ``energy_uJ`` [µJ],
         ``tiles``, ``pes`` of the whole network (:meth:`moo_snn.cost.CostReport.totals`).
     shared_area_mm2 : float
         Area of the tile overheads and of the unused PE slots of the last tile [mm²] (the part of

@@ -35,7 +35,7 @@ _LAYER_COLUMNS = (
     ("latency_ms", "latency\nms", "{:.4g}"),
     ("area_mm2", "area\nmm²", "{:.4g}"),
 )
-_TOTAL_UNITS = {"params": "", "memory_kB": "kB", "area_mm2": "mm²", "latency_ms": "ms", "energy_uJ": "µJ", "tiles": "", "pes": ""}
+_TOTAL_UNITS = {"params": "", "memory_kB": "KiB", "area_mm2": "mm²", "latency_ms": "ms", "energy_uJ": "µJ", "tiles": "", "pes": ""}
 
 
 class Mode(str, enum.Enum):

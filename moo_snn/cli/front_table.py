@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from moo_snn.cli.render import Column, fit_tables, number, print_tables
 
-COSTS = (("params", "params", ""), ("memory_kB", "memory", "kB"), ("area_mm2", "area", "mm²"),
+COSTS = (("params", "params", ""), ("memory_kB", "memory", "KiB"), ("area_mm2", "area", "mm²"),
          ("latency_ms", "latency", "ms"), ("energy_uJ", "energy", "µJ"))
 """Built-in costs: record key, column name, unit."""
 ACCURACIES = (("predicted_accuracy", "pred.\nacc"), ("val_accuracy", "val\nacc"), ("test_accuracy", "test\nacc"))

@@ -32,7 +32,7 @@ METRICS = {
     "accuracy": ("1", "maximize"),
     "accuracy_nonideal": ("1", "maximize"),  # on non-ideal crossbars: [nonideal], moo_snn.training.nonideal
     "params": ("1", "minimize"),
-    "memory_kB": ("kB", "minimize"),
+    "memory_kB": ("KiB", "minimize"),  # 1024 bytes (DESIGN §4: params·w / 8 / 1024); the key keeps its name
     "area_mm2": ("mm2", "minimize"),
     "latency_ms": ("ms", "minimize"),
     "energy_uJ": ("uJ", "minimize"),

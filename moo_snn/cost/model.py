@@ -77,7 +77,8 @@ With :data:`~moo_snn.cost.hardware.SPIKESIM_EQUIVALENT` (``latency_model = "spik
 ``stem_input_bits = 1``, no static power, shared tiles, A = 8 at X = 64, r = 1, 4-bit ADCs), k = 3
 everywhere, w ≤ cell_bits and at most five layers, both modes give the same numbers (a test;
 :func:`~moo_snn.cost.hardware.spikesim_equivalent`). In both modes: params = Σ_l c_in,l·c_out,l·k_l²
-(real kernels) and memory_kB = params · w / 8 / 1024.
+(real kernels) and memory_kB = params · w / 8 / 1024, in KiB (1024 bytes: the "kB" of the key's name is
+this unit, DESIGN §4).
 
 Units: pJ → µJ, µm² → mm² and ns → ms are each a factor 1e-6.
 """
@@ -144,7 +145,7 @@ def evaluate_costs(
     Returns
     -------
     CostReport
-        Arrays of shape (n,): ``params``, ``memory_kB`` [kB], ``area_mm2`` [mm²], ``latency_ms`` [ms],
+        Arrays of shape (n,): ``params``, ``memory_kB`` [KiB], ``area_mm2`` [mm²], ``latency_ms`` [ms],
         ``energy_uJ`` [µJ], ``tiles``, ``pes``.
 
     Raises
