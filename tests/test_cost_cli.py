@@ -355,3 +355,53 @@ def test_spikesim_refusal_is_one_warning_line_and_listed_in_json():
     accepted = run_json("--layers", VGG9, "--mode", "spikesim")  # SpikeSim's own example: no warning
     assert accepted["warnings"] == []
     assert run_json(CIFAR100)["warnings"] == []  # extended mode does not imitate SpikeSim's limits
+
+
+# --- bounds of a layer file and of [hardware] -----------------------------------------------------
+@pytest.mark.parametrize("edit, expected", [
+    (("timesteps = 2", "timesteps = 0"), "timesteps: expected an integer from 1 to 256"),
+    (("timesteps = 2", "timesteps = 1000000000"), "timesteps: expected an integer from 1 to 256"),
+    (("weight_bits = 8", "weight_bits = 1000"), "weight_bits: expected an integer from 1 to 16"),
+    (("c_in = 65536", "c_in = 99999999999999"), "[layer 2] c_in: 99999999999999 is above the maximum 16777216 (allowed: 1 to 16777216; twice the widest layer"),
+    (("kernel = 3", "kernel = 100"), "[layer 1] kernel: 100 is above the maximum 31 (allowed: 1 to 31; RepLKNet's 31x31"),
+    (("d_in = 32", "d_in = 9223372036854775807"), "[layer 1] d_in: 9223372036854775807 is above the maximum 4096 (allowed: 1 to 4096; past any input"),
+    (("kernel = 3", "kernel = 2.5"), "[layer 1] kernel: expected an integer, found 2.5"),
+    (("[[layer]]", "[hardware]\ncrossbar_size = 100000000\n\n[[layer]]"), "[hardware] crossbar_size: 100000000 is above the maximum 1024 (allowed: 8 to 1024; as an architecture's"),
+    (("[[layer]]", "[hardware]\nadc_bits = 100\n\n[[layer]]"), "[hardware] adc_bits: 100 is above the maximum 12 (allowed: 1 to 12"),
+    (("[[layer]]", "[hardware]\ncell_bits = 64\n\n[[layer]]"), "[hardware] cell_bits: 64 is above the maximum 8 (allowed: 1 to 8"),
+    (("[[layer]]", "[hardware]\npes_per_tile = 100000000000\n\n[[layer]]"), "[hardware] pes_per_tile: 100000000000 is above the maximum 64 (allowed: 1 to 64; 8x SpikeSim's 8"),
+    (("[[layer]]", "[hardware]\nkernel_size = 0\n\n[[layer]]"), "[hardware] kernel_size: 0 is below the minimum 1 (allowed: 1 to 31"),
+    (("[[layer]]", "[hardware]\nadcs_per_pe = 1000\n\n[[layer]]"), "[hardware] adcs_per_pe = 1000 is above crossbar_size = 64 (more ADCs than columns); allowed: 1 to crossbar_size"),
+    (("[[layer]]", "[hardware]\nclock_MHz = 1e300\n\n[[layer]]"), "[hardware] clock_MHz: 1e+300 is above the maximum 10000.0"),
+])
+def test_layer_file_values_out_of_range_are_one_line_with_the_range(tmp_path, edit, expected):
+    """Zero, negative, absurdly large or non-integer values: one line naming the range (and the maximum's source),
+    never an int64 overflow (c_in 1e14 priced a negative parameter count) or 1e28 mm² of ADCs (adc_bits 100)."""
+    path = tmp_path / "net.toml"
+    path.write_text(TWO_LAYERS.replace(*edit, 1))
+    result = run("--layers", str(path))
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert expected in result.stderr, result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_problem_hardware_out_of_range_is_one_line(tmp_path):
+    text = load_problem("digits").source.replace("[hardware]\n", "[hardware]\nmux_per_column_group = 128\n")
+    path = tmp_path / "p.toml"
+    path.write_text(text)
+    with pytest.raises(ProblemError, match=r"\[hardware\] mux_per_column_group = 128 is above crossbar_size = 64"):
+        load_problem(str(path))
+    # a co-design gene's crossbar smaller than the ADCs of a PE
+    text = load_problem("digits").source.replace("[hardware]\n", "[hardware]\nadcs_per_pe = 16\n").replace(
+        "[space]\n", "[space]\ncrossbar_size = [8, 64]\n")
+    path.write_text(text)
+    with pytest.raises(ProblemError, match=r"adcs_per_pe = 16 is above crossbar_size = 8"):
+        load_problem(str(path))
+
+
+def test_energy_constants_that_overflow_are_an_error_not_null(tmp_path):
+    path = tmp_path / "net.toml"
+    path.write_text(TWO_LAYERS.replace("[[layer]]", "[hardware]\ne_xbar_pJ = 1e308\n\n[[layer]]", 1))
+    result = run("--layers", str(path), "--json")
+    assert result.exit_code == 2 and "energy_uJ overflow" in result.stderr and result.stdout == ""

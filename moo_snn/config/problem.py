@@ -8,7 +8,7 @@ A problem file has top-level ``name``, ``description``, ``reference_arch`` and t
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from moo_snn.architecture import FIELD_BOUNDS, OPS, Architecture
@@ -360,6 +360,8 @@ def _check_problem(spec: ProblemSpec, where: str, check_plugins: bool = True) ->
                            f"grow strictly and stay below full training ([training] epochs = {spec.training.epochs})")
     if not any(op != "zero" for op in spec.space.ops):
         raise ProblemError(f"{where}: [space] ops must hold at least one operation other than 'zero'")
+    for size in spec.space.crossbar_size or (spec.hardware.crossbar_size,):  # each crossbar the search may price
+        replace(spec.hardware, crossbar_size=size).check(where)
     for name in spec.objectives.names:
         if check_plugins and name not in METRICS and ":" not in name and name not in _plugin_names():
             raise ProblemError(f"{where}: [objectives] names: unknown objective {name!r}"

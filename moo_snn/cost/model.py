@@ -107,6 +107,20 @@ _MICRO = 1e-6  # pJ → µJ, µm² → mm², ns → ms
 Scalar = int | float | np.ndarray
 
 
+def _overflow_checked(function):
+    """Run the cost model with numpy's overflow warnings off: a total that overflows is checked after, and is a
+    one-line :class:`ProblemError` (not a RuntimeWarning, nor an inf reported as a cost)."""
+    import functools
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        with np.errstate(over="ignore", invalid="ignore"):
+            return function(*args, **kwargs)
+
+    return wrapper
+
+
+@_overflow_checked
 def evaluate_costs(
     table: LayerTable,
     timesteps: Scalar,
@@ -254,6 +268,10 @@ def evaluate_costs(
         tiles=tiles,
         pes=pes,
     )
+    for name in ("area_mm2", "latency_ms", "energy_uJ"):  # constants without a natural maximum (pJ, um^2, mW) can overflow
+        if not np.all(np.isfinite(totals[name])):
+            raise ProblemError(f"the [hardware] constants make {name} overflow (not a finite number): an energy, area or "
+                               f"power constant is too large (their defaults are SpikeSim's, in pJ, um^2 and mW)")
     if not per_layer:
         return CostReport(**totals)
     return CostReport(
