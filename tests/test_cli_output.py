@@ -469,3 +469,11 @@ def test_a_copyable_line_is_not_wrapped_by_a_narrow_console():
     print_copyable(console, "moo-snn export /a/long/path/to/results.nc --nir net.nir", "0303-0030-0003-0000_c16_t4_w4_p1_h0")
     assert console.file.getvalue().splitlines() == ["  moo-snn export /a/long/path/to/results.nc --nir net.nir",
                                                     "  0303-0030-0003-0000_c16_t4_w4_p1_h0"]
+
+
+@pytest.mark.parametrize("width", NARROW)
+def test_cost_keeps_its_architecture_whole_on_a_narrow_terminal(width):
+    arch = "0001-0000-0000-0000_c16_t1_w2_p2_h128"
+    result = invoke(["cost", "digits", "--arch", arch], width)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == f"digits: {arch}"

@@ -117,9 +117,10 @@ def cost(
         print_json(out)
         return
 
-    title = f"{spec.name}: {result.network}" if layers is None else result.network
+    # the architecture (or layer file) whole on its own line, however narrow the terminal: a user copies it
+    stdout.print(plain(f"{spec.name}: {result.network}" if layers is None else result.network), soft_wrap=True)
     rate = f", input spike rate {result.hardware.spike_rate:g} (stem 1)" if result.mode == "extended" else ""
-    _print_tables(title + f"\n{result.mode} cost model, T = {result.timesteps}, {result.weight_bits}-bit weights{rate}",
+    _print_tables(f"{result.mode} cost model, T = {result.timesteps}, {result.weight_bits}-bit weights{rate}",
                   result.layers, result.shared_area_mm2, result.totals, result.limits, spec.name if spec is not None else None)
 
 

@@ -73,7 +73,7 @@ def train(
         given = {"arch_given": arch} if arch is not None and arch != result.arch else {}  # typed in another form
         print_json({**result.to_dict(), **given, **top, **({"nonideal": measured} if nonideal else {})})
         return
-    stdout.print(plain(f"{spec.name}: {result.arch}"))
+    stdout.print(plain(f"{spec.name}: {result.arch}"), soft_wrap=True)  # the architecture whole on its line (a user copies it)
     table = Table(show_header=False)
     for key, value in (("status", result.status), ("validation accuracy", f"{result.val_accuracy:.4f}"),
                        ("test accuracy", f"{result.test_accuracy:.4f}"), ("epochs", result.epochs),
