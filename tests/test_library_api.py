@@ -177,6 +177,19 @@ def test_network_costs_warns_of_a_network_outside_the_space():
         moo_snn.network_costs("digits")
 
 
+def test_train_architecture_warns_of_a_network_outside_the_space():
+    """The same warning from the library's training (trained anyway), as ``moo-snn train`` says it."""
+    from moo_snn.space import OutsideSpaceWarning
+
+    from moo_snn.errors import TrainingError
+
+    problem = moo_snn.load_problem("digits")
+    with pytest.warns(OutsideSpaceWarning, match=r"^0001-0000-0000-0000_c12_t1_w2_p1_h0 is outside the space of digits: "
+                                                  r"channels 12 \(valid: 4, 8, 16, 32\); training it anyway"):
+        with pytest.raises(TrainingError, match="epochs must be >= 1"):  # the warning comes first; no training needed here
+            moo_snn.train_architecture(problem, "0001-0000-0000-0000_c12_t1_w2_p1_h0", epochs=0)
+
+
 def test_network_costs_refuses_what_it_cannot_cost():
     with pytest.raises(ProblemError, match="needs a PROBLEM"):
         moo_snn.network_costs(arch="0303-0030-2002-0200_c16_t4_w4_p1_h0")
