@@ -55,7 +55,7 @@ OPTIONS = ("--archive", "none", "--bootstrap", "2", "--rounds", "1", "--torch-th
 
 
 def test_optimize_against_a_scheduler_without_workers_says_so_and_stops(empty_scheduler, tmp_path, monkeypatch):
-    monkeypatch.setattr(executor_module, "SCHEDULER_WORKER_WAIT_S", 1.0)
+    monkeypatch.setattr(executor_module, "SCHEDULER_WORKER_WAIT_S", 0.3)
     out = tmp_path / "run.nc"
     result = CliRunner().invoke(app, ["optimize", "digits", "--scheduler", empty_scheduler, "--out", str(out), *OPTIONS])
     assert result.exit_code == 2, result.output
