@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from moo_snn.errors import ArchitectureError, ProblemError
 from moo_snn.evaluation import COST_METRICS
+from moo_snn.objectives import ACCURACIES
 
 __all__ = ["NetworkCosts", "limit_checks", "network_costs"]
 
@@ -46,7 +47,7 @@ class NetworkCosts:
         ``d_in``, ``d_out``, ...: :class:`moo_snn.layers.CrossbarLayer`'s fields) and its costs
         (``params``, ``pes``, ``energy_uJ`` [µJ], ``latency_ms`` [ms], ``area_mm2`` [mm²]).
     totals : dict
-        ``params``, ``memory_kB`` [kB], ``area_mm2`` [mm²], ``latency_ms`` [ms], ``energy_uJ`` [µJ],
+        ``params``, ``memory_kB`` [KiB, 1024 bytes], ``area_mm2`` [mm²], ``latency_ms`` [ms], ``energy_uJ`` [µJ],
         ``tiles``, ``pes`` of the whole network (:meth:`moo_snn.cost.CostReport.totals`).
     shared_area_mm2 : float
         Area of the tile overheads and of the unused PE slots of the last tile [mm²] (the part of
@@ -76,7 +77,11 @@ class NetworkCosts:
         return float(self.hardware.spike_rate) if self.mode == "extended" else 1.0
 
 
-def limit_checks(totals: dict, constraints) -> dict[str, dict]:
+NEEDS_TRAINING = "needs a trained network's accuracy (moo-snn train)"
+"""Why a limit on accuracy (or on an objective computed from it) has no value before training."""
+
+
+def limit_checks(totals: dict, constraints, others: dict | None = None) -> dict[str, dict]:
     """Each constraint of a problem against the network's ``totals``.
 
     Parameters
@@ -85,23 +90,64 @@ def limit_checks(totals: dict, constraints) -> dict[str, dict]:
         Totals of one network (:attr:`NetworkCosts.totals`).
     constraints : sequence of Constraint
         A problem's ``constraints`` (``name``, ``limit``, ``kind`` ``"max"`` or ``"min"``).
+    others : dict, optional
+        ``{name: value}`` of constraints that are not cost-model totals (a plug-in objective evaluated
+        on the network), or ``{name: reason}`` (a str) where one could not be evaluated.
 
     Returns
     -------
     dict
-        ``{name: {"limit", "kind", "value", "met"}}``; ``value`` and ``met`` are None where the cost
-        model cannot measure the metric (accuracy, a ``module:function`` constraint).
+        ``{name: {"limit", "kind", "value", "met"}}``; where ``value`` and ``met`` are None (accuracy
+        before training, a plug-in that could not be evaluated) a ``"reason"`` says why in a few words.
     """
+    others = others or {}
     checks = {}
     for c in constraints:
-        value = totals.get(c.name) if c.name in COST_METRICS else None
+        value = totals.get(c.name) if c.name in COST_METRICS else others.get(c.name)
+        reason = None
+        if isinstance(value, str):
+            value, reason = None, value
+        elif value is None:
+            reason = NEEDS_TRAINING if c.name in ACCURACIES else "not evaluated"
         met = None if value is None else bool(value <= c.limit if c.kind == "max" else value >= c.limit)
         checks[c.name] = dict(limit=c.limit, kind=c.kind, value=value, met=met)
+        if reason is not None:
+            checks[c.name]["reason"] = reason
     return checks
 
 
+def _other_limits(spec, constraints, architecture, report, hardware, allow_code: bool) -> dict:
+    """``limit_checks``'s ``others``: each constraint that is neither a cost-model total nor an accuracy, evaluated
+    on the one network (its accuracy unknown: NaN), or the reason it was not (a str)."""
+    import numpy as np
+
+    from moo_snn.objectives import REGISTRY, Batch
+
+    names = [c.name for c in constraints if c.name not in COST_METRICS and c.name not in ACCURACIES]
+    if not names:
+        return {}
+    problem = dataclasses.replace(spec, hardware=hardware)  # the batch's assumed spike rate is the one priced
+    batch = Batch(None if architecture is None else [architecture], [np.nan], report, problem=problem)
+    others = {}
+    for name in names:
+        if ":" in name and not allow_code and name not in REGISTRY.code:
+            others[name] = "Python code named in the problem file: --allow-code runs it"
+            continue
+        try:
+            value = float(REGISTRY.get(name, allow_code=allow_code)(batch)[0])
+        except ProblemError as exc:
+            if architecture is None and batch._archs is None and "needs the architectures" in str(exc):
+                others[name] = "needs an architecture (a --layers network has none)"
+            else:  # the objective's own error (its cause, where it raised one), or why it cannot be loaded
+                cause = exc.__cause__
+                others[name] = f"failed: {type(cause).__name__}: {cause}" if cause is not None else str(exc)
+            continue
+        others[name] = value if np.isfinite(value) else NEEDS_TRAINING  # NaN: computed from the unknown accuracy
+    return others
+
+
 def network_costs(problem=None, arch=None, *, layers: str | os.PathLike | None = None, mode: str | None = None,
-                  spike_rate: float | None = None) -> NetworkCosts:
+                  spike_rate: float | None = None, allow_code: bool = False) -> NetworkCosts:
     """Energy, latency and area of one network on the RRAM compute-in-memory accelerator.
 
     Parameters
@@ -121,6 +167,9 @@ def network_costs(problem=None, arch=None, *, layers: str | os.PathLike | None =
     spike_rate : float, optional
         Assumed input spike rate in [0, 1] of every non-stem layer (extended mode; default: the
         ``[hardware]`` spike_rate). No effect in spikesim mode.
+    allow_code : bool, optional
+        Run the ``module:function`` objectives that the problem's ``[constraints]`` name, to check
+        their limits (problem files are shared: read that code first). Installed plug-ins run without it.
 
     Returns
     -------
@@ -134,6 +183,18 @@ def network_costs(problem=None, arch=None, *, layers: str | os.PathLike | None =
         unknown ``mode``, a bad layer file or problem.
     ArchitectureError
         ``arch`` cannot be parsed, does not fit the problem's images, or its cell has no forward path.
+
+    Warns
+    -----
+    OutsideSpaceWarning
+        The architecture is outside the problem's ``[space]`` (:class:`moo_snn.space.OutsideSpaceWarning`:
+        it is costed anyway, as ``moo-snn cost`` does, naming each value outside it).
+
+    Notes
+    -----
+    A limit on a plug-in or ``module:function`` objective is checked where the objective can be computed
+    from the cost model (the network's accuracy is unknown, NaN, before training): a value computed from
+    the accuracy, or an objective that fails, leaves the limit unchecked with its ``"reason"``.
     """
     import numpy as np
 
@@ -153,6 +214,7 @@ def network_costs(problem=None, arch=None, *, layers: str | os.PathLike | None =
     spec = None if problem is None else problem if isinstance(problem, ProblemSpec) else load_problem(problem)
     hardware = spec.hardware if spec is not None else HardwareConfig()
     per_candidate: dict[str, np.ndarray | None] = {}
+    architecture = None
     if layers is not None:
         network = load_layer_file(layers)
         hardware = network.hardware(hardware)
@@ -179,17 +241,25 @@ def network_costs(problem=None, arch=None, *, layers: str | os.PathLike | None =
     return NetworkCosts(network=label, problem=None if spec is None else spec.name, mode=report.mode, hardware=hardware,
                         timesteps=timesteps, weight_bits=weight_bits, layers=records, totals=totals,
                         shared_area_mm2=float(report.shared_area_mm2[0]),
-                        limits=limit_checks(totals, spec.constraints) if spec is not None else {}, warnings=notes)
+                        limits=limit_checks(totals, spec.constraints,
+                                            _other_limits(spec, spec.constraints, architecture, report, hardware, allow_code))
+                        if spec is not None else {}, warnings=notes)
 
 
 def _architecture(spec, arch):
     """``arch`` (text, an Architecture, or None for the problem's reference) checked against the problem."""
     from moo_snn.architecture import Architecture
 
+    from moo_snn.space import OutsideSpaceWarning, SearchSpace
+
     if arch is None:
-        return spec.reference_arch
-    architecture = spec.check_architecture(Architecture.parse(arch) if isinstance(arch, str) else arch)
+        architecture = spec.reference_arch
+    else:
+        architecture = spec.check_architecture(Architecture.parse(arch) if isinstance(arch, str) else arch)
     if not architecture.is_valid:
         raise ArchitectureError(f"architecture {architecture}: its cell has no forward path from node 0 to node 3; "
                                 f"repair it as the search does (moo-snn cost --arch ... --repair, or SearchSpace.repair)")
+    note = SearchSpace(spec.space).outside_note(architecture, spec.name, "costing")
+    if note:
+        warnings.warn(note, OutsideSpaceWarning, stacklevel=3)  # network_costs's caller
     return architecture

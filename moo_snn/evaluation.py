@@ -36,7 +36,7 @@ def population_costs(problem, space: SearchSpace, X, *, spike_rate=None, per_lay
     Returns
     -------
     CostReport
-        ``params``, ``memory_kB`` [kB], ``area_mm2`` [mm²], ``latency_ms`` [ms], ``energy_uJ`` [µJ],
+        ``params``, ``memory_kB`` [KiB, 1024 bytes], ``area_mm2`` [mm²], ``latency_ms`` [ms], ``energy_uJ`` [µJ],
         each of shape (n,).
     """
     X = np.atleast_2d(np.asarray(X, dtype=np.int64))

@@ -48,6 +48,13 @@ class ExecutorError(MooSnnError):
     """The executor could not be set up: conflicting options, an unreachable scheduler."""
 
 
+LOCAL_WORKER_WAIT_S = 120.0
+"""How long trainings wait on a local cluster (``--workers N``) that has lost every worker before the run stops."""
+SCHEDULER_WORKER_WAIT_S = 900.0
+"""How long trainings wait on a scheduler's cluster (``--scheduler``) without any worker (none joined yet, or all
+left) before the run stops, every finished training recorded: 15 min, for workers that start after the scheduler."""
+
+
 @dataclass(frozen=True)
 class TrainingTask:
     """One full training, as plain values a worker on another machine can act on.
@@ -291,10 +298,13 @@ class DaskExecutor:
         (:func:`moo_snn.training.runtime.choose_threads`), which shares a machine's free cores among
         the trainings running on it (the local cluster's workers, or the worker threads per host).
     connect_timeout_s : how long to wait for ``scheduler``.
-    no_worker_timeout_s : how long trainings may wait on a cluster without any worker (all died and
-        none came back: out of memory, say) before :class:`ExecutorError` stops the run, every finished
-        training recorded (default: 120 s on a local cluster, 900 s on a scheduler, whose workers may
-        come and go).
+    no_worker_timeout_s : how long trainings may wait on a cluster without any worker (none joined yet,
+        or all died and none came back: out of memory, say) before :class:`ExecutorError` stops the run,
+        every finished training recorded (default: :data:`LOCAL_WORKER_WAIT_S`, 120 s, on a local cluster;
+        :data:`SCHEDULER_WORKER_WAIT_S`, 900 s, on a scheduler, whose workers may come and go).
+    on_wait : called with one line (the cluster's address, the trainings waiting, the time limit) when
+        trainings start waiting on a cluster without any worker; once per such wait. Library code
+        never prints: ``moo-snn`` shows the line.
     trainings_per_gpu : trainings that share one GPU at a time (small networks leave a GPU mostly
         idle): tasks ask for ``GPU: 1 / trainings_per_gpu`` of a worker's resource.
 
@@ -307,7 +317,7 @@ class DaskExecutor:
 
     def __init__(self, *, workers: int | None = None, scheduler: str | None = None, client=None, retries: int = 2,
                  torch_threads: int | None = None, connect_timeout_s: float = 20.0, trainings_per_gpu: int = 1,
-                 no_worker_timeout_s: float | None = None):
+                 no_worker_timeout_s: float | None = None, on_wait=None):
         given = sum(x is not None for x in (workers, scheduler, client))
         if given > 1:
             raise ExecutorError("--workers (start a local Dask cluster) and --scheduler (join an existing one) exclude "
@@ -320,7 +330,9 @@ class DaskExecutor:
             raise ExecutorError(f"--workers must be at least 1, found {workers}")
         self.workers, self.scheduler, self.retries = workers, scheduler, retries
         self.connect_timeout_s = connect_timeout_s
-        self.no_worker_timeout_s = no_worker_timeout_s if no_worker_timeout_s is not None else (120.0 if workers else 900.0)
+        self.no_worker_timeout_s = (no_worker_timeout_s if no_worker_timeout_s is not None
+                                    else LOCAL_WORKER_WAIT_S if workers else SCHEDULER_WORKER_WAIT_S)
+        self.on_wait = on_wait
         self.torch_threads = torch_threads  # None: each training's thread policy, sharing its node's cores
         self.trainings_per_gpu = trainings_per_gpu
         self.worker_close_timeout_s = 1.0  # a local worker still busy when the executor closes is killed after 0.8 s
@@ -500,6 +512,7 @@ class DaskStream:
         self._finished = as_completed()
         self._pending: dict = {}  # future key → (tag, task, attempt, future)
         self._resources: dict = {}
+        self._seen_workers = False  # any worker seen while waiting: the timeout's message says what happened
 
     @property
     def slots(self) -> int:
@@ -533,16 +546,35 @@ class DaskStream:
             if interrupt_requested():  # a Ctrl-C whose KeyboardInterrupt was lost on the way: still an interrupt
                 raise KeyboardInterrupt
             if not self.client.scheduler_info()["workers"]:
-                without_workers_since = without_workers_since or time.monotonic()
+                if without_workers_since is None:
+                    without_workers_since = time.monotonic()
+                    self._say_waiting()
                 waited = time.monotonic() - without_workers_since
                 if waited > self.executor.no_worker_timeout_s:
-                    raise ExecutorError(f"the Dask cluster has had no worker for {waited:.0f} s ({len(self._pending)} trainings "
-                                        f"waiting): its workers died and none came back (out of memory?); every finished "
-                                        f"training is recorded: resume the run once workers are back")
+                    cause = ("its workers died and none came back (out of memory?)" if self._seen_workers
+                             else f"no worker joined it (start some: dask worker {self._address()})")
+                    raise ExecutorError(f"the Dask cluster at {self._address()} has had no worker for {waited:.0f} s "
+                                        f"({_trainings(len(self._pending))} waiting): {cause}; every finished training is "
+                                        f"recorded: resume the run once workers are there")
             else:
                 without_workers_since = None
+                self._seen_workers = True
             time.sleep(0.2)
         return next(self._finished)
+
+    def _address(self) -> str:
+        """The scheduler's address, as the user would give it to ``dask worker``."""
+        scheduler = getattr(self.client, "scheduler", None)
+        return str(getattr(scheduler, "address", None) or self.executor.scheduler or "(unknown address)")
+
+    def _say_waiting(self) -> None:
+        """Tell the executor's ``on_wait`` (once per wait) that trainings wait for a worker."""
+        if self.executor.on_wait is None:
+            return
+        self.executor.on_wait(f"waiting for a Dask worker: the cluster at {self._address()} has none "
+                              f"({_trainings(len(self._pending))} waiting); the run stops after "
+                              f"{self.executor.no_worker_timeout_s:.0f} s without one (Ctrl-C stops it now; every "
+                              f"finished training is kept)")
 
     def next_result(self) -> tuple[object, dict]:
         """The next finished training, ``(tag, result)``; a lost or failed one is retried, then returned as failed."""
@@ -571,6 +603,10 @@ class DaskStream:
             self._pending.clear()
 
 
+def _trainings(n: int) -> str:
+    return f"{n} training" if n == 1 else f"{n} trainings"
+
+
 async def _close_nannies(nannies, timeout_s: float) -> None:
     """Close the nannies of a local cluster (and their worker processes: killed after 0.8 ``timeout_s``)."""
     import asyncio
@@ -590,9 +626,10 @@ def _write_weights(task: TrainingTask, weights: bytes | None) -> None:
 
 
 def make_executor(workers: int | None = None, scheduler: str | None = None, *, retries: int = 2,
-                  torch_threads: int | None = None, trainings_per_gpu: int = 1):
-    """The executor of the command-line options: in-process, or Dask (``--workers N`` / ``--scheduler ADDR``)."""
+                  torch_threads: int | None = None, trainings_per_gpu: int = 1, on_wait=None):
+    """The executor of the command-line options: in-process, or Dask (``--workers N`` / ``--scheduler ADDR``;
+    ``on_wait``: :class:`DaskExecutor`'s)."""
     if workers is None and scheduler is None:
         return InProcessExecutor(torch_threads=torch_threads)
     return DaskExecutor(workers=workers, scheduler=scheduler, retries=retries, torch_threads=torch_threads,
-                        trainings_per_gpu=trainings_per_gpu)
+                        trainings_per_gpu=trainings_per_gpu, on_wait=on_wait)

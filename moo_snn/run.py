@@ -142,7 +142,8 @@ class PreparedRun:
             from moo_snn.search.async_loop import AsyncSearchRun
 
             run_class = AsyncSearchRun
-        executor = make_executor(self.workers, self.scheduler, torch_threads=self.torch_threads)
+        say = getattr(events, "note", events.phase)  # a lasting line where the progress has one (the CLI's)
+        executor = make_executor(self.workers, self.scheduler, torch_threads=self.torch_threads, on_wait=say)
         if self.workers or self.scheduler:
             events.phase(f"starting {self.workers} Dask workers" if self.workers
                          else f"joining the Dask cluster at {self.scheduler}")
@@ -155,7 +156,6 @@ class PreparedRun:
                     on_option_change(name, before, now)
             if self.strategy != "hasnas":  # that strategy reads no archive (moo_snn.search.hasnas)
                 choice = run.archive_choice
-                say = getattr(events, "note", events.phase)  # a lasting line where the progress has one (the CLI's)
                 say(f"{choice.note()}; the run reuses {len(run.archive_records)} of them" if run.archive_records
                     else choice.note())
                 # a resume reads the same archive (prepare_optimize), even where the lookup would now find another

@@ -1,7 +1,8 @@
 """Turn a TOML table into a frozen dataclass, checking every key, type and value.
 
 A dataclass field may carry metadata: ``doc`` (shown to users), ``choices`` (valid values; for a
-tuple field, valid items), ``min`` / ``max`` (inclusive bounds; for a tuple field, of each item),
+tuple field, valid items), ``min`` / ``max`` (inclusive bounds; for a tuple field, of each item; ``max_source``: where the
+maximum comes from, said with the error),
 ``nonempty`` (a tuple that must hold at least one item), ``distinct`` (a tuple whose items must
 differ; default true, right for a list of *choices* such as ``[space] channels``; false for a list
 that gives one value *per level*, such as ``[fidelity] epochs``, where repeats are legitimate and the
@@ -91,9 +92,17 @@ def _check_value(value: Any, meta: dict, where: str) -> None:
         if "choices" in meta and item not in meta["choices"]:
             raise ProblemError(f"{at}: unknown value {item!r}{did_you_mean(item, meta['choices'])}")
         if "min" in meta and item < meta["min"]:
-            raise ProblemError(f"{at}: {item!r} is below the minimum {meta['min']}")
+            raise ProblemError(f"{at}: {item!r} is below the minimum {meta['min']}{_allowed(meta)}")
         if "max" in meta and item > meta["max"]:
-            raise ProblemError(f"{at}: {item!r} is above the maximum {meta['max']}")
+            raise ProblemError(f"{at}: {item!r} is above the maximum {meta['max']}{_allowed(meta)}")
+
+
+def _allowed(meta: dict) -> str:
+    """`` (allowed: 1 to 31; why)`` of a bounded field: its range, and where its maximum comes from (``max_source``)."""
+    if "max" not in meta:
+        return ""
+    source = f"; {meta['max_source']}" if "max_source" in meta else ""
+    return f" (allowed: {meta.get('min', '-inf')} to {meta['max']}{source})"
 
 
 def parse_table(cls: type, table: Any, section: str, source: str) -> Any:

@@ -31,6 +31,14 @@ from moo_snn.layers import LayerTable, NetworkInput
 VALUE_GENES = ("channels", "timesteps", "weight_bits", "final_pool", "hidden")
 HARDWARE_GENES = tuple(name for _, name in HARDWARE_FIELDS)
 EDGE_GENES = tuple(f"edge{i}-{j}" for i, j in EDGE_PAIRS)
+
+
+class OutsideSpaceWarning(UserWarning):
+    """A network outside a problem's ``[space]`` is evaluated anyway (:func:`moo_snn.network_costs`: a
+    designer's what-if); the message names each value outside it and the space's choices
+    (:meth:`SearchSpace.outside`). The search never proposes such a network, and the predictor refuses it."""
+
+
 SLOT_NAMES = (
     ("stem",)
     + tuple(f"cell1.{i}-{j}" for i, j in EDGE_PAIRS)
@@ -193,6 +201,24 @@ class SearchSpace:
             if name not in self.choices and getattr(arch, name) is not None:
                 found.append((f"{name} {getattr(arch, name)}", f"fixed by the problem's [hardware] table: [space] {name} lists no choices"))
         return found
+
+    def outside_note(self, arch: Architecture, problem_name: str, doing: str = "evaluating") -> str | None:
+        """One line naming what of ``arch`` this space does not hold (:meth:`outside`), or None when it holds it all.
+
+        Parameters
+        ----------
+        arch : Architecture
+        problem_name : str
+            The problem whose space this is (named in the line).
+        doing : str
+            What is done with the network anyway (``"costing"``, ``"training"``).
+        """
+        outside = self.outside(arch)
+        if not outside:
+            return None
+        values = "; ".join(f"{what} ({valid})" for what, valid in outside)
+        return (f"{arch} is outside the space of {problem_name}: {values}; {doing} it anyway (the search never proposes "
+                f"it, and moo-snn surrogate predict refuses it)")
 
     def parse(self, text: str) -> np.ndarray:
         """The genome of an architecture string.

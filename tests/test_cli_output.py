@@ -392,3 +392,88 @@ def test_a_bare_command_prints_its_help_once(args):
     assert result.exit_code == 0
     assert result.stdout.count("Usage:") == 1, result.stdout
     assert "Commands" in result.stdout
+
+
+# --- what a user copies is never split, however narrow the terminal -------------------------------
+NARROW = (30, 50)
+
+
+@pytest.mark.parametrize("width", NARROW)
+def test_pareto_keeps_architectures_and_commands_whole_on_a_narrow_terminal(run_path, width):
+    """rich wrapped the front's architecture column character by character and the export hint at spaces below
+    ~40 columns: a copy-paste gave a broken string. Each now stands whole on one line."""
+    result = invoke(["pareto", run_path], width)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    front = json.loads(invoke(["pareto", run_path, "--json"]).stdout)["front"]
+    for record in front:
+        assert any(record["arch"] in line for line in lines), (record["arch"], result.stdout)
+    assert f"  moo-snn export {run_path} --nir FILE.nir" in lines, result.stdout
+    knee = next(r for r in front if r.get("knee"))
+    assert f"  {knee['arch']}" in lines
+
+
+@pytest.mark.parametrize("width", NARROW)
+def test_optimize_report_keeps_architectures_and_commands_whole_on_a_narrow_terminal(run_path, width):
+    """The report `optimize` prints at the end of a run (here: a finished run resumed with nothing left to do)."""
+    result = invoke(["optimize", "--resume", run_path, "--torch-threads", "1"], width)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    for arch in {str(a) for a in moo_snn.open_results(run_path).moo.front().arch.values}:
+        assert any(arch in line for line in lines), (arch, result.stdout)
+    assert f"  moo-snn export {run_path} --nir net.nir" in lines and f"  moo-snn pareto {run_path}" in lines, result.stdout
+
+
+@pytest.mark.slow  # about 10 s (the predictor is fitted on the archive); the table logic is tested fast below
+def test_surrogate_predict_keeps_architectures_whole_on_a_narrow_terminal():
+    archs = ["0303-0030-0003-0000_c16_t4_w4_p1_h0", "0001-0000-0000-0000_c16_t1_w2_p2_h128"]
+    result = invoke(["surrogate", "predict", "digits", *(x for a in archs for x in ("--arch", a))], 30)
+    assert result.exit_code == 0, result.output
+    assert "…" not in result.stdout  # rich's own table cut them to 0303-0030-…
+    for arch in archs:
+        assert sum(line.startswith(arch) for line in result.stdout.splitlines()) == 2, result.stdout  # in both parts
+
+
+def test_a_whole_column_is_never_split_and_the_others_stay_readable():
+    """fit_tables at 30 columns with a 37-character key column of architectures: parts of the key and one other
+    column each, every cell on one line (the table is wider than the console instead)."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from moo_snn.cli.render import Column, fit_tables, print_tables
+
+    arch = "0001-0000-0000-0000_c16_t1_w2_p2_h128"
+    columns = [Column("arch", "left", repeat=True, whole=True), Column("accuracy"), Column("accuracy_std")]
+    console = Console(file=StringIO(), width=30)
+    print_tables(console, fit_tables(columns, [[arch, "0.9270", "0.0186"]], 30))
+    lines = console.file.getvalue().splitlines()
+    assert [line.split() for line in lines if line.startswith(arch)] == [[arch, "0.9270"], [arch, "0.0186"]]
+    assert all(len(line) <= len(arch) + 3 + len("accuracy_std") for line in lines)
+    # a whole column that is not the key: the key and it side by side, the rest folded as before
+    columns = [Column("cand.", repeat=True), Column("architecture", "left", whole=True), Column("params")]
+    console = Console(file=StringIO(), width=30)
+    print_tables(console, fit_tables(columns, [["27", arch, "22,416"]], 30))
+    lines = console.file.getvalue().splitlines()
+    assert [line.split() for line in lines if line.strip().startswith("27")] == [["27", arch], ["27", "22,416"]]
+
+
+def test_a_copyable_line_is_not_wrapped_by_a_narrow_console():
+    from io import StringIO
+
+    from rich.console import Console
+
+    from moo_snn.cli.render import print_copyable
+
+    console = Console(file=StringIO(), width=20)
+    print_copyable(console, "moo-snn export /a/long/path/to/results.nc --nir net.nir", "0303-0030-0003-0000_c16_t4_w4_p1_h0")
+    assert console.file.getvalue().splitlines() == ["  moo-snn export /a/long/path/to/results.nc --nir net.nir",
+                                                    "  0303-0030-0003-0000_c16_t4_w4_p1_h0"]
+
+
+@pytest.mark.parametrize("width", NARROW)
+def test_cost_keeps_its_architecture_whole_on_a_narrow_terminal(width):
+    arch = "0001-0000-0000-0000_c16_t1_w2_p2_h128"
+    result = invoke(["cost", "digits", "--arch", arch], width)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == f"digits: {arch}"

@@ -57,7 +57,7 @@ def test_one_layer_spikesim_by_hand():
     """conv3x3 3 → 64 on a 32×32 map, T = 2, w = 4.
 
     P = ⌈3/64⌉·⌈64/64⌉ = 1, tiles = ⌈1/8⌉ = 1.
-    params = 3·64·9 = 1728; memory = 1728·4/8/1024 = 0.84375 kB.
+    params = 3·64·9 = 1728; memory = 1728·4/8 = 864 bytes = 864/1024 = 0.84375 KiB.
     energy = T·e·P·d_out² = 2·828.4861472·1·1024 = 1 696 739.6294656 pJ = 1.6967396294656 µJ.
     area = a_tile·1 + a_nm·c_in·d_in² + a_nm·c_out·d_out²
          = 596708.219839 + 16.2602·3072 + 16.2602·65536
@@ -444,3 +444,19 @@ def test_hardware_defaults_mode_and_empty_table():
     empty = evaluate_costs(LayerTable.from_layers([]), 1, 4, HW, per_layer=True)
     for name in TOTALS:
         assert getattr(empty, name).tolist() == [0], name
+
+
+def test_memory_is_in_kibibytes_and_says_so():
+    """``memory_kB`` is params · w / 8 / 1024 (DESIGN §4): KiB, 1024 bytes. Its unit everywhere it is written (the
+    cost report, the metrics table behind the results file's units, the tables of moo-snn cost) is KiB, not kB
+    (1000 bytes), which would misstate the value by 2.4 %. The key keeps its name (shipped limits are in it)."""
+    from moo_snn.cli.cost_cmd import _TOTAL_UNITS
+    from moo_snn.cli.front_table import COSTS
+    from moo_snn.config.problem import METRICS
+    from moo_snn.cost.report import UNITS
+    from moo_snn.results.state import _units_of
+
+    report = evaluate_costs(table((3, 64, 3, 32, 32)), 2, 4, HW, mode="spikesim")
+    assert report.memory_kB[0] * 1024 == 1728 * 4 / 8  # 864 bytes, by hand
+    assert UNITS["memory_kB"] == METRICS["memory_kB"][0] == _units_of(["memory_kB"])[0] == _TOTAL_UNITS["memory_kB"] == "KiB"
+    assert dict((key, unit) for key, _, unit in COSTS)["memory_kB"] == "KiB"

@@ -153,10 +153,77 @@ def test_accuracy_constraint_is_not_applicable(tmp_path):
     problem = tmp_path / "with-accuracy.toml"
     problem.write_text(text.replace('path = "data/cifar10"', 'path = "data"'))
     out = run_json(str(problem), "--arch", SMALL_ARCH)
-    assert out["limits"]["accuracy"] == {"limit": 0.9, "kind": "min", "value": None, "met": None}
+    assert out["limits"]["accuracy"] == {"limit": 0.9, "kind": "min", "value": None, "met": None,
+                                         "reason": "needs a trained network's accuracy (moo-snn train)"}
     assert all(out["limits"][name]["met"] for name in ("params", "area_mm2", "latency_ms", "energy_uJ"))
     result = run(str(problem), "--arch", SMALL_ARCH)
-    assert result.exit_code == 0 and "n/a" in result.stdout
+    assert result.exit_code == 0 and "n/a: needs a trained network's accuracy" in result.stdout
+
+
+PLUGINS = """
+import numpy as np
+from moo_snn.objectives import objective
+
+@objective(units="uJ*ms", direction="minimize")
+def edp(batch):
+    "Energy-delay product."
+    return batch.costs.energy_uJ * batch.costs.latency_ms
+
+def per_uJ(batch):
+    return batch.accuracy / batch.costs.energy_uJ
+
+def conv_edges(batch):
+    return np.array([sum(op.startswith("conv") for op, _ in a.edges) for a in batch.archs], dtype=float)
+
+def broken(batch):
+    raise RuntimeError("kaput")
+"""
+
+
+@pytest.fixture
+def plugin_problem(tmp_path, monkeypatch):
+    """digits with limits on four module:function objectives of tests_cost_plugins (importable)."""
+    from moo_snn import objectives
+
+    monkeypatch.setattr(objectives, "REGISTRY", objectives.Registry())  # no code allowed by another test
+    (tmp_path / "tests_cost_plugins.py").write_text(PLUGINS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    text = load_problem("digits").source.replace("[constraints]\n", "[constraints]\n" + "".join(
+        f'"tests_cost_plugins:{name}" = {limit}\n' for name, limit in (("edp", 0.5), ("per_uJ", 0.1), ("conv_edges", 3), ("broken", 1))))
+    path = tmp_path / "plugins.toml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_limits_on_plugin_objectives_are_checked_where_the_cost_model_gives_them(plugin_problem):
+    """A limit on a plug-in objective is evaluated on the network where it is a cost (no accuracy needed); where it
+    is not (it reads the accuracy, it fails, its code is not allowed), the status says which, never "not a cost"."""
+    arch = "0303-0030-0003-0000_c16_t4_w4_p1_h0"  # digits' reference: 4 conv3x3 edges (0→1, 0→3, 1→2, 2→3)
+    result = run(plugin_problem, "--arch", arch)  # without --allow-code the code does not run, and the status says so
+    assert result.exit_code == 0, result.output
+    assert "not a cost" not in result.stdout and "n/a: Python code" in result.stdout
+    limits = run_json(plugin_problem, "--arch", arch)["limits"]
+    for name in ("edp", "per_uJ", "conv_edges", "broken"):
+        assert limits[f"tests_cost_plugins:{name}"]["reason"] == "Python code named in the problem file: --allow-code runs it"
+
+    out = run_json(plugin_problem, "--arch", arch, "--allow-code")
+    limits = out["limits"]
+    edp = out["energy_uJ"] * out["latency_ms"]  # the plug-in's formula, by hand from the printed totals
+    assert limits["tests_cost_plugins:edp"] == {"limit": 0.5, "kind": "max", "value": pytest.approx(edp, rel=1e-12),
+                                               "met": edp <= 0.5}
+    assert limits["tests_cost_plugins:conv_edges"] == {"limit": 3, "kind": "max", "value": 4.0, "met": False}
+    assert limits["tests_cost_plugins:per_uJ"]["met"] is None
+    assert limits["tests_cost_plugins:per_uJ"]["reason"] == "needs a trained network's accuracy (moo-snn train)"
+    assert limits["tests_cost_plugins:broken"]["met"] is None
+    assert limits["tests_cost_plugins:broken"]["reason"] == "failed: RuntimeError: kaput"
+    shown = run(plugin_problem, "--arch", arch, "--allow-code").stdout
+    assert f"{edp:.5g}" in shown and "uJ*ms" in shown and "n/a: failed: RuntimeError: kaput" in shown
+
+
+def test_a_layer_file_has_no_architecture_for_a_plugin_that_needs_one(plugin_problem):
+    out = run_json(plugin_problem, "--layers", VGG9, "--allow-code")
+    assert out["limits"]["tests_cost_plugins:conv_edges"]["reason"] == "needs an architecture (a --layers network has none)"
+    assert out["limits"]["tests_cost_plugins:edp"]["value"] == pytest.approx(out["energy_uJ"] * out["latency_ms"], rel=1e-12)
 
 
 # --- layer files --------------------------------------------------------------------------------
@@ -288,3 +355,53 @@ def test_spikesim_refusal_is_one_warning_line_and_listed_in_json():
     accepted = run_json("--layers", VGG9, "--mode", "spikesim")  # SpikeSim's own example: no warning
     assert accepted["warnings"] == []
     assert run_json(CIFAR100)["warnings"] == []  # extended mode does not imitate SpikeSim's limits
+
+
+# --- bounds of a layer file and of [hardware] -----------------------------------------------------
+@pytest.mark.parametrize("edit, expected", [
+    (("timesteps = 2", "timesteps = 0"), "timesteps: expected an integer from 1 to 256"),
+    (("timesteps = 2", "timesteps = 1000000000"), "timesteps: expected an integer from 1 to 256"),
+    (("weight_bits = 8", "weight_bits = 1000"), "weight_bits: expected an integer from 1 to 16"),
+    (("c_in = 65536", "c_in = 99999999999999"), "[layer 2] c_in: 99999999999999 is above the maximum 16777216 (allowed: 1 to 16777216; twice the widest layer"),
+    (("kernel = 3", "kernel = 100"), "[layer 1] kernel: 100 is above the maximum 31 (allowed: 1 to 31; RepLKNet's 31x31"),
+    (("d_in = 32", "d_in = 9223372036854775807"), "[layer 1] d_in: 9223372036854775807 is above the maximum 4096 (allowed: 1 to 4096; past any input"),
+    (("kernel = 3", "kernel = 2.5"), "[layer 1] kernel: expected an integer, found 2.5"),
+    (("[[layer]]", "[hardware]\ncrossbar_size = 100000000\n\n[[layer]]"), "[hardware] crossbar_size: 100000000 is above the maximum 1024 (allowed: 8 to 1024; as an architecture's"),
+    (("[[layer]]", "[hardware]\nadc_bits = 100\n\n[[layer]]"), "[hardware] adc_bits: 100 is above the maximum 12 (allowed: 1 to 12"),
+    (("[[layer]]", "[hardware]\ncell_bits = 64\n\n[[layer]]"), "[hardware] cell_bits: 64 is above the maximum 8 (allowed: 1 to 8"),
+    (("[[layer]]", "[hardware]\npes_per_tile = 100000000000\n\n[[layer]]"), "[hardware] pes_per_tile: 100000000000 is above the maximum 64 (allowed: 1 to 64; 8x SpikeSim's 8"),
+    (("[[layer]]", "[hardware]\nkernel_size = 0\n\n[[layer]]"), "[hardware] kernel_size: 0 is below the minimum 1 (allowed: 1 to 31"),
+    (("[[layer]]", "[hardware]\nadcs_per_pe = 1000\n\n[[layer]]"), "[hardware] adcs_per_pe = 1000 is above crossbar_size = 64 (more ADCs than columns); allowed: 1 to crossbar_size"),
+    (("[[layer]]", "[hardware]\nclock_MHz = 1e300\n\n[[layer]]"), "[hardware] clock_MHz: 1e+300 is above the maximum 10000.0"),
+])
+def test_layer_file_values_out_of_range_are_one_line_with_the_range(tmp_path, edit, expected):
+    """Zero, negative, absurdly large or non-integer values: one line naming the range (and the maximum's source),
+    never an int64 overflow (c_in 1e14 priced a negative parameter count) or 1e28 mm² of ADCs (adc_bits 100)."""
+    path = tmp_path / "net.toml"
+    path.write_text(TWO_LAYERS.replace(*edit, 1))
+    result = run("--layers", str(path))
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert expected in result.stderr, result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_problem_hardware_out_of_range_is_one_line(tmp_path):
+    text = load_problem("digits").source.replace("[hardware]\n", "[hardware]\nmux_per_column_group = 128\n")
+    path = tmp_path / "p.toml"
+    path.write_text(text)
+    with pytest.raises(ProblemError, match=r"\[hardware\] mux_per_column_group = 128 is above crossbar_size = 64"):
+        load_problem(str(path))
+    # a co-design gene's crossbar smaller than the ADCs of a PE
+    text = load_problem("digits").source.replace("[hardware]\n", "[hardware]\nadcs_per_pe = 16\n").replace(
+        "[space]\n", "[space]\ncrossbar_size = [8, 64]\n")
+    path.write_text(text)
+    with pytest.raises(ProblemError, match=r"adcs_per_pe = 16 is above crossbar_size = 8"):
+        load_problem(str(path))
+
+
+def test_energy_constants_that_overflow_are_an_error_not_null(tmp_path):
+    path = tmp_path / "net.toml"
+    path.write_text(TWO_LAYERS.replace("[[layer]]", "[hardware]\ne_xbar_pJ = 1e308\n\n[[layer]]", 1))
+    result = run("--layers", str(path), "--json")
+    assert result.exit_code == 2 and "energy_uJ overflow" in result.stderr and result.stdout == ""

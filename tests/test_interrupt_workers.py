@@ -166,6 +166,7 @@ def _stream_without_workers(timeout_s: float) -> DaskStream:
     executor = DaskExecutor(client=object(), no_worker_timeout_s=timeout_s)
     stream = object.__new__(DaskStream)  # no cluster: only the waiting loop is under test
     stream.executor, stream.client, stream._finished, stream._pending = executor, _EmptyCluster(), _NothingFinishes(), {}
+    stream._seen_workers = False
     return stream
 
 

@@ -29,9 +29,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # a problem file: its tables use the architecture's ops and the cost model's HardwareConfig
     ("problem", ("moo_snn.config",)),
     # the search space of a problem and its vectorised costs
-    ("space", ("moo_snn.space", "moo_snn.evaluation", "moo_snn.costing")),
-    # objectives and constraints (Metric, Objective, Batch, registry): below search and results alike
-    ("objectives", ("moo_snn.objectives",)),
+    ("space", ("moo_snn.space", "moo_snn.evaluation")),
+    # objectives and constraints (Metric, Objective, Batch, registry): below search and results alike; one network's
+    # costs against a problem's limits, which may be objectives (plug-ins included)
+    ("objectives", ("moo_snn.objectives", "moo_snn.costing")),
     # spiking training on torch/norse, the training-free score, NIR export/import
     ("training", ("moo_snn.training",)),
     # where trainings run (in process, Dask); the search is given one

@@ -155,6 +155,41 @@ def test_network_costs_are_the_search_costs_of_the_same_network():
     assert spikesim.mode == "spikesim" and spikesim.spike_rate == 1.0  # SpikeSim reads every input
 
 
+def test_network_costs_warns_of_a_network_outside_the_space():
+    """The library warns as ``moo-snn cost`` does (one OutsideSpaceWarning naming each value and the space's
+    choices), and costs the network anyway; a network inside the space gives no warning."""
+    import warnings
+
+    from moo_snn.space import OutsideSpaceWarning
+
+    with pytest.warns(OutsideSpaceWarning) as caught:
+        costs = moo_snn.network_costs("digits", "0303-0030-0003-0000_c12_t3_w4_p1_h0")
+    assert len(caught) == 1
+    assert str(caught[0].message) == (
+        "0303-0030-0003-0000_c12_t3_w4_p1_h0 is outside the space of digits: channels 12 (valid: 4, 8, 16, 32); "
+        "timesteps 3 (valid: 1, 2, 4, 6); costing it anyway (the search never proposes it, and moo-snn surrogate "
+        "predict refuses it)")
+    assert caught[0].filename == __file__  # points at the caller's line
+    assert costs.totals["params"] > 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OutsideSpaceWarning)
+        moo_snn.network_costs("digits", "0303-0030-0003-0000_c16_t4_w4_p1_h0")
+        moo_snn.network_costs("digits")
+
+
+def test_train_architecture_warns_of_a_network_outside_the_space():
+    """The same warning from the library's training (trained anyway), as ``moo-snn train`` says it."""
+    from moo_snn.space import OutsideSpaceWarning
+
+    from moo_snn.errors import TrainingError
+
+    problem = moo_snn.load_problem("digits")
+    with pytest.warns(OutsideSpaceWarning, match=r"^0001-0000-0000-0000_c12_t1_w2_p1_h0 is outside the space of digits: "
+                                                  r"channels 12 \(valid: 4, 8, 16, 32\); training it anyway"):
+        with pytest.raises(TrainingError, match="epochs must be >= 1"):  # the warning comes first; no training needed here
+            moo_snn.train_architecture(problem, "0001-0000-0000-0000_c12_t1_w2_p1_h0", epochs=0)
+
+
 def test_network_costs_refuses_what_it_cannot_cost():
     with pytest.raises(ProblemError, match="needs a PROBLEM"):
         moo_snn.network_costs(arch="0303-0030-2002-0200_c16_t4_w4_p1_h0")

@@ -1,5 +1,6 @@
 """Problem files: the shipped ones load; every malformed one is one clear error (exit code 2)."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,17 @@ def test_a_checkout_used_without_installing_it_finds_its_shipped_files(monkeypat
     assert resources.shipped_archive("digits") == REPO_PROBLEMS.parent / "surrogates" / "digits.nc"
     with pytest.raises(ProblemError, match="missing from this installation"):
         resources._folder("moo_snn.nothing_here")
+
+
+@pytest.mark.parametrize("name, split", [("cifar10-hasnas", "test_batch"), ("cifar100-hasnas", "the test file"),
+                                         ("tinyimagenet-neuronas", "val/")])
+def test_test_fraction_is_an_error_where_the_data_set_has_its_own_test_split(name, split):
+    """CIFAR and TinyImageNet are tested on their own test split: a test_fraction there was ignored without a word."""
+    from moo_snn.config.problem import load_problem
+
+    text = load_problem(name).source.replace("val_fraction = 0.1\n", "val_fraction = 0.1\ntest_fraction = 0.3\n", 1)
+    dataset = name.split("-")[0]
+    with pytest.raises(ProblemError, match=rf"^x.toml: \[data\] test_fraction: {dataset} has a fixed test split \({re.escape(split)}"):
+        parse_problem(text, "x.toml")
+    parse_problem(text.replace("test_fraction = 0.3\n", ""), "x.toml")  # without it: fine
+    parse_problem(text, "x.toml", check_plugins=False)  # a results file's problem (written before the check) still reads

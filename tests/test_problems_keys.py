@@ -51,9 +51,9 @@ def test_the_reference_lists_the_top_level_keys_and_the_constraints_the_parser_t
     out = CliRunner().invoke(app, ["problems", "--keys", "--json"])
     assert out.exit_code == 0, out.output
     reference = json.loads(out.stdout)
-    top = {row["key"]: row["default"] for row in reference["top level"]}
-    assert top == {"name": "(required)", "description": '""', "reference_arch": "(required)"}
-    for key in (k for k, d in top.items() if d == "(required)"):  # the parser does require them
+    top = {row["key"]: (row["default"], row["required"]) for row in reference["top level"]}
+    assert top == {"name": (None, True), "description": ("", False), "reference_arch": (None, True)}
+    for key in (k for k, (_, required) in top.items() if required):  # the parser does require them
         lines = [line for line in TEXT.splitlines() if not line.startswith(f"{key} =")]
         with pytest.raises(ProblemError, match=key):
             parse_problem("\n".join(lines))
@@ -74,3 +74,25 @@ def test_an_unknown_metric_lists_each_valid_name_once():
         parse_problem(TEXT.replace("[constraints]", "[constraints]\nenergy = 2"))
     valid = str(info.value).split("valid: ", 1)[1].split(" (or", 1)[0].split(", ")
     assert len(valid) == len(set(valid)) and "energy_uJ" in valid, str(info.value)
+
+
+def test_problems_json_gives_numbers_as_json_numbers():
+    """``problems --json`` and ``problems --keys --json`` are for programs: limits, defaults and bounds are JSON
+    numbers (and lists, booleans, null), not the text of the tables (``"params <= 4e+06"``, ``"(8, 16, 32)"``)."""
+    import json
+
+    listed = {p["name"]: p for p in json.loads(CliRunner().invoke(app, ["problems", "--json"]).stdout)["problems"]}
+    assert listed["cifar10-hasnas"]["limits"] == {"params": {"limit": 4e6, "kind": "max"}, "area_mm2": {"limit": 100, "kind": "max"},
+                                                  "latency_ms": {"limit": 400, "kind": "max"}, "energy_uJ": {"limit": 120, "kind": "max"}}
+    assert listed["digits"]["limits"]["accuracy"] == {"limit": 0.9, "kind": "min"}
+    assert listed["digits"]["limits"]["memory_kB"] == {"limit": 8, "kind": "max"}
+    assert listed["digits"]["reference_arch"] == "0303-0030-0003-0000_c16_t4_w4_p1_h0"
+
+    keys = json.loads(CliRunner().invoke(app, ["problems", "--keys", "--json"]).stdout)
+    rows = {section: {row["key"]: row for row in keys[section]} for section in keys if section != "constraints"}
+    assert rows["space"]["channels"]["default"] == [8, 16, 32] and rows["space"]["backward"]["default"] is True
+    assert rows["training"]["epochs"]["default"] == 10 and rows["training"]["epochs"]["min"] == 1
+    assert rows["hardware"]["crossbar_size"] | {"doc": ""} == {"key": "crossbar_size", "default": 64, "required": False, "doc": "",
+                                                                "min": 8, "max": 1024, "max_source": rows["hardware"]["crossbar_size"]["max_source"]}
+    assert rows["data"]["dataset"]["default"] is None and rows["data"]["dataset"]["required"] is True
+    assert rows["data"]["val_fraction"]["default"] == 0.15

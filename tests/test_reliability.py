@@ -110,10 +110,11 @@ def files(tmp_path_factory):
         "not-toml": "name = 'digits\n[space\nchannels = [4,,]\n",
         "binary": None,
         "code": edit(DIGITS, ('names = ["accuracy", "energy_uJ", "latency_ms"]', 'names = ["accuracy", "os:cpu_count"]')),
+        # CIFAR has its own test split: the digits problem's test_fraction is an error there
         "no-data-dir": edit(DIGITS, ('dataset = "digits"', f'dataset = "cifar10"\npath = "{d / "nowhere"}"'),
-                            ("[space]", "[space]\nstem_stride = 4")),
+                            ("[space]", "[space]\nstem_stride = 4"), ("test_fraction = 0.2\n", "")),
         "cifar-partial": edit(DIGITS, ('dataset = "digits"', f'dataset = "cifar10"\npath = "{d / "cifar"}"'),
-                              ("[space]", "[space]\nstem_stride = 4")),
+                              ("[space]", "[space]\nstem_stride = 4"), ("test_fraction = 0.2\n", "")),
     }
     for name, text in problems.items():
         if text is None:

@@ -289,7 +289,7 @@ def test_a_cluster_without_workers_stops_the_run_instead_of_waiting_forever():
     with LocalCluster(n_workers=0, processes=False, dashboard_address=":0", silence_logs=logging.CRITICAL) as cluster, \
             Client(cluster) as client:
         executor = DaskExecutor(client=client, no_worker_timeout_s=1.0)
-        with pytest.raises(ExecutorError, match=r"no worker for \d+ s \(1 trainings waiting\)"):
+        with pytest.raises(ExecutorError, match=r"no worker for \d+ s \(1 training waiting\)"):
             list(executor.run([TrainingTask("", ".", "any", 1, 0)]))
 
 

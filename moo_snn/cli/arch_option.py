@@ -55,11 +55,9 @@ def resolve_arch(spec, text: str | None, *, repair: bool = False, say=None, warn
     of a canonical form that differs from the string given; ``warn(message)``, in one line, of the
     values outside the problem's space (``doing``: what the command does with it anyway)."""
     arch = _resolved(spec, text, repair, say)
-    outside = SearchSpace(spec.space).outside(arch)
-    if outside and warn is not None:
-        values = "; ".join(f"{what} ({valid})" for what, valid in outside)
-        warn(f"{arch} is outside the space of {spec.name}: {values}; {doing} it anyway (the search never proposes "
-             f"it, and moo-snn surrogate predict refuses it)")
+    note = SearchSpace(spec.space).outside_note(arch, spec.name, doing)
+    if note and warn is not None:
+        warn(note)
     return arch
 
 

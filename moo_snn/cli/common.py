@@ -44,7 +44,7 @@ WideOpt = Annotated[bool, typer.Option("--wide", help="one table with every colu
 SeedOpt = Annotated[int, typer.Option(min=0, max=2**32 - 1, help="random seed, 0 to 2**32 - 1 (config.problem.SEED_MAX: what scikit-learn's random_state takes)")]
 DeviceOpt = Annotated[str, typer.Option(help="torch device for training: cpu, cuda or cuda:N (checked before anything is read or written: another device type, or a GPU torch does not see here, is an error)")]
 WorkersOpt = Annotated[Optional[int], typer.Option(min=1, help="train on a local Dask cluster of N worker processes, one training each")]
-SchedulerOpt = Annotated[Optional[str], typer.Option(help="train on the Dask cluster of this scheduler (tcp://HOST:8786); see README, Running on a cluster")]
+SchedulerOpt = Annotated[Optional[str], typer.Option(help="train on the Dask cluster of this scheduler (tcp://HOST:8786); trainings wait at most 15 min for a worker while it has none (said once), then the run stops, every finished training kept; see README, Running on a cluster")]
 TorchThreadsOpt = Annotated[Optional[int], typer.Option(min=1, help="torch threads per training (default: chosen per training: 1 for small networks, else at most the free cores of the machine's share; the count used is recorded with each result); equal counts measure equal results")]
 
 

@@ -10,6 +10,7 @@ problem's limits; a limit that is not met is reported, not an error (exit code 0
 from __future__ import annotations
 
 import enum
+import warnings
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -34,7 +35,7 @@ _LAYER_COLUMNS = (
     ("latency_ms", "latency\nms", "{:.4g}"),
     ("area_mm2", "area\nmm²", "{:.4g}"),
 )
-_TOTAL_UNITS = {"params": "", "memory_kB": "kB", "area_mm2": "mm²", "latency_ms": "ms", "energy_uJ": "µJ", "tiles": "", "pes": ""}
+_TOTAL_UNITS = {"params": "", "memory_kB": "KiB", "area_mm2": "mm²", "latency_ms": "ms", "energy_uJ": "µJ", "tiles": "", "pes": ""}
 
 
 class Mode(str, enum.Enum):
@@ -52,7 +53,7 @@ def _limit_cells(check: dict | None) -> tuple[str, str]:
         return "", ""
     limit = f"{'≤' if check['kind'] == 'max' else '≥'} {_number(check['limit'])}"
     if check["met"] is None:
-        return limit, "[dim]n/a: not a cost[/]"
+        return limit, f"[dim]n/a: {escape(check.get('reason', 'not evaluated'))}[/]"
     if check["met"]:
         return limit, "[green]✓ meets[/]"
     word = "exceeds" if check["kind"] == "max" else "falls short"
@@ -69,6 +70,7 @@ def cost(
     spike_rate: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="assumed input spike rate of every non-stem layer (extended mode; default: the [hardware] spike_rate)")] = None,
     layers: Annotated[Optional[Path], typer.Option(help="a hand-written network: a TOML file of [[layer]] tables (see moo_snn.cost.layer_file)")] = None,
     repair: Annotated[bool, typer.Option("--repair", help="cost an invalid cell (no forward path 0 → 3) as the search repairs it, and say what it became")] = False,
+    allow_code: Annotated[bool, typer.Option("--allow-code", help="run module:function objectives named in the problem's [constraints] to check their limits (problem files are shared: read that code first)")] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Energy, latency and area of ARCH (or the problem's reference architecture, or a --layers file)
@@ -77,15 +79,24 @@ def cost(
     from moo_snn.config.problem import load_problem
     from moo_snn.costing import network_costs
     from moo_snn.errors import ProblemError
+    from moo_snn.space import OutsideSpaceWarning
 
     if arch is not None and layers is not None:
         raise ProblemError("give either --arch or --layers, not both: each names the network to cost")
     spec = load_problem(problem) if problem is not None else None
     architecture = arch  # without a problem, network_costs says what is missing
     if spec is not None and layers is None:
-        architecture = resolve_arch(spec, arch, repair=repair, say=lambda text: stderr.print(plain(f"note: {text}")),
-                                    warn=lambda text: stderr.print(plain(f"warning: {text}")), doing="costing")
-    result = network_costs(spec, architecture, layers=layers, mode=None if mode is None else mode.value, spike_rate=spike_rate)
+        # network_costs warns of a network outside the space (OutsideSpaceWarning): printed below, once
+        architecture = resolve_arch(spec, arch, repair=repair, say=lambda text: stderr.print(plain(f"note: {text}")), doing="costing")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", OutsideSpaceWarning)
+        result = network_costs(spec, architecture, layers=layers, mode=None if mode is None else mode.value,
+                               spike_rate=spike_rate, allow_code=allow_code)
+    for warning in caught:
+        if issubclass(warning.category, OutsideSpaceWarning):
+            stderr.print(plain(f"warning: {warning.message}"))
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     if spike_rate is not None and result.mode == "spikesim":
         stderr.print("[yellow]note:[/] --spike-rate has no effect in spikesim mode (SpikeSim reads every input)")
     for note in result.warnings:
@@ -106,15 +117,18 @@ def cost(
         print_json(out)
         return
 
-    title = f"{spec.name}: {result.network}" if layers is None else result.network
+    # the architecture (or layer file) whole on its own line, however narrow the terminal: a user copies it
+    stdout.print(plain(f"{spec.name}: {result.network}" if layers is None else result.network), soft_wrap=True)
     rate = f", input spike rate {result.hardware.spike_rate:g} (stem 1)" if result.mode == "extended" else ""
-    _print_tables(title + f"\n{result.mode} cost model, T = {result.timesteps}, {result.weight_bits}-bit weights{rate}",
+    _print_tables(f"{result.mode} cost model, T = {result.timesteps}, {result.weight_bits}-bit weights{rate}",
                   result.layers, result.shared_area_mm2, result.totals, result.limits, spec.name if spec is not None else None)
 
 
 def _print_tables(title: str, records: list[dict], shared_area_mm2: float, totals: dict, limits: dict,
                   problem_name: str | None) -> None:
     """The per-layer table and the totals, with the limits of ``problem_name`` (if any)."""
+    from moo_snn.objectives import known_objective
+
     columns = [Column(header, "left" if key == "name" else "right", repeat=key == "name") for key, header, _ in _LAYER_COLUMNS]
     rows = [[fmt.format(record[key]) for key, _, fmt in _LAYER_COLUMNS] for record in records]
     rows.append(["(shared)", *[""] * (len(_LAYER_COLUMNS) - 2), f"{shared_area_mm2:.4g}"])
@@ -128,6 +142,9 @@ def _print_tables(title: str, records: list[dict], shared_area_mm2: float, total
         shown = f"{value:,}" if isinstance(value, int) else f"{value:.5g}"
         summary.add_row(name, shown, _TOTAL_UNITS[name], *(_limit_cells(limits.get(name)) if problem_name else ()))
     for name, check in limits.items():
-        if name not in totals:
-            summary.add_row(name, "-", "", *_limit_cells(check))
+        if name not in totals:  # accuracy, a plug-in objective: its value where it could be computed
+            known = known_objective(name)
+            unit = "" if known is None or known.units == "1" else known.units
+            shown = "-" if check["value"] is None else f"{check['value']:.5g}"
+            summary.add_row(name, shown, unit, *_limit_cells(check))
     stdout.print(summary)

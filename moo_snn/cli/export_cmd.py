@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from moo_snn.cli.common import DeviceOpt, JsonOpt, print_json, stderr, stdout, user_errors
+from moo_snn.cli.render import plain, print_copyable
 
 
 @user_errors
@@ -35,5 +36,8 @@ def export(
     if json_out:
         print_json(info)
     else:
-        stdout.print(f"wrote {nir}: candidate {info['candidate']} {info['arch']} ({info['nodes']} NIR nodes, {info['edges']} "
-                     f"edges; weights {'retrained by an earlier export, from' if info.get('retrained_earlier') else 'retrained into' if info['retrained'] else 'from'} {info['weights']})")
+        weights = ('retrained by an earlier export, from' if info.get('retrained_earlier') else 'retrained into'
+                   if info['retrained'] else 'from')
+        stdout.print(plain(f"wrote {nir}: candidate {info['candidate']} ({info['nodes']} NIR nodes, {info['edges']} edges; "
+                           f"weights {weights} {info['weights']}):"))
+        print_copyable(stdout, info["arch"])

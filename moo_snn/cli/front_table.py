@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from moo_snn.cli.render import Column, fit_tables, number, print_tables
 
-COSTS = (("params", "params", ""), ("memory_kB", "memory", "kB"), ("area_mm2", "area", "mm²"),
+COSTS = (("params", "params", ""), ("memory_kB", "memory", "KiB"), ("area_mm2", "area", "mm²"),
          ("latency_ms", "latency", "ms"), ("energy_uJ", "energy", "µJ"))
 """Built-in costs: record key, column name, unit."""
 ACCURACIES = (("predicted_accuracy", "pred.\nacc"), ("val_accuracy", "val\nacc"), ("test_accuracy", "test\nacc"))
@@ -33,7 +33,7 @@ def front_columns(ds) -> list[tuple[str, Column]]:
     if "accuracy_nonideal" in limits and all(m.name != "accuracy_nonideal" for m in extra):  # a limit, not an objective
         from moo_snn.objectives import accuracy_nonideal
         extra.append(accuracy_nonideal)
-    columns = [("candidate", Column("cand.", repeat=True)), ("arch", Column("architecture", "left")),
+    columns = [("candidate", Column("cand.", repeat=True)), ("arch", Column("architecture", "left", whole=True)),
                ("source", Column("source", "left"))]
     for key, header in ACCURACIES:
         columns.append((key, Column(_header(header, "", limits.get("accuracy") if key == "val_accuracy" else None))))

@@ -12,7 +12,7 @@ import numpy as np
 
 from moo_snn.cli.common import print_json
 from moo_snn.cli.front_table import print_front
-from moo_snn.cli.render import clean_float, number, plain
+from moo_snn.cli.render import clean_float, number, plain, print_copyable
 from moo_snn.errors import InfeasibleError
 
 
@@ -83,13 +83,15 @@ def report_run(out, err, spec, ds, path, *, json_out: bool = False, wide: bool =
                         caption="objectives: " + ", ".join(m.name for m in ds.moo.objectives()))
         else:
             out.print(plain(title))
-        out.print(plain(f"results: {path} (status {ds.attrs.get('status', '?')}); open with moo_snn.open_results or "
-                        f"moo-snn pareto {path}"))
+        out.print(plain(f"results: {path} (status {ds.attrs.get('status', '?')}); open with moo_snn.open_results or:"))
+        print_copyable(out, f"moo-snn pareto {path}")
         if ds.attrs.get("status") == "budget_spent":  # the run stopped before its rounds were done
             out.print(plain(f"stopped early: {ds.attrs.get('budget_note', 'its budget was spent')}"))
         if knee is not None:
-            out.print(plain(f"best compromise (knee): candidate {knee['candidate']}, {knee['arch']}; export it with: "
-                            f"moo-snn export {path} --nir net.nir"))
+            out.print(plain(f"best compromise (knee): candidate {knee['candidate']}:"))
+            print_copyable(out, knee["arch"])
+            out.print(plain("export it with:"))
+            print_copyable(out, f"moo-snn export {path} --nir net.nir")
     if feasible:
         return 0
     if ds.attrs.get("status") == "budget_spent":  # stopped before one was measured: no verdict on the limits

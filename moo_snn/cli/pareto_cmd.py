@@ -27,7 +27,7 @@ import typer
 
 from moo_snn.cli.common import JsonOpt, WideOpt, print_json, stderr, stdout, user_errors
 from moo_snn.cli.front_table import print_front
-from moo_snn.cli.render import clean_float, plain
+from moo_snn.cli.render import clean_float, plain, print_copyable
 
 
 def run_labels(paths: list[Path]) -> list[str]:
@@ -141,9 +141,10 @@ def pareto(
         stdout.print(plain(f"hypervolume {summary['hypervolume']:.4f} of the box between the ideal point and the reference "
                            f"point ({ref}: the problem's limits where it sets them)"))
         if knee is not None:
-            stdout.print(plain(f"best compromise (knee): candidate {knee['candidate']}, {knee['arch']}, val acc "
-                               f"{knee['val_accuracy']:.4f}; export it with: moo-snn export {path} --nir FILE.nir "
-                               f"(the knee by default; another: --candidate ID)"))
+            stdout.print(plain(f"best compromise (knee): candidate {knee['candidate']}, val acc {knee['val_accuracy']:.4f}:"))
+            print_copyable(stdout, knee["arch"])
+            stdout.print(plain("export it with (the knee by default; another: --candidate ID):"))
+            print_copyable(stdout, f"moo-snn export {path} --nir FILE.nir")
         else:
             from moo_snn.results.export import no_front_reason
 

@@ -45,6 +45,28 @@ def toml_rows(cls) -> list[tuple[str, str, str]]:
     return rows
 
 
+def json_rows(cls) -> list[dict]:
+    """Every field of a problem-file section for ``--keys --json``: ``key``, ``default`` as a JSON value (a list for a
+    list, null where ``required``), ``doc``, and its bounds and choices (``min``, ``max``, ``max_source``, ``choices``) where
+    it has them."""
+    import dataclasses
+
+    rows = []
+    for f in dataclasses.fields(cls):
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            default = None
+        row = dict(key=f.name, default=list(default) if isinstance(default, tuple) else default,
+                   required=f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
+                   doc=f.metadata.get("doc", ""))
+        row.update({k: list(f.metadata[k]) if k == "choices" else f.metadata[k] for k in ("min", "max", "max_source", "choices") if k in f.metadata})
+        rows.append(row)
+    return rows
+
+
 TOP_LEVEL_KEYS = [
     ("name", "(required)", "the problem's name: 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit "
                            "(it names the results files)"),
@@ -78,8 +100,10 @@ def problems(
         rows = {section: describe(cls) for section, cls in SECTIONS.items()}
         constraints = constraints_text()
         if json_out:
-            print_json({"top level": [dict(key=k, default=d, doc=doc) for k, d, doc in TOP_LEVEL_KEYS],
-                        **{s: [dict(key=k, default=d, doc=doc) for k, d, doc in r] for s, r in rows.items()},
+            # defaults as JSON values (numbers, lists, null where required), not as the tables' text
+            print_json({"top level": [dict(key=k, default=None if d == "(required)" else "", required=d == "(required)", doc=doc)
+                                      for k, d, doc in TOP_LEVEL_KEYS],
+                        **{s: json_rows(SECTIONS[s]) for s in rows},
                         "constraints": constraints})
             return
         for section, items in [("top level", TOP_LEVEL_KEYS), *((s, toml_rows(SECTIONS[s])) for s in rows)]:
@@ -94,13 +118,15 @@ def problems(
     found = []
     for path in shipped_problems().values():
         spec = load_problem(path)
-        limits = ", ".join(f"{c.name} {'<=' if c.kind == 'max' else '>='} {c.limit:g}" for c in spec.constraints)
         found.append(dict(name=path.stem, path=str(path), dataset=spec.data.dataset, objectives=list(spec.objectives.names),
-                          limits=limits, description=spec.description))
-    if json_out:
+                          limits={c.name: dict(limit=c.limit, kind=c.kind) for c in spec.constraints},
+                          description=spec.description, reference_arch=str(spec.reference_arch)))
+    if json_out:  # limits as numbers, as moo-snn cost --json gives them ({name: {"limit", "kind"}})
         print_json({"problems": found})
         return
     columns = [Column("name", "left", repeat=True), Column("dataset", "left"), Column("objectives", "left"),
                Column("limits", "left"), Column("description", "left")]
-    rows = [[p["name"], p["dataset"], ", ".join(p["objectives"]), p["limits"], p["description"]] for p in found]
+    rows = [[p["name"], p["dataset"], ", ".join(p["objectives"]),
+             ", ".join(f"{name} {'<=' if c['kind'] == 'max' else '>='} {c['limit']:g}" for name, c in p["limits"].items()),
+             p["description"]] for p in found]
     print_tables(stdout, fit_tables(columns, rows, stdout.width, title="shipped problems"))

@@ -11,6 +11,10 @@
   than the console is *folded* into parts that repeat the key column (the candidate id), as pandas
   folds a wide frame; only a single column wider than the console on its own wraps its cells
   (character by character, never ``…``). ``--wide`` prints one table, whatever the width.
+* **What a user copies** (architecture strings, suggested commands) is never split: a table column
+  of them is ``Column(whole=True)`` (a table that cannot hold it at the console's width is printed
+  wider: the terminal shows its long lines across two, and copying gives them whole), and a command
+  or architecture outside a table gets a line of its own (:func:`print_copyable`), never wrapped.
 * **Numbers** (:func:`number`): ``–`` for a missing value, no float noise (``0.3``, not
   ``0.30000000000000004``), throughputs that keep their digits (``0.66``, not ``1``).
 
@@ -122,11 +126,13 @@ def duration(seconds: float) -> str:
 @dataclass(frozen=True)
 class Column:
     """A column of :func:`fit_tables`: ``header`` may hold line breaks (name, unit, limit), each
-    line wrapping only at its spaces; ``repeat``: shown in every part of a folded table (the key)."""
+    line wrapping only at its spaces; ``repeat``: shown in every part of a folded table (the key);
+    ``whole``: its cells are never split (architecture strings a user copies)."""
 
     header: str
     justify: str = "right"
     repeat: bool = False
+    whole: bool = False  # cells a user copies (architecture strings): never wrapped, whatever the width
 
 
 def _natural_width(column: Column, cells: list[str]) -> int:
@@ -164,6 +170,13 @@ def fit_tables(columns: list[Column], rows: list[list[str]], width: int | None, 
     cells. Cells and titles are plain text (no markup).
     """
     widths = [_natural_width(c, [r[k] for r in rows]) for k, c in enumerate(columns)]
+    console_width = width
+    if width is not None:  # whole cells are never split: the narrowest part that holds one sets the least width
+        keys = [k for k, c in enumerate(columns) if c.repeat]
+        base = sum(widths[k] for k in keys) + _SEPARATOR * max(len(keys) - 1, 0)
+        if any(c.whole for c in columns):  # each part: the keys and at least one column beside them, all whole
+            width = max(width, base + max((widths[k] + (_SEPARATOR if keys else 0) for k, c in enumerate(columns)
+                                           if not c.repeat), default=0))
     groups = _groups(widths, [c.repeat for c in columns], width)
     tables = []
     for g, group in enumerate(groups):
@@ -173,12 +186,14 @@ def fit_tables(columns: list[Column], rows: list[list[str]], width: int | None, 
         shown = list(widths[k] for k in group)
         if width is not None:
             room = width - _SEPARATOR * (len(group) - 1)
-            while sum(shown) > room and max(shown) > 1:  # only a lone too-wide column gets here: wrap it
-                i = shown.index(max(shown))
+            splittable = [i for i, k in enumerate(group) if not columns[k].whole]
+            while sum(shown) > room and splittable and max(shown[i] for i in splittable) > 1:  # a lone too-wide column: wrap it
+                i = max(splittable, key=lambda j: shown[j])
                 shown[i] = max(1, shown[i] - (sum(shown) - room))
+            table.needs_width = sum(shown) + _SEPARATOR * (len(group) - 1) > console_width  # whole cells: wider than the console
         for k, w in zip(group, shown):
             table.add_column(Text(columns[k].header, justify=columns[k].justify), justify=columns[k].justify, width=w,
-                             overflow="fold", no_wrap=False)
+                             overflow="fold", no_wrap=columns[k].whole)
         for row in rows:
             table.add_row(*(Text(row[k]) for k in group))
         tables.append(table)
@@ -195,7 +210,7 @@ def print_tables(console: Console, tables: list[Table], *, wide: bool = False) -
     for k, table in enumerate(tables):
         if k:
             console.print()
-        if wide:  # rich caps a print at the console's width: widen the console for this table
+        if wide or getattr(table, "needs_width", False):  # rich caps a print at the console's width: widen it for this table
             width = console.measure(table, options=console.options.update_width(10**6)).maximum
             before = console._width
             console.width = max(width, console.width)
@@ -207,6 +222,14 @@ def print_tables(console: Console, tables: list[Table], *, wide: bool = False) -
             console.print(table)
     if caption is not None:
         console.print(caption)
+
+
+def print_copyable(console: Console, *lines: str) -> None:
+    """Each of ``lines`` (a command to run, an architecture string) on a line of its own, indented by two spaces and
+    never wrapped (``soft_wrap``): a terminal narrower than the line shows it across two, and copying gives it whole.
+    Text as written (no markup)."""
+    for line in lines:
+        console.print(f"  {plain(line)}", soft_wrap=True, highlight=False)
 
 
 def _plain_help(command) -> None:

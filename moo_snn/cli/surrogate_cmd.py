@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from moo_snn.cli.progress import Lines, use_lines
-from moo_snn.cli.render import plain
+from moo_snn.cli.render import Column, fit_tables, plain, print_tables
 from moo_snn.cli.common import (DeviceOpt, JsonOpt, ProblemArg, SchedulerOpt, SeedOpt, TorchThreadsOpt, WorkersOpt, print_json,
                                 stderr, stdout, user_errors)
 
@@ -47,13 +47,15 @@ def build(
     spec = load_problem(problem)
     path = out or user_archive_path(spec.data.dataset)  # never the shipped archive inside the installed package
     check_output_file(path, "--out", folder_hint="give an archive file name (.nc)")  # before a cluster starts
-    executor = make_executor(workers, scheduler, torch_threads=torch_threads)
     lines = Lines(stderr) if use_lines(stderr) else None  # a log: one line per finished training
     with Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[last]}"),
                   TimeElapsedColumn(), console=stderr, transient=True, disable=lines is not None) as progress:
         task = progress.add_task("build", total=n, last="")
         if lines is not None:
             lines.say(f"surrogate build: training up to {n} architectures into {path}")
+        # a cluster without workers: said once, above the live bar (the executor starts on first use)
+        executor = make_executor(workers, scheduler, torch_threads=torch_threads,
+                                 on_wait=lines.say if lines is not None else lambda text: progress.console.print(plain(text)))
 
         def on_result(done, total, result):
             last = f"{result['arch']}: {result['status']} {result['val_accuracy']:.3f}"
@@ -300,13 +302,12 @@ def predict(
         print_json(rows)
         return
     rewritten = any(r["canonical"] != r["arch"] for r in rows)  # then say which network each string is
-    table = Table(title=f"predicted accuracy ({spec.name})")
-    for col in ("arch",) + (("canonical form",) if rewritten else ()) + ("accuracy", "accuracy_std"):
-        table.add_column(col, justify="left" if "arch" in col or "form" in col else "right")
-    for r in rows:
-        same = "(same)" if r["canonical"] == r["arch"] else r["canonical"]
-        table.add_row(r["arch"], *((same,) if rewritten else ()), f"{r['accuracy']:.4f}", f"{r['accuracy_std']:.4f}")
-    stdout.print(table)
+    # architecture strings are copied from here: never split (fit_tables' whole columns), the rest folds to the width
+    columns = [Column("arch", "left", repeat=True, whole=True)] + ([Column("canonical form", "left", whole=True)] if rewritten else []) + \
+        [Column("accuracy"), Column("accuracy_std")]
+    table_rows = [[r["arch"], *(("(same)" if r["canonical"] == r["arch"] else r["canonical"],) if rewritten else ()),
+                   f"{r['accuracy']:.4f}", f"{r['accuracy_std']:.4f}"] for r in rows]
+    print_tables(stdout, fit_tables(columns, table_rows, stdout.width, title=f"predicted accuracy ({spec.name})"))
     if rewritten:
         stdout.print(plain("canonical form: the one string the search, archives and results write for that network; "
                            "equivalent strings get the same prediction"))

@@ -6,6 +6,7 @@ plain lines every ~15 s in a log (``moo-snn train digits 2>log``; see :mod:`moo_
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -33,6 +34,7 @@ def train(
     """Train ARCH (or the problem's reference architecture) and report validation and test accuracy,
     per-layer input spike rates and wall time."""
     from moo_snn.cli.arch_option import resolve_arch
+    from moo_snn.space import OutsideSpaceWarning
     from moo_snn.config.problem import load_problem
     from moo_snn.data import load_problem_data
 
@@ -57,7 +59,8 @@ def train(
         scratch = tempfile.NamedTemporaryFile(suffix=".pt", delete=False)
         scratch.close()
     weights = save if scratch is None else Path(scratch.name)
-    with TrainingProgress(stderr, str(architecture), n_epochs) as progress:  # the trainer sets its own thread count
+    with TrainingProgress(stderr, str(architecture), n_epochs) as progress, warnings.catch_warnings():
+        warnings.simplefilter("ignore", OutsideSpaceWarning)  # said above by resolve_arch, in one line
         result = train_architecture(spec, architecture, data, epochs=n_epochs, seed=seed, device=device, weights_path=weights,
                                     torch_threads=torch_threads, on_epoch=progress.on_epoch, on_batch=progress.on_batch)
     measured = {}
@@ -73,7 +76,7 @@ def train(
         given = {"arch_given": arch} if arch is not None and arch != result.arch else {}  # typed in another form
         print_json({**result.to_dict(), **given, **top, **({"nonideal": measured} if nonideal else {})})
         return
-    stdout.print(plain(f"{spec.name}: {result.arch}"))
+    stdout.print(plain(f"{spec.name}: {result.arch}"), soft_wrap=True)  # the architecture whole on its line (a user copies it)
     table = Table(show_header=False)
     for key, value in (("status", result.status), ("validation accuracy", f"{result.val_accuracy:.4f}"),
                        ("test accuracy", f"{result.test_accuracy:.4f}"), ("epochs", result.epochs),

@@ -8,7 +8,7 @@ A problem file has top-level ``name``, ``description``, ``reference_arch`` and t
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from moo_snn.architecture import FIELD_BOUNDS, OPS, Architecture
@@ -32,11 +32,17 @@ METRICS = {
     "accuracy": ("1", "maximize"),
     "accuracy_nonideal": ("1", "maximize"),  # on non-ideal crossbars: [nonideal], moo_snn.training.nonideal
     "params": ("1", "minimize"),
-    "memory_kB": ("kB", "minimize"),
+    "memory_kB": ("KiB", "minimize"),  # 1024 bytes (DESIGN §4: params·w / 8 / 1024); the key keeps its name
     "area_mm2": ("mm2", "minimize"),
     "latency_ms": ("ms", "minimize"),
     "energy_uJ": ("uJ", "minimize"),
 }
+FIXED_TEST_SPLITS = {
+    "cifar10": "test_batch, 10,000 images",
+    "cifar100": "the test file, 10,000 images",
+    "tinyimagenet": "val/, 10,000 images",
+}
+"""Data sets whose test split is their own (``[data] test_fraction`` would be ignored: it is an error there)."""
 SURROGATES = ("super", "tanh", "circ", "triangle", "heavi_erfc")
 SEED_MAX = 2**32 - 1
 """The largest seed: scikit-learn's ``random_state`` (a legacy ``numpy.random.RandomState``, which the
@@ -54,7 +60,7 @@ class DataSpec:
     dataset: str = field(metadata={"doc": "data set", "choices": tuple(DATASETS)})
     path: str = field(default="", metadata={"doc": "folder (cifar10, cifar100, tinyimagenet) or .npz file (none for digits); a relative path is read from the problem file's folder, or, for a problem shipped with moo-snn (given by name, e.g. cifar10-hasnas), from the current folder"})
     val_fraction: float = field(default=0.15, metadata={"doc": "fraction held out of the training data for validation (selection uses it)", "min": 0.01, "max": 0.5})
-    test_fraction: float = field(default=0.2, metadata={"doc": "fraction held out for test where the data set has no test split (digits, npz)", "min": 0.01, "max": 0.5})
+    test_fraction: float = field(default=0.2, metadata={"doc": "fraction held out for test where the data set has no test split of its own (digits; an .npz file without x_test and y_test: one with them is tested on them and ignores this); an error with cifar10, cifar100 and tinyimagenet, whose test splits are fixed", "min": 0.01, "max": 0.5})
     split_seed: int = field(default=0, metadata={"doc": "seed of the train/validation/test split", "min": 0})
     max_train: int = field(default=0, metadata={"doc": "keep at most this many training samples (0: all)", "min": 0})
     channels: int = field(default=0, metadata={"doc": "npz only (an error with the other data sets, whose images fix it): image channels", "min": 0})
@@ -360,6 +366,8 @@ def _check_problem(spec: ProblemSpec, where: str, check_plugins: bool = True) ->
                            f"grow strictly and stay below full training ([training] epochs = {spec.training.epochs})")
     if not any(op != "zero" for op in spec.space.ops):
         raise ProblemError(f"{where}: [space] ops must hold at least one operation other than 'zero'")
+    for size in spec.space.crossbar_size or (spec.hardware.crossbar_size,):  # each crossbar the search may price
+        replace(spec.hardware, crossbar_size=size).check(where)
     for name in spec.objectives.names:
         if check_plugins and name not in METRICS and ":" not in name and name not in _plugin_names():
             raise ProblemError(f"{where}: [objectives] names: unknown objective {name!r}"
@@ -378,7 +386,9 @@ def parse_problem(text: str, source: str = "<string>", base_dir: str | Path = ".
     relative data paths are read from, ``file`` the problem file the text came from (for messages).
 
     ``check_plugins=False`` accepts objective and limit names of plug-ins that are not installed
-    here (reading a results file made elsewhere: nothing is computed with them).
+    here (reading a results file made elsewhere: nothing is computed with them), and a ``[data]
+    test_fraction`` on a data set with a fixed test split (ignored there; an error otherwise), as a
+    results file written before that check may hold.
     """
     doc = parse_toml(text, source, TOP_LEVEL)
     for key in ("name", "reference_arch"):
@@ -411,6 +421,12 @@ def parse_problem(text: str, source: str = "<string>", base_dir: str | Path = ".
         **sections,
     )
     _check_problem(spec, source, check_plugins)
+    data = sections["data"]
+    # it would be ignored; a results file's problem is read as written (one written before this check holds it)
+    if check_plugins and data.dataset in FIXED_TEST_SPLITS and "test_fraction" in (doc.get("data") or {}):
+        raise ProblemError(f"{source}: [data] test_fraction: {data.dataset} has a fixed test split "
+                           f"({FIXED_TEST_SPLITS[data.dataset]}), used as is: test_fraction would be ignored; remove it "
+                           f"(val_fraction sets the validation split, taken from the training images)")
     return spec
 
 

@@ -11,13 +11,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from moo_snn.architecture import FIELD_BOUNDS
+from moo_snn.errors import ProblemError
+
 MODES = ("extended", "spikesim")
+MAX_KERNEL = 31
+"""The largest kernel side the cost model takes (``kernel_size``, a layer file's ``kernel``): the largest
+convolution kernels published are 31x31 (RepLKNet, Ding et al., CVPR 2022); SNNs use 1 to 7."""
+KERNEL_SOURCE = "RepLKNet's 31x31 (Ding et al., CVPR 2022), the largest published convolution kernels"
+FIELD_SOURCE = "as an architecture's hardware fields: architecture.FIELD_BOUNDS, RRAM compute-in-memory practice"
+MAX_PES_PER_TILE = 64
+"""The most PEs per tile: 8x SpikeSim's 8 (ISAAC's tile holds 12 IMAs, Shafiee et al. ISCA 2016; NeuroSim's 4)."""
+MAX_CLOCK_MHZ = 10_000.0
+"""The fastest clock [MHz]: 10 GHz, above any CMOS accelerator's (SpikeSim: 250 MHz)."""
+MAX_PE_CYCLE_CLOCKS = 10_000
+"""The most clock cycles per PE cycle: about 400x SpikeSim's 26."""
 LATENCY_MODELS = ("work", "spikesim")
 
 
-def _const(default: float, doc: str, *, minimum: float = 0.0, maximum: float | None = None):
-    """A hardware constant with its unit and source in ``doc`` (shown by ``moo-snn problems --keys``)."""
+def _const(default: float, doc: str, *, minimum: float = 0.0, maximum: float | None = None, max_source: str | None = None):
+    """A hardware constant with its unit and source in ``doc`` (shown by ``moo-snn problems --keys``); ``max_source``:
+    where its maximum comes from (said by the error of a value above it)."""
     bounds = {"min": minimum} if maximum is None else {"min": minimum, "max": maximum}
+    if max_source is not None:
+        bounds["max_source"] = max_source
     return field(default=default, metadata={"doc": doc, **bounds})
 
 
@@ -26,22 +43,22 @@ class HardwareConfig:
     """The accelerator and the cost-model settings. Every field has a default (SpikeSim's)."""
 
     mode: str = field(default="extended", metadata={"doc": "cost model: 'extended' (default) or 'spikesim' (SpikeSim exactly)", "choices": MODES})
-    kernel_size: int = _const(3, "spikesim mode: SpikeSim's kernel_size, the one kernel side used for every layer's PE energy and area (SpikeSim's script: a user setting, 3 in its VGG9 example)", minimum=1)
+    kernel_size: int = _const(3, "spikesim mode: SpikeSim's kernel_size, the one kernel side used for every layer's PE energy and area (SpikeSim's script: a user setting, 3 in its VGG9 example); at most 31 (RepLKNet's 31x31, the largest published kernels)", minimum=1, maximum=MAX_KERNEL, max_source=KERNEL_SOURCE)
     latency_model: str = field(default="work", metadata={"doc": "extended mode: 'work' (each PE's output positions x reads x PE cycle, all PEs of a layer in parallel, pipelined layers) or 'spikesim' (SpikeSim's one PE cycle per output neuron)", "choices": LATENCY_MODELS})
     layers_share_tiles: bool = field(default=True, metadata={"doc": "extended mode: True packs the PEs of all layers into ceil(sum P / pes_per_tile) tiles (SpikeSim's code); False gives every layer its own tiles, sum ceil(P_l / pes_per_tile) (SpikeSim's paper; SpikeSim issue #5)"})
-    adcs_per_pe: int = _const(8, "extended mode: ADCs per PE, shared by the X columns through ceil(X / adcs_per_pe):1 MUXes (SpikeSim: X/8 = 8 at X = 64); columns per ADC set the sequential conversions of a PE cycle", minimum=1)
+    adcs_per_pe: int = _const(8, "extended mode: ADCs per PE, shared by the X columns through ceil(X / adcs_per_pe):1 MUXes (SpikeSim: X/8 = 8 at X = 64); columns per ADC set the sequential conversions of a PE cycle; at most crossbar_size (one ADC per column)", minimum=1, maximum=FIELD_BOUNDS["crossbar_size"][1], max_source="the largest crossbar_size: one ADC per column")
     adc_ns_per_bit: float = _const(0.09765625, "extended mode: SAR ADC conversion time per bit [ns] (ISAAC, Shafiee et al. ISCA 2016: 8-bit ADC at 1.28 GS/s = 0.78125 ns / 8 bits); the PE cycle is pe_cycle_clocks at 8 conversions of 4 bits and changes by this per extra bit-conversion", minimum=0.0)
     stem_input_bits: int = _const(8, "extended mode: bits of the first layer's (non-spike) input, streamed bit-serially through 1-bit row drivers: that many reads per output position (ISAAC; 8-bit images); 1 treats it like spikes (SpikeSim)", minimum=1, maximum=32)
     static_power_mW_per_tile: float = _const(0.0, "extended mode: static (leakage) power of one tile [mW], charged for the whole latency; 0 = SpikeSim's dynamic-only energy (SpikeSim publishes no leakage figure: set it from your process)", minimum=0.0)
     spike_rate: float = _const(0.2, "assumed input spike rate of every non-stem layer before training (fraction of inputs spiking per timestep); extended mode only", maximum=1.0)
-    crossbar_size: int = _const(64, "crossbar rows = columns X [cells] (SpikeSim)", minimum=8)
-    pes_per_tile: int = _const(8, "PEs per tile (SpikeSim)", minimum=1)
-    clock_MHz: float = _const(250.0, "clock frequency [MHz] (SpikeSim)", minimum=1e-9)
-    pe_cycle_clocks: int = _const(26, "clock cycles per PE cycle (SpikeSim: 26 → 104 ns at 250 MHz)", minimum=1)
+    crossbar_size: int = _const(64, "crossbar rows = columns X [cells] (SpikeSim); 8 to 1024, as an architecture's x field (architecture.FIELD_BOUNDS: RRAM CIM practice)", minimum=FIELD_BOUNDS["crossbar_size"][0], maximum=FIELD_BOUNDS["crossbar_size"][1], max_source=FIELD_SOURCE)
+    pes_per_tile: int = _const(8, "PEs per tile (SpikeSim); at most 64, 8x SpikeSim's (ISAAC's tile holds 12 IMAs)", minimum=1, maximum=MAX_PES_PER_TILE, max_source="8x SpikeSim's 8; ISAAC's tile holds 12 IMAs")
+    clock_MHz: float = _const(250.0, "clock frequency [MHz] (SpikeSim); at most 10 GHz, above any CMOS accelerator's", minimum=1e-9, maximum=MAX_CLOCK_MHZ, max_source="10 GHz, above any CMOS accelerator's clock (SpikeSim: 250 MHz)")
+    pe_cycle_clocks: int = _const(26, "clock cycles per PE cycle (SpikeSim: 26 → 104 ns at 250 MHz); at most 10,000 (about 400x SpikeSim's)", minimum=1, maximum=MAX_PE_CYCLE_CLOCKS, max_source="about 400x SpikeSim's 26")
     pipeline_fraction: float = _const(0.75, "a layer starts when this fraction of the previous layer's outputs exist (SpikeSim)", maximum=1.0)
-    cell_bits: int = _const(4, "bits stored per RRAM cell; a w-bit weight uses ceil(w / cell_bits) cells side by side (extended mode; our reading of SpikeSim's 4-bit default)", minimum=1)
-    adc_bits: int = _const(4, "ADC precision [bits]; SpikeSim's ADC constants are for 4 bits; extended mode scales ADC energy and area by 2^(adc_bits-4), a first-order SAR/flash trend", minimum=1)
-    mux_per_column_group: int = _const(8, "spikesim mode: G = X / mux_per_column_group ADCs per PE (SpikeSim: X/8); extended mode uses adcs_per_pe", minimum=1)
+    cell_bits: int = _const(4, "bits stored per RRAM cell; a w-bit weight uses ceil(w / cell_bits) cells side by side (extended mode; our reading of SpikeSim's 4-bit default); 1 to 8, as an architecture's b field (architecture.FIELD_BOUNDS: multi-level cells up to ~6-8 bits)", minimum=FIELD_BOUNDS["cell_bits"][0], maximum=FIELD_BOUNDS["cell_bits"][1], max_source=FIELD_SOURCE)
+    adc_bits: int = _const(4, "ADC precision [bits]; SpikeSim's ADC constants are for 4 bits; extended mode scales ADC energy and area by 2^(adc_bits-4), a first-order SAR/flash trend; 1 to 12, as an architecture's a field (architecture.FIELD_BOUNDS)", minimum=FIELD_BOUNDS["adc_bits"][0], maximum=FIELD_BOUNDS["adc_bits"][1], max_source=FIELD_SOURCE)
+    mux_per_column_group: int = _const(8, "spikesim mode: G = X / mux_per_column_group ADCs per PE (SpikeSim: X/8); extended mode uses adcs_per_pe; at most crossbar_size (at least one ADC per PE)", minimum=1, maximum=FIELD_BOUNDS["crossbar_size"][1], max_source="the largest crossbar_size: at least one ADC per PE")
     e_xbar_pJ: float = _const(1.76423, "crossbar read energy per PE cycle per crossbar [pJ] (SpikeSim, 64x64 RRAM)")
     e_adc_pJ: float = _const(2.03084, "4-bit ADC energy per conversion group [pJ] (SpikeSim)")
     e_mux_pJ: float = _const(0.094245, "MUX energy [pJ] (SpikeSim)")
@@ -59,6 +76,14 @@ class HardwareConfig:
     a_tilebuf_um2: float = _const(0.7391 * 64 * 128, "tile buffer area [um^2] (SpikeSim: 0.7391 x 64 x 128)")
     a_htree_um2: float = _const(216830.0 * 2, "H-tree area per tile [um^2] (SpikeSim: 216830 x 2)")
     a_neuron_mem_um2: float = _const(0.7391 * 22, "neuron membrane memory area per neuron [um^2] (SpikeSim: 0.7391 x 22)")
+
+    def check(self, where: str) -> None:
+        """What one field's bounds cannot say: ``adcs_per_pe`` and ``mux_per_column_group`` at most ``crossbar_size``
+        (an ADC per column at most; at least one ADC per PE). ``where`` starts the one-line :class:`ProblemError`."""
+        for name, meaning in (("adcs_per_pe", "more ADCs than columns"), ("mux_per_column_group", "less than one ADC per PE")):
+            if getattr(self, name) > self.crossbar_size:
+                raise ProblemError(f"{where}: [hardware] {name} = {getattr(self, name)} is above crossbar_size = "
+                                   f"{self.crossbar_size} ({meaning}); allowed: 1 to crossbar_size")
 
     @property
     def pe_cycle_ns(self) -> float:

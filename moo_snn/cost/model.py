@@ -77,7 +77,8 @@ With :data:`~moo_snn.cost.hardware.SPIKESIM_EQUIVALENT` (``latency_model = "spik
 ``stem_input_bits = 1``, no static power, shared tiles, A = 8 at X = 64, r = 1, 4-bit ADCs), k = 3
 everywhere, w ≤ cell_bits and at most five layers, both modes give the same numbers (a test;
 :func:`~moo_snn.cost.hardware.spikesim_equivalent`). In both modes: params = Σ_l c_in,l·c_out,l·k_l²
-(real kernels) and memory_kB = params · w / 8 / 1024.
+(real kernels) and memory_kB = params · w / 8 / 1024, in KiB (1024 bytes: the "kB" of the key's name is
+this unit, DESIGN §4).
 
 Units: pJ → µJ, µm² → mm² and ns → ms are each a factor 1e-6.
 """
@@ -106,6 +107,20 @@ _MICRO = 1e-6  # pJ → µJ, µm² → mm², ns → ms
 Scalar = int | float | np.ndarray
 
 
+def _overflow_checked(function):
+    """Run the cost model with numpy's overflow warnings off: a total that overflows is checked after, and is a
+    one-line :class:`ProblemError` (not a RuntimeWarning, nor an inf reported as a cost)."""
+    import functools
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        with np.errstate(over="ignore", invalid="ignore"):
+            return function(*args, **kwargs)
+
+    return wrapper
+
+
+@_overflow_checked
 def evaluate_costs(
     table: LayerTable,
     timesteps: Scalar,
@@ -144,7 +159,7 @@ def evaluate_costs(
     Returns
     -------
     CostReport
-        Arrays of shape (n,): ``params``, ``memory_kB`` [kB], ``area_mm2`` [mm²], ``latency_ms`` [ms],
+        Arrays of shape (n,): ``params``, ``memory_kB`` [KiB], ``area_mm2`` [mm²], ``latency_ms`` [ms],
         ``energy_uJ`` [µJ], ``tiles``, ``pes``.
 
     Raises
@@ -253,6 +268,10 @@ def evaluate_costs(
         tiles=tiles,
         pes=pes,
     )
+    for name in ("area_mm2", "latency_ms", "energy_uJ"):  # constants without a natural maximum (pJ, um^2, mW) can overflow
+        if not np.all(np.isfinite(totals[name])):
+            raise ProblemError(f"the [hardware] constants make {name} overflow (not a finite number): an energy, area or "
+                               f"power constant is too large (their defaults are SpikeSim's, in pJ, um^2 and mW)")
     if not per_layer:
         return CostReport(**totals)
     return CostReport(

@@ -10,7 +10,7 @@ from moo_snn.errors import MooSnnError
 
 UNITS: dict[str, str] = {
     "params": "1",
-    "memory_kB": "kB",
+    "memory_kB": "KiB",  # 1024 bytes: params · weight_bits / 8 / 1024 (the key keeps the name memory_kB)
     "area_mm2": "mm2",
     "latency_ms": "ms",
     "energy_uJ": "uJ",
@@ -37,7 +37,8 @@ class CostReport:
     params : ndarray of int64, shape (n,)
         Weights (real kernels, no biases).
     memory_kB : ndarray of float, shape (n,)
-        Weight memory, params · weight_bits / 8 / 1024 [kB].
+        Weight memory, params · weight_bits / 8 / 1024 [KiB, 1024 bytes; the key's "kB" is that unit, as
+        in DESIGN §4].
     area_mm2 : ndarray of float, shape (n,)
         Chip area [mm²].
     latency_ms : ndarray of float, shape (n,)

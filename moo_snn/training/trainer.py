@@ -16,6 +16,7 @@ import contextlib
 import math
 import pickle
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from moo_snn.architecture import Architecture
 from moo_snn.config.problem import ProblemSpec, TrainingSpec
 from moo_snn.errors import DataError, TrainingError
 from moo_snn.layers import crossbar_layers
+from moo_snn.space import OutsideSpaceWarning, SearchSpace
 from moo_snn.training import runtime
 from moo_snn.training.network import RateRecorder, SpikeRecorder, SpikingNetwork
 
@@ -199,12 +201,20 @@ def train_architecture(problem: ProblemSpec, arch: Architecture | str, data=None
     torch_threads : torch's intra-op threads (None: chosen by
         :func:`~moo_snn.training.runtime.choose_threads`); recorded in the result.
     trainings_per_node : trainings running at once on this machine (the thread policy's share).
+
+    Warns
+    -----
+    OutsideSpaceWarning
+        ``arch`` is outside the problem's ``[space]`` (trained anyway; the message names each value outside it).
     """
     if isinstance(arch, str):
         arch = Architecture.parse(arch)
     if not arch.is_valid:
         raise TrainingError(f"architecture {arch} has no forward path from node 0 to node 3; repair it first "
                               f"(moo-snn train/cost --arch ... --repair shows the repaired architecture; in Python: SearchSpace.repair)")
+    note = SearchSpace(problem.space).outside_note(arch, problem.name, "training")
+    if note:  # a designer's what-if: trained anyway, as moo-snn train does, and said (moo_snn.network_costs warns alike)
+        warnings.warn(note, OutsideSpaceWarning, stacklevel=2)
     spec = problem.training
     epochs = spec.epochs if epochs is None else epochs
     if epochs < 1:
