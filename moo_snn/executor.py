@@ -73,6 +73,9 @@ class TrainingTask:
     weights_path: str | None = None
     train_fraction: float = 1.0
     """Stratified fraction of the training split to train on (< 1: a low-fidelity proxy, DESIGN §6b)."""
+    nonideal: bool = False
+    """Measure the accuracy on non-ideal crossbars (the run's objectives or limits use ``accuracy_nonideal``;
+    ``--objective`` names are not in the problem's text, which the worker reads)."""
 
 
 def training_tasks(problem, archs: Sequence[str], *, seed: int, epochs: int | None = None, device: str = "cpu",
@@ -92,9 +95,12 @@ def training_tasks(problem, archs: Sequence[str], *, seed: int, epochs: int | No
             dataclasses.replace(problem.training, epochs=epochs):
         raise ValueError(f"problem {problem.name!r}: its [data] or [training] differ from its TOML text, which workers read; "
                          f"build the problem from the text (parse_problem) instead of changing it in memory")
+    from moo_snn.training.nonideal import needs_nonideal
+
     paths = list(weights_paths) if weights_paths is not None else [None] * len(archs)
+    nonideal = needs_nonideal(problem) and train_fraction >= 1.0  # a proxy measures the ideal accuracy only
     return [TrainingTask(problem.source, str(problem.base_dir), str(arch), epochs, int(seed), device, bool(score),
-                         None if path is None else str(path), float(train_fraction))
+                         None if path is None else str(path), float(train_fraction), nonideal)
             for arch, path in zip(archs, paths, strict=True)]
 
 
@@ -164,6 +170,11 @@ def run_training_task(task: TrainingTask, data=None, *, threads: int | None = No
     problem = _parse(task.problem_text, task.base_dir)
     data = _WORKER_DATA.get(problem) if data is None else data
     device = task.device if device is None else device
+    if task.nonideal:  # asked by the run's objectives (its --objective names are not in the text)
+        from moo_snn.objectives import with_objectives
+        from moo_snn.training.nonideal import NONIDEAL_METRIC, needs_nonideal
+
+        problem = problem if needs_nonideal(problem) else with_objectives(problem, [f"+{NONIDEAL_METRIC}"])
     if task.train_fraction < 1.0:  # a low-fidelity proxy: a stratified part of the training split
         from moo_snn.data.splits import training_subset
 

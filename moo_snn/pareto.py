@@ -59,6 +59,8 @@ def hypervolume(F, ref, ideal=None) -> float:
         return 0.0
     ref = np.asarray(ref, dtype=float)
     ideal = np.zeros_like(ref) if ideal is None else np.asarray(ideal, dtype=float)
+    if np.any(ref <= ideal):  # an empty box (an objective constant over the space): nothing inside it
+        return 0.0
     Z = np.maximum((F - ideal) / (ref - ideal), 0.0)
     Z = Z[np.all(Z < 1, axis=1)]
     return float(HV(ref_point=np.ones(len(ref)))(Z)) if len(Z) else 0.0

@@ -55,6 +55,11 @@ def code_dir(tmp_path, monkeypatch):
 
         def not_finite(batch):
             return batch.costs.energy_uJ * float("nan")
+
+        @objective(units="1/uJ", direction="maximize")
+        def accuracy_per_uj(batch):
+            "Accuracy per µJ (maximised; reads the accuracy)."
+            return batch.accuracy / batch.costs.energy_uJ
     '''))
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(sys.modules, "my_objectives", raising=False)  # each test imports its own copy
@@ -235,3 +240,27 @@ def test_plugins_written_against_the_old_module_path_still_import():
     from moo_snn.search.objectives import objective as old
 
     assert old is objective
+
+
+@pytest.mark.parametrize("limit", [None, 0.3])
+def test_a_maximised_objective_that_reads_the_accuracy_gets_a_box_its_fronts_fill(code_dir, limit):
+    """Accuracy per µJ: sampled at accuracy 0 it is 0 everywhere, which made ideal = reference (0) and
+    every front's hypervolume 0 (or, with a limit, an inverted box). Reference by hand: the box from the
+    worst to the best value over the same 2,000 architectures at accuracy 0 and 1."""
+    from moo_snn.evaluation import population_costs
+    from moo_snn.pareto import hypervolume
+    from moo_snn.search.selection import ideal_point, reference_point
+    from moo_snn.space import SearchSpace
+
+    text = TEXT.replace("[constraints]\n", f'[constraints]\n"my_objectives:accuracy_per_uj" = {{ min = {limit} }}\n' if limit else "[constraints]\n")
+    spec = with_objectives(parse_problem(text, "t.toml"), ["+my_objectives:accuracy_per_uj"])
+    space = SearchSpace(spec.space)
+    metrics = resolve_metrics(spec.objectives.names, allow_code=True)
+    ref, ideal = reference_point(spec, space, metrics), ideal_point(spec, space, metrics)
+    energy = population_costs(spec, space, space.sample(2000, np.random.default_rng(0))).energy_uJ
+    assert ideal[-1] == pytest.approx(-np.max(1.0 / energy))  # the best: accuracy 1 on the cheapest network
+    assert ref[-1] == pytest.approx(-limit if limit else 0.0)  # the limit, else the worst (accuracy 0)
+    assert np.all(ideal < ref)
+    # a front point halfway along the new objective's side (accuracy error and energy at their box's middle)
+    point = (ideal + ref) / 2
+    assert hypervolume(point[None], ref, ideal) == pytest.approx(0.5 ** len(ref))

@@ -491,7 +491,14 @@ class SearchRun:
 
     def _update_front(self) -> None:
         # a training whose objectives could not be evaluated (a plug-in's error) stays out until a resume measures it
-        trained = [c for c in self.state.candidates.values() if c.trained and c.measured_values is not None]
+        # and a network whose accuracy on non-ideal crossbars the run needs but nobody measured (an archive's, or one
+        # trained before the objective was asked for) stays out: the ideal accuracy that stands in for it before
+        # training is an upper bound, which made unmeasured networks meet non-ideal limits on the front
+        from moo_snn.training.nonideal import needs_nonideal
+
+        unmeasured_nonideal = needs_nonideal(self.spec)
+        trained = [c for c in self.state.candidates.values() if c.trained and c.measured_values is not None
+                   and not (unmeasured_nonideal and not np.isfinite(getattr(c, "accuracy_nonideal", np.nan)))]
         self.state.on_front, self.state.pareto_rank, self.state.least_violating = set(), {}, []
         if not trained:
             return

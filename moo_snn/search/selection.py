@@ -17,6 +17,12 @@ value of that cost over 2,000 random architectures of the space (fixed per probl
 point is 0 for every built-in objective (error 0, no cost); a custom objective whose minimised
 values can be negative (a maximised one, say) gets the smallest minimised value over the same
 2,000 architectures (or 0 if that is larger). Points outside the box do not count.
+
+A custom objective may read the accuracy (energy per correct answer, accuracy per µJ), which the
+random architectures do not have: its sampled values are taken at both ends of the accuracy range,
+0 and 1, so that the reference point is its worst value and the ideal its best whichever way it
+depends on the accuracy (at accuracy 0 alone, accuracy per µJ is 0 everywhere: ideal = reference,
+an empty box, hypervolume 0 for every front).
 """
 
 from __future__ import annotations
@@ -87,13 +93,18 @@ def select_survivors(archs, F, G, std, *, trained: set, k: int, metric_names, co
 
 
 def _sampled(spec, space, metric, cache: dict) -> np.ndarray:
-    """Minimised values of ``metric`` over 2,000 random architectures of the space (seed 0)."""
+    """Minimised values of ``metric`` over 2,000 random architectures of the space (seed 0), each at
+    accuracy 0 and at accuracy 1 (shape (4000,); the module docstring says why); non-finite values
+    (a ratio at accuracy 0, say) are left out."""
     if "costs" not in cache:
         X = space.sample(2000, np.random.default_rng(0))
         cache["costs"] = population_costs(spec, space, X)
         cache["archs"] = [str(space.decode(x)) for x in X]
-    values = metric_values([metric], np.zeros(len(cache["archs"])), cache["costs"], cache["archs"], problem=spec)[:, 0]
-    return metric.to_minimize(values)
+    n = len(cache["archs"])
+    values = np.concatenate([metric_values([metric], np.full(n, a), cache["costs"], cache["archs"], problem=spec)[:, 0]
+                             for a in (0.0, 1.0)])
+    values = metric.to_minimize(values)
+    return values[np.isfinite(values)]
 
 
 def reference_point(spec, space, metrics) -> np.ndarray:
