@@ -238,7 +238,8 @@ ROUND_FIELDS = (
     Field("round_wall_seconds", "wall_seconds", None, float, "s", "wall time of the round"),
     Field("n_scored_in_round", "n_scored", None, np.int64, "1", "distinct architectures NSGA-II scored in the round"),
     Field("n_trained_in_round", "n_trained", None, np.int64, "1", "survivors chosen for training in the round"),
-    Field("round_fte", "fte", None, float, "1", "full-training equivalents spent in the round"),
+    Field("round_fte", "fte", None, float, "1", "full-training equivalents spent in the round (round 0, the bootstrap "
+          "and its promotions: attribute bootstrap_fte; with it they add up to spent_fte)"),
     Field("n_promoted_in_round", "n_promoted", None, np.int64, "1", "candidates promoted to full training in the round"),
 )
 STATE_ATTRS = ("format", "problem", "seed", "command", "started", "ended", "status", "failure", "reference_point", "options")
