@@ -102,6 +102,7 @@ def test_rungs_and_promotions_follow_results_within_their_quota_and_without_a_ba
     # the passes' records: what their candidates cost and what was promoted (they stayed 0 for an asynchronous run)
     design = ds.cost_fte.values[ds.round_trained.values <= 0].sum()  # the design (its candidates keep round -1 or 0)
     assert ds.round_fte.values.sum() + design == pytest.approx(fte) and ds.round_fte.values.sum() > 0
+    assert ds.attrs["bootstrap_fte"] == pytest.approx(design)  # round 0, outside the passes' records
     assert ds.n_promoted_in_round.values.sum() == promoted.sum()
 
 

@@ -570,3 +570,18 @@ def test_data_package_does_not_import_torch():
             if isinstance(node, ast.ImportFrom):
                 names = [node.module or ""]
             assert not any(n.split(".")[0] in ("torch", "torchvision") for n in names), file
+
+
+def test_the_split_fractions_are_documented_as_the_splits_use_them():
+    """``moo-snn problems --keys``: val_fraction is of all the samples where the data set has no test split of its
+    own (digits: ceil(0.15 x 1797) = 270, not 0.15 of the 1438 left for training), else of the training samples."""
+    from dataclasses import fields
+
+    from moo_snn.config.problem import DataSpec
+
+    doc = {f.name: f.metadata["doc"] for f in fields(DataSpec)}
+    assert "of all the samples where the data set has no test split of its own (digits, npz without" in doc["val_fraction"]
+    assert "else of the training samples (cifar10, cifar100, tinyimagenet, npz with" in doc["val_fraction"]
+    assert "of all the samples held out for test where the data set has no test split of its own" in doc["test_fraction"]
+    digits = load_dataset("digits", None, val_fraction=0.15, test_fraction=0.2, split_seed=0)
+    assert len(digits.y_val) == 270 and len(digits.y_test) == 360  # ceil(0.15 x 1797), ceil(0.2 x 1797)

@@ -171,12 +171,27 @@ def test_the_loop_measures_cheaply_promotes_the_best_and_fronts_only_full_traini
     assert ds.attrs["spent_fte"] == pytest.approx(fte)
     promoted_in_0 = int((ds.round_promoted.values == 0).sum())
     assert promoted_in_0 >= 1
-    # round 0 (the bootstrap and its ladder) is outside the rounds' records
-    assert ds.round_fte.values.sum() == pytest.approx(fte - 6 * 0.25 / 8 - 3 * 1.0 / 8 - promoted_in_0)
+    # round 0 (the bootstrap and its ladder) is outside the rounds' records: the attribute bootstrap_fte holds it
+    bootstrap = 6 * 0.25 / 8 + 3 * 1.0 / 8 + promoted_in_0  # 6 at level 0, 3 raised to level 1, the promoted fully trained
+    assert ds.attrs["bootstrap_fte"] == pytest.approx(bootstrap)
+    assert ds.round_fte.values.sum() == pytest.approx(fte - bootstrap)
+    assert ds.attrs["bootstrap_fte"] + ds.round_fte.values.sum() == pytest.approx(ds.attrs["spent_fte"])
     assert ds.n_promoted_in_round.values.sum() == n_full - promoted_in_0
     assert ds.samples_seen.values.sum() == sum(t.epochs * 100 for t in executor.tasks)
     promoted = ds.round_promoted.values >= 0
     assert (status[promoted] == "trained").all() and np.isfinite(ds.proxy_accuracy.values[promoted]).all()
+
+
+def test_a_plain_runs_bootstrap_and_rounds_add_up_to_its_spent_fte(tmp_path):
+    """Without [fidelity] every training is full (1 FTE): bootstrap 6, then 4 survivors in each of the 2 rounds."""
+    spec = parse_problem(SMALL)
+    assert (spec.search.bootstrap, spec.search.survivors, spec.search.rounds) == (6, 4, 2)
+    ds = SearchRun(spec, tmp_path / "run.nc", archive_path=tmp_path / "none.nc", executor=FakeExecutor()).run()
+    assert ds.attrs["bootstrap_fte"] == 6.0 and ds.round_fte.values.tolist() == [4.0, 4.0] and ds.attrs["spent_fte"] == 14.0
+    from moo_snn.results import open_results
+
+    read = open_results(tmp_path / "run.nc")  # the attribute is read back as a number
+    assert read.attrs["bootstrap_fte"] + read.round_fte.values.sum() == read.attrs["spent_fte"]
 
 
 def test_without_the_bootstraps_ladder_the_first_promotion_follows_round_1(tmp_path):

@@ -227,7 +227,7 @@ def test_the_bootstrap_line_says_what_the_archive_covers_and_why():
     assert "a.nc is not used: it was measured with other data" in bootstrap_text(dict(base, archive_state="another recipe"))
     assert "holds no training of the problem's epochs" in bootstrap_text(dict(base, archive_state="no full trainings"))
     assert bootstrap_text(dict(base, archive_state="matches", archive_records=200, from_archive=16, to_train=0)) == (
-        "bootstrap: none trained, a.nc holds 200 trainings of this recipe (the run needs 16)")
+        "bootstrap: none trained, a.nc holds 200 networks trained with this recipe (the run needs 16)")
     assert bootstrap_text(dict(base, archive_state="matches", archive_records=10, from_archive=10, to_train=6)) == (
         "bootstrap: 6 of 16 networks trained, 10 taken from a.nc")
 

@@ -82,6 +82,54 @@ def test_weights_files_are_loaded_safely(digits, tmp_path):
         load_weights(problem, tmp_path / "junk.pt")
 
 
+def _untrained_weights(path, problem_name="digits", arch=ARCH):
+    from moo_snn.architecture import Architecture
+    from moo_snn.training.network import SpikingNetwork
+
+    problem = load_problem(problem_name)
+    model = SpikingNetwork(Architecture.parse(arch).pruned(), problem.network_input, problem.training)
+    torch.save({"arch": arch, "state_dict": model.state_dict()}, path)  # as train_architecture saves them
+    return model
+
+
+def test_weights_load_for_a_problem_given_by_name_or_path(tmp_path):
+    from moo_snn.resources import shipped_problems
+
+    saved = _untrained_weights(tmp_path / "ref.pt")
+    for problem in ("digits", shipped_problems()["digits"], str(shipped_problems()["digits"]), load_problem("digits")):
+        model = load_weights(problem, tmp_path / "ref.pt")
+        assert all(torch.equal(model.state_dict()[k], v) for k, v in saved.state_dict().items())
+
+
+def test_a_callers_mistake_is_not_blamed_on_the_weights_file(tmp_path):
+    from moo_snn.errors import ProblemError
+
+    _untrained_weights(tmp_path / "ref.pt")
+    with pytest.raises(ProblemError, match="problem file 'no-such-problem' not found"):
+        load_weights("no-such-problem", tmp_path / "ref.pt")
+
+
+@pytest.mark.parametrize("name, content, fragment", [
+    ("missing", None, "missing.pt: cannot read the weights file (No such file or directory)"),
+    ("empty", b"", "empty.pt: not a moo-snn weights file (it is empty or cut short)"),
+    ("list", [1, 2], "list.pt: not a moo-snn weights file (it holds no architecture string 'arch' and tensors 'state_dict')"),
+    ("badarch", {"arch": "zz", "state_dict": {}}, "badarch.pt: not a moo-snn weights file (its 'arch': architecture 'zz'"),
+    ("cifar", "cifar10-hasnas", "cifar.pt: not a moo-snn weights file for this problem (its tensors do not fit "
+                                f"{ARCH} on digits: size mismatch for stem.0.weight"),
+], ids=["missing", "empty", "list", "badarch", "another problem"])
+def test_a_bad_weights_file_is_one_line_naming_it(tmp_path, name, content, fragment):
+    path = tmp_path / f"{name}.pt"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif isinstance(content, str):
+        _untrained_weights(path, content)  # another problem's network: 3 input channels, not 1
+    elif content is not None:
+        torch.save(content, path)
+    with pytest.raises(TrainingError) as caught:
+        load_weights("digits", path)
+    assert fragment in str(caught.value) and "\n" not in str(caught.value)
+
+
 def test_crop_flip_keeps_the_shape_and_moves_content():
     g = torch.Generator().manual_seed(0)
     x = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).view(2, 3, 8, 8)

@@ -105,6 +105,6 @@ def bootstrap_text(coverage: dict) -> str:
                "no full trainings": "it holds no training of the problem's epochs on the whole training split"}
         return f"bootstrap: {todo} of {n} networks trained ({path} is not used: {why.get(state, state)}){short}"
     if todo == 0 and not short:
-        return (f"bootstrap: none trained, {path} holds {coverage['archive_records']} trainings of this recipe "
+        return (f"bootstrap: none trained, {path} holds {coverage['archive_records']} networks trained with this recipe "
                 f"(the run needs {n})")
     return f"bootstrap: {todo} of {n} networks trained, {got} taken from {path}{short}"

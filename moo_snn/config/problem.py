@@ -59,8 +59,8 @@ class DataSpec:
 
     dataset: str = field(metadata={"doc": "data set", "choices": tuple(DATASETS)})
     path: str = field(default="", metadata={"doc": "folder (cifar10, cifar100, tinyimagenet) or .npz file (none for digits); a relative path is read from the problem file's folder, or, for a problem shipped with moo-snn (given by name, e.g. cifar10-hasnas), from the current folder"})
-    val_fraction: float = field(default=0.15, metadata={"doc": "fraction held out of the training data for validation (selection uses it)", "min": 0.01, "max": 0.5})
-    test_fraction: float = field(default=0.2, metadata={"doc": "fraction held out for test where the data set has no test split of its own (digits; an .npz file without x_test and y_test: one with them is tested on them and ignores this); an error with cifar10, cifar100 and tinyimagenet, whose test splits are fixed", "min": 0.01, "max": 0.5})
+    val_fraction: float = field(default=0.15, metadata={"doc": "fraction held out for validation (selection uses it): of all the samples where the data set has no test split of its own (digits, npz without x_test/y_test; e.g. digits: ceil(0.15 x 1797) = 270), else of the training samples (cifar10, cifar100, tinyimagenet, npz with x_test/y_test)", "min": 0.01, "max": 0.5})
+    test_fraction: float = field(default=0.2, metadata={"doc": "fraction of all the samples held out for test where the data set has no test split of its own (digits; an .npz file without x_test and y_test: one with them is tested on them and ignores this); an error with cifar10, cifar100 and tinyimagenet, whose test splits are fixed", "min": 0.01, "max": 0.5})
     split_seed: int = field(default=0, metadata={"doc": "seed of the train/validation/test split", "min": 0})
     max_train: int = field(default=0, metadata={"doc": "keep at most this many training samples (0: all)", "min": 0})
     channels: int = field(default=0, metadata={"doc": "npz only (an error with the other data sets, whose images fix it): image channels", "min": 0})

@@ -126,6 +126,7 @@ RUN_ATTRIBUTES = {
     "strategy": (_text, "moo"),
     # the budget and the ladder's records (files written before them, or without a ladder, have none)
     "spent_fte": (_number, None),
+    "bootstrap_fte": (_number, None),
     "spent_train_hours": (_number, None),
     "budget_fte": (_number, None),
     "budget_hours": (_number, None),
@@ -135,7 +136,7 @@ RUN_ATTRIBUTES = {
     "ladder_rungs": (_rungs, None),
     "async_state": (_object, None),
 }
-OPTIONAL_WITHOUT_DEFAULT = {"ideal_point", "spent_fte", "spent_train_hours", "budget_fte", "budget_hours", "budget_exhausted",
+OPTIONAL_WITHOUT_DEFAULT = {"ideal_point", "spent_fte", "bootstrap_fte", "spent_train_hours", "budget_fte", "budget_hours", "budget_exhausted",
                             "budget_refused", "ladder_log", "ladder_rungs", "async_state"}
 JSON_TEXT = {"reference_point", "ideal_point", "options", "budget_refused", "ladder_log", "ladder_rungs", "async_state"}
 """Attributes moo-snn writes as JSON text (:func:`normalise` writes them back so)."""

@@ -238,7 +238,8 @@ ROUND_FIELDS = (
     Field("round_wall_seconds", "wall_seconds", None, float, "s", "wall time of the round"),
     Field("n_scored_in_round", "n_scored", None, np.int64, "1", "distinct architectures NSGA-II scored in the round"),
     Field("n_trained_in_round", "n_trained", None, np.int64, "1", "survivors chosen for training in the round"),
-    Field("round_fte", "fte", None, float, "1", "full-training equivalents spent in the round"),
+    Field("round_fte", "fte", None, float, "1", "full-training equivalents spent in the round (round 0, the bootstrap "
+          "and its promotions: attribute bootstrap_fte; with it they add up to spent_fte)"),
     Field("n_promoted_in_round", "n_promoted", None, np.int64, "1", "candidates promoted to full training in the round"),
 )
 STATE_ATTRS = ("format", "problem", "seed", "command", "started", "ended", "status", "failure", "reference_point", "options")
@@ -427,6 +428,29 @@ MEASURED_WHEN_TRAINED = ("val_accuracy", "test_accuracy")
 """Variables every trained candidate holds a finite value of (a training that measured nothing is ``failed``)."""
 MEASURED_ROWS = ("measured_objective", "measured_limit_excess", "measured_cost")
 """Rows of a trained candidate that are finite throughout, or NaN throughout (not computed yet: a resume computes them)."""
+_ACCURACY = (0.0, 1.0, "an accuracy is a fraction correct, in [0, 1]")
+_COUNT = (0, np.inf, "a count is never negative")
+_SECONDS = (0.0, np.inf, "a time in seconds is never negative")
+_INDEX = (-1, np.inf, "it is an index or a round, -1 where there is none")
+VALUE_RANGES = {
+    "round_found": (0, np.inf, "it is a round, 0 for the bootstrap"),
+    "val_accuracy": _ACCURACY, "test_accuracy": _ACCURACY, "accuracy_nonideal": _ACCURACY, "proxy_accuracy": _ACCURACY,
+    "predicted_accuracy_std": (0.0, np.inf, "a spread is never negative"),
+    "accuracy_nonideal_std": (0.0, np.inf, "a standard deviation is never negative"),
+    "measured_cost": (0.0, np.inf, "parameters, memory, area, latency and energy are never negative"),
+    "train_seconds": _SECONDS, "proxy_seconds": _SECONDS, "requested_s": _SECONDS, "result_s": _SECONDS,
+    "torch_threads": _COUNT, "fidelity_epochs": _COUNT, "samples_seen": _COUNT,
+    "spike_rate": (0.0, np.inf, "a spike rate is never negative"),
+    "fidelity_fraction": (0.0, 1.0, "it is a fraction of the training split, in (0, 1]"),
+    "cost_fte": (0.0, np.inf, "full-training equivalents are never negative"),
+    "round_trained": _INDEX, "request_index": _INDEX, "result_index": _INDEX, "proxy_level": _INDEX, "round_promoted": _INDEX,
+    "hypervolume": (0.0, 1.0, "it is a fraction of the box, in [0, 1]"),
+    "predictor_tau": (-1.0, 1.0, "a Kendall tau lies in [-1, 1]"),
+    "round_wall_seconds": _SECONDS, "n_scored_in_round": _COUNT, "n_trained_in_round": _COUNT, "n_promoted_in_round": _COUNT,
+    "round_fte": (0.0, np.inf, "full-training equivalents are never negative"),
+}
+"""``name: (low, high, why)``: the values a run can write into a variable (NaN aside: not measured); anything
+outside is refused by :func:`check_variables`, naming the candidate (or round)."""
 
 
 def _schema() -> list[tuple[str, tuple, type]]:
@@ -451,7 +475,8 @@ def check_variables(ds: xr.Dataset, where: str = "results file") -> xr.Dataset:
     and ``source`` are among :data:`CANDIDATE_STATUSES` and :data:`SOURCES`; its ``arch`` is an
     architecture string; a trained candidate holds finite :data:`MEASURED_WHEN_TRAINED` and rows of
     :data:`MEASURED_ROWS` finite throughout (or NaN throughout: not computed yet); a ``proxy`` one a finite
-    ``proxy_accuracy``.
+    ``proxy_accuracy``. No two candidates hold the same ``arch``, and every value lies in its variable's range
+    (:data:`VALUE_RANGES`: accuracies in [0, 1], costs, counts and seconds never negative).
 
     Parameters
     ----------
@@ -507,6 +532,24 @@ def check_variables(ds: xr.Dataset, where: str = "results file") -> xr.Dataset:
             Architecture.parse(text)
         except ArchitectureError as exc:
             raise ResultsError(f"{where}: variable 'arch' of candidate {ids[k]} is not an architecture string: {exc}") from None
+
+    first = {}
+    for k, text in enumerate(archs):  # a run records each architecture once (its key in RunState.candidates)
+        if text in first:
+            raise ResultsError(f"{where}: variable 'arch' of candidates {ids[first[text]]} and {ids[k]} holds the same "
+                               f"architecture ({text}); a run records each architecture once (the file was edited by hand "
+                               f"or by another tool); restore it, or start a new run")
+        first[text] = k
+    for name, (low, high, why) in VALUE_RANGES.items():
+        values = ds[name].values.astype(float)
+        outside = ~np.isnan(values) & ((values < low) | (values > high) | ((values == 0) & (name == "fidelity_fraction")))
+        if outside.any():
+            k = np.argwhere(outside)[0]
+            row = f"candidate {ids[k[0]]} ({archs[k[0]]})" if ds[name].dims[0] == "candidate" else f"round {ds['round'].values[k[0]]}"
+            column = f" (its {ds[name].dims[1]} {ds[ds[name].dims[1]].values[k[1]]})" if len(k) > 1 and ds[name].dims[1] in ds.coords else ""
+            shown = int(values[tuple(k)]) if ds[name].dtype.kind in "iu" else float(values[tuple(k)])
+            raise ResultsError(f"{where}: variable {name!r} of {row}{column} holds {shown!r}, which no run writes: "
+                               f"{why} (the file was edited by hand or by another tool); restore it, or start a new run")
 
     def refuse(name, k, what):
         raise ResultsError(f"{where}: variable {name!r} of candidate {ids[k]} ({archs[k]}) is {what}, but the candidate is "

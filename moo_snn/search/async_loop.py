@@ -31,7 +31,9 @@ scored and proposed); ``round_trained`` of a candidate is the pass that proposed
 A pass's ``round_fte`` is what the candidates it proposed have cost so far (their proxies, rungs and
 promotions: :func:`moo_snn.search.fidelity.round_fte`) and ``n_promoted_in_round`` the promotions
 made while it was the latest pass; both are brought up to date at every checkpoint, as trainings end
-after their pass is recorded (they stayed 0).
+after their pass is recorded (they stayed 0). The design's trainings (and their rungs and promotions)
+belong to no pass: the attribute ``bootstrap_fte`` holds them, so that it and the passes' ``round_fte``
+add up to ``spent_fte``.
 
 **Bounded refit cost.** A pass (predictor refit + NSGA-II) proposes k = max(``refit_every``,
 ⌈n · ``refit_growth``⌉) candidates, n the results received so far (defaults: ``refit_every`` =

@@ -355,9 +355,14 @@ def budget_exhausted(run) -> bool:
 
 
 def update_attrs(run) -> None:
-    """The budget and what was spent, as results-file attributes (numbers; -1: no cap)."""
+    """The budget and what was spent, as results-file attributes (numbers; -1: no cap): ``spent_fte``,
+    ``spent_train_hours``, and ``bootstrap_fte``, the FTE of round 0 (the bootstrap's trainings and their
+    promotions; an asynchronous run's design), which the ``round`` dimension (rounds 1, 2, ...) does not
+    hold: ``bootstrap_fte`` plus the recorded rounds' ``round_fte`` is ``spent_fte`` (less what a round
+    interrupted before its record spent)."""
     fte, seconds = spent_now(run)
-    run.state.attrs.update(run.budget.as_attrs(), spent_fte=fte, spent_train_hours=seconds / 3600.0,
+    bootstrap = sum(v for r, v in round_ftes(run).items() if r <= 0)  # round 0 (an asynchronous design: 0 or -1)
+    run.state.attrs.update(run.budget.as_attrs(), spent_fte=fte, spent_train_hours=seconds / 3600.0, bootstrap_fte=bootstrap,
                            fidelity_levels="; ".join(f"{lv.epochs} ep x {lv.train_fraction:g} = {lv.fte:.4g} FTE" for lv in run.levels))
     stopped = refused_here(run) or run.budget.exhausted(fte, seconds, run.levels[0].fte)
     run.state.attrs["budget_exhausted"] = int(stopped)

@@ -257,8 +257,9 @@ def measure_nonideal(problem, weights_path, data=None, *, device: str = "cpu") -
     Returns :meth:`NonidealResult.to_dict` plus ``split`` and the crossbar settings used.
     """
     from moo_snn.architecture import Architecture
-    from moo_snn.training.trainer import load_weights, normalised, resolve_device
+    from moo_snn.training.trainer import as_problem, load_weights, normalised, resolve_device
 
+    problem = as_problem(problem)
     device = resolve_device(device)
     if data is None:
         from moo_snn.data import load_problem_data

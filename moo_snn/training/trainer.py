@@ -185,7 +185,8 @@ def train_architecture(problem: ProblemSpec, arch: Architecture | str, data=None
 
     Parameters
     ----------
-    problem : the problem (data, training recipe, input shape).
+    problem : the problem (data, training recipe, input shape): a :class:`ProblemSpec`, a shipped
+        problem's name or a problem file's path.
     arch : an :class:`Architecture` or its string.
     data : the :class:`~moo_snn.data.DataSplits` (loaded from the problem when None).
     epochs : overrides ``[training] epochs``.
@@ -207,6 +208,7 @@ def train_architecture(problem: ProblemSpec, arch: Architecture | str, data=None
     OutsideSpaceWarning
         ``arch`` is outside the problem's ``[space]`` (trained anyway; the message names each value outside it).
     """
+    problem = as_problem(problem)
     if isinstance(arch, str):
         arch = Architecture.parse(arch)
     if not arch.is_valid:
@@ -315,13 +317,44 @@ def save_weights(model: torch.nn.Module, arch: Architecture, path: str | Path) -
         raise OutputError(f"{path}: cannot write the weights ({exc})") from None
 
 
-def load_weights(problem: ProblemSpec, path: str | Path) -> SpikingNetwork:
-    """Rebuild a saved network; loads with ``weights_only=True`` so a file cannot run code."""
+def as_problem(problem) -> ProblemSpec:
+    """A :class:`ProblemSpec` as given, or loaded from a shipped problem's name or a problem file's path
+    (:func:`~moo_snn.config.problem.load_problem`; raises its :class:`~moo_snn.errors.ProblemError`)."""
+    from moo_snn.config.problem import load_problem
+
+    return problem if isinstance(problem, ProblemSpec) else load_problem(problem)
+
+
+def load_weights(problem: ProblemSpec | str | Path, path: str | Path) -> SpikingNetwork:
+    """Rebuild a network saved by ``moo-snn train --save`` (or ``weights_path``) for ``problem``.
+
+    Loads with ``weights_only=True``, so a file cannot run code.
+
+    Parameters
+    ----------
+    problem : ProblemSpec, or a shipped problem's name or a problem file's path
+        The problem the weights were trained for (input shape and training recipe).
+    path : str or path-like
+        The weights file.
+
+    Returns
+    -------
+    SpikingNetwork
+        In eval mode, on the CPU.
+
+    Raises
+    ------
+    ProblemError
+        ``problem`` is a name or path that does not load.
+    TrainingError
+        One line naming ``path``: it cannot be read, holds Python objects other than tensors, is not a
+        moo-snn weights file, or holds a network of another problem (its tensors do not fit).
+    """
+    from moo_snn.errors import ArchitectureError
+
+    problem = as_problem(problem)  # a caller's error (a bad name) is the caller's, not the file's
     try:
         saved = torch.load(Path(path), map_location="cpu", weights_only=True)
-        arch = Architecture.parse(saved["arch"])
-        model = SpikingNetwork(arch.pruned(), problem.network_input, problem.training)
-        model.load_state_dict(saved["state_dict"])
     except pickle.UnpicklingError as exc:
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
         named = [line for line in lines if "GLOBAL" in line]
@@ -331,7 +364,32 @@ def load_weights(problem: ProblemSpec, path: str | Path) -> SpikingNetwork:
                                 f"strings only") from None
         after = [lines[k + 1] for k, line in enumerate(lines[:-1]) if line.endswith("WeightsUnpickler error:")]
         raise TrainingError(f"{path}: not a moo-snn weights file ({(after or lines or ['unreadable'])[0]})") from None
-    except Exception as exc:  # any unreadable or foreign file is the same user-facing problem
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise TrainingError(f"{path}: not a moo-snn weights file for this problem ({type(exc).__name__}: {first_line})") from None
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        raise TrainingError(f"{path}: cannot read the weights file ({exc.strerror or type(exc).__name__})") from None
+    except EOFError:
+        raise TrainingError(f"{path}: not a moo-snn weights file (it is empty or cut short)") from None
+    except (OSError, RuntimeError, ValueError) as exc:  # torch's reader on a truncated or foreign file
+        raise TrainingError(f"{path}: not a moo-snn weights file, or one cut short ({type(exc).__name__}: "
+                            f"{_first_line(exc)})") from None
+    if not (isinstance(saved, dict) and isinstance(saved.get("arch"), str) and isinstance(saved.get("state_dict"), dict)):
+        raise TrainingError(f"{path}: not a moo-snn weights file (it holds no architecture string 'arch' and tensors "
+                            f"'state_dict')")
+    try:
+        arch = Architecture.parse(saved["arch"])
+    except ArchitectureError as exc:
+        raise TrainingError(f"{path}: not a moo-snn weights file (its 'arch': {_first_line(exc)})") from None
+    model = SpikingNetwork(arch.pruned(), problem.network_input, problem.training)
+    try:
+        model.load_state_dict(saved["state_dict"])
+    except RuntimeError as exc:  # missing, unexpected or mis-shaped tensors: trained for another problem
+        raise TrainingError(f"{path}: not a moo-snn weights file for this problem (its tensors do not fit "
+                            f"{arch} on {problem.name}: {_first_line(exc, skip='Error(s) in loading')})") from None
     return model.eval()
+
+
+def _first_line(exc: BaseException, skip: str = "") -> str:
+    """The first line of ``exc``'s message (past a heading that starts with ``skip``)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if skip and len(lines) > 1 and lines[0].startswith(skip):
+        lines = lines[1:]
+    return lines[0].rstrip(".") if lines else type(exc).__name__
