@@ -66,3 +66,7 @@ def test_a_network_without_a_measured_nonideal_accuracy_is_never_on_the_front(tm
     front = ds.on_front.values
     assert front.any() and np.isfinite(ds.accuracy_nonideal.values[front]).all()
     assert (widths[front] == 8).all()  # the more accurate 4-channel networks had no measured non-ideal accuracy
+    from moo_snn.cli.optimize_report import _without_nonideal  # and the command's report says how many stay off
+
+    assert _without_nonideal(ds) == int((trained & (widths == 4)).sum()) > 0
+    assert _without_nonideal(ds.drop_vars("accuracy_nonideal")) == 0

@@ -83,6 +83,11 @@ def report_run(out, err, spec, ds, path, *, json_out: bool = False, wide: bool =
                         caption="objectives: " + ", ".join(m.name for m in ds.moo.objectives()))
         else:
             out.print(plain(title))
+        unmeasured = _without_nonideal(ds)
+        if unmeasured:
+            out.print(plain(f"{unmeasured} trained network{'s have' if unmeasured != 1 else ' has'} no measured accuracy on "
+                            f"non-ideal crossbars (archive records, or trained before it was asked for) and stay"
+                            f"{'s' if unmeasured == 1 else ''} off the front; `moo-snn train PROBLEM --arch ARCH --nonideal` measures one"))
         out.print(plain(f"results: {path} (status {ds.attrs.get('status', '?')}); open with moo_snn.open_results or:"))
         print_copyable(out, f"moo-snn pareto {path}")
         if ds.attrs.get("status") == "budget_spent":  # the run stopped before its rounds were done
@@ -101,3 +106,13 @@ def report_run(out, err, spec, ds, path, *, json_out: bool = False, wide: bool =
         return 0
     err.print(plain(f"no candidate meets the limits of {spec.name}: {why}; every candidate and its violations are in {path}"))
     return InfeasibleError.exit_code
+
+
+def _without_nonideal(ds) -> int:
+    """Trained networks of a run that needs ``accuracy_nonideal`` (an objective or a limit) without that measurement."""
+    from moo_snn.training.nonideal import NONIDEAL_METRIC
+
+    names = {m.name for m in ds.moo.objectives()} | {str(c) for c in ds.coords.get("constraint", ds.coords.get("objective", [])).values}
+    if NONIDEAL_METRIC not in names or NONIDEAL_METRIC not in ds:
+        return 0
+    return int((ds.trained.values & ~np.isfinite(np.asarray(ds[NONIDEAL_METRIC].values, dtype=float))).sum())
