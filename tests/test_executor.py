@@ -175,6 +175,7 @@ def test_an_unreachable_scheduler_is_one_line(tmp_path):
         executor.client  # noqa: B018
 
 
+@pytest.mark.slow  # 14 s on 2 cores; joining a running cluster stays in the default suite (test_worker_wait.py)
 def test_surrogate_build_joins_a_running_cluster(tmp_path, cluster):
     problem = tmp_path / "one-epoch.toml"
     problem.write_text(ONE_EPOCH.source)
