@@ -112,7 +112,7 @@ def _without_nonideal(ds) -> int:
     """Trained networks of a run that needs ``accuracy_nonideal`` (an objective or a limit) without that measurement."""
     from moo_snn.training.nonideal import NONIDEAL_METRIC
 
-    names = {m.name for m in ds.moo.objectives()} | {str(c) for c in ds.coords.get("constraint", ds.coords.get("objective", [])).values}
+    names = {m.name for m in ds.moo.objectives()} | ({str(c) for c in ds.constraint.values} if "constraint" in ds.coords else set())
     if NONIDEAL_METRIC not in names or NONIDEAL_METRIC not in ds:
         return 0
     return int((ds.trained.values & ~np.isfinite(np.asarray(ds[NONIDEAL_METRIC].values, dtype=float))).sum())

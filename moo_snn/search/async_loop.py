@@ -81,7 +81,7 @@ from scipy import stats
 
 from moo_snn.results.state import RoundRecord
 from moo_snn.search import async_ladder, fidelity
-from moo_snn.search.loop import SearchRun
+from moo_snn.search.loop import SearchRun, replacing_text
 from moo_snn.search.selection import select_survivors
 
 
@@ -244,8 +244,7 @@ class AsyncSearchRun(SearchRun):
                 self.design.append(c.arch)
                 added += 1
         if added:
-            self.progress.phase(f"bootstrap: {len(lost)} training{'s' if len(lost) != 1 else ''} failed; training "
-                                f"{added} more of the design in {'their' if len(lost) != 1 else 'its'} place")
+            self.progress.phase(replacing_text(len(lost), added))
         return bool(added)
 
     def _drop_taken(self, requested: set) -> None:

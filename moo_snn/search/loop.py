@@ -346,7 +346,7 @@ class SearchRun:
     def _fit_full_only(self, archs: list, acc: list):
         if len(archs) < 2:
             failed = [c for c in self.state.candidates.values() if c.status in ("failed", "diverged")]
-            why = "; ".join(f"{c.arch}: {_first_sentence(c.error) or c.status}" for c in failed[:2])
+            why = failures_text(failed)
             proxies = sum(c.status == "proxy" for c in self.state.candidates.values())
             raise TrainingError(f"the accuracy predictor needs at least 2 trained networks, the run has {len(archs)} "
                                 f"({len(failed)} training{'s' if len(failed) != 1 else ''} failed or diverged{': ' + why if why else ''}"
@@ -362,8 +362,6 @@ class SearchRun:
 
     def _bootstrap(self) -> None:
         """Without a matching archive, train a space-filling feasible sample first (round 0)."""
-        from moo_snn.surrogate.sampling import space_filling_sample
-
         n_have = sum(c.status in ("trained", "proxy") for c in self.state.candidates.values()) + len(self.archive_records)
         if n_have >= self.search.bootstrap:
             return
@@ -374,7 +372,7 @@ class SearchRun:
         # fixes it, so a resume draws the same); an earlier start trained its first members, so only the rest is
         # trained; design members neither measured nor trained are not recorded
         size = max(self.search.bootstrap - len(self.archive_records), 0)
-        genomes, todo = self._design(space_filling_sample, size, n_have)
+        genomes, todo = self._design(size, n_have)
         self.progress.phase(bootstrap_phase_text(self.search.bootstrap, len(genomes) + len(self.archive_records),
                                                  len(todo), self._at_level(), measured=n_have))  # the true counts
         self._train(todo, 0, "bootstrap", level=self.levels[0])
@@ -384,16 +382,17 @@ class SearchRun:
                 if c is not None and c.status in ("failed", "diverged")]
         measured = sum(c.status in ("trained", "proxy") for c in self.state.candidates.values())
         if lost and measured and measured + len(self.archive_records) < self.search.bootstrap:
-            genomes, todo = self._design(space_filling_sample, size + len(lost), measured + len(self.archive_records))
+            genomes, todo = self._design(size + len(lost), measured + len(self.archive_records))
             if todo:
-                self.progress.phase(f"bootstrap: {len(lost)} training{'s' if len(lost) != 1 else ''} failed; training "
-                                    f"{len(todo)} more of the design in {'their' if len(lost) != 1 else 'its'} place")
+                self.progress.phase(replacing_text(len(lost), len(todo)))
                 self._train(todo, 0, "bootstrap", level=self.levels[0])
         fidelity.refusal_taken_up(self, 0, {0})  # a resume trained what the budget refused of the bootstrap
 
-    def _design(self, space_filling_sample, size: int, n_have: int) -> tuple[np.ndarray, list]:
+    def _design(self, size: int, n_have: int) -> tuple[np.ndarray, list]:
         """The bootstrap design's first ``size`` points, and those of them still to train (at most
         ``bootstrap - n_have``); design members neither measured nor trained are not recorded."""
+        from moo_snn.surrogate.sampling import space_filling_sample
+
         genomes = space_filling_sample(self.spec, self.space, size, seed=self.state.seed, measured=list(self.archive_records))
         need, todo = self.search.bootstrap - n_have, []
         for x in genomes:
@@ -569,7 +568,7 @@ class SearchRun:
         if any(c.status in ("trained", "proxy") for c in candidates):
             return
         tried = [c for c in candidates if c.status in ("failed", "diverged")]
-        why = "; ".join(f"{c.arch}: {c.error or c.status}" for c in tried[:2])
+        why = failures_text(tried)
         what = (f"all {len(tried)} training{'s' if len(tried) != 1 else ''} of the run failed or diverged ({why})" if tried
                 else "the run made no training")
         raise TrainingError(f"no network was measured: {what}; every candidate is in {self.out}; see why in the trainings' "
@@ -648,6 +647,17 @@ def with_overrides(spec, **overrides):
     """The problem with ``[search]`` values replaced (None leaves a value as it is)."""
     changes = {k: v for k, v in overrides.items() if v is not None}
     return replace(spec, search=replace(spec.search, **changes)) if changes else spec
+
+
+def failures_text(failed: list, shown: int = 2) -> str:
+    """``arch: reason; ...`` of the first ``shown`` failed or diverged candidates, each reason its first sentence."""
+    return "; ".join(f"{c.arch}: {_first_sentence(c.error) or c.status}" for c in failed[:shown])
+
+
+def replacing_text(lost: int, replacing: int) -> str:
+    """The progress line when lost bootstrap (or design) trainings are replaced by the design's next points."""
+    return (f"bootstrap: {lost} training{'s' if lost != 1 else ''} failed; training {replacing} more of the design in "
+            f"{'their' if lost != 1 else 'its'} place")
 
 
 def _first_sentence(text: str | None, limit: int = 160) -> str:
